@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opencc import OpenCC
+from opencc import OpenCC  # type: ignore[import-untyped]
 
 import service
 from service.directory.credit_code import is_valid_credit_code
