@@ -17,6 +17,7 @@ import service
 from service.directory.credit_code import is_valid_credit_code
 
 DEMO = Path(service.__file__).parent / "demo"
+TAXONOMY = Path(service.__file__).parent / "directory" / "taxonomy.json"
 
 # Designations marked "confirmed" in /work/shared/reference/committees.md, with the secretariat
 # where that reference gives one.  Nothing outside this table may appear in the demo data.
@@ -92,7 +93,12 @@ t2s = OpenCC("t2s").convert
 
 @cache
 def _load(name: str) -> Any:
-    return json.loads((DEMO / name).read_text(encoding="utf-8"))
+    return json.loads(_path(name).read_text(encoding="utf-8"))
+
+
+def _path(name: str) -> Path:
+    # The taxonomy ships with the directory, not the demo: production needs it too.
+    return TAXONOMY if name == "domains.json" else DEMO / name
 
 
 def domains() -> list[dict[str, Any]]:
@@ -146,7 +152,7 @@ def pair(a: dict[str, str], b: dict[str, str]) -> tuple[str, str]:
     ["domains.json", "committees.json", "organizations.json", "event.json", "agreements.json"],
 )
 def test_files_are_pretty_printed_utf8(name: str) -> None:
-    text = (DEMO / name).read_text(encoding="utf-8")
+    text = _path(name).read_text(encoding="utf-8")
     data = json.loads(text)
     assert text == json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 

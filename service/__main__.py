@@ -1,0 +1,206 @@
+"""The command line: python -m service <command>."""
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import schema
+from service.config import get_settings
+from service.db import create_engine, create_sessionmaker
+from service.errors import ServiceError
+
+T = TypeVar("T")
+
+
+async def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    engine = create_engine(get_settings())
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+def _ensure_sqlite_directory() -> None:
+    url = get_settings().database_url
+    if url.startswith("sqlite") and ":///" in url and ":memory:" not in url:
+        Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+
+
+def migrate(_: argparse.Namespace) -> None:
+    """Migrate the schema to head and bring the domain taxonomy up to date."""
+    from service.directory.service import sync_taxonomy
+
+    _ensure_sqlite_directory()
+    schema.upgrade()
+    count = asyncio.run(_in_transaction(sync_taxonomy))
+    print(f"database at head; {count} domains in the taxonomy")
+
+
+def load_demo(_: argparse.Namespace) -> None:
+    """Load the Wenzhou demo event; loading twice gives the same records."""
+    from service.demo.load import load_demo as load
+
+    counts = asyncio.run(_in_transaction(load))
+    print("demo loaded: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    if args.ephemeral:
+        directory = tempfile.mkdtemp(prefix="smk-")
+        os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{directory}/ephemeral.db"
+        get_settings.cache_clear()
+        migrate(args)
+        load_demo(args)
+        print(f"ephemeral database in {directory}; it is not kept", file=sys.stderr)
+    uvicorn.run(
+        "service.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=20,
+    )
+
+
+def import_file(args: argparse.Namespace) -> None:
+    """Import committees or organizations from CSV or XLSX, all or nothing."""
+    from service.directory import service as directory
+    from service.spreadsheets import read_table
+
+    rows = read_table(Path(args.file).read_bytes())
+    work = (
+        directory.import_committees if args.what == "committees" else directory.import_organizations
+    )
+
+    async def run(session: AsyncSession) -> tuple[int, int]:
+        return await work(session, rows=rows)
+
+    created, updated = asyncio.run(_in_transaction(run))
+    print(f"{args.what}: {created} created, {updated} updated")
+
+
+def export_file(args: argparse.Namespace) -> None:
+    """Export committees or organizations as CSV or XLSX."""
+    from service.directory import service as directory
+    from service.spreadsheets import write_csv, write_xlsx
+
+    if args.what == "committees":
+        columns, fetch = directory.COMMITTEE_COLUMNS, directory.committee_rows
+    else:
+        columns, fetch = directory.ORGANIZATION_COLUMNS, directory.organization_rows
+    rows = asyncio.run(_in_transaction(fetch))
+    if args.format == "xlsx":
+        data = write_xlsx(columns, rows, title=args.what)
+    else:
+        data = write_csv(columns, rows)
+    output = args.output or f"{args.what}.{args.format}"
+    if output == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(output).write_bytes(data)
+        print(f"{len(rows)} {args.what} written to {output}", file=sys.stderr)
+
+
+def create_api_key(args: argparse.Namespace) -> None:
+    """Create an API key; its secret is printed as the last line and never again."""
+    from service.auth.service import create_api_key as create
+
+    async def run(session: AsyncSession) -> tuple[Any, str]:
+        return await create(
+            session,
+            name=args.name,
+            role=args.role,
+            committee_id=args.committee,
+            organization_id=args.organization,
+            event_id=args.event,
+        )
+
+    key, secret = asyncio.run(_in_transaction(run))
+    print(
+        f"created {key.role} key {key.id} ({key.name}); keep the secret below, it is not shown again"
+    )
+    print(secret)
+
+
+def _uuid(value: str) -> Any:
+    import uuid
+
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a UUID") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's grammar."""
+    parser = argparse.ArgumentParser(prog="python -m service", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("migrate", help=migrate.__doc__).set_defaults(run=migrate)
+    commands.add_parser("load-demo", help=load_demo.__doc__).set_defaults(run=load_demo)
+
+    serve_cmd = commands.add_parser("serve", help=serve.__doc__)
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--workers", type=int, default=1)
+    serve_cmd.add_argument(
+        "--ephemeral", action="store_true", help="serve a throw-away database with the demo loaded"
+    )
+    serve_cmd.set_defaults(run=serve)
+
+    import_cmd = commands.add_parser("import", help=import_file.__doc__)
+    import_cmd.add_argument("what", choices=["committees", "organizations"])
+    import_cmd.add_argument("file")
+    import_cmd.set_defaults(run=import_file)
+
+    export_cmd = commands.add_parser("export", help=export_file.__doc__)
+    export_cmd.add_argument("what", choices=["committees", "organizations"])
+    export_cmd.add_argument("--format", choices=["csv", "xlsx"], default="csv")
+    export_cmd.add_argument("--output", help="file to write, - for standard output")
+    export_cmd.set_defaults(run=export_file)
+
+    key_cmd = commands.add_parser("create-api-key", help=create_api_key.__doc__)
+    key_cmd.add_argument("--role", choices=["admin", "partner", "kiosk"], required=True)
+    key_cmd.add_argument("--name", required=True)
+    party = key_cmd.add_mutually_exclusive_group()
+    party.add_argument("--committee", type=_uuid, help="the committee a partner key speaks for")
+    party.add_argument(
+        "--organization", type=_uuid, help="the organization a partner key speaks for"
+    )
+    key_cmd.add_argument("--event", type=_uuid, help="limit a kiosk key to one event")
+    key_cmd.set_defaults(run=create_api_key)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; errors a user can fix are printed without a stack trace."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except ServiceError as error:
+        print(f"error: {error.detail}", file=sys.stderr)
+        for item in error.extra.get("errors", [])[:50]:
+            where = f"row {item['row']}, " if "row" in item else ""
+            print(f"  {where}{item.get('field', '')}: {item.get('message', '')}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

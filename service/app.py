@@ -1,0 +1,147 @@
+"""create_app(): lifespan, middleware, routers, error handlers."""
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service import schema
+from service.auth.routes import router as api_keys_router
+from service.config import Settings, get_settings
+from service.db import create_engine, create_sessionmaker
+from service.directory.routes import router as directory_router
+from service.errors import install_error_handlers
+from service.idempotency import Idempotency
+from service.middleware import BodyLimits, JsonLogFormatter, RequestContext
+from service.schemas import Problem
+
+API_DESCRIPTION = """\
+Matchmaking between standardization technical committees and the enterprises, industry
+associations and research institutes that need their standards: a bilingual directory, match
+scores, the event day (registration, badges, check-in, schedules) and the agreements that follow.
+
+Every route but the health checks needs `Authorization: Bearer <api key>`. Errors are RFC 9457
+problem documents with a stable `code`. Every POST takes an optional `Idempotency-Key`.
+"""
+
+
+def configure_logging(settings: Settings) -> None:
+    """JSON lines on stderr for the service's own loggers."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter())
+    root = logging.getLogger("service")
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    root.propagate = False
+
+
+def create_app(
+    settings: Settings | None = None, *, engine: AsyncEngine | None = None, bind: Any = None
+) -> FastAPI:
+    """The application; tests may hand in an engine, or a connection to bind sessions to."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = None
+        if bind is not None:
+            app.state.sessionmaker = create_sessionmaker(
+                bind, join_transaction_mode="create_savepoint"
+            )
+            app.state.engine = bind.engine if hasattr(bind, "engine") else bind
+        else:
+            own_engine = engine or create_engine(settings)
+            app.state.engine = own_engine
+            app.state.sessionmaker = create_sessionmaker(own_engine)
+        try:
+            yield
+        finally:
+            if own_engine is not None and engine is None:
+                await own_engine.dispose()
+
+    app = FastAPI(
+        title="Standards Matchmaking API",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(api_keys_router)
+    app.include_router(directory_router)
+    _add_health_routes(app)
+
+    # Starlette runs the last added outermost.
+    app.add_middleware(Idempotency, settings=settings)
+    app.add_middleware(BodyLimits, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestContext)
+    _add_problem_schema(app)
+    return app
+
+
+def _add_health_routes(app: FastAPI) -> None:
+    @app.get(
+        "/healthz", operation_id="healthz", summary="The process is alive", tags=["operations"]
+    )
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        operation_id="readyz",
+        summary="The database is reachable and migrated to head",
+        tags=["operations"],
+        responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+                at_head = await connection.run_sync(schema.is_at_head)
+        except Exception:
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"},
+                status_code=503,
+                headers={"Retry-After": "2"},
+            )
+        if not at_head:
+            return JSONResponse(
+                {"status": "unavailable", "database": "not migrated to head"},
+                status_code=503,
+                headers={"Retry-After": "10"},
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def _add_problem_schema(app: FastAPI) -> None:
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = original()
+        document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        )
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

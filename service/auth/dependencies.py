@@ -1,0 +1,80 @@
+"""Who may call a route: the bearer key, its role, and the per-key rate limit."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.auth.service import Principal, Role, count_request, find_active_key
+from service.config import Settings
+from service.errors import Forbidden, ServiceError, Unauthorized
+
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer smk_...`")
+
+
+class TooManyRequests(ServiceError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+class RoleGate:
+    """A dependency admitting the listed roles; every non-public route declares one."""
+
+    def __init__(self, *roles: Role) -> None:
+        self.roles = frozenset(roles)
+
+    async def __call__(
+        self,
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Principal:
+        if credentials is None:
+            raise Unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+        principal = await authenticate(request, secret=credentials.credentials)
+        if principal.role not in self.roles:
+            allowed = ", ".join(sorted(self.roles))
+            raise Forbidden(f"A {principal.role} key may not do this (allowed: {allowed}).")
+        return principal
+
+
+def _limit_for(settings: Settings, role: Role) -> int:
+    return {
+        "admin": settings.rate_limit_admin,
+        "partner": settings.rate_limit_partner,
+        "kiosk": settings.rate_limit_kiosk,
+    }[role]
+
+
+async def authenticate(request: Request, *, secret: str) -> Principal:
+    """Resolve the key and count the request, in a transaction of its own that commits at once."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    settings: Settings = request.app.state.settings
+    async with request.app.state.sessionmaker.begin() as session:
+        key = await find_active_key(session, secret=secret)
+        if key is None:
+            raise Unauthorized("The API key is unknown or has been revoked.")
+        principal = Principal(
+            key_id=key.id,
+            role=key.role,  # type: ignore[arg-type]
+            committee_id=key.committee_id,
+            organization_id=key.organization_id,
+            event_id=key.event_id,
+        )
+        limit = _limit_for(settings, principal.role)
+        retry_after = (
+            await count_request(session, key_id=key.id, per_minute=limit) if limit else None
+        )
+    request.state.principal = principal
+    if retry_after is not None:
+        raise TooManyRequests(
+            f"This key may make {limit} requests a minute; wait {retry_after} s.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    return principal
+
+
+AdminKey = Annotated[Principal, Depends(RoleGate("admin"))]
+PartnerKey = Annotated[Principal, Depends(RoleGate("admin", "partner"))]
+KioskKey = Annotated[Principal, Depends(RoleGate("admin", "kiosk"))]
+AnyKey = Annotated[Principal, Depends(RoleGate("admin", "partner", "kiosk"))]

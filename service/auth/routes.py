@@ -1,0 +1,81 @@
+"""API keys over HTTP: admins list, create and revoke them."""
+
+import uuid
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import select
+
+from service.auth import service
+from service.auth.dependencies import AdminKey
+from service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from service.db import SessionDep
+from service.errors import NotFound, problem_responses
+from service.models import ApiKey
+from service.pagination import DEFAULT_LIMIT, fetch_page
+from service.schemas import Limit, Page
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+
+
+@router.get(
+    "",
+    operation_id="listApiKeys",
+    summary="List API keys (without secrets)",
+    responses=problem_responses(),
+)
+async def list_api_keys(
+    _: AdminKey, session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
+) -> Page[ApiKeyOut]:
+    keys, next_cursor = await fetch_page(
+        session,
+        select(ApiKey),
+        created_at=ApiKey.created_at,
+        record_id=ApiKey.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(
+        items=[ApiKeyOut.model_validate(k, from_attributes=True) for k in keys],
+        next_cursor=next_cursor,
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createApiKey",
+    summary="Create an API key; the secret is shown only in this answer",
+    responses=problem_responses(service.PartyRequired),
+)
+async def create_api_key(
+    body: ApiKeyCreate, _: AdminKey, session: SessionDep, response: Response
+) -> ApiKeyCreated:
+    key, secret = await service.create_api_key(session, **body.model_dump())
+    response.headers["Location"] = f"/v1/api-keys/{key.id}"
+    return ApiKeyCreated.model_validate(
+        {**ApiKeyOut.model_validate(key, from_attributes=True).model_dump(), "secret": secret}
+    )
+
+
+@router.get(
+    "/{key_id}",
+    operation_id="getApiKey",
+    summary="Read an API key (without its secret)",
+    responses=problem_responses(NotFound),
+)
+async def get_api_key(key_id: uuid.UUID, _: AdminKey, session: SessionDep) -> ApiKeyOut:
+    key = await session.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound(f"No API key has id {key_id}.")
+    return ApiKeyOut.model_validate(key, from_attributes=True)
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="revokeApiKey",
+    summary="Revoke an API key; it stops working at once in every worker",
+    responses=problem_responses(NotFound),
+)
+async def revoke_api_key(key_id: uuid.UUID, _: AdminKey, session: SessionDep) -> None:
+    await service.revoke_api_key(session, key_id=key_id)

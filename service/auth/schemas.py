@@ -1,0 +1,65 @@
+"""API keys in and out; the secret appears only in the answer that creates a key."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from service.schemas import Name, StrictModel, examples
+
+
+class ApiKeyCreate(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "SAC/TC 297 secretariat",
+                    "role": "partner",
+                    "committee_id": "8d3f4c1e-2b7a-4f7e-9a51-0c6f1b2d3e4f",
+                },
+                {
+                    "name": "Hall A kiosk 1",
+                    "role": "kiosk",
+                    "event_id": "1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10",
+                },
+            ]
+        },
+    )
+
+    name: Name
+    role: Literal["admin", "partner", "kiosk"]
+    committee_id: uuid.UUID | None = None
+    organization_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = None
+
+
+class ApiKeyOut(BaseModel):
+    model_config = examples(
+        {
+            "id": "5b8e0d7a-9c61-4f3a-8e2b-7d1c0a9f6e54",
+            "name": "Hall A kiosk 1",
+            "role": "kiosk",
+            "prefix": "smk_Q2x9",
+            "committee_id": None,
+            "organization_id": None,
+            "event_id": "1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10",
+            "created_at": "2025-09-22T08:00:00Z",
+            "revoked_at": None,
+        }
+    )
+
+    id: uuid.UUID
+    name: str
+    role: str
+    prefix: str
+    committee_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    event_id: uuid.UUID | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    secret: str

@@ -1,0 +1,44 @@
+"""Settings read from the environment; DATABASE_URL first."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("var") / "service.db"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service, each overridable by an environment variable of the same name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH}"
+    # Database statements that run longer are cancelled so one bad query cannot hold a worker.
+    statement_timeout_ms: int = 5_000
+    # A request waits this long for a pooled connection before the service answers 503.
+    pool_timeout_s: float = 5.0
+
+    max_body_bytes: int = 1 << 20
+    import_max_body_bytes: int = 20 << 20
+
+    # Requests a minute per API key, by role; 0 means unlimited.
+    rate_limit_admin: int = 0
+    rate_limit_partner: int = 600
+    rate_limit_kiosk: int = 6_000
+
+    idempotency_ttl_hours: int = 24
+    # A request still marked in progress after this long is taken to have died with its worker.
+    idempotency_lock_seconds: int = 60
+
+    # Browsers are refused until origins are configured (comma-separated in the environment).
+    cors_origins: list[str] = Field(default_factory=list)
+
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,453 @@
+"""The directory over HTTP: domains, committees, organizations, imports and exports."""
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from sqlalchemy import select
+
+from service.auth.dependencies import AdminKey, PartnerKey
+from service.auth.service import Principal
+from service.db import SessionDep
+from service.directory import service
+from service.directory.schemas import (
+    CommitteeIn,
+    CommitteeOut,
+    CommitteePatch,
+    Contact,
+    DomainOut,
+    DomainWeight,
+    ImportResult,
+    Kind,
+    Level,
+    OrganizationIn,
+    OrganizationOut,
+    OrganizationPatch,
+    TrackRecord,
+)
+from service.errors import (
+    Forbidden,
+    InUse,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    problem_responses,
+)
+from service.etags import etag
+from service.models import Committee, Domain, Organization
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.schemas import Limit, Page
+from service.spreadsheets import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    UnreadableFile,
+    read_table,
+    write_csv,
+    write_xlsx,
+)
+
+router = APIRouter(prefix="/v1", tags=["directory"])
+
+IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
+DomainFilter = Annotated[
+    str | None, Query(description="A domain code; a parent domain matches its children too.")
+]
+TextQuery = Annotated[
+    str | None,
+    Query(max_length=200, description="Text in names, in simplified or traditional script."),
+]
+ExportFormat = Annotated[Literal["csv", "xlsx"], Query(description="File format.")]
+
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The file itself: CSV (UTF-8 or GB18030) or XLSX, first row naming the columns.",
+        "content": {
+            CSV_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+EXPORT_RESPONSES = {
+    200: {
+        "description": "The file.",
+        "content": {
+            CSV_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+@router.get(
+    "/domains",
+    operation_id="listDomains",
+    summary="The bilingual domain taxonomy",
+    responses=problem_responses(),
+)
+async def list_domains(_: PartnerKey, session: SessionDep) -> list[DomainOut]:
+    taxonomy = await service.load_taxonomy(session)
+    return [
+        DomainOut(
+            id=d.id,
+            code=d.code,
+            parent=taxonomy.code_of(d.parent_id) if d.parent_id else None,
+            name_en=d.name_en,
+            name_zh_hans=d.name_zh_hans,
+            name_zh_hant=d.name_zh_hant,
+            synonyms=d.synonyms,
+        )
+        for d in taxonomy.by_code.values()
+    ]
+
+
+# --- committees ---------------------------------------------------------------------------------
+
+
+def committee_out(
+    committee: Committee, taxonomy_codes: dict[uuid.UUID, str], principal: Principal
+) -> CommitteeOut:
+    """A committee as a given caller may see it: contact details only for admins and itself."""
+    private = principal.is_admin or principal.is_party(committee_id=committee.id)
+    contact = None
+    if committee.contact_name or committee.contact_email or committee.contact_phone:
+        contact = Contact(
+            name=committee.contact_name,
+            email=committee.contact_email if private else None,
+            phone=committee.contact_phone if private else None,
+        )
+    return CommitteeOut(
+        id=committee.id,
+        designation=committee.designation,
+        level=committee.level,
+        name_zh=committee.name_zh,
+        name_en=committee.name_en,
+        scope=committee.scope,
+        secretariat=committee.secretariat,
+        contact=contact,
+        domains=[
+            DomainWeight(domain=taxonomy_codes[d.domain_id], weight=d.weight)
+            for d in committee.domains
+        ],
+        version=committee.version,
+        created_at=committee.created_at,
+        updated_at=committee.updated_at,
+    )
+
+
+async def _codes(session: SessionDep) -> dict[uuid.UUID, str]:
+    return {
+        id_: code for id_, code in (await session.execute(select(Domain.id, Domain.code))).tuples()
+    }
+
+
+@router.get(
+    "/committees",
+    operation_id="listCommittees",
+    summary="List committees",
+    responses=problem_responses(service.UnknownDomain, InvalidCursor),
+)
+async def list_committees(
+    principal: PartnerKey,
+    session: SessionDep,
+    domain: DomainFilter = None,
+    level: Level | None = None,
+    q: TextQuery = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[CommitteeOut]:
+    stmt = await service.list_committees(session, domain=domain, level=level, q=q)
+    items, next_cursor = await fetch_page(
+        session,
+        stmt,
+        created_at=Committee.created_at,
+        record_id=Committee.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    codes = await _codes(session)
+    return Page(items=[committee_out(c, codes, principal) for c in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/committees",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createCommittee",
+    summary="Create a committee",
+    responses=problem_responses(service.DesignationTaken, service.UnknownDomain),
+)
+async def create_committee(
+    body: CommitteeIn, principal: AdminKey, session: SessionDep, response: Response
+) -> CommitteeOut:
+    committee = await service.create_committee(session, data=body)
+    response.headers["Location"] = f"/v1/committees/{committee.id}"
+    response.headers["ETag"] = etag(committee.version)
+    return committee_out(committee, await _codes(session), principal)
+
+
+@router.get(
+    "/committees/{committee_id}",
+    operation_id="getCommittee",
+    summary="Read a committee",
+    responses=problem_responses(NotFound),
+)
+async def get_committee(
+    committee_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
+) -> CommitteeOut:
+    committee = await service.get_committee(session, committee_id=committee_id)
+    response.headers["ETag"] = etag(committee.version)
+    return committee_out(committee, await _codes(session), principal)
+
+
+@router.patch(
+    "/committees/{committee_id}",
+    operation_id="updateCommittee",
+    summary="Change a committee's fields (merge semantics, If-Match required)",
+    responses=problem_responses(
+        Forbidden,
+        NotFound,
+        service.DesignationTaken,
+        PreconditionFailed,
+        PreconditionRequired,
+        service.UnknownDomain,
+    ),
+)
+async def update_committee(
+    committee_id: uuid.UUID,
+    body: CommitteePatch,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CommitteeOut:
+    _require_own(principal, committee_id=committee_id)
+    committee = await service.update_committee(
+        session, committee_id=committee_id, patch=body, if_match=if_match
+    )
+    response.headers["ETag"] = etag(committee.version)
+    return committee_out(committee, await _codes(session), principal)
+
+
+@router.delete(
+    "/committees/{committee_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteCommittee",
+    summary="Delete a committee nothing refers to (If-Match required)",
+    responses=problem_responses(NotFound, InUse, PreconditionFailed, PreconditionRequired),
+)
+async def delete_committee(
+    committee_id: uuid.UUID, _: AdminKey, session: SessionDep, if_match: IfMatch = None
+) -> None:
+    await service.delete_committee(session, committee_id=committee_id, if_match=if_match)
+
+
+def _require_own(
+    principal: Principal,
+    *,
+    committee_id: uuid.UUID | None = None,
+    organization_id: uuid.UUID | None = None,
+) -> None:
+    if principal.is_admin or principal.is_party(
+        committee_id=committee_id, organization_id=organization_id
+    ):
+        return
+    raise Forbidden("A partner key may change only its own profile.")
+
+
+@router.post(
+    "/committees:import",
+    operation_id="importCommittees",
+    summary="Create or update committees from CSV or XLSX, all or nothing",
+    openapi_extra=IMPORT_BODY,
+    responses=problem_responses(service.InvalidRows, UnreadableFile),
+)
+async def import_committees(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
+    rows = read_table(await request.body())
+    created, updated = await service.import_committees(session, rows=rows)
+    return ImportResult(created=created, updated=updated)
+
+
+@router.get(
+    "/committees:export",
+    operation_id="exportCommittees",
+    summary="Every committee as CSV or XLSX, in the import's columns",
+    response_class=Response,
+    responses={**EXPORT_RESPONSES, **problem_responses()},
+)
+async def export_committees(
+    _: AdminKey, session: SessionDep, format: ExportFormat = "csv"
+) -> Response:
+    rows = await service.committee_rows(session)
+    return _file(service.COMMITTEE_COLUMNS, rows, name="committees", file_format=format)
+
+
+def _file(
+    columns: tuple[str, ...], rows: list[list[object]], *, name: str, file_format: str
+) -> Response:
+    if file_format == "xlsx":
+        content, media_type = write_xlsx(columns, rows, title=name), XLSX_MEDIA_TYPE
+    else:
+        content, media_type = write_csv(columns, rows), f"{CSV_MEDIA_TYPE}; charset=utf-8"
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{file_format}"'},
+    )
+
+
+# --- organizations ------------------------------------------------------------------------------
+
+
+def organization_out(
+    organization: Organization, taxonomy_codes: dict[uuid.UUID, str]
+) -> OrganizationOut:
+    """An organization as the API shows it."""
+    return OrganizationOut(
+        id=organization.id,
+        kind=organization.kind,
+        name_zh=organization.name_zh,
+        name_en=organization.name_en,
+        credit_code=organization.credit_code,
+        region=organization.region,
+        domains=[
+            DomainWeight(domain=taxonomy_codes[d.domain_id], weight=d.weight)
+            for d in organization.domains
+        ],
+        needs=organization.needs,
+        track_record=TrackRecord(
+            national=organization.led_national,
+            industry=organization.led_industry,
+            zhejiang_made=organization.led_zhejiang_made,
+        ),
+        version=organization.version,
+        created_at=organization.created_at,
+        updated_at=organization.updated_at,
+    )
+
+
+@router.get(
+    "/organizations",
+    operation_id="listOrganizations",
+    summary="List enterprises, associations and institutes",
+    responses=problem_responses(service.UnknownDomain, InvalidCursor),
+)
+async def list_organizations(
+    _: PartnerKey,
+    session: SessionDep,
+    domain: DomainFilter = None,
+    kind: Kind | None = None,
+    region: Annotated[str | None, Query(max_length=100)] = None,
+    q: TextQuery = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[OrganizationOut]:
+    stmt = await service.list_organizations(session, domain=domain, kind=kind, region=region, q=q)
+    items, next_cursor = await fetch_page(
+        session,
+        stmt,
+        created_at=Organization.created_at,
+        record_id=Organization.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    codes = await _codes(session)
+    return Page(items=[organization_out(o, codes) for o in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/organizations",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createOrganization",
+    summary="Create an organization",
+    responses=problem_responses(service.CreditCodeTaken, service.UnknownDomain),
+)
+async def create_organization(
+    body: OrganizationIn, _: AdminKey, session: SessionDep, response: Response
+) -> OrganizationOut:
+    organization = await service.create_organization(session, data=body)
+    response.headers["Location"] = f"/v1/organizations/{organization.id}"
+    response.headers["ETag"] = etag(organization.version)
+    return organization_out(organization, await _codes(session))
+
+
+@router.get(
+    "/organizations/{organization_id}",
+    operation_id="getOrganization",
+    summary="Read an organization",
+    responses=problem_responses(NotFound),
+)
+async def get_organization(
+    organization_id: uuid.UUID, _: PartnerKey, session: SessionDep, response: Response
+) -> OrganizationOut:
+    organization = await service.get_organization(session, organization_id=organization_id)
+    response.headers["ETag"] = etag(organization.version)
+    return organization_out(organization, await _codes(session))
+
+
+@router.patch(
+    "/organizations/{organization_id}",
+    operation_id="updateOrganization",
+    summary="Change an organization's fields (merge semantics, If-Match required)",
+    responses=problem_responses(
+        Forbidden,
+        NotFound,
+        service.CreditCodeTaken,
+        PreconditionFailed,
+        PreconditionRequired,
+        service.UnknownDomain,
+    ),
+)
+async def update_organization(
+    organization_id: uuid.UUID,
+    body: OrganizationPatch,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> OrganizationOut:
+    _require_own(principal, organization_id=organization_id)
+    organization = await service.update_organization(
+        session, organization_id=organization_id, patch=body, if_match=if_match
+    )
+    response.headers["ETag"] = etag(organization.version)
+    return organization_out(organization, await _codes(session))
+
+
+@router.delete(
+    "/organizations/{organization_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deleteOrganization",
+    summary="Delete an organization nothing refers to (If-Match required)",
+    responses=problem_responses(NotFound, InUse, PreconditionFailed, PreconditionRequired),
+)
+async def delete_organization(
+    organization_id: uuid.UUID, _: AdminKey, session: SessionDep, if_match: IfMatch = None
+) -> None:
+    await service.delete_organization(session, organization_id=organization_id, if_match=if_match)
+
+
+@router.post(
+    "/organizations:import",
+    operation_id="importOrganizations",
+    summary="Create or update organizations from CSV or XLSX, all or nothing",
+    openapi_extra=IMPORT_BODY,
+    responses=problem_responses(service.InvalidRows, UnreadableFile),
+)
+async def import_organizations(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
+    rows = read_table(await request.body())
+    created, updated = await service.import_organizations(session, rows=rows)
+    return ImportResult(created=created, updated=updated)
+
+
+@router.get(
+    "/organizations:export",
+    operation_id="exportOrganizations",
+    summary="Every organization as CSV or XLSX, in the import's columns",
+    response_class=Response,
+    responses={**EXPORT_RESPONSES, **problem_responses()},
+)
+async def export_organizations(
+    _: AdminKey, session: SessionDep, format: ExportFormat = "csv"
+) -> Response:
+    rows = await service.organization_rows(session)
+    return _file(service.ORGANIZATION_COLUMNS, rows, name="organizations", file_format=format)

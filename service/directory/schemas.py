@@ -1,0 +1,251 @@
+"""Domains, committees and organizations in and out."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from service.directory.credit_code import is_valid_credit_code
+from service.schemas import LongText, Name, ShortText, StrictModel
+
+Level = Literal["international", "national", "industry", "provincial"]
+Kind = Literal["enterprise", "association", "institute"]
+DomainCode = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_]+$")]
+Weight = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=100_000)]
+
+COMMITTEE_EXAMPLE: dict[str, Any] = {
+    "designation": "IEC TC 111",
+    "level": "international",
+    "name_zh": "电工电子产品与系统的环境标准化",
+    "name_en": "Environmental standardization for electrical and electronic products and systems",
+    "scope": "电工电子产品与系统的环境标准化，包括有害物质管控与生态设计。",
+    "secretariat": None,
+    "contact": {"name": "林晓雯", "email": "tc111@example.org", "phone": "+86 10 5555 0111"},
+    "domains": [{"domain": "ee_product_environment", "weight": 1.0}],
+}
+ORGANIZATION_EXAMPLE: dict[str, Any] = {
+    "kind": "institute",
+    "name_zh": "冶金工业信息标准研究院",
+    "name_en": "China Metallurgical Information and Standardization Institute",
+    "credit_code": "12110000419832498X",
+    "region": "北京市",
+    "domains": [{"domain": "bulk_commodity_storage_transport", "weight": 0.8}],
+    "needs": "推动大宗商品储运与冶金产品标准的协同制定。",
+    "track_record": {"national": 12, "industry": 30, "zhejiang_made": 0},
+}
+
+
+class DomainOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5f0c2b1e-8a53-5c1e-9f7d-2b4a6c8d0e1f",
+                    "code": "iot",
+                    "parent": "emerging_fields",
+                    "name_en": "Internet of Things",
+                    "name_zh_hans": "物联网",
+                    "name_zh_hant": "物聯網",
+                    "synonyms": ["IoT", "Internet of Things", "物联网", "物聯網"],
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    code: str
+    parent: str | None
+    name_en: str
+    name_zh_hans: str
+    name_zh_hant: str
+    synonyms: list[str]
+
+
+class DomainWeight(StrictModel):
+    domain: DomainCode = Field(description="A domain code from GET /v1/domains.")
+    weight: Weight = Field(description="How central the domain is, in (0, 1].")
+
+
+def _unique_domains(value: list[DomainWeight] | None) -> list[DomainWeight] | None:
+    if value is not None:
+        codes = [d.domain for d in value]
+        if len(codes) != len(set(codes)):
+            raise ValueError("each domain may be listed once")
+    return value
+
+
+class Contact(StrictModel):
+    name: ShortText | None = None
+    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
+        None
+    )
+    phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()\-]{5,40}$")] | None = None
+
+
+class TrackRecord(StrictModel):
+    national: Count = Field(0, description="National standards led.")
+    industry: Count = Field(0, description="Industry standards led.")
+    zhejiang_made: Count = Field(0, description='"Zhejiang Made" (浙江制造) standards led.')
+
+
+class _Patch(StrictModel):
+    """JSON merge semantics: absent fields stay; null clears only where a field may be empty."""
+
+    _required: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> "_Patch":
+        for name in self.model_fields_set & set(self._required):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class CommitteeIn(StrictModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [COMMITTEE_EXAMPLE]})
+
+    designation: Annotated[Name, Field(max_length=100)]
+    level: Level
+    name_zh: Name
+    name_en: Name
+    scope: LongText = ""
+    secretariat: ShortText | None = None
+    contact: Contact | None = None
+    domains: Annotated[list[DomainWeight], Field(max_length=30)] = []
+
+    _check_domains = field_validator("domains")(_unique_domains)
+
+
+class CommitteePatch(_Patch):
+    _required = ("designation", "level", "name_zh", "name_en", "scope", "domains")
+
+    designation: Annotated[Name, Field(max_length=100)] | None = None
+    level: Level | None = None
+    name_zh: Name | None = None
+    name_en: Name | None = None
+    scope: LongText | None = None
+    secretariat: ShortText | None = None
+    contact: Contact | None = None
+    domains: Annotated[list[DomainWeight], Field(max_length=30)] | None = None
+
+    _check_domains = field_validator("domains")(_unique_domains)
+
+
+class CommitteeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
+                    **COMMITTEE_EXAMPLE,
+                    "version": 1,
+                    "created_at": "2025-09-01T02:00:00Z",
+                    "updated_at": "2025-09-01T02:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    designation: str
+    level: str
+    name_zh: str
+    name_en: str
+    scope: str
+    secretariat: str | None
+    contact: Contact | None = Field(
+        description="email and phone are shown only to admins and to the committee's own key."
+    )
+    domains: list[DomainWeight]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def _credit_code(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if not is_valid_credit_code(code):
+        raise ValueError(
+            "is not a valid unified social credit code (18 characters, GB 32100-2015 check)"
+        )
+    return code
+
+
+class OrganizationIn(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [ORGANIZATION_EXAMPLE]}
+    )
+
+    kind: Kind
+    name_zh: Name
+    name_en: Name | None = None
+    credit_code: Annotated[str, Field(max_length=40)] | None = None
+    region: ShortText | None = None
+    domains: Annotated[list[DomainWeight], Field(max_length=30)] = []
+    needs: LongText = ""
+    track_record: TrackRecord = TrackRecord()
+
+    _check_domains = field_validator("domains")(_unique_domains)
+    _check_code = field_validator("credit_code")(_credit_code)
+
+
+class OrganizationPatch(_Patch):
+    _required = ("kind", "name_zh", "domains", "needs", "track_record")
+
+    kind: Kind | None = None
+    name_zh: Name | None = None
+    name_en: Name | None = None
+    credit_code: Annotated[str, Field(max_length=40)] | None = None
+    region: ShortText | None = None
+    domains: Annotated[list[DomainWeight], Field(max_length=30)] | None = None
+    needs: LongText | None = None
+    track_record: TrackRecord | None = None
+
+    _check_domains = field_validator("domains")(_unique_domains)
+    _check_code = field_validator("credit_code")(_credit_code)
+
+
+class OrganizationOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+                    **ORGANIZATION_EXAMPLE,
+                    "version": 1,
+                    "created_at": "2025-09-01T02:00:00Z",
+                    "updated_at": "2025-09-01T02:00:00Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    kind: str
+    name_zh: str
+    name_en: str | None
+    credit_code: str | None
+    region: str | None
+    domains: list[DomainWeight]
+    needs: str
+    track_record: TrackRecord
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RowError(BaseModel):
+    row: int = Field(description="The row number as the spreadsheet shows it (header is row 1).")
+    field: str
+    message: str
+
+
+class ImportResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"created": 22, "updated": 0}]})
+
+    created: int
+    updated: int

@@ -1,0 +1,202 @@
+"""The ServiceError hierarchy and the handlers that render every error as a problem document."""
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("service.errors")
+
+PROBLEM_TYPE_BASE = "https://errors.example/standards-matchmaking/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ServiceError(Exception):
+    """An error a client can act on; subclasses fix status, code and title."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+    default_headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = {**self.default_headers, **(headers or {})}
+        self.extra = extra
+
+
+class NotFound(ServiceError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(ServiceError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class InUse(Conflict):
+    code, title = "in_use", "Record is referred to"
+
+
+class DuplicateKey(Conflict):
+    code, title = "duplicate", "Record already exists"
+
+
+class Unprocessable(ServiceError):
+    status, code, title = 422, "invalid", "Invalid request"
+
+
+class PreconditionRequired(ServiceError):
+    status, code, title = 428, "precondition_required", "If-Match header required"
+
+
+class PreconditionFailed(ServiceError):
+    status, code, title = 412, "precondition_failed", "Record changed since it was read"
+
+
+class Unauthorized(ServiceError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+    default_headers: ClassVar[dict[str, str]] = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ServiceError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(ServiceError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class ServiceUnavailable(ServiceError):
+    status, code, title = 503, "unavailable", "Service temporarily unavailable"
+    default_headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Render one RFC 9457 problem document."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        **extra,
+    }
+    request_id = getattr(request.state, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry of a route listing the problems it may answer."""
+    by_status: dict[int, list[type[ServiceError]]] = {}
+    for error in (Unauthorized, *errors):
+        by_status.setdefault(error.status, []).append(error)
+    return {
+        status: {
+            "description": "; ".join(f"{e.title} (`{e.code}`)" for e in group),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, group in sorted(by_status.items())
+    }
+
+
+def _field_path(location: Sequence[int | str]) -> str:
+    parts = [str(p) for p in location if p not in ("body", "query", "path", "header")]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if part.isdigit() else (f".{part}" if path else part)
+    return path or (str(location[0]) if location else "")
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"field": _field_path(e.get("loc", ())), "message": str(e.get("msg", "is invalid"))}
+        for e in exc.errors()
+    ]
+    summary = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
+    return problem_response(
+        request,
+        status=422,
+        code="validation_failed",
+        title="Request failed validation",
+        detail=summary or "The request is invalid.",
+        errors=errors,
+    )
+
+
+_HTTP_CODES = {413: PayloadTooLarge.code, 405: "method_not_allowed", 404: "not_found"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    phrase = HTTPStatus(exc.status_code).phrase
+    code = _HTTP_CODES.get(exc.status_code) or phrase.lower().replace(" ", "_").replace(
+        "-", "_"
+    ).replace("'", "")
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else ""
+    if exc.status_code == 404 and not detail:
+        detail = f"No resource at {request.url.path}."
+    elif exc.status_code == 405 and not detail:
+        detail = f"{request.method} is not allowed on {request.url.path}."
+    return problem_response(
+        request,
+        status=exc.status_code,
+        code=code,
+        title=phrase,
+        detail=detail or phrase,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return problem_response(
+        request,
+        status=500,
+        code="internal_error",
+        title="Internal server error",
+        detail="Something went wrong on our side; quote the request id when you report it.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Make every error, expected or not, a problem document."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

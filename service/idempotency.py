@@ -1,0 +1,204 @@
+"""Retryable POSTs: the same Idempotency-Key and body get the first answer again, once effected.
+
+The record lives in the database, so the guarantee holds across worker processes and machines.
+"""
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.config import Settings
+from service.db import utcnow
+from service.errors import Conflict, ServiceError, Unprocessable
+from service.middleware import send_problem
+from service.models import IdempotencyRecord
+
+REPLAYED_HEADERS = ("content-type", "location", "etag")
+
+
+class IdempotencyKeyReused(Unprocessable):
+    code, title = "idempotency_key_reused", "Idempotency key used for another request"
+
+
+class IdempotencyInProgress(Conflict):
+    code, title = "idempotency_in_progress", "A request with this key is still in progress"
+
+
+class InvalidIdempotencyKey(Unprocessable):
+    code, title = "invalid_idempotency_key", "Idempotency key is not valid"
+
+
+class Idempotency:
+    """Claim the key before the work, store the answer after it, replay it on a retry."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get("idempotency-key")
+        authorization = headers.get("authorization")
+        if key is None or not authorization:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            await send_problem(
+                scope,
+                receive,
+                send,
+                InvalidIdempotencyKey("An Idempotency-Key is 1 to 255 printable characters."),
+            )
+            return
+        try:
+            body = await _read_body(receive)
+        except HTTPException as exc:
+            await send_problem(scope, receive, send, _as_error(exc))
+            return
+        owner = hashlib.sha256(authorization.encode()).hexdigest()
+        fingerprint = hashlib.sha256(
+            b"\0".join([scope["path"].encode(), scope.get("query_string", b""), body])
+        ).hexdigest()
+        sessionmaker = scope["app"].state.sessionmaker
+        try:
+            replay = await self._claim(sessionmaker, owner=owner, key=key, fingerprint=fingerprint)
+        except ServiceError as error:
+            await send_problem(scope, receive, send, error)
+            return
+        if replay is not None:
+            await _send_stored(send, replay)
+            return
+        response = await _run_captured(self.app, scope, body)
+        async with sessionmaker.begin() as session:
+            record = await session.get(IdempotencyRecord, (owner, key))
+            if record is not None:
+                if response["status"] >= 500:
+                    # A failure is not an answer: let the client's retry do the work.
+                    await session.delete(record)
+                else:
+                    record.status = response["status"]
+                    record.headers = response["headers"]
+                    record.body = response["body"]
+                    record.locked_at = None
+        await _send_stored(send, response, replayed=False)
+
+    async def _claim(
+        self, sessionmaker: Any, *, owner: str, key: str, fingerprint: str
+    ) -> dict[str, Any] | None:
+        """Take the key for this request, or return the stored answer of an earlier one."""
+        now = utcnow()
+        try:
+            async with sessionmaker.begin() as session:
+                record = await session.scalar(
+                    select(IdempotencyRecord)
+                    .where(IdempotencyRecord.scope == owner, IdempotencyRecord.key == key)
+                    .with_for_update()
+                )
+                if record is not None and record.expires_at <= now:
+                    await session.delete(record)
+                    await session.flush()
+                    record = None
+                if record is None:
+                    session.add(
+                        IdempotencyRecord(
+                            scope=owner,
+                            key=key,
+                            fingerprint=fingerprint,
+                            locked_at=now,
+                            expires_at=now + timedelta(hours=self.settings.idempotency_ttl_hours),
+                        )
+                    )
+                    return None
+                if record.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(
+                        "This Idempotency-Key was used with a different request; "
+                        "use a new key for a new request."
+                    )
+                if record.status is not None:
+                    return {
+                        "status": record.status,
+                        "headers": record.headers or {},
+                        "body": record.body or b"",
+                    }
+                lock_age = (now - record.locked_at).total_seconds() if record.locked_at else 1e9
+                if lock_age < self.settings.idempotency_lock_seconds:
+                    raise IdempotencyInProgress(
+                        "A request with this Idempotency-Key is still being processed; "
+                        "retry shortly for its answer.",
+                    )
+                # The worker that held it died before answering; this request takes over.
+                record.locked_at = now
+                return None
+        except IntegrityError:
+            raise IdempotencyInProgress(
+                "A request with this Idempotency-Key is still being processed; "
+                "retry shortly for its answer."
+            ) from None
+
+
+def _as_error(exc: HTTPException) -> ServiceError:
+    error = Unprocessable(str(exc.detail))
+    error.status = exc.status_code  # type: ignore[misc]
+    return error
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _run_captured(app: ASGIApp, scope: Scope, body: bytes) -> dict[str, Any]:
+    sent = False
+
+    async def replay_receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    captured: dict[str, Any] = {"status": 500, "headers": {}, "raw_headers": [], "body": b""}
+    parts: list[bytes] = []
+
+    async def capture_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            captured["status"] = message["status"]
+            captured["raw_headers"] = list(message.get("headers", []))
+            captured["headers"] = {
+                k.decode().lower(): v.decode()
+                for k, v in message.get("headers", [])
+                if k.decode().lower() in REPLAYED_HEADERS
+            }
+        elif message["type"] == "http.response.body":
+            parts.append(message.get("body", b""))
+
+    await app(scope, replay_receive, capture_send)
+    captured["body"] = b"".join(parts)
+    return captured
+
+
+async def _send_stored(send: Send, stored: dict[str, Any], *, replayed: bool = True) -> None:
+    if replayed:
+        headers = [(k.encode(), v.encode()) for k, v in stored["headers"].items()]
+        headers.append((b"content-length", str(len(stored["body"])).encode()))
+        headers.append((b"idempotent-replayed", b"true"))
+    else:
+        headers = stored["raw_headers"]
+    await send({"type": "http.response.start", "status": stored["status"], "headers": headers})
+    await send({"type": "http.response.body", "body": stored["body"]})

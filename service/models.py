@@ -1,0 +1,172 @@
+"""Every ORM table of the service."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db import Base, UTCDateTime, new_id, utcnow
+
+# Levels and kinds are checked by the database too, so an import path that skips the API cannot
+# store a value the API would never return.
+COMMITTEE_LEVELS = ("international", "national", "industry", "provincial")
+ORGANIZATION_KINDS = ("enterprise", "association", "institute")
+API_KEY_ROLES = ("admin", "partner", "kiosk")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Domain(Base):
+    __tablename__ = "domains"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("domains.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    name_en: Mapped[str] = mapped_column(String(200))
+    name_zh_hans: Mapped[str] = mapped_column(String(200))
+    name_zh_hant: Mapped[str] = mapped_column(String(200))
+    synonyms: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Committee(Timestamped, Base):
+    __tablename__ = "committees"
+    __table_args__ = (CheckConstraint(_in("level", COMMITTEE_LEVELS), name="level"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    designation: Mapped[str] = mapped_column(String(100), unique=True)
+    level: Mapped[str] = mapped_column(String(20))
+    name_zh: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300))
+    scope: Mapped[str] = mapped_column(Text, default="")
+    secretariat: Mapped[str | None] = mapped_column(String(300))
+    contact_name: Mapped[str | None] = mapped_column(String(100))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    # Folded (simplified, case-folded) names and designation, so `q` finds either script.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    domains: Mapped[list["CommitteeDomain"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="CommitteeDomain.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class CommitteeDomain(Base):
+    __tablename__ = "committee_domains"
+    __table_args__ = (CheckConstraint("weight > 0 AND weight <= 1", name="weight"),)
+
+    committee_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("committees.id", ondelete="CASCADE"), primary_key=True
+    )
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Organization(Timestamped, Base):
+    __tablename__ = "organizations"
+    __table_args__ = (CheckConstraint(_in("kind", ORGANIZATION_KINDS), name="kind"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(20))
+    name_zh: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
+    region: Mapped[str | None] = mapped_column(String(100))
+    needs: Mapped[str] = mapped_column(Text, default="")
+    led_national: Mapped[int] = mapped_column(Integer, default=0)
+    led_industry: Mapped[int] = mapped_column(Integer, default=0)
+    led_zhejiang_made: Mapped[int] = mapped_column(Integer, default=0)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+
+    domains: Mapped[list["OrganizationDomain"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="OrganizationDomain.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class OrganizationDomain(Base):
+    __tablename__ = "organization_domains"
+    __table_args__ = (CheckConstraint("weight > 0 AND weight <= 1", name="weight"),)
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        CheckConstraint(_in("role", API_KEY_ROLES), name="role"),
+        CheckConstraint(
+            "(role = 'partner') = ((committee_id IS NOT NULL) <> (organization_id IS NOT NULL))",
+            name="partner_party",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    # Only a hash is kept: a database leak does not hand out working keys.
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    committee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("committees.id", ondelete="CASCADE")
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_records"
+
+    # Scoped by the hash of the API key that sent it: two clients may pick the same key.
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[int | None] = mapped_column(Integer)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class RateLimitWindow(Base):
+    __tablename__ = "rate_limit_windows"
+
+    api_key_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,64 @@
+"""Cursor pagination: stable order by creation time, ties broken by id."""
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from service.errors import Unprocessable
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+class InvalidCursor(Unprocessable):
+    code, title = "invalid_cursor", "Cursor is not valid"
+
+
+def encode_cursor(created_at: datetime, record_id: uuid.UUID) -> str:
+    """An opaque cursor pointing just after the given record."""
+    raw = json.dumps([created_at.isoformat(), str(record_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """The position a cursor points after; 422 when it was not made by us."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, record_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), uuid.UUID(record_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("The cursor was not returned by this API.") from exc
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[tuple[T]],
+    *,
+    created_at: InstrumentedAttribute[datetime],
+    record_id: InstrumentedAttribute[uuid.UUID],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[T], str | None]:
+    """One page of `stmt` and the cursor of the next, or None at the end."""
+    if cursor:
+        after_time, after_id = decode_cursor(cursor)
+        stmt = stmt.where(
+            or_(created_at > after_time, and_(created_at == after_time, record_id > after_id))
+        )
+    rows = list(
+        (await session.scalars(stmt.order_by(created_at, record_id).limit(limit + 1))).all()
+    )
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last: Any = rows[-1]
+    return rows, encode_cursor(getattr(last, created_at.key), getattr(last, record_id.key))

@@ -1,0 +1,106 @@
+"""Rosters as organizers keep them: CSV (UTF-8 or the GB18030 of Chinese Excel) and XLSX."""
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from service.errors import Unprocessable
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MEDIA_TYPE = "text/csv"
+
+
+class UnreadableFile(Unprocessable):
+    code, title = "unreadable_file", "File could not be read"
+
+
+def read_table(data: bytes) -> list[tuple[int, dict[str, str]]]:
+    """The data rows of a CSV or XLSX file, each with its row number as a spreadsheet shows it."""
+    if data.startswith(b"PK\x03\x04"):
+        return _read_xlsx(data)
+    return _read_csv(_decode(data))
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile("The file is neither XLSX nor CSV in UTF-8 or GB18030.")
+
+
+def _rows_to_records(rows: Iterable[tuple[int, Sequence[Any]]]) -> list[tuple[int, dict[str, str]]]:
+    iterator = iter(rows)
+    try:
+        _, header = next(iterator)
+    except StopIteration:
+        raise UnreadableFile("The file is empty: the first row must name the columns.") from None
+    names = [str(h).strip().lower() if h is not None else "" for h in header]
+    records = []
+    for number, row in iterator:
+        values = ["" if v is None else str(v).strip() for v in row]
+        if not any(values):
+            continue
+        records.append((number, {n: v for n, v in zip(names, values, strict=False) if n}))
+    return records
+
+
+def _read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel()
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        return _rows_to_records((reader.line_num, row) for row in reader)
+    except csv.Error as exc:
+        raise UnreadableFile(f"The CSV file is malformed: {exc}.") from exc
+
+
+def _read_xlsx(data: bytes) -> list[tuple[int, dict[str, str]]]:
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise UnreadableFile("The XLSX file could not be opened.") from exc
+    sheet = workbook.worksheets[0]
+    rows = (
+        (number, [_cell_text(v) for v in row])
+        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1)
+    )
+    records = _rows_to_records(rows)
+    workbook.close()
+    return records
+
+
+def _cell_text(value: Any) -> Any:
+    # Excel turns whole numbers into floats; "3.0" would fail an integer field.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """CSV with a byte-order mark, so Excel opens Chinese text correctly."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> bytes:
+    """One sheet, the header row first."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=title[:31])
+    sheet.append(list(columns))
+    for row in rows:
+        sheet.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
