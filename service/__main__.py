@@ -44,12 +44,28 @@ def migrate(_: argparse.Namespace) -> None:
     print(f"database at head; {count} domains in the taxonomy")
 
 
-def load_demo(_: argparse.Namespace) -> None:
+def load_demo(args: argparse.Namespace) -> None:
     """Load the Wenzhou demo event; loading twice gives the same records."""
+    from service.demo.load import is_empty
     from service.demo.load import load_demo as load
 
+    if getattr(args, "if_empty", False) and not asyncio.run(_in_transaction(is_empty)):
+        print("the database holds data already; demo not loaded")
+        return
     counts = asyncio.run(_in_transaction(load))
     print("demo loaded: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+
+
+def write_openapi(args: argparse.Namespace) -> None:
+    """Write the API contract, openapi.yaml, as the app generates it."""
+    from service.app import create_app, openapi_yaml
+
+    text = openapi_yaml(create_app())
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
 
 
 def serve(args: argparse.Namespace) -> None:
@@ -150,7 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("migrate", help=migrate.__doc__).set_defaults(run=migrate)
-    commands.add_parser("load-demo", help=load_demo.__doc__).set_defaults(run=load_demo)
+    demo_cmd = commands.add_parser("load-demo", help=load_demo.__doc__)
+    demo_cmd.add_argument(
+        "--if-empty", action="store_true", help="load only into a database without committees"
+    )
+    demo_cmd.set_defaults(run=load_demo)
+
+    openapi_cmd = commands.add_parser("openapi", help=write_openapi.__doc__)
+    openapi_cmd.add_argument("--output", default="-", help="file to write, - for standard output")
+    openapi_cmd.set_defaults(run=write_openapi)
 
     serve_cmd = commands.add_parser("serve", help=serve.__doc__)
     serve_cmd.add_argument("--host", default="127.0.0.1")

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import yaml
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -132,6 +133,47 @@ def _add_health_routes(app: FastAPI) -> None:
         return JSONResponse({"status": "ok", "database": "ok"})
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any string up to 255 characters. A retry with the same key and body gets the "
+    "first answer again without a second effect; with another body, 422; while the first is "
+    "still running, 409. Kept at least 24 hours, per API key.",
+    "schema": {"type": "string", "maxLength": 255},
+}
+
+
+class _NoAliasDumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _problems_for_validation_errors(document: dict[str, Any]) -> None:
+    """Document 422 as the problem document it is, and the Idempotency-Key of every POST."""
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method == "post":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+            response = operation.get("responses", {}).get("422")
+            if response is not None:
+                response["content"] = {
+                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+                }
+                if response.get("description") == "Validation Error":
+                    response["description"] = "Request failed validation (`validation_failed`)"
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+
+
+def openapi_yaml(app: FastAPI) -> str:
+    """The contract as committed in openapi.yaml: stable key order, Chinese kept readable."""
+    return yaml.dump(
+        app.openapi(), Dumper=_NoAliasDumper, allow_unicode=True, sort_keys=False, width=100
+    )
+
+
 def _add_problem_schema(app: FastAPI) -> None:
     original = app.openapi
 
@@ -139,9 +181,12 @@ def _add_problem_schema(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         document = original()
-        document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(problem.pop("$defs", {}))
+        schemas["Problem"] = problem
+        _problems_for_validation_errors(document)
+        app.openapi_schema = document
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -76,6 +76,10 @@ class UnsupportedMediaType(ServiceError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
+class TooManyRequests(ServiceError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
 class ServiceUnavailable(ServiceError):
     status, code, title = 503, "unavailable", "Service temporarily unavailable"
     default_headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}
@@ -110,8 +114,10 @@ def problem_response(
 def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entry of a route listing the problems it may answer."""
     by_status: dict[int, list[type[ServiceError]]] = {}
-    for error in (Unauthorized, *errors):
-        by_status.setdefault(error.status, []).append(error)
+    # Every authenticated route may answer 401, 403, 429 and a 422 for bad input.
+    for error in (Unauthorized, Forbidden, TooManyRequests, Unprocessable, *errors):
+        if error not in by_status.get(error.status, []):
+            by_status.setdefault(error.status, []).append(error)
     return {
         status: {
             "description": "; ".join(f"{e.title} (`{e.code}`)" for e in group),

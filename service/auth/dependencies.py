@@ -7,13 +7,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.auth.service import Principal, Role, count_request, find_active_key
 from service.config import Settings
-from service.errors import Forbidden, ServiceError, Unauthorized
+from service.errors import Forbidden, TooManyRequests, Unauthorized
 
 bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer smk_...`")
-
-
-class TooManyRequests(ServiceError):
-    status, code, title = 429, "rate_limited", "Too many requests"
 
 
 class RoleGate:

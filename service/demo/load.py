@@ -4,10 +4,12 @@ import json
 from importlib import resources
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.directory import service as directory
 from service.directory.schemas import CommitteeIn, OrganizationIn
+from service.models import Committee, Organization
 
 
 def demo_file(name: str) -> Any:
@@ -26,3 +28,10 @@ async def load_demo(session: AsyncSession) -> dict[str, int]:
     await directory.upsert_committees(session, items=committees, taxonomy=taxonomy)
     await directory.upsert_organizations(session, items=organizations, taxonomy=taxonomy)
     return {"committees": len(committees), "organizations": len(organizations)}
+
+
+async def is_empty(session: AsyncSession) -> bool:
+    """Whether the directory has neither committees nor organizations yet."""
+    committees = await session.scalar(select(func.count()).select_from(Committee))
+    organizations = await session.scalar(select(func.count()).select_from(Organization))
+    return not committees and not organizations

@@ -137,7 +137,7 @@ def committee_out(
 
 async def _codes(session: SessionDep) -> dict[uuid.UUID, str]:
     return {
-        id_: code for id_, code in (await session.execute(select(Domain.id, Domain.code))).tuples()
+        id_: code for id_, code in (await session.execute(select(Domain.id, Domain.code))).all()
     }
 
 

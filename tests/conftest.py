@@ -1,0 +1,166 @@
+"""Test fixtures: a migrated database per run, a rolled-back transaction per test.
+
+TEST_DATABASE_URL chooses the database (PostgreSQL in CI's second run); the default is a fresh
+SQLite file. The schema comes from the Alembic migrations, never from create_all.
+"""
+
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from service import schema
+from service.app import create_app
+from service.auth.service import create_api_key
+from service.config import Settings
+from service.db import Base, create_engine, create_sessionmaker, utcnow
+from service.demo.load import load_demo
+from service.directory.service import sync_taxonomy
+
+Headers = dict[str, str]
+KeyFactory = Callable[..., Awaitable[Headers]]
+
+
+def _database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    directory = tempfile.mkdtemp(prefix="smk-test-")
+    return f"sqlite+aiosqlite:///{directory}/test.db"
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(database_url=_database_url())
+
+
+@pytest.fixture(scope="session")
+def is_postgres(settings: Settings) -> bool:
+    return settings.database_url.startswith("postgresql")
+
+
+async def reset_database(engine: AsyncEngine) -> None:
+    """Leave an empty database: a crashed earlier run must not decide this one."""
+    async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        else:
+            await connection.run_sync(Base.metadata.drop_all)
+            await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    await reset_database(engine)
+    async with engine.begin() as connection:
+        await connection.run_sync(schema.upgrade)
+    async with create_sessionmaker(engine).begin() as session:
+        await sync_taxonomy(session)
+        await load_demo(session)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        if transaction.is_active:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def session_factory(connection: AsyncConnection) -> Callable[[], AsyncSession]:
+    maker = create_sessionmaker(connection, join_transaction_mode="create_savepoint")
+    return maker
+
+
+@pytest.fixture
+async def session(session_factory: Callable[[], AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with session_factory() as session:
+        yield session
+
+
+@pytest.fixture
+async def app(settings: Settings, connection: AsyncConnection) -> AsyncIterator[FastAPI]:
+    app = create_app(settings, bind=connection)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+async def _make_key(maker: Any, role: str = "admin", **binding: Any) -> Headers:
+    binding = {k: uuid.UUID(str(v)) for k, v in binding.items()}
+    async with maker.begin() as session:
+        _, secret = await create_api_key(session, name=f"test {role}", role=role, **binding)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def make_key(session_factory: Any) -> KeyFactory:
+    """Create an API key in the test's transaction and return its Authorization header."""
+
+    async def make(role: str = "admin", **binding: Any) -> Headers:
+        return await _make_key(session_factory, role, **binding)
+
+    return make
+
+
+@pytest.fixture
+async def admin(make_key: KeyFactory) -> Headers:
+    return await make_key("admin")
+
+
+@pytest.fixture
+async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    """An app on the real engine whose transactions commit, for concurrency tests.
+
+    What the test wrote (rows created since it began) is deleted afterwards.
+    """
+    started: datetime = utcnow()
+    app = create_app(settings, engine=engine)
+    async with app.router.lifespan_context(app):
+        yield app
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            if "created_at" in table.c:
+                await connection.execute(delete(table).where(table.c.created_at >= started))
+            elif table.name in ("idempotency_records", "rate_limit_windows"):
+                await connection.execute(delete(table))
+
+
+@pytest.fixture
+async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=committed_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+def committed_key(committed_app: FastAPI) -> KeyFactory:
+    async def make(role: str = "admin", **binding: Any) -> Headers:
+        return await _make_key(committed_app.state.sessionmaker, role, **binding)
+
+    return make
+
+
+def random_id() -> str:
+    return str(uuid.uuid4())
