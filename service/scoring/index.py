@@ -7,8 +7,11 @@ adds them in, and the final combination repeats `combine` operation by operation
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,10 +38,27 @@ class Match:
         return self.score_hundredths / 100
 
 
+@functools.lru_cache(maxsize=8)
+def _relations(*, parents: tuple[tuple[str, str | None], ...], weights: ScoringWeights) -> Floats:
+    """Coefficient of every pair of domains in thousandths, rows and columns in code order."""
+    taxonomy = Taxonomy(parents=dict(parents))
+    codes = taxonomy.codes
+    out = np.array(
+        [
+            [coefficient(relation=taxonomy.relation(a=a, b=b), weights=weights) for b in codes]
+            for a in codes
+        ],
+        dtype=np.float64,
+    )
+    out.flags.writeable = False
+    return out.reshape(len(codes), len(codes))
+
+
 class ProfileMatrix:
     """One side of the directory (all committees, or all organizations) as dense matrices.
 
-    Rows follow the order of `profiles`; columns follow `taxonomy.codes`.
+    Rows follow the order of `profiles`; columns follow `taxonomy.codes`. Weights and
+    coefficients are integers (thousandths) held in float64, exact below 2**53.
     """
 
     def __init__(
@@ -52,13 +72,9 @@ class ProfileMatrix:
         self.ids = tuple(p.id for p in self.profiles)
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("profile ids are not unique")
-        self.relations = np.array(
-            [
-                [coefficient(relation=taxonomy.relation(a=a, b=b), weights=weights) for b in codes]
-                for a in codes
-            ],
-            dtype=np.float64,
-        ).reshape(len(codes), len(codes))
+        self.relations = _relations(
+            parents=tuple(sorted(taxonomy.parents.items(), key=lambda kv: kv[0])), weights=weights
+        )
         n = len(self.profiles)
         self.weight: Floats = np.zeros((n, len(codes)), dtype=np.float64)
         for row, p in enumerate(self.profiles):
@@ -67,17 +83,33 @@ class ProfileMatrix:
                     self.weight[row, column[code]] = w
             except KeyError as e:
                 raise ValueError(f"profile {p.id} has unknown domain {e.args[0]}") from None
-        self.total: Ints = self.weight.sum(axis=1).astype(np.int64)
+        self.total: Floats = self.weight.sum(axis=1)
         # cover[n, k]: how well party n covers domain k, the best relation of k to its domains.
         self.cover: Floats = np.zeros_like(self.weight)
-        for k in range(len(codes)):
-            rows = np.flatnonzero(self.weight[:, k])
-            self.cover[rows] = np.maximum(self.cover[rows], self.relations[k])
+        if n < len(codes):
+            for row in range(n):
+                cols = np.flatnonzero(self.weight[row])
+                if len(cols):
+                    self.cover[row] = self.relations[cols].max(axis=0)
+        else:
+            for k in range(len(codes)):
+                rows = np.flatnonzero(self.weight[:, k])
+                self.cover[rows] = np.maximum(self.cover[rows], self.relations[k])
         # Ties in score go to the smallest id as a string, the same in every process.
         order = sorted(range(n), key=lambda r: self.ids[r])
         self.rank: Ints = np.empty(n, dtype=np.int64)
         self.rank[order] = np.arange(n, dtype=np.int64)
         self.token_count: Ints = np.array([len(p.tokens) for p in self.profiles], dtype=np.int64)
+        # Each party's few domains as (column, weight) slots, padded with weight 0, so products
+        # with a party's domains are a handful of gathers rather than a dense matrix product.
+        width = max(1, int((self.weight > 0).sum(axis=1).max(initial=0)))
+        self.slot_column: Ints = np.zeros((n, width), dtype=np.int64)
+        self.slot_weight: Floats = np.zeros((n, width), dtype=np.float64)
+        for row in range(n):
+            cols = np.flatnonzero(self.weight[row])
+            self.slot_column[row, : len(cols)] = cols
+            self.slot_weight[row, : len(cols)] = self.weight[row, cols]
+        self.cover_t: Floats = np.ascontiguousarray(self.cover.T)
 
     def having(self, *, domain: str) -> npt.NDArray[np.bool_]:
         """Rows of the parties with the domain or one of its descendants."""
@@ -85,11 +117,48 @@ class ProfileMatrix:
         return np.asarray(self.weight[:, cols].any(axis=1))
 
 
-def _combine(*, a: Ints, b: Ints, wa: Ints, wb: Ints, sim: Ints, text: float) -> Ints:
-    """`reference.combine` and `to_hundredths` over arrays, operation for operation."""
-    den = a * wb + b * wa
-    domain = np.zeros(den.shape, dtype=np.float64)
-    np.divide(20.0 * (a * b).astype(np.float64), den.astype(np.float64), out=domain, where=den != 0)
+def _coverages(
+    *, parties: ProfileMatrix, rows: slice, among: ProfileMatrix
+) -> tuple[Floats, Floats]:
+    """(a, b) for the parties in `rows` against every party of `among`.
+
+    a[q, n] is how much of counterpart n's weight party q covers, b[q, n] how much of party q's
+    weight counterpart n covers. They are sums of integers below 2**53, exact in float64 in any
+    order, so they equal the reference's. A party has few domains: a few gathers beat a dense
+    matrix product, and keep BLAS threads (which stall on a busy machine) out of it.
+    """
+    cover = parties.cover[rows]
+    a = np.zeros((cover.shape[0], len(among.ids)), dtype=np.float64)
+    b = np.zeros_like(a)
+    tmp = np.empty_like(a)
+    for s in range(among.slot_column.shape[1]):
+        np.take(cover, among.slot_column[:, s], axis=1, out=tmp)
+        tmp *= among.slot_weight[None, :, s]
+        a += tmp
+    columns, weights = parties.slot_column[rows], parties.slot_weight[rows]
+    for s in range(columns.shape[1]):
+        np.take(among.cover_t, columns[:, s], axis=0, out=tmp)
+        tmp *= weights[:, s, None]
+        b += tmp
+    return a, b
+
+
+def _domain(*, a: Floats, b: Floats, wa: Floats, wb: Floats) -> Floats:
+    """`reference.combine`'s domain part over arrays of exact integers, operation for operation."""
+    den = a * wb
+    den += b * wa
+    num = a * b
+    num *= 20.0
+    # den is a whole number, and 0 only where num is 0 too: 0 / 1 gives the reference's 0
+    # without a masked (slow) division, and every other quotient is untouched.
+    np.maximum(den, 1.0, out=den)
+    num /= den
+    return num
+
+
+def _combine(*, a: Floats, b: Floats, wa: Floats, wb: Floats, sim: Ints, text: float) -> Ints:
+    """`reference.combine` then `to_hundredths` over arrays, operation for operation."""
+    domain = _domain(a=a, b=b, wa=wa, wb=wb)
     k = (text * sim.astype(np.float64)) / 1000.0
     bonus = ((k * domain) * (10000.0 - domain)) / 10000.0
     return np.floor(np.minimum(domain + bonus, 10000.0) + 0.5).astype(np.int64)
@@ -115,37 +184,36 @@ def _rank_block(
     similarity_of: SimilarityOf,
 ) -> tuple[Ints, Ints, Ints, Ints]:
     """Top `limit` of each party in `rows`: (party row in block, counterpart, score, place)."""
-    # Integers below 2**53 multiplied and added in float64 stay exact in any order, so BLAS
-    # gives the same coverages as the reference's loops.
-    a = np.rint(parties.cover[rows] @ among.weight.T).astype(np.int64)
-    b = np.rint(parties.weight[rows] @ among.cover.T).astype(np.int64)
+    a, b = _coverages(parties=parties, rows=rows, among=among)
     wa = among.total[None, :]
     wb = parties.total[rows][:, None]
-    text = among.weights.text
-    low = _combine(a=a, b=b, wa=wa, wb=wb, sim=np.zeros((1, 1), dtype=np.int64), text=text)
-    talks = (parties.token_count[rows] > 0)[:, None] & (among.token_count > 0)[None, :]
-    with_text = text > 0 and bool(talks.any())
-    if with_text:
-        perfect = np.where(talks, 1000, 0).astype(np.int64)
-        high = _combine(a=a, b=b, wa=wa, wb=wb, sim=perfect, text=text)
-    else:
-        high = low
-    keep = high >= floor
+    domain = _domain(a=a, b=b, wa=wa, wb=wb)
     if allowed is not None:
-        keep &= allowed[None, :]
-    n = keep.shape[1]
+        domain[:, ~allowed] = -1.0
+    text = among.weights.text
+    n = domain.shape[1]
+    # Final scores are never below the domain part, so when the limit-th best domain part
+    # surely passes `floor` it bounds each party's last place from below.
+    need = np.full(domain.shape[0], floor, dtype=np.int64)
     if n > limit:
-        # The text bonus only adds, so each party's limit-th best score without it is a floor
-        # for its final top `limit`: counterparts that cannot reach it even with a perfect text
-        # match drop out before any text is compared.
-        kth = np.partition(np.where(keep, low, -1), n - limit, axis=1)[:, n - limit]
-        keep &= high >= kth[:, None]
-    q, c = np.nonzero(keep)
-    if with_text:
-        sim = similarity_of(q + (rows.start or 0), c)
-        final = _combine(a=a[q, c], b=b[q, c], wa=among.total[c], wb=wb[q, 0], sim=sim, text=text)
-    else:
-        final = low[q, c]
+        kth = np.partition(domain, n - limit, axis=1)[:, n - limit]
+        bound = np.floor(np.minimum(kth, 10000.0) + 0.5).astype(np.int64)
+        need = np.where(kth >= floor, np.maximum(need, bound), need)
+    # The text bonus is at most 2500 * text hundredths (at a domain part of 50 points): only
+    # counterparts within that band of the bound can still reach it. One more absorbs rounding;
+    # the tiny positive floor drops the unrelated, whose score is 0 whatever the text.
+    band = 2500.0 * text + 1.0
+    q, c = np.nonzero(domain >= np.maximum(need - band, 1e-300)[:, None])
+    a, b = a[q, c], b[q, c]
+    wa, wb = among.total[c], parties.total[rows][q]
+    talks = (parties.token_count[rows][q] > 0) & (among.token_count[c] > 0) & (text > 0)
+    high = _combine(a=a, b=b, wa=wa, wb=wb, sim=np.where(talks, 1000, 0), text=text)
+    near = high >= need[q]
+    q, c, a, b, wa, wb, talks = q[near], c[near], a[near], b[near], wa[near], wb[near], talks[near]
+    sim = np.zeros(len(q), dtype=np.int64)
+    if talks.any():
+        sim[talks] = similarity_of(q[talks] + (rows.start or 0), c[talks])
+    final = _combine(a=a, b=b, wa=wa, wb=wb, sim=sim, text=text)
     passed = final >= floor
     q, c, final = q[passed], c[passed], final[passed]
     order = np.lexsort((among.rank[c], -final, q))
@@ -257,9 +325,13 @@ def top_matches_all(
     among: ProfileMatrix,
     limit: int = 10,
     min_score: float = 0.0,
-    block: int = 2048,
+    block: int = 256,
+    workers: int | None = None,
 ) -> TopMatches:
-    """`top_matches` for every party of `parties` against `among`, in blocks of rows."""
+    """`top_matches` for every party of `parties` against `among`.
+
+    Rows are ranked in blocks of `block` on `workers` threads (default: one per core).
+    """
     if parties.taxonomy.codes != among.taxonomy.codes or parties.weights != among.weights:
         raise ValueError("both sides must be built with the same taxonomy and weights")
     n = len(parties.ids)
@@ -272,16 +344,24 @@ def top_matches_all(
         if among.weights.text > 0
         else lambda q, c: np.zeros(len(q), dtype=np.int64)
     )
-    for start in range(0, n, block):
+    floor = _min_hundredths(min_score)
+
+    def run(start: int) -> None:
+        """Rank one block of rows into its own rows of the result."""
         q, c, final, place = _rank_block(
             parties=parties,
             rows=slice(start, min(start + block, n)),
             among=among,
             allowed=None,
-            floor=_min_hundredths(min_score),
+            floor=floor,
             limit=limit,
             similarity_of=similarity_of,
         )
         index[start + q, place] = c
         score[start + q, place] = final
+
+    # numpy lets go of the GIL inside its loops, so threads put every core to work; blocks write
+    # disjoint rows, so the result does not depend on which thread finishes first.
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        list(pool.map(run, range(0, n, block)))
     return TopMatches(parties.ids, among.ids, index, score)
