@@ -109,7 +109,17 @@ class ProfileMatrix:
             cols = np.flatnonzero(self.weight[row])
             self.slot_column[row, : len(cols)] = cols
             self.slot_weight[row, : len(cols)] = self.weight[row, cols]
-        self.cover_t: Floats = np.ascontiguousarray(self.cover.T)
+        self.slot_count: Ints = (self.weight > 0).sum(axis=1).astype(np.int64)
+        # Rows with the most domains first: then the rows using slot s are a prefix, and the
+        # padding of rows with fewer domains is never multiplied.
+        self.by_size: Ints = np.argsort(-self.slot_count, kind="stable").astype(np.int64)
+        self.sorted_column: Ints = self.slot_column[self.by_size]
+        self.sorted_weight: Floats = self.slot_weight[self.by_size]
+        self.sorted_total: Floats = self.total[self.by_size]
+        self.sorted_cover_t: Floats = np.ascontiguousarray(self.cover[self.by_size].T)
+        self.slot_users: Ints = np.array(
+            [int((self.slot_count > s).sum()) for s in range(width)], dtype=np.int64
+        )
 
     def having(self, *, domain: str) -> npt.NDArray[np.bool_]:
         """Rows of the parties with the domain or one of its descendants."""
@@ -118,28 +128,30 @@ class ProfileMatrix:
 
 
 def _coverages(
-    *, parties: ProfileMatrix, rows: slice, among: ProfileMatrix
+    *, parties: ProfileMatrix, rows: Ints, among: ProfileMatrix
 ) -> tuple[Floats, Floats]:
-    """(a, b) for the parties in `rows` against every party of `among`.
+    """(a, b) for the parties in `rows` (most domains first) against every party of `among`.
 
-    a[q, n] is how much of counterpart n's weight party q covers, b[q, n] how much of party q's
-    weight counterpart n covers. They are sums of integers below 2**53, exact in float64 in any
-    order, so they equal the reference's. A party has few domains: a few gathers beat a dense
-    matrix product, and keep BLAS threads (which stall on a busy machine) out of it.
+    Columns follow `among.by_size`. a[q, n] is how much of counterpart n's weight party q
+    covers, b[q, n] how much of party q's weight counterpart n covers. They are sums of
+    integers below 2**53, exact in float64 in any order, so they equal the reference's. A
+    party has few domains: a few gathers beat a dense matrix product, and keep BLAS threads
+    (which stall on a busy machine) out of it.
     """
     cover = parties.cover[rows]
-    a = np.zeros((cover.shape[0], len(among.ids)), dtype=np.float64)
+    a = np.zeros((len(rows), len(among.ids)), dtype=np.float64)
     b = np.zeros_like(a)
-    tmp = np.empty_like(a)
-    for s in range(among.slot_column.shape[1]):
-        np.take(cover, among.slot_column[:, s], axis=1, out=tmp)
-        tmp *= among.slot_weight[None, :, s]
-        a += tmp
+    for s, users in enumerate(among.slot_users):
+        tmp = np.take(cover, among.sorted_column[:users, s], axis=1)
+        tmp *= among.sorted_weight[:users, s]
+        a[:, :users] += tmp
+    counts = parties.slot_count[rows]
     columns, weights = parties.slot_column[rows], parties.slot_weight[rows]
     for s in range(columns.shape[1]):
-        np.take(among.cover_t, columns[:, s], axis=0, out=tmp)
-        tmp *= weights[:, s, None]
-        b += tmp
+        users = int((counts > s).sum())
+        tmp = np.take(among.sorted_cover_t, columns[:users, s], axis=0)
+        tmp *= weights[:users, s, None]
+        b[:users] += tmp
     return a, b
 
 
@@ -176,20 +188,20 @@ SimilarityOf = Callable[[Ints, Ints], Ints]
 def _rank_block(
     *,
     parties: ProfileMatrix,
-    rows: slice,
+    rows: Ints,
     among: ProfileMatrix,
     allowed: npt.NDArray[np.bool_] | None,
     floor: int,
     limit: int,
     similarity_of: SimilarityOf,
 ) -> tuple[Ints, Ints, Ints, Ints]:
-    """Top `limit` of each party in `rows`: (party row in block, counterpart, score, place)."""
+    """Top `limit` of each party in `rows` (most domains first): party, counterpart, score, rank."""
     a, b = _coverages(parties=parties, rows=rows, among=among)
-    wa = among.total[None, :]
+    wa = among.sorted_total[None, :]
     wb = parties.total[rows][:, None]
     domain = _domain(a=a, b=b, wa=wa, wb=wb)
     if allowed is not None:
-        domain[:, ~allowed] = -1.0
+        domain[:, ~allowed[among.by_size]] = -1.0
     text = among.weights.text
     n = domain.shape[1]
     # Final scores are never below the domain part, so when the limit-th best domain part
@@ -205,6 +217,7 @@ def _rank_block(
     band = 2500.0 * text + 1.0
     q, c = np.nonzero(domain >= np.maximum(need - band, 1e-300)[:, None])
     a, b = a[q, c], b[q, c]
+    c = among.by_size[c]
     wa, wb = among.total[c], parties.total[rows][q]
     talks = (parties.token_count[rows][q] > 0) & (among.token_count[c] > 0) & (text > 0)
     high = _combine(a=a, b=b, wa=wa, wb=wb, sim=np.where(talks, 1000, 0), text=text)
@@ -212,10 +225,10 @@ def _rank_block(
     q, c, a, b, wa, wb, talks = q[near], c[near], a[near], b[near], wa[near], wb[near], talks[near]
     sim = np.zeros(len(q), dtype=np.int64)
     if talks.any():
-        sim[talks] = similarity_of(q[talks] + (rows.start or 0), c[talks])
+        sim[talks] = similarity_of(rows[q[talks]], c[talks])
     final = _combine(a=a, b=b, wa=wa, wb=wb, sim=sim, text=text)
     passed = final >= floor
-    q, c, final = q[passed], c[passed], final[passed]
+    q, c, final = rows[q[passed]], c[passed], final[passed]
     order = np.lexsort((among.rank[c], -final, q))
     q, c, final = q[order], c[order], final[order]
     place = np.arange(len(q)) - np.searchsorted(q, q)
@@ -249,7 +262,7 @@ def top_matches(
 
     _, c, final, _ = _rank_block(
         parties=single,
-        rows=slice(0, 1),
+        rows=np.zeros(1, dtype=np.int64),
         among=among,
         allowed=None if domain is None else among.having(domain=domain),
         floor=_min_hundredths(min_score),
@@ -350,15 +363,15 @@ def top_matches_all(
         """Rank one block of rows into its own rows of the result."""
         q, c, final, place = _rank_block(
             parties=parties,
-            rows=slice(start, min(start + block, n)),
+            rows=parties.by_size[start : start + block],
             among=among,
             allowed=None,
             floor=floor,
             limit=limit,
             similarity_of=similarity_of,
         )
-        index[start + q, place] = c
-        score[start + q, place] = final
+        index[q, place] = c
+        score[q, place] = final
 
     # numpy lets go of the GIL inside its loops, so threads put every core to work; blocks write
     # disjoint rows, so the result does not depend on which thread finishes first.

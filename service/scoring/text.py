@@ -8,7 +8,8 @@ import re
 import threading
 
 import jieba  # type: ignore[import-untyped]
-from opencc import OpenCC  # type: ignore[import-untyped]
+
+from service.chinese import fold
 
 # Single characters (的, 和, 与) carry no topic; latin words and numbers of one letter neither.
 _KEEP = re.compile(r"^(?:[\u3400-\u9fff]{2,}|[a-z0-9][a-z0-9.+#-]*[a-z0-9+#])$")
@@ -26,18 +27,12 @@ def _tokenizer() -> jieba.Tokenizer:
     return tokenizer
 
 
-@functools.cache
-def _to_simplified() -> OpenCC:
-    """The traditional-to-simplified converter, built on first use."""
-    return OpenCC("t2s")
-
-
 def text_tokens(text: str) -> frozenset[str]:
     """The distinct topic words of a text: simplified Chinese words and lower-cased latin words."""
     if not text.strip():
         return frozenset()
-    simplified = _to_simplified().convert(text).lower()
-    return frozenset(t for t in _tokenizer().lcut(simplified) if _KEEP.match(t))
+    # Folded first (simplified script, half-width, lower case) so 機器人 and 机器人 are one word.
+    return frozenset(t for t in _tokenizer().lcut(fold(text)) if _KEEP.match(t))
 
 
 def similarity(*, a: frozenset[str], b: frozenset[str]) -> int:
