@@ -115,9 +115,9 @@ def _add_health_routes(app: FastAPI) -> None:
     )
     async def readyz(request: Request) -> JSONResponse:
         try:
-            async with request.app.state.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-                at_head = await connection.run_sync(schema.is_at_head)
+            async with request.app.state.sessionmaker() as session:
+                await session.execute(text("SELECT 1"))
+                at_head = await session.run_sync(lambda s: schema.is_at_head(s.connection()))
         except Exception:
             return JSONResponse(
                 {"status": "unavailable", "database": "unreachable"},

@@ -108,6 +108,8 @@ def problem_response(
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id
+        # A crash is answered outside the request-id middleware; the header must still be there.
+        headers = {**(headers or {}), "X-Request-ID": request_id}
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 

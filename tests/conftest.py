@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from service import schema
@@ -160,6 +161,25 @@ def committed_key(committed_app: FastAPI) -> KeyFactory:
         return await _make_key(committed_app.state.sessionmaker, role, **binding)
 
     return make
+
+
+@pytest.fixture
+async def scratch_url(settings: Settings) -> AsyncIterator[str]:
+    """An empty database of the same kind as the test database, dropped afterwards."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='smk-scratch-')}/scratch.db"
+        return
+    name = f"scratch_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(settings, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 def random_id() -> str:

@@ -1,14 +1,12 @@
 """The schema comes from the migrations: they agree with the models and round-trip."""
 
-import tempfile
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import schema
@@ -28,29 +26,10 @@ async def test_models_and_migrations_agree(engine: AsyncEngine) -> None:
 
 
 @pytest.fixture
-async def scratch_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    """A throw-away database of the same kind as the test database."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite":
-        path = f"{tempfile.mkdtemp(prefix='smk-roundtrip-')}/roundtrip.db"
-        engine = create_engine(Settings(database_url=f"sqlite+aiosqlite:///{path}"))
-        yield engine
-        await engine.dispose()
-        return
-    name = f"roundtrip_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(settings, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(
-        Settings(database_url=url.set(database=name).render_as_string(hide_password=False))
-    )
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}"'))
-        await admin.dispose()
+async def scratch_engine(scratch_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(Settings(database_url=scratch_url))
+    yield engine
+    await engine.dispose()
 
 
 def _tables(connection: Connection) -> set[str]:

@@ -48,6 +48,11 @@ from service.spreadsheets import (
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 
+
+class NotOwnProfile(Forbidden):
+    code = "not_own_profile"
+
+
 IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 DomainFilter = Annotated[
     str | None, Query(description="A domain code; a parent domain matches its children too.")
@@ -204,7 +209,7 @@ async def get_committee(
     operation_id="updateCommittee",
     summary="Change a committee's fields (merge semantics, If-Match required)",
     responses=problem_responses(
-        Forbidden,
+        NotOwnProfile,
         NotFound,
         service.DesignationTaken,
         PreconditionFailed,
@@ -251,7 +256,7 @@ def _require_own(
         committee_id=committee_id, organization_id=organization_id
     ):
         return
-    raise Forbidden("A partner key may change only its own profile.")
+    raise NotOwnProfile("A partner key may change only its own profile.")
 
 
 @router.post(
@@ -389,7 +394,7 @@ async def get_organization(
     operation_id="updateOrganization",
     summary="Change an organization's fields (merge semantics, If-Match required)",
     responses=problem_responses(
-        Forbidden,
+        NotOwnProfile,
         NotFound,
         service.CreditCodeTaken,
         PreconditionFailed,

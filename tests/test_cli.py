@@ -1,0 +1,84 @@
+"""The command line as a user runs it: migrate, load the demo, keys, import and export."""
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    result = subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def migrated(scratch_url: str) -> str:
+    out = run(scratch_url, "migrate")
+    assert "database at head" in out.stdout
+    return scratch_url
+
+
+def test_load_demo_twice_gives_the_same_22_and_35(migrated: str, tmp_path: Path) -> None:
+    assert "22 committees, 35 organizations" in run(migrated, "load-demo").stdout
+    assert "22 committees, 35 organizations" in run(migrated, "load-demo").stdout
+    assert "not loaded" in run(migrated, "load-demo", "--if-empty").stdout
+    run(migrated, "export", "committees", "--output", str(tmp_path / "c.csv"))
+    run(
+        migrated,
+        "export",
+        "organizations",
+        "--format",
+        "xlsx",
+        "--output",
+        str(tmp_path / "o.xlsx"),
+    )
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "c.csv").read_text("utf-8-sig"))))
+    assert len(rows) == 22 and len({r["designation"] for r in rows}) == 22
+    imported = run(migrated, "import", "organizations", str(tmp_path / "o.xlsx"))
+    assert "0 created, 35 updated" in imported.stdout
+
+
+def test_import_reports_every_bad_row_and_fails(migrated: str, tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "kind,name_zh,credit_code\n"
+        "enterprise,温州好企业,\n"
+        "spaceship,温州怪企业,\n"
+        "enterprise,温州坏代码企业,123\n",
+        encoding="utf-8",
+    )
+    result = run(migrated, "import", "organizations", str(roster), check=False)
+    assert result.returncode == 2
+    assert "row 3, kind" in result.stderr
+    assert "row 4, credit_code" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run(migrated, "import", "organizations", str(tmp_path / "nope.csv"), check=False)
+    assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+
+def test_create_api_key_prints_the_secret_last(migrated: str) -> None:
+    result = run(migrated, "create-api-key", "--role", "kiosk", "--name", "Hall A")
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("smk_") and len(last) > 40
+    refused = run(migrated, "create-api-key", "--role", "partner", "--name", "x", check=False)
+    assert refused.returncode == 2 and "exactly one committee or organization" in refused.stderr
+
+
+def test_openapi_command_writes_the_contract(tmp_path: Path) -> None:
+    out = tmp_path / "openapi.yaml"
+    run("sqlite+aiosqlite:///unused.db", "openapi", "--output", str(out))
+    committed = Path(__file__).resolve().parent.parent / "openapi.yaml"
+    assert out.read_text("utf-8") == committed.read_text("utf-8")

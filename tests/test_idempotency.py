@@ -1,0 +1,117 @@
+"""Retryable POSTs: replay, refusal of a reused key, one effect under concurrency, per-key scope."""
+
+import asyncio
+
+import httpx
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.config import Settings
+from tests.conftest import Headers, KeyFactory
+
+BODY = {
+    "kind": "enterprise",
+    "name_zh": "温州重试测试有限公司",
+    "domains": [{"domain": "iot", "weight": 1}],
+}
+
+
+async def _count(client: httpx.AsyncClient, headers: Headers, name: str = BODY["name_zh"]) -> int:
+    found = await client.get("/v1/organizations", params={"q": name, "limit": 500}, headers=headers)
+    return len(found.json()["items"])
+
+
+async def test_same_key_same_body_replays_the_first_answer(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    headers = {**admin, "Idempotency-Key": "register-ouhai-1"}
+    first = await client.post("/v1/organizations", json=BODY, headers=headers)
+    second = await client.post("/v1/organizations", json=BODY, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["location"] == first.headers["location"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert await _count(client, admin) == 1
+
+
+async def test_same_key_other_body_is_422_and_does_nothing(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    headers = {**admin, "Idempotency-Key": "register-ouhai-2"}
+    await client.post("/v1/organizations", json=BODY, headers=headers)
+    other = await client.post(
+        "/v1/organizations", json={**BODY, "name_zh": "另一家公司"}, headers=headers
+    )
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    assert await _count(client, admin, "另一家公司") == 0
+
+
+async def test_errors_are_replayed_too_but_not_server_failures(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    headers = {**admin, "Idempotency-Key": "bad-body"}
+    bad = {**BODY, "kind": "spaceship"}
+    first = await client.post("/v1/organizations", json=bad, headers=headers)
+    second = await client.post("/v1/organizations", json=bad, headers=headers)
+    assert first.status_code == second.status_code == 422
+    assert second.json() == first.json()
+
+
+async def test_keys_are_scoped_to_the_api_key(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    other_admin = await make_key("admin")
+    first = await client.post(
+        "/v1/organizations", json=BODY, headers={**admin, "Idempotency-Key": "k"}
+    )
+    second = await client.post(
+        "/v1/organizations",
+        json={**BODY, "name_zh": "另一个客户的公司"},
+        headers={**other_admin, "Idempotency-Key": "k"},
+    )
+    assert first.status_code == second.status_code == 201
+    assert first.json()["id"] != second.json()["id"]
+
+
+async def test_overlong_key_is_refused(client: httpx.AsyncClient, admin: Headers) -> None:
+    response = await client.post(
+        "/v1/organizations", json=BODY, headers={**admin, "Idempotency-Key": "x" * 256}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert await _count(client, admin) == 0
+
+
+async def test_concurrent_duplicates_from_two_workers_make_one_record(
+    settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
+) -> None:
+    admin = await committed_key("admin")
+    second_worker = create_app(settings, engine=committed_app.state.engine)
+    headers = {**admin, "Idempotency-Key": "venue-wifi-dropped"}
+    body = {**BODY, "name_zh": "并发重试测试公司"}
+    async with (
+        second_worker.router.lifespan_context(second_worker),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
+        ) as a,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=second_worker), base_url="http://b"
+        ) as b,
+    ):
+        responses = await asyncio.gather(
+            *[
+                (a if i % 2 else b).post("/v1/organizations", json=body, headers=headers)
+                for i in range(6)
+            ]
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert set(statuses) <= {201, 409}, statuses
+        created = [r for r in responses if r.status_code == 201]
+        assert created and len({r.json()["id"] for r in created}) == 1
+        for conflict in (r for r in responses if r.status_code == 409):
+            assert conflict.json()["code"] == "idempotency_in_progress"
+        retry = await a.post("/v1/organizations", json=body, headers=headers)
+        assert retry.status_code == 201 and retry.json()["id"] == created[0].json()["id"]
+        assert await _count(a, admin, "并发重试测试公司") == 1
