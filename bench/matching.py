@@ -201,10 +201,10 @@ def main() -> None:
     )
 
     texts = ["，".join(rng.choice(TERMS, size=12)) + "。" for _ in range(2000)]
-    text_tokens(texts[0])
+    text_tokens(text=texts[0])
     t0 = time.perf_counter()
     for text in texts:
-        text_tokens(text)
+        text_tokens(text=text)
     per_text = (time.perf_counter() - t0) / len(texts)
     print(
         f"tokenizing (jieba + opencc), {len(texts[0])}-character text: {per_text * 1e6:.0f} µs each"

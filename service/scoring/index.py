@@ -176,7 +176,7 @@ def _combine(*, a: Floats, b: Floats, wa: Floats, wb: Floats, sim: Ints, text: f
     return np.floor(np.minimum(domain + bonus, 10000.0) + 0.5).astype(np.int64)
 
 
-def _min_hundredths(min_score: float) -> int:
+def _min_hundredths(*, min_score: float) -> int:
     """The smallest score in hundredths that passes `min_score`; a score of 0 never does."""
     # The epsilon keeps 12.34 from turning into 1234.0000000000002 and rounding up to 1235.
     return max(1, math.ceil(min_score * 100 - 1e-9))
@@ -265,7 +265,7 @@ def top_matches(
         rows=np.zeros(1, dtype=np.int64),
         among=among,
         allowed=None if domain is None else among.having(domain=domain),
-        floor=_min_hundredths(min_score),
+        floor=_min_hundredths(min_score=min_score),
         limit=limit,
         similarity_of=similarity_of,
     )
@@ -357,7 +357,7 @@ def top_matches_all(
         if among.weights.text > 0
         else lambda q, c: np.zeros(len(q), dtype=np.int64)
     )
-    floor = _min_hundredths(min_score)
+    floor = _min_hundredths(min_score=min_score)
 
     def run(start: int) -> None:
         """Rank one block of rows into its own rows of the result."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import threading
 
 import jieba  # type: ignore[import-untyped]
 
@@ -13,7 +12,6 @@ from service.chinese import fold
 
 # Single characters (的, 和, 与) carry no topic; latin words and numbers of one letter neither.
 _KEEP = re.compile(r"^(?:[\u3400-\u9fff]{2,}|[a-z0-9][a-z0-9.+#-]*[a-z0-9+#])$")
-_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -21,13 +19,11 @@ def _tokenizer() -> jieba.Tokenizer:
     """A jieba tokenizer with its dictionary loaded on first use, not at import."""
     # jieba logs its dictionary loading at DEBUG to stderr; keep the service logs clean.
     jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    with _LOCK:
-        tokenizer.initialize()
-    return tokenizer
+    # The dictionary loads (under jieba's own lock) on the first cut, not here.
+    return jieba.Tokenizer()
 
 
-def text_tokens(text: str) -> frozenset[str]:
+def text_tokens(*, text: str) -> frozenset[str]:
     """The distinct topic words of a text: simplified Chinese words and lower-cased latin words."""
     if not text.strip():
         return frozenset()

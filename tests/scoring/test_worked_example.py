@@ -27,13 +27,13 @@ COMMITTEE = Profile(
     "ISO/TC 299",
     {"robotics": 1.0, "embodied_ai": 0.8, "intelligent_manufacturing": 0.5},
     text_tokens(
-        "负责工业机器人和服务机器人领域的国际标准化，涵盖术语、性能、安全和人机协作等要求。"
+        text="负责工业机器人和服务机器人领域的国际标准化，涵盖术语、性能、安全和人机协作等要求。"
     ),
 )
 ORGANIZATION = Profile(
     "杭州西溪澜思人工智能科技有限公司",
     {"artificial_intelligence": 1.0, "embodied_ai": 0.6},
-    text_tokens("提供工业视觉大模型服务，希望参与人工智能模型评测与可信性相关行业标准。"),
+    text_tokens(text="提供工业视觉大模型服务，希望参与人工智能模型评测与可信性相关行业标准。"),
 )
 
 
