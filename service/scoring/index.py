@@ -1,8 +1,8 @@
 """Top-k matching with numpy: one party against many, or every party of one side in bulk.
 
 Gives exactly the scores of `service.scoring.reference`: the coverages are sums of integers
-(thousandths of weight times thousandths of relation), exact in float64 whatever order BLAS
-adds them in, and the final combination repeats `combine` operation by operation.
+(thousandths of weight times thousandths of relation), exact in float64 whatever order they
+are added in, and the final combination repeats `combine` operation by operation.
 """
 
 from __future__ import annotations
