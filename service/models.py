@@ -1,18 +1,23 @@
 """Every ORM table of the service."""
 
 import uuid
+from datetime import date as datetime_date
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     CheckConstraint,
+    Date,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -170,3 +175,250 @@ class RateLimitWindow(Base):
     )
     window_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
+
+
+# --- agreements and webhooks ---
+
+INTENT_STATES = ("proposed", "confirmed", "in_progress", "fulfilled", "withdrawn")
+MEMORANDUM_STATES = ("signed", "active", "expired", "terminated")
+WEBHOOK_EVENT_TYPES = (
+    "intent.created",
+    "intent.state_changed",
+    "memorandum.signed",
+    "checkin.created",
+    "schedule.published",
+)
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
+
+
+class Intent(Timestamped, Base):
+    """A cooperation intent between one committee and one organization."""
+
+    __tablename__ = "intents"
+    __table_args__ = (CheckConstraint(_in("state", INTENT_STATES), name="state"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    # RESTRICT: the directory answers 409 in_use rather than lose the agreement with a party.
+    committee_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("committees.id", ondelete="RESTRICT"), index=True
+    )
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    meeting_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    target_date: Mapped[datetime_date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20), default="proposed")
+    committee_contact_name: Mapped[str | None] = mapped_column(String(300))
+    committee_contact_email: Mapped[str | None] = mapped_column(String(254))
+    committee_contact_phone: Mapped[str | None] = mapped_column(String(40))
+    organization_contact_name: Mapped[str | None] = mapped_column(String(300))
+    organization_contact_email: Mapped[str | None] = mapped_column(String(254))
+    organization_contact_phone: Mapped[str | None] = mapped_column(String(40))
+
+    domains: Mapped[list["IntentDomain"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="IntentDomain.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class IntentDomain(Base):
+    __tablename__ = "intent_domains"
+
+    intent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("intents.id", ondelete="CASCADE"), primary_key=True
+    )
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IntentTransition(Base):
+    """One change of an intent's state (from_state is null for its creation), never altered."""
+
+    __tablename__ = "intent_transitions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    intent_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("intents.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    # The key's name and role are copied so the history still reads after a key is gone.
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    actor_name: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Memorandum(Timestamped, Base):
+    """A signed memorandum of understanding; only its state changes after creation."""
+
+    __tablename__ = "memoranda"
+    __table_args__ = (
+        CheckConstraint(_in("state", MEMORANDUM_STATES), name="state"),
+        CheckConstraint(
+            "effective_to IS NULL OR effective_to >= effective_from", name="effective_period"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300))
+    signed_on: Mapped[datetime_date] = mapped_column(Date)
+    effective_from: Mapped[datetime_date] = mapped_column(Date)
+    effective_to: Mapped[datetime_date | None] = mapped_column(Date)
+    document_uri: Mapped[str] = mapped_column(String(2000))
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20), default="signed")
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+    signatories: Mapped[list["MemorandumSignatory"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="MemorandumSignatory.position"
+    )
+    domains: Mapped[list["MemorandumDomain"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="MemorandumDomain.position"
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class MemorandumSignatory(Base):
+    __tablename__ = "memorandum_signatories"
+    __table_args__ = (
+        CheckConstraint(
+            "(committee_id IS NOT NULL) <> (organization_id IS NOT NULL)", name="one_party"
+        ),
+        UniqueConstraint("memorandum_id", "committee_id"),
+        UniqueConstraint("memorandum_id", "organization_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    memorandum_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("memoranda.id", ondelete="CASCADE"))
+    committee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("committees.id", ondelete="RESTRICT"), index=True
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MemorandumDomain(Base):
+    __tablename__ = "memorandum_domains"
+
+    memorandum_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("memoranda.id", ondelete="CASCADE"), primary_key=True
+    )
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MemorandumTransition(Base):
+    """One change of a memorandum's state (from_state is null for its signing), never altered."""
+
+    __tablename__ = "memorandum_transitions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    memorandum_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("memoranda.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    actor_name: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookSubscription(Timestamped, Base):
+    """A partner system's endpoint; a party's subscription hears only of its own records."""
+
+    __tablename__ = "webhook_subscriptions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    url: Mapped[str] = mapped_column(String(2000))
+    event_types: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str] = mapped_column(String(300), default="")
+    # Kept in clear: every delivery is signed with it.
+    secret: Mapped[str] = mapped_column(String(200))
+    committee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("committees.id", ondelete="CASCADE"), index=True
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    created_by_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class OutboxEvent(Base):
+    """A change worth telling partners about, written in the transaction that made it."""
+
+    __tablename__ = "outbox_events"
+
+    # The stable event id partners de-duplicate on (the Webhook-Id header).
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(50))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event owed to one subscription, until delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("status", DELIVERY_STATUSES), name="status"),
+        UniqueConstraint("subscription_id", "event_id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE")
+    )
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("outbox_events.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # While a worker sends, this is pushed past its lease; a worker that dies leaves it to expire.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    attempt_log: Mapped[list["WebhookAttempt"]] = relationship(
+        lazy="raise", order_by="WebhookAttempt.number"
+    )
+
+
+class WebhookAttempt(Base):
+    """One POST to a partner's endpoint and what came of it."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(500))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
