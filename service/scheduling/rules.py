@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from service.scheduling.dzn import Instance
+from service.scheduling.event import Event, Meeting
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,4 +85,79 @@ def check_bmsp(*, instance: Instance, slots: Sequence[int], d: int | None = 2) -
             worst = breaks.index(hi) + 1
             detail = f"breaks range {lo}..{hi} exceeds d={d} (participant {worst})"
             out.append(Violation("fairness", detail))
+    return out
+
+
+def check_event(
+    *, event: Event, meetings: Iterable[Meeting], also_allowed: Iterable[Meeting] = ()
+) -> list[Violation]:
+    """Every hard rule of the event day a list of meetings breaks; empty when it is valid.
+
+    `also_allowed` are meetings that need not be candidates (fill mode keeps earlier ones).
+    """
+    out: list[Violation] = []
+    people = {p.id: p for p in event.participants}
+    cands = {frozenset((c.a, c.b)): c for c in event.candidates}
+    extra = {frozenset((mt.a, mt.b)): mt for mt in also_allowed}
+    morning = event.morning_slots if event.morning_slots is not None else event.slots
+    seen_pair: set[frozenset[str]] = set()
+    seen_person: dict[tuple[str, int], str] = {}
+    seen_table: dict[tuple[int, int], str] = {}
+    per_slot: Counter[int] = Counter()
+    count: Counter[str] = Counter()
+    for mt in meetings:
+        name = f"{mt.a}-{mt.b}@{mt.slot}"
+        key = frozenset((mt.a, mt.b))
+        c = cands.get(key)
+        if c is None and key not in extra:
+            out.append(Violation("not_candidate", f"{name} is not a candidate pair"))
+        if key in seen_pair:
+            out.append(Violation("pair_twice", f"{mt.a}-{mt.b} meets more than once"))
+        seen_pair.add(key)
+        if not 1 <= mt.slot <= event.slots:
+            out.append(Violation("slot_range", f"{name}: no slot {mt.slot}"))
+        if not 1 <= mt.table <= event.tables:
+            out.append(Violation("table_range", f"{name}: no table {mt.table}"))
+        per_slot[mt.slot] += 1
+        other = seen_table.setdefault((mt.table, mt.slot), name)
+        if other != name:
+            out.append(Violation("table_clash", f"{other} and {name} share table {mt.table}"))
+        for pid in (mt.a, mt.b):
+            p = people.get(pid)
+            if p is None:
+                out.append(Violation("unknown", f"{name}: unknown participant {pid}"))
+                continue
+            count[pid] += 1
+            other = seen_person.setdefault((pid, mt.slot), name)
+            if other != name:
+                out.append(Violation("clash", f"{pid} is in {other} and {name}"))
+            if mt.slot in p.unavailable:
+                out.append(Violation("unavailable", f"{name}: {pid} is unavailable"))
+            if p.table is not None and mt.table != p.table:
+                out.append(
+                    Violation("own_table", f"{name} at table {mt.table}, {pid} keeps {p.table}")
+                )
+        if c is not None and key not in extra:
+            if c.session == "morning" and mt.slot > morning:
+                out.append(Violation("session", f"{name} is morning-only"))
+            if c.session == "afternoon" and mt.slot <= morning:
+                out.append(Violation("session", f"{name} is afternoon-only"))
+            if c.slot is not None and mt.slot != c.slot:
+                out.append(Violation("fixed", f"{name} is fixed to slot {c.slot}"))
+            if c.locked and c.table is not None and mt.table != c.table:
+                out.append(Violation("locked", f"{name} is locked to table {c.table}"))
+    for pid, n in sorted(count.items()):
+        cap = people[pid].max_meetings
+        if cap is not None and n > cap:
+            out.append(Violation("max_meetings", f"{pid} has {n} meetings, max {cap}"))
+    for s, n in sorted(per_slot.items()):
+        cap = event.tables if event.capacity is None else min(event.tables, event.capacity[s - 1])
+        if n > cap:
+            out.append(Violation("tables", f"slot {s} holds {n} meetings, capacity {cap}"))
+    for key, mt in extra.items():
+        if key not in seen_pair:
+            out.append(Violation("locked", f"{mt.a}-{mt.b} was dropped"))
+    for c in event.candidates:
+        if c.locked and frozenset((c.a, c.b)) not in seen_pair:
+            out.append(Violation("locked", f"locked {c.a}-{c.b} was dropped"))
     return out

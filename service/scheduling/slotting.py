@@ -277,6 +277,8 @@ class Level:
     name: str
     expr: Expr
     sense: int = 1
+    # Core-guided search suits levels whose terms are mostly zero at the optimum (breaks).
+    core: bool = False
 
 
 @dataclass(slots=True)
@@ -341,7 +343,11 @@ def solve_levels(
         share = remaining if k == len(levels) - 1 else remaining * 0.6
         sm.model.minimize(level.sense * level.expr)
         solver = solver_for(
-            time_limit=share, seed=seed, workers=workers, deterministic=deterministic, core=core
+            time_limit=share,
+            seed=seed,
+            workers=workers,
+            deterministic=deterministic,
+            core=core or level.core,
         )
         code = solver.solve(sm.model)
         elapsed = time.monotonic() - started

@@ -1,0 +1,679 @@
+"""The event-day scheduling engine: which candidate pairs meet, in which slot, at which table.
+
+Lexicographic objective, most important first: required pairs left out, total shortfall under
+min_meetings, total weight (maximised), previous meetings moved or dropped (rebuild mode only),
+total breaks. Small events are solved as one time-indexed CP-SAT model ("exact"); large ones in
+two steps ("decomposed"): a selection model over pairs only, which is a relaxation and so gives a
+proven upper bound on the weight, then the time-indexed model over the selected pairs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from ortools.sat.python import cp_model
+
+from service.scheduling.event import (
+    Candidate,
+    Event,
+    Meeting,
+    Mode,
+    Objective,
+    Participant,
+    Schedule,
+    Status,
+    Unmet,
+)
+from service.scheduling.slotting import (
+    Level,
+    LevelResult,
+    SlotProblem,
+    Task,
+    build,
+    solve_levels,
+    solver_for,
+)
+
+# Above this many (pair, slot) booleans the one-model solve gets slow; decompose instead.
+EXACT_LIMIT = 40_000
+DETERMINISTIC = False
+LEVELS = ("required_missing", "shortfall", "weight", "changes", "breaks")
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """Candidates checked and indexed: the tasks that can meet and what never can."""
+
+    event: Event
+    people: dict[str, int]
+    candidates: list[Candidate]
+    tasks: list[Task]
+    task_candidate: list[int]
+    unmet: list[Unmet]
+    capacity: tuple[int, ...]
+    previous_slot: dict[int, int]
+    previous_table: dict[int, int]
+    dropped_previous: int
+
+
+def _allowed(event: Event, c: Candidate, pa: Participant, pb: Participant) -> list[int]:
+    """Slots a candidate may take by session, fixed slot and both sides' availability."""
+    morning = event.morning_slots if event.morning_slots is not None else event.slots
+    if c.session == "morning":
+        slots = range(1, morning + 1)
+    elif c.session == "afternoon":
+        slots = range(morning + 1, event.slots + 1)
+    else:
+        slots = range(1, event.slots + 1)
+    out = [s for s in slots if s not in pa.unavailable and s not in pb.unavailable]
+    if c.slot is not None:
+        out = [s for s in out if s == c.slot]
+    return out
+
+
+def _validate(event: Event) -> None:
+    """Reject malformed input early with a plain ValueError."""
+    if event.slots < 1 or event.tables < 0:
+        raise ValueError("an event needs at least one slot and a non-negative table count")
+    if event.morning_slots is not None and not 0 <= event.morning_slots <= event.slots:
+        raise ValueError("morning_slots must lie within 0..slots")
+    if event.capacity is not None and len(event.capacity) != event.slots:
+        raise ValueError("capacity needs one entry per slot")
+    ids = [p.id for p in event.participants]
+    if len(set(ids)) != len(ids):
+        raise ValueError("participant ids must be unique")
+    for p in event.participants:
+        if p.table is not None and not 1 <= p.table <= event.tables:
+            raise ValueError(f"{p.id}: table {p.table} outside 1..{event.tables}")
+        if p.max_meetings is not None and p.max_meetings < 0:
+            raise ValueError(f"{p.id}: negative max_meetings")
+    known = set(ids)
+    pairs: set[frozenset[str]] = set()
+    for c in event.candidates:
+        if c.a not in known or c.b not in known:
+            raise ValueError(f"candidate {c.a}-{c.b} names an unknown participant")
+        if c.a == c.b:
+            raise ValueError(f"candidate {c.a}-{c.b} pairs a participant with itself")
+        key = frozenset((c.a, c.b))
+        if key in pairs:
+            raise ValueError(f"pair {c.a}-{c.b} listed twice")
+        pairs.add(key)
+        if c.weight < 0:
+            raise ValueError(f"pair {c.a}-{c.b} has a negative weight")
+        if c.slot is not None and not 1 <= c.slot <= event.slots:
+            raise ValueError(f"pair {c.a}-{c.b}: slot {c.slot} outside 1..{event.slots}")
+        if c.locked and c.slot is None:
+            raise ValueError(f"locked pair {c.a}-{c.b} has no slot")
+        if c.session != "any" and event.morning_slots is None:
+            raise ValueError(f"pair {c.a}-{c.b} asks for a session but the event has none")
+
+
+def _prepare(event: Event, *, mode: Mode, previous: Sequence[Meeting]) -> _Prepared:
+    """Turn candidates into slot-model tasks, setting aside pairs that can never meet."""
+    _validate(event)
+    people = {p.id: i for i, p in enumerate(event.participants)}
+    by_id = {p.id: p for p in event.participants}
+    candidates = list(event.candidates)
+    index = {frozenset((c.a, c.b)): k for k, c in enumerate(candidates)}
+    prev_of: dict[int, Meeting] = {}
+    dropped = 0
+    for mt in previous:
+        key = frozenset((mt.a, mt.b))
+        k = index.get(key)
+        if mode == "fill":
+            # Fill keeps every scheduled meeting exactly, candidate or not.
+            if k is None:
+                candidates.append(Candidate(mt.a, mt.b))
+                k = len(candidates) - 1
+                index[key] = k
+            candidates[k] = replace(candidates[k], locked=True, slot=mt.slot, table=mt.table)
+        elif k is None:
+            # A previous meeting that is no longer a candidate is dropped by force.
+            dropped += 1
+            continue
+        prev_of[k] = mt
+
+    capacity = tuple(
+        min(event.tables, event.capacity[s] if event.capacity else event.tables)
+        for s in range(event.slots)
+    )
+    tasks: list[Task] = []
+    task_candidate: list[int] = []
+    unmet: list[Unmet] = []
+    previous_slot: dict[int, int] = {}
+    previous_table: dict[int, int] = {}
+    for k, c in enumerate(candidates):
+        pa, pb = by_id[c.a], by_id[c.b]
+        reason = None
+        table = c.table if c.locked and c.table is not None else None
+        own = {t for t in (pa.table, pb.table) if t is not None}
+        if len(own) == 2:
+            reason = f"both have their own table ({pa.table} and {pb.table})"
+        elif own:
+            owned = own.pop()
+            if table is not None and table != owned:
+                reason = (
+                    f"locked at table {table} but {c.a if pa.table else c.b} keeps table {owned}"
+                )
+            table = owned
+        if table is not None and not 1 <= table <= event.tables:
+            reason = f"table {table} outside 1..{event.tables}"
+        slots = _allowed(event, c, pa, pb)
+        if reason is None and not slots:
+            reason = _no_slot_reason(event, c, pa, pb)
+        if reason is not None:
+            if c.required or c.locked:
+                kind = "locked" if c.locked else "required_pair"
+                unmet.append(Unmet(kind, (c.a, c.b), reason))
+            elif len(own) == 2:
+                unmet.append(Unmet("candidate", (c.a, c.b), reason))
+            if k in prev_of:
+                dropped += 1
+            continue
+        if k in prev_of:
+            previous_slot[len(tasks)] = prev_of[k].slot
+            previous_table[len(tasks)] = prev_of[k].table
+        tasks.append(
+            Task(
+                a=people[c.a],
+                b=people[c.b],
+                slots=tuple(slots),
+                required=c.locked,
+                weight=c.weight,
+                table=table,
+            )
+        )
+        task_candidate.append(k)
+    return _Prepared(
+        event=event,
+        people=people,
+        candidates=candidates,
+        tasks=tasks,
+        task_candidate=task_candidate,
+        unmet=unmet,
+        capacity=capacity,
+        previous_slot=previous_slot,
+        previous_table=previous_table,
+        dropped_previous=dropped,
+    )
+
+
+def _no_slot_reason(event: Event, c: Candidate, pa: Participant, pb: Participant) -> str:
+    """Say why a pair has no slot it could use."""
+    if c.slot is not None:
+        gone = [p.id for p in (pa, pb) if c.slot in p.unavailable]
+        if gone:
+            return f"slot {c.slot} is unavailable for {', '.join(gone)}"
+        return f"slot {c.slot} is outside the {c.session} session"
+    return f"no slot in the {c.session} session where both {c.a} and {c.b} are available"
+
+
+def _add_rules(
+    m: cp_model.CpModel, prep: _Prepared, placed: Sequence[cp_model.LinearExprT]
+) -> dict[str, cp_model.LinearExprT]:
+    """Max meetings as hard rules; the expressions of the objective levels."""
+    count: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
+    for i, t in enumerate(prep.tasks):
+        count[t.a].append(placed[i])
+        count[t.b].append(placed[i])
+    shortfall: list[cp_model.LinearExprT] = []
+    for p, part in enumerate(prep.event.participants):
+        mine = count.get(p, [])
+        if part.max_meetings is not None and len(mine) > part.max_meetings:
+            m.add(sum(mine) <= part.max_meetings)
+        if part.min_meetings > 0:
+            short = m.new_int_var(0, part.min_meetings, f"short{p}")
+            m.add(short >= part.min_meetings - sum(mine))
+            shortfall.append(short)
+    missing = sum(
+        1 - placed[i]
+        for i, k in enumerate(prep.task_candidate)
+        if prep.candidates[k].required and not prep.tasks[i].required
+    )
+    weight = sum(t.weight * placed[i] for i, t in enumerate(prep.tasks) if t.weight)
+    return {"required_missing": missing, "shortfall": sum(shortfall), "weight": weight}
+
+
+def _levels(
+    exprs: dict[str, cp_model.LinearExprT], *, rebuild: bool, breaks: cp_model.LinearExprT | None
+) -> list[Level]:
+    """The lexicographic levels in order."""
+    levels = [
+        Level("required_missing", exprs["required_missing"]),
+        Level("shortfall", exprs["shortfall"]),
+        Level("weight", exprs["weight"], sense=-1),
+    ]
+    if rebuild:
+        levels.append(Level("changes", exprs["changes"]))
+    if breaks is not None:
+        levels.append(Level("breaks", breaks, core=True))
+    return levels
+
+
+def _solve_placement(
+    prep: _Prepared,
+    keep: Sequence[int],
+    *,
+    fairness: int | None,
+    rebuild: bool,
+    time_limit: float,
+    seed: int,
+    workers: int,
+    hint: dict[int, int],
+    only: Sequence[str] = LEVELS,
+    reached: dict[str, int] | None = None,
+    weight_cap: int | None = None,
+) -> tuple[list[LevelResult], dict[int, int], str]:
+    """The time-indexed model over the tasks in `keep`; returns levels and task -> slot.
+
+    `only` names the levels to optimise; `reached` pins earlier levels at values already
+    proven; `weight_cap` is a proven upper bound on the weight, a cut for the weight level.
+    """
+    tasks = tuple(prep.tasks[i] for i in keep)
+    problem = SlotProblem(
+        n_people=len(prep.event.participants),
+        n_slots=prep.event.slots,
+        capacity=prep.capacity,
+        tasks=tasks,
+        fairness=fairness,
+        fairness_over_all=False,
+    )
+    sm = build(problem)
+    sub = replace(
+        prep,
+        tasks=list(tasks),
+        task_candidate=[prep.task_candidate[i] for i in keep],
+    )
+    exprs = _add_rules(sm.model, sub, sm.placed)
+    if rebuild:
+        kept = [
+            sm.x[j, prep.previous_slot[i]]
+            for j, i in enumerate(keep)
+            if i in prep.previous_slot and (j, prep.previous_slot[i]) in sm.x
+        ]
+        exprs["changes"] = len(prep.previous_slot) - sum(kept)
+    for name, value in (reached or {}).items():
+        if name == "weight":
+            sm.model.add(exprs[name] >= value)
+        else:
+            sm.model.add(exprs[name] <= value)
+    if weight_cap is not None:
+        sm.model.add(exprs["weight"] <= weight_cap)
+    levels = [
+        lv for lv in _levels(exprs, rebuild=rebuild, breaks=sm.total_breaks) if lv.name in only
+    ]
+    outcome = solve_levels(
+        sm,
+        problem,
+        levels,
+        time_limit=time_limit,
+        seed=seed,
+        workers=workers,
+        deterministic=DETERMINISTIC,
+        hint={j: hint[i] for j, i in enumerate(keep) if i in hint},
+    )
+    slot_of = {keep[j]: s for j, s in outcome.slot_of.items()}
+    return outcome.levels, slot_of, outcome.status
+
+
+def _select(
+    prep: _Prepared, *, rebuild: bool, time_limit: float, seed: int, workers: int
+) -> tuple[list[int], list[LevelResult], str]:
+    """Choose pairs without slots, under every count the slots imply; a relaxation of the day."""
+    m = cp_model.CpModel()
+    y = [m.new_bool_var(f"y{i}") for i in range(len(prep.tasks))]
+    for i, t in enumerate(prep.tasks):
+        if t.required:
+            m.add(y[i] == 1)
+    groups: dict[tuple[str, object], list[int]] = defaultdict(list)
+    slot_sets: dict[tuple[str, object], set[int]] = defaultdict(set)
+    for i, t in enumerate(prep.tasks):
+        span = frozenset(t.slots)
+        for p in (t.a, t.b):
+            groups["person", p].append(i)
+            slot_sets["person", p] |= span
+            # A person meets at most once per slot, so tasks confined to few slots are capped.
+            groups["person-span", (p, span)].append(i)
+            slot_sets["person-span", (p, span)] = set(span)
+        if t.table is not None:
+            groups["table", t.table].append(i)
+            slot_sets["table", t.table] |= span
+        groups["span", span].append(i)
+        slot_sets["span", span] = set(span)
+    for key, members in groups.items():
+        slots = slot_sets[key]
+        cap = sum(prep.capacity[s - 1] for s in slots) if key[0] == "span" else len(slots)
+        if len(members) > cap:
+            m.add(sum(y[i] for i in members) <= cap)
+    m.add(sum(y) <= sum(prep.capacity))
+    exprs = _add_rules(m, prep, y)
+    if rebuild:
+        exprs["changes"] = sum(1 - y[i] for i in prep.previous_slot)
+    levels = _levels(exprs, rebuild=rebuild, breaks=None)
+    results: list[LevelResult] = []
+    status = "unknown"
+    deadline = time.monotonic() + time_limit
+    chosen: list[int] = []
+    for level in levels:
+        started = time.monotonic()
+        m.minimize(level.sense * level.expr)
+        solver = solver_for(
+            time_limit=deadline - started, seed=seed, workers=workers, deterministic=DETERMINISTIC
+        )
+        code = solver.solve(m)
+        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            status = "infeasible" if code == cp_model.INFEASIBLE else status
+            break
+        value = round(level.sense * solver.objective_value)
+        bound = round(level.sense * solver.best_objective_bound)
+        results.append(
+            LevelResult(
+                level.name, value, bound, code == cp_model.OPTIMAL, time.monotonic() - started
+            )
+        )
+        status = "optimal" if code == cp_model.OPTIMAL and status != "feasible" else "feasible"
+        chosen = [i for i, v in enumerate(y) if solver.boolean_value(v)]
+        m.add(level.sense * level.expr <= level.sense * value)
+        m.clear_hints()  # type: ignore[no-untyped-call]
+        for i, v in enumerate(y):
+            m.add_hint(v, i in set(chosen))
+    return chosen, results, status
+
+
+def _greedy(prep: _Prepared) -> dict[int, int]:
+    """Slot by slot, seat the best remaining pair that fits: locked, required, then weight."""
+    event = prep.event
+    limit = [
+        p.max_meetings if p.max_meetings is not None else event.slots for p in event.participants
+    ]
+    count = [0] * len(event.participants)
+    slot_of: dict[int, int] = {}
+    order = sorted(
+        range(len(prep.tasks)),
+        key=lambda i: (
+            not prep.tasks[i].required,
+            not prep.candidates[prep.task_candidate[i]].required,
+            -prep.tasks[i].weight,
+            i,
+        ),
+    )
+    for s in range(1, event.slots + 1):
+        busy: set[int] = set()
+        tables: set[int] = set()
+        used = 0
+        for i in order:
+            t = prep.tasks[i]
+            if i in slot_of or s not in t.slots or used >= prep.capacity[s - 1]:
+                continue
+            if t.a in busy or t.b in busy or count[t.a] >= limit[t.a] or count[t.b] >= limit[t.b]:
+                continue
+            if t.table is not None and t.table in tables:
+                continue
+            slot_of[i] = s
+            busy |= {t.a, t.b}
+            count[t.a] += 1
+            count[t.b] += 1
+            used += 1
+            if t.table is not None:
+                tables.add(t.table)
+    return slot_of
+
+
+def _assign_tables(prep: _Prepared, slot_of: dict[int, int]) -> list[Meeting]:
+    """Own and locked tables first, then free tables in a stable order, unowned ones first."""
+    event = prep.event
+    owned = {p.table for p in event.participants if p.table is not None}
+    by_slot: dict[int, list[int]] = defaultdict(list)
+    for i, s in slot_of.items():
+        by_slot[s].append(i)
+    out: list[Meeting] = []
+    for s, items in sorted(by_slot.items()):
+        table_of = {i: prep.tasks[i].table for i in items}
+        taken = {t for t in table_of.values() if t is not None}
+        free = sorted(
+            (t for t in range(1, event.tables + 1) if t not in taken),
+            key=lambda t: (t in owned, t),
+        )
+        rest = sorted(
+            (i for i in items if prep.tasks[i].table is None),
+            key=lambda i: (prep.candidates[prep.task_candidate[i]].a, prep.task_candidate[i]),
+        )
+        for i in rest:
+            # Rebuilds keep a meeting's previous table when it is still free.
+            wanted = prep.previous_table.get(i)
+            pick = wanted if wanted in free and prep.previous_slot.get(i) == s else free[0]
+            free.remove(pick)
+            table_of[i] = pick
+        for i in items:
+            c = prep.candidates[prep.task_candidate[i]]
+            table = table_of[i]
+            assert table is not None
+            out.append(Meeting(slot=s, table=table, a=c.a, b=c.b))
+    return sorted(out)
+
+
+def _explain(prep: _Prepared, slot_of: dict[int, int]) -> list[Unmet]:
+    """Reasons for required pairs left out and participants under their minimum."""
+    event = prep.event
+    count = [0] * len(event.participants)
+    for i in slot_of:
+        count[prep.tasks[i].a] += 1
+        count[prep.tasks[i].b] += 1
+    forced: dict[int, int] = defaultdict(int)
+    for i, k in enumerate(prep.task_candidate):
+        c = prep.candidates[k]
+        if c.required or c.locked:
+            forced[prep.tasks[i].a] += 1
+            forced[prep.tasks[i].b] += 1
+    out: list[Unmet] = []
+    for i, k in enumerate(prep.task_candidate):
+        c = prep.candidates[k]
+        if not c.required or i in slot_of:
+            continue
+        t = prep.tasks[i]
+        reason = "every slot both could use is taken by a meeting of one of them or full"
+        for p in (t.a, t.b):
+            part = event.participants[p]
+            if part.max_meetings is not None and forced[p] > part.max_meetings:
+                reason = (
+                    f"{part.id} has {forced[p]} required or locked pairs "
+                    f"but max_meetings {part.max_meetings}"
+                )
+        out.append(Unmet("required_pair", (c.a, c.b), reason))
+    n_candidates = [0] * len(event.participants)
+    for t in prep.tasks:
+        n_candidates[t.a] += 1
+        n_candidates[t.b] += 1
+    for p, part in enumerate(event.participants):
+        if count[p] >= part.min_meetings:
+            continue
+        free = event.slots - len(part.unavailable)
+        if n_candidates[p] < part.min_meetings:
+            why = f"only {n_candidates[p]} pairs it can meet"
+        elif free < part.min_meetings:
+            why = f"only {free} available slots"
+        else:
+            why = "its partners' other meetings, tables or caps leave no more room"
+        reason = f"{count[p]} meetings, min {part.min_meetings}: {why}"
+        out.append(Unmet("below_min", (part.id,), reason))
+    return out
+
+
+def _objective(prep: _Prepared, slot_of: dict[int, int]) -> Objective:
+    """Recompute every level from the schedule itself, independent of the model."""
+    event = prep.event
+    count = [0] * len(event.participants)
+    busy: dict[int, list[int]] = defaultdict(list)
+    for i, s in slot_of.items():
+        for p in (prep.tasks[i].a, prep.tasks[i].b):
+            count[p] += 1
+            busy[p].append(s)
+    missing = sum(
+        1
+        for i, k in enumerate(prep.task_candidate)
+        if prep.candidates[k].required and i not in slot_of
+    ) + sum(1 for u in prep.unmet if u.kind == "required_pair")
+    shortfall = sum(max(0, p.min_meetings - count[k]) for k, p in enumerate(event.participants))
+    weight = sum(prep.tasks[i].weight for i in slot_of)
+    changes = prep.dropped_previous + sum(
+        1 for i, s in prep.previous_slot.items() if slot_of.get(i) != s
+    )
+    breaks = sum(
+        sum(1 for a, b in zip(sorted(v), sorted(v)[1:], strict=False) if b > a + 1)
+        for v in busy.values()
+    )
+    return Objective(missing, shortfall, weight, changes, breaks)
+
+
+def schedule_event(
+    *,
+    event: Event,
+    mode: Mode = "rebuild",
+    previous: Sequence[Meeting] = (),
+    fairness: int | None = None,
+    time_limit: float = 30.0,
+    seed: int = 0,
+    workers: int = 2,
+    method: Literal["auto", "exact", "decomposed"] = "auto",
+) -> Schedule:
+    """Schedule an event day; `previous` is kept exactly in fill mode, changed little in rebuild."""
+    started = time.monotonic()
+    prep = _prepare(event, mode=mode, previous=previous)
+    rebuild = mode == "rebuild" and bool(previous)
+    size = sum(len(t.slots) for t in prep.tasks)
+    if method == "auto":
+        method = "exact" if size <= EXACT_LIMIT else "decomposed"
+    if not prep.tasks:
+        method = "exact"
+    greedy = _greedy(prep)
+    everything = list(range(len(prep.tasks)))
+    deadline = started + time_limit
+    chosen, sel_levels, sel_status = _select(
+        prep, rebuild=rebuild, time_limit=time_limit * 0.25, seed=seed, workers=workers
+    )
+    sel = {lv.name: lv for lv in sel_levels}
+    weight_bound = sel["weight"].bound if "weight" in sel else None
+    head = ("required_missing", "shortfall", "weight")
+    tail = ("changes", "breaks")
+    levels: list[LevelResult] = []
+    slot_of: dict[int, int] = {}
+    status = sel_status
+    if sel_status != "infeasible":
+        keep = chosen or everything
+        selected = set(keep)
+        place_only = head if method == "exact" else LEVELS
+        settled = {k: sel[k].value for k in head[:2] if k in sel and sel[k].optimal}
+        # Place the selected pairs; when they all fit, the selection bound proves the weight.
+        for attempt in ("pinned", "free"):
+            levels, slot_of, status = _solve_placement(
+                prep,
+                keep,
+                fairness=fairness,
+                rebuild=rebuild,
+                time_limit=(deadline - time.monotonic()) * (0.4 if method == "exact" else 1.0),
+                seed=seed,
+                workers=workers,
+                hint={i: s for i, s in greedy.items() if i in selected},
+                # First try with the two top levels held at the relaxation's optimum: one
+                # solve instead of three, and reaching them proves them.
+                only=[k for k in place_only if k not in settled]
+                if attempt == "pinned"
+                else place_only,
+                reached=settled if attempt == "pinned" else None,
+            )
+            if levels or not settled:
+                break
+        if attempt == "pinned":
+            levels = [LevelResult(k, v, v, True, 0.0) for k, v in settled.items()] + levels
+        got = {lv.name: lv.value for lv in levels}
+        tight = all(k in sel and sel[k].optimal and got.get(k) == sel[k].value for k in head)
+        if tight:
+            levels = [
+                replace(lv, optimal=True, bound=sel[lv.name].bound) if lv.name in head else lv
+                for lv in levels
+            ]
+        status = "optimal" if levels and all(lv.optimal for lv in levels) else status
+        if status == "optimal" and not tight:
+            status = "feasible"
+        if method == "exact" and levels:
+            # The later levels range over every candidate, not only the selected ones.
+            same_top = all(got.get(k) == sel[k].value for k in head[:2] if k in sel)
+            more, full_slot_of, _ = _solve_placement(
+                prep,
+                everything,
+                fairness=fairness,
+                rebuild=rebuild,
+                time_limit=deadline - time.monotonic(),
+                seed=seed,
+                workers=workers,
+                hint=slot_of,
+                only=tail if tight else LEVELS,
+                reached=dict(got) if tight else None,
+                weight_cap=weight_bound if same_top else None,
+            )
+            if more:
+                slot_of = full_slot_of
+                names = {lv.name for lv in more}
+                levels = [lv for lv in levels if lv.name not in names] + more
+                status = "optimal" if all(lv.optimal for lv in levels) else "feasible"
+    if status in ("infeasible", "unknown") or not levels:
+        return Schedule(
+            status=_status(status),
+            meetings=(),
+            objective=None,
+            weight_bound=weight_bound,
+            weight_gap=None,
+            unmet=tuple(prep.unmet),
+            method=method,
+            seconds=time.monotonic() - started,
+        )
+    meetings = _assign_tables(prep, slot_of)
+    objective = _objective(prep, slot_of)
+    if weight_bound is not None:
+        weight_bound = max(weight_bound, objective.weight)
+    gap = None
+    if weight_bound is not None:
+        gap = (weight_bound - objective.weight) / weight_bound if weight_bound else 0.0
+    return Schedule(
+        status=_status(status),
+        meetings=tuple(meetings),
+        objective=objective,
+        weight_bound=weight_bound,
+        weight_gap=gap,
+        unmet=tuple(prep.unmet + _explain(prep, slot_of)),
+        method=method,
+        seconds=time.monotonic() - started,
+    )
+
+
+def greedy_schedule(*, event: Event) -> Schedule:
+    """The baseline: fill slot by slot with the best remaining pair; no optimality claim."""
+    started = time.monotonic()
+    prep = _prepare(event, mode="rebuild", previous=())
+    slot_of = _greedy(prep)
+    meetings = _assign_tables(prep, slot_of)
+    return Schedule(
+        status="feasible",
+        meetings=tuple(meetings),
+        objective=_objective(prep, slot_of),
+        weight_bound=None,
+        weight_gap=None,
+        unmet=tuple(prep.unmet + _explain(prep, slot_of)),
+        method="greedy",
+        seconds=time.monotonic() - started,
+    )
+
+
+def _status(text: str) -> Status:
+    """Narrow a status string to the public literal."""
+    if text == "optimal":
+        return "optimal"
+    if text == "feasible":
+        return "feasible"
+    if text == "infeasible":
+        return "infeasible"
+    return "unknown"
