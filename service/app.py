@@ -17,7 +17,9 @@ from service import schema
 from service.auth.routes import router as api_keys_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
+from service.checkins.routes import router as checkins_router
 from service.directory.routes import router as directory_router
+from service.events.routes import router as events_router
 from service.errors import install_error_handlers
 from service.idempotency import Idempotency
 from service.middleware import BodyLimits, JsonLogFormatter, RequestContext
@@ -81,6 +83,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(api_keys_router)
     app.include_router(directory_router)
+    app.include_router(events_router)
+    app.include_router(checkins_router)
     _add_health_routes(app)
 
     # Starlette runs the last added outermost.

@@ -177,6 +177,134 @@ class RateLimitWindow(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+# --- events, participants and check-ins ---
+
+EVENT_STATES = ("draft", "open", "closed")
+SCAN_OUTCOMES = ("checked_in", "already_checked_in", "unknown_badge", "event_not_open")
+
+
+class Event(Timestamped, Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(_in("state", EVENT_STATES), name="state"),
+        CheckConstraint("tables >= 1", name="tables"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    name_zh: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str | None] = mapped_column(String(300))
+    venue: Mapped[str] = mapped_column(String(300))
+    date: Mapped[datetime_date] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # [{"start": RFC 3339, "end": RFC 3339}, ...]; slot n is item n-1. Slots never change once
+    # meetings exist, so they live with the event rather than in a table of their own.
+    slots: Mapped[list[dict[str, str]]] = mapped_column(JSON)
+    tables: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10), default="draft")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (
+        CheckConstraint(
+            "(committee_id IS NOT NULL) <> (organization_id IS NOT NULL)", name="one_party"
+        ),
+        CheckConstraint("min_meetings >= 0 AND max_meetings >= min_meetings", name="meetings"),
+        UniqueConstraint("event_id", "committee_id"),
+        UniqueConstraint("event_id", "organization_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    committee_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("committees.id", ondelete="RESTRICT")
+    )
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT")
+    )
+    badge_code: Mapped[str] = mapped_column(String(16), unique=True)
+    unavailable_slots: Mapped[list[int]] = mapped_column(JSON, default=list)
+    min_meetings: Mapped[int] = mapped_column(Integer, default=0)
+    max_meetings: Mapped[int] = mapped_column(Integer)
+    # Folded names, full pinyin, pinyin initials and phone tails of the party and its people,
+    # space-separated, so the kiosk's search is one indexed-free LIKE over one row per party.
+    search_names: Mapped[str] = mapped_column(Text, default="")
+    search_pinyin: Mapped[str] = mapped_column(Text, default="")
+    search_initials: Mapped[str] = mapped_column(Text, default="")
+    phone_tails: Mapped[str] = mapped_column(String(400), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    people: Mapped[list["Person"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="Person.position"
+    )
+    committee: Mapped[Committee | None] = relationship(lazy="raise")
+    organization: Mapped[Organization | None] = relationship(lazy="raise")
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    participant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+
+
+class CheckIn(Base):
+    __tablename__ = "checkins"
+    # One check-in per participant, whatever the number of kiosks: the database decides.
+    __table_args__ = (UniqueConstraint("participant_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
+    participant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("participants.id", ondelete="CASCADE")
+    )
+    # The earliest scan's time, as the kiosk saw it; offline uploads may arrive in any order.
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kiosk_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Scan(Base):
+    """Every badge presented at a kiosk, successful or not, with the answer it got."""
+
+    __tablename__ = "scans"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", SCAN_OUTCOMES), name="outcome"),
+        UniqueConstraint("event_id", "nonce"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    nonce: Mapped[str | None] = mapped_column(String(100))
+    badge_code: Mapped[str] = mapped_column(String(100))
+    participant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    kiosk_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kiosk_name: Mapped[str | None] = mapped_column(String(200))
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 # --- agreements and webhooks ---
 
 INTENT_STATES = ("proposed", "confirmed", "in_progress", "fulfilled", "withdrawn")
@@ -403,6 +531,7 @@ class WebhookDelivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    event: Mapped[OutboxEvent] = relationship(lazy="raise")
     attempt_log: Mapped[list["WebhookAttempt"]] = relationship(
         lazy="raise", order_by="WebhookAttempt.number"
     )

@@ -16,7 +16,7 @@ def alembic_config() -> Config:
     return Config(str(ROOT / "alembic.ini"))
 
 
-def upgrade(connection: Connection | None = None, revision: str = "head") -> None:
+def upgrade(connection: Connection | None = None, revision: str = "heads") -> None:
     """Migrate to `revision`, on the given connection or on the configured database."""
     config = alembic_config()
     if connection is not None:

@@ -1,15 +1,20 @@
 """The Wenzhou meeting of 23 September as demo data; loading twice changes nothing."""
 
 import json
+import uuid
+from datetime import date, datetime, time
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.directory import service as directory
 from service.directory.schemas import CommitteeIn, OrganizationIn
-from service.models import Committee, Organization
+from service.events import service as events
+from service.events.schemas import EventIn, ParticipantIn, ParticipantPatch
+from service.models import Committee, Event, Organization
 
 
 def demo_file(name: str) -> Any:
@@ -27,7 +32,97 @@ async def load_demo(session: AsyncSession) -> dict[str, int]:
     ]
     await directory.upsert_committees(session, items=committees, taxonomy=taxonomy)
     await directory.upsert_organizations(session, items=organizations, taxonomy=taxonomy)
-    return {"committees": len(committees), "organizations": len(organizations)}
+    event, participants = await load_event(session)
+    return {
+        "committees": len(committees),
+        "organizations": len(organizations),
+        "event": 1,
+        "participants": participants,
+    }
+
+
+def _local_slots(data: dict[str, Any]) -> list[dict[str, str]]:
+    zone = ZoneInfo(data["timezone"])
+    day = date.fromisoformat(data["date"])
+    return [
+        {
+            key: datetime.combine(day, time.fromisoformat(slot[key]), zone).isoformat()
+            for key in ("start", "end")
+        }
+        for slot in data["slots"]
+    ]
+
+
+async def party_ids(session: AsyncSession) -> dict[tuple[str, str], uuid.UUID]:
+    """Demo parties by how the demo files name them: designation or credit code."""
+    ids: dict[tuple[str, str], uuid.UUID] = {}
+    for id_, designation in (
+        await session.execute(select(Committee.id, Committee.designation))
+    ).all():
+        ids[("committee", designation)] = id_
+    rows = await session.execute(select(Organization.id, Organization.credit_code))
+    for id_, code in rows.all():
+        if code:
+            ids[("organization", code)] = id_
+    return ids
+
+
+async def load_event(session: AsyncSession) -> tuple[Event, int]:
+    """The Wenzhou event, open for check-in, with all 57 parties and their people."""
+    data = demo_file("event.json")
+    event = await session.scalar(
+        select(Event).where(
+            Event.name_zh == data["name_zh"], Event.date == date.fromisoformat(data["date"])
+        )
+    )
+    if event is None:
+        event = await events.create_event(
+            session,
+            data=EventIn.model_validate(
+                {
+                    "name_zh": data["name_zh"],
+                    "name_en": data["name_en"],
+                    "venue": data["venue"],
+                    "date": data["date"],
+                    "timezone": data["timezone"],
+                    "slots": _local_slots(data),
+                    "tables": data["tables"],
+                    "state": "open",
+                }
+            ),
+        )
+    ids = await party_ids(session)
+    registered = {
+        (p.committee_id or p.organization_id): p
+        for p in (await session.scalars(events.participants_query(event.id))).all()
+    }
+    for item in data["participants"]:
+        kind = "committee" if "committee" in item else "organization"
+        party_id = ids[(kind, item[kind])]
+        values = {
+            "people": item["people"],
+            "unavailable_slots": item.get("unavailable_slots", []),
+            "min_meetings": item.get("min_meetings", 0),
+            "max_meetings": item.get("max_meetings"),
+        }
+        existing = registered.get(party_id)
+        if existing is None:
+            await events.register(
+                session,
+                event=event,
+                data=ParticipantIn.model_validate({f"{kind}_id": party_id, **values}),
+            )
+        else:
+            await events.update_participant(
+                session,
+                event=event,
+                participant_id=existing.id,
+                patch=ParticipantPatch.model_validate(
+                    {k: v for k, v in values.items() if v is not None}
+                ),
+                if_match=f'"{existing.version}"',
+            )
+    return event, len(data["participants"])
 
 
 async def is_empty(session: AsyncSession) -> bool:

@@ -1,0 +1,110 @@
+"""The kiosk's check-in in and out."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from service.events.schemas import ParticipantOut, PartyKind
+from service.schemas import StrictModel
+
+
+class CheckInIn(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"badge_code": "K7QHD-3MXTA", "nonce": "kiosk-3-000217"},
+                {
+                    "badge_code": "K7QHD-3MXTA",
+                    "nonce": "kiosk-3-000218",
+                    "scanned_at": "2025-09-23T08:41:07+08:00",
+                },
+            ]
+        },
+    )
+
+    badge_code: Annotated[str, Field(min_length=1, max_length=100)]
+    nonce: Annotated[str, Field(min_length=1, max_length=100)] | None = Field(
+        None, description="Unique per scan on a kiosk; a repeat returns the first answer."
+    )
+    scanned_at: AwareDatetime | None = Field(
+        None, description="When an offline kiosk scanned the badge; kept as the check-in time."
+    )
+
+
+class AgendaItem(BaseModel):
+    slot: int
+    start: datetime
+    end: datetime
+    table: int
+    counterpart: str
+
+
+class CheckInOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reason": None,
+                    "checked_in_at": "2025-09-23T00:41:07Z",
+                    "participant": ParticipantOut.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "agenda": [
+                        {
+                            "slot": 1,
+                            "start": "2025-09-23T09:00:00+08:00",
+                            "end": "2025-09-23T09:20:00+08:00",
+                            "table": 3,
+                            "counterpart": "温州瓯江智能装备有限公司",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    reason: Literal["already_checked_in"] | None = Field(
+        description="Null the first time; `already_checked_in` on every repeat."
+    )
+    checked_in_at: datetime = Field(description="The (earliest) scan time of the check-in.")
+    participant: ParticipantOut
+    agenda: list[AgendaItem] = Field(description="The participant's published meetings.")
+
+
+class StatusCounts(BaseModel):
+    registered: int
+    checked_in: int
+    expected: int
+
+
+class CheckInStatus(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": {"registered": 57, "checked_in": 41, "expected": 16},
+                    "by_kind": {
+                        "committee": {"registered": 22, "checked_in": 20, "expected": 2},
+                        "enterprise": {"registered": 22, "checked_in": 13, "expected": 9},
+                        "association": {"registered": 7, "checked_in": 5, "expected": 2},
+                        "institute": {"registered": 6, "checked_in": 3, "expected": 3},
+                    },
+                }
+            ]
+        }
+    )
+
+    total: StatusCounts
+    by_kind: dict[PartyKind, StatusCounts]
+
+
+class ScanOut(BaseModel):
+    id: uuid.UUID
+    scanned_at: datetime
+    badge_code: str
+    outcome: Literal["checked_in", "already_checked_in", "unknown_badge", "event_not_open"]
+    participant_id: uuid.UUID | None
+    kiosk_key_id: uuid.UUID | None
+    kiosk_name: str | None
+    nonce: str | None

