@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from service import models  # noqa: F401  (registers every table on the metadata)
@@ -30,6 +31,9 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together migrate one after the other, not over each other.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7212024)"))
         context.run_migrations()
 
 
