@@ -40,6 +40,8 @@ from service.scheduling.slotting import (
 
 # Above this many (pair, slot) booleans the one-model solve gets slow; decompose instead.
 EXACT_LIMIT = 40_000
+# Interleaved (deterministic) parallel search proved far weaker on the demo event; workers=1
+# gives repeatable answers, the default two workers repeat objective values, not always ties.
 DETERMINISTIC = False
 LEVELS = ("required_missing", "shortfall", "weight", "changes", "breaks")
 
@@ -615,7 +617,12 @@ def schedule_event(
                 reached=dict(got) if tight else None,
                 weight_cap=weight_bound if same_top else None,
             )
-            if more:
+
+            def rank(sl: dict[int, int]) -> tuple[int, int, int]:
+                o = _objective(prep, sl)
+                return (o.required_missing, o.shortfall, -o.weight)
+
+            if more and (tight or rank(full_slot_of) <= rank(slot_of)):
                 slot_of = full_slot_of
                 names = {lv.name for lv in more}
                 levels = [lv for lv in levels if lv.name not in names] + more

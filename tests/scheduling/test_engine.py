@@ -1,0 +1,235 @@
+"""The event-day engine: hard rules, optimality on tiny events, required pairs, modes."""
+
+import itertools
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from service.scheduling.engine import greedy_schedule, schedule_event
+from service.scheduling.event import Candidate, Event, Meeting, Participant
+from service.scheduling.rules import breaks_of, check_event
+
+
+def _event(n: int, slots: int, cands: list[Candidate], **kw: object) -> Event:
+    people = tuple(Participant(id=f"P{i}") for i in range(n))
+    return Event(
+        slots=slots,
+        tables=kw.pop("tables", n),
+        participants=people,  # type: ignore[arg-type]
+        candidates=tuple(cands),
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def _brute(event: Event) -> tuple[int, int, int, int]:
+    """Best (missing required, shortfall, -weight, breaks) over every slot-or-none choice."""
+    best = None
+    people = {p.id: p for p in event.participants}
+    for choice in itertools.product(range(event.slots + 1), repeat=len(event.candidates)):
+        busy: dict[str, list[int]] = {p: [] for p in people}
+        per_slot = [0] * (event.slots + 1)
+        ok = True
+        for c, s in zip(event.candidates, choice, strict=True):
+            if not s:
+                continue
+            for p in (c.a, c.b):
+                if s in busy[p] or s in people[p].unavailable:
+                    ok = False
+                busy[p].append(s)
+            per_slot[s] += 1
+        if not ok or max(per_slot) > event.tables:
+            continue
+        if any(
+            people[p].max_meetings is not None and len(v) > people[p].max_meetings  # type: ignore[operator]
+            for p, v in busy.items()
+        ):
+            continue
+        key = (
+            sum(1 for c, s in zip(event.candidates, choice, strict=True) if c.required and not s),
+            sum(max(0, people[p].min_meetings - len(v)) for p, v in busy.items()),
+            -sum(c.weight for c, s in zip(event.candidates, choice, strict=True) if s),
+            sum(breaks_of(v) for v in busy.values()),
+        )
+        best = key if best is None or key < best else best
+    assert best is not None
+    return best
+
+
+def _tiny(
+    slots: int,
+    tables: int,
+    rows: list[tuple[tuple[int, int], int, bool]],
+    mins: list[int],
+    gone: list[frozenset[int]],
+) -> Event:
+    """Four participants with minimums and missing slots, up to five candidate pairs."""
+    return Event(
+        slots=slots,
+        tables=tables,
+        participants=tuple(
+            Participant(id=f"P{i}", min_meetings=mins[i], unavailable=gone[i]) for i in range(4)
+        ),
+        candidates=tuple(
+            Candidate(a=f"P{a}", b=f"P{b}", weight=w, required=r) for (a, b), w, r in rows
+        ),
+    )
+
+
+tiny_events = st.builds(
+    _tiny,
+    st.integers(2, 4),
+    st.integers(1, 2),
+    st.lists(
+        st.tuples(
+            st.sampled_from(list(itertools.combinations(range(4), 2))),
+            st.integers(0, 9),
+            st.booleans(),
+        ),
+        max_size=5,
+        unique_by=lambda r: r[0],
+    ),
+    st.lists(st.integers(0, 2), min_size=4, max_size=4),
+    st.lists(st.frozensets(st.integers(1, 4), max_size=1), min_size=4, max_size=4),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_events)
+def test_hard_rules_and_optimality_against_brute_force(event: Event) -> None:
+    result = schedule_event(event=event, time_limit=10)
+    assert check_event(event=event, meetings=result.meetings) == []
+    assert result.status == "optimal"
+    assert result.objective is not None
+    o = result.objective
+    assert (o.required_missing, o.shortfall, -o.weight, o.breaks) == _brute(event)
+    placed = {frozenset((m.a, m.b)) for m in result.meetings}
+    missing = [c for c in event.candidates if c.required and frozenset((c.a, c.b)) not in placed]
+    assert len(missing) == o.required_missing
+    assert {u.who for u in result.unmet if u.kind == "required_pair"} == {
+        (c.a, c.b) for c in missing
+    }
+
+
+def test_vetoed_pairs_never_meet_and_greedy_obeys_rules() -> None:
+    # P0-P1 is vetoed: simply absent from the candidates, though both are free.
+    event = _event(3, 2, [Candidate("P0", "P2", 5), Candidate("P1", "P2", 4)])
+    result = schedule_event(event=event, time_limit=5)
+    pairs = {frozenset((m.a, m.b)) for m in result.meetings}
+    assert frozenset(("P0", "P1")) not in pairs
+    assert len(pairs) == 2
+    greedy = greedy_schedule(event=event)
+    assert check_event(event=event, meetings=greedy.meetings) == []
+
+
+def test_required_pair_that_cannot_meet_is_reported_with_reason() -> None:
+    people = (
+        Participant("A", unavailable=frozenset({1})),
+        Participant("B", unavailable=frozenset({2})),
+        Participant("C"),
+    )
+    event = Event(
+        slots=2,
+        tables=2,
+        participants=people,
+        candidates=(Candidate("A", "B", 1, required=True), Candidate("A", "C", 3)),
+    )
+    result = schedule_event(event=event, time_limit=5)
+    assert result.objective is not None and result.objective.required_missing == 1
+    (unmet,) = [u for u in result.unmet if u.kind == "required_pair"]
+    assert unmet.who == ("A", "B")
+    assert "available" in unmet.reason
+    assert [(m.a, m.b, m.slot) for m in result.meetings] == [("A", "C", 2)]
+
+
+def test_min_meetings_beat_weight() -> None:
+    # D needs one meeting; its only pair is light, yet it must win over the heavy one.
+    people = (Participant("A"), Participant("B"), Participant("D", min_meetings=1))
+    event = Event(
+        slots=1,
+        tables=1,
+        participants=people,
+        candidates=(Candidate("A", "B", 100), Candidate("A", "D", 1)),
+    )
+    result = schedule_event(event=event, time_limit=5)
+    assert [(m.a, m.b) for m in result.meetings] == [("A", "D")]
+    assert result.objective is not None and result.objective.shortfall == 0
+
+
+def test_own_tables() -> None:
+    people = (
+        Participant("C1", kind="committee", table=2),
+        Participant("C2", kind="committee", table=1),
+        Participant("O1"),
+        Participant("O2"),
+    )
+    event = Event(
+        slots=2,
+        tables=3,
+        participants=people,
+        candidates=(
+            Candidate("C1", "O1", 5),
+            Candidate("O2", "C2", 5),
+            Candidate("C1", "C2", 9),
+            Candidate("O1", "O2", 1),
+        ),
+    )
+    result = schedule_event(event=event, time_limit=5)
+    assert check_event(event=event, meetings=result.meetings) == []
+    tables = {(m.a, m.b): m.table for m in result.meetings}
+    assert tables[("C1", "O1")] == 2
+    assert tables[("O2", "C2")] == 1
+    # The unowned table 3 goes to the meeting with no committee.
+    assert tables[("O1", "O2")] == 3
+    assert any(u.kind == "candidate" and u.who == ("C1", "C2") for u in result.unmet)
+
+
+def test_fill_mode_keeps_every_scheduled_meeting() -> None:
+    cands = [
+        Candidate(f"P{a}", f"P{b}", 10 - a - b) for a, b in itertools.combinations(range(5), 2)
+    ]
+    event = _event(5, 4, cands, tables=2)
+    # A poor but valid earlier schedule, including a pair that is no longer a candidate.
+    previous = (Meeting(slot=3, table=2, a="P3", b="P4"), Meeting(slot=1, table=1, a="P0", b="P9"))
+    people = (*event.participants, Participant("P9"))
+    event = Event(slots=4, tables=2, participants=people, candidates=event.candidates)
+    result = schedule_event(event=event, mode="fill", previous=previous, time_limit=10)
+    for mt in previous:
+        assert mt in result.meetings
+    assert check_event(event=event, meetings=result.meetings, also_allowed=previous) == []
+    assert len(result.meetings) > len(previous)
+
+
+def test_rebuild_moves_as_few_previous_meetings_as_the_objective_allows() -> None:
+    cands = [Candidate("P0", "P1", 5), Candidate("P2", "P3", 5), Candidate("P0", "P2", 1)]
+    event = _event(4, 3, cands, tables=2)
+    previous = (Meeting(3, 1, "P0", "P1"), Meeting(1, 2, "P2", "P3"))
+    result = schedule_event(event=event, previous=previous, time_limit=10)
+    assert result.objective is not None
+    assert result.objective.weight == 11
+    assert result.objective.changes == 0
+    assert Meeting(3, 1, "P0", "P1") in result.meetings
+    assert Meeting(1, 2, "P2", "P3") in result.meetings
+    # Now P2 cannot keep slot 1: exactly one previous meeting has to move.
+    people = (
+        *event.participants[:2],
+        Participant("P2", unavailable=frozenset({1})),
+        event.participants[3],
+    )
+    moved = schedule_event(
+        event=Event(slots=3, tables=2, participants=people, candidates=event.candidates),
+        previous=previous,
+        time_limit=10,
+    )
+    assert moved.objective is not None and moved.objective.changes == 1
+    assert Meeting(3, 1, "P0", "P1") in moved.meetings
+
+
+def test_same_input_same_output_with_one_worker() -> None:
+    cands = [
+        Candidate(f"P{a}", f"P{b}", (a * 7 + b * 3) % 10)
+        for a, b in itertools.combinations(range(6), 2)
+    ]
+    event = _event(6, 4, cands, tables=2)
+    first = schedule_event(event=event, time_limit=10, workers=1)
+    again = schedule_event(event=event, time_limit=10, workers=1)
+    assert first.meetings == again.meetings
