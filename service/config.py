@@ -47,6 +47,19 @@ class Settings(BaseSettings):
     match_weight_sibling: float = Field(0.3, ge=0, le=1)
     match_weight_text: float = Field(0.1, ge=0, le=1)
 
+    # Webhooks. The delivery worker runs in every app process unless disabled; passes poll the
+    # outbox this often, send at most a batch at a time, and retry with exponential backoff
+    # (base doubling up to the cap, plus up to 20% jitter) until the attempts run out.
+    webhook_worker_enabled: bool = True
+    webhook_poll_seconds: float = Field(1.0, gt=0)
+    webhook_batch_size: int = Field(20, ge=1, le=500)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    webhook_max_attempts: int = Field(10, ge=1)
+    webhook_backoff_base_seconds: float = Field(5.0, ge=0)
+    webhook_backoff_max_seconds: float = Field(3600.0, ge=0)
+    # Loopback, private and link-local destinations are refused unless this is set (tests do).
+    webhook_allow_private_networks: bool = False
+
     @model_validator(mode="after")
     def _check_scoring_weights(self) -> "Settings":
         # A bad combination (sibling above exact, say) stops the process at start, not at the

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.agreements.service import load_demo_agreements
 from service.directory import service as directory
 from service.directory.schemas import CommitteeIn, OrganizationIn
 from service.events import service as events
@@ -33,11 +34,15 @@ async def load_demo(session: AsyncSession) -> dict[str, int]:
     await directory.upsert_committees(session, items=committees, taxonomy=taxonomy)
     await directory.upsert_organizations(session, items=organizations, taxonomy=taxonomy)
     event, participants = await load_event(session)
+    agreements = await load_demo_agreements(
+        session, data=demo_file("agreements.json"), event_id=event.id
+    )
     return {
         "committees": len(committees),
         "organizations": len(organizations),
         "event": 1,
         "participants": participants,
+        **agreements,
     }
 
 

@@ -1,0 +1,408 @@
+"""Cooperation intents and memoranda over HTTP, with their state changes and history."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
+
+from service.agreements import service
+from service.agreements.schemas import (
+    Actor,
+    Document,
+    IntentIn,
+    IntentOut,
+    IntentPatch,
+    IntentState,
+    IntentTransitionIn,
+    MemorandumIn,
+    MemorandumOut,
+    MemorandumPatch,
+    MemorandumState,
+    MemorandumTransitionIn,
+    TransitionOut,
+)
+from service.auth.dependencies import PartnerKey
+from service.auth.service import Principal
+from service.db import SessionDep
+from service.directory.schemas import Contact
+from service.directory.service import UnknownDomain
+from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
+from service.etags import etag
+from service.models import Intent, IntentTransition, Memorandum, MemorandumTransition
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.schemas import Limit, Page
+
+router = APIRouter(prefix="/v1", tags=["agreements"])
+
+IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
+DomainFilter = Annotated[
+    str | None, Query(description="A domain code; a parent domain matches its children too.")
+]
+EventFilter = Annotated[uuid.UUID | None, Query(description="Only those from this event.")]
+CommitteeFilter = Annotated[uuid.UUID | None, Query(description="Only those with this committee.")]
+OrganizationFilter = Annotated[
+    uuid.UUID | None, Query(description="Only those with this organization.")
+]
+
+WRITE_PROBLEMS = (NotFound, PreconditionFailed, PreconditionRequired)
+
+
+def _contact(
+    name: str | None, email: str | None, phone: str | None, *, private: bool
+) -> Contact | None:
+    if not (name or email or phone):
+        return None
+    return Contact(name=name, email=email if private else None, phone=phone if private else None)
+
+
+def intent_out(intent: Intent, codes: dict[uuid.UUID, str], principal: Principal) -> IntentOut:
+    """An intent as a given caller may see it: contact details only for admins and the parties."""
+    private = service.sees_contacts(principal, intent)
+    return IntentOut(
+        id=intent.id,
+        committee_id=intent.committee_id,
+        organization_id=intent.organization_id,
+        event_id=intent.event_id,
+        meeting_id=intent.meeting_id,
+        domains=[codes[d.domain_id] for d in intent.domains],
+        summary=intent.summary,
+        target_date=intent.target_date,
+        committee_contact=_contact(
+            intent.committee_contact_name,
+            intent.committee_contact_email,
+            intent.committee_contact_phone,
+            private=private,
+        ),
+        organization_contact=_contact(
+            intent.organization_contact_name,
+            intent.organization_contact_email,
+            intent.organization_contact_phone,
+            private=private,
+        ),
+        state=intent.state,  # type: ignore[arg-type]
+        next_states=list(service.INTENT_FLOW[intent.state]),  # type: ignore[arg-type]
+        version=intent.version,
+        created_at=intent.created_at,
+        updated_at=intent.updated_at,
+    )
+
+
+def memorandum_out(memorandum: Memorandum, codes: dict[uuid.UUID, str]) -> MemorandumOut:
+    """A memorandum as the API shows it."""
+    committees, organizations = service.memorandum_parties(memorandum)
+    return MemorandumOut(
+        id=memorandum.id,
+        title=memorandum.title,
+        title_en=memorandum.title_en,
+        committee_ids=committees,
+        organization_ids=organizations,
+        domains=[codes[d.domain_id] for d in memorandum.domains],
+        signed_on=memorandum.signed_on,
+        effective_from=memorandum.effective_from,
+        effective_to=memorandum.effective_to,
+        document=Document(uri=memorandum.document_uri, sha256=memorandum.document_sha256),
+        event_id=memorandum.event_id,
+        notes=memorandum.notes,
+        state=memorandum.state,  # type: ignore[arg-type]
+        next_states=list(service.MEMORANDUM_FLOW[memorandum.state]),  # type: ignore[arg-type]
+        version=memorandum.version,
+        created_at=memorandum.created_at,
+        updated_at=memorandum.updated_at,
+    )
+
+
+def transition_out(row: IntentTransition | MemorandumTransition) -> TransitionOut:
+    """One kept state change."""
+    return TransitionOut(
+        id=row.id,
+        from_state=row.from_state,
+        to_state=row.to_state,
+        note=row.note,
+        actor=Actor(key_id=row.actor_key_id, name=row.actor_name, role=row.actor_role),
+        at=row.created_at,
+    )
+
+
+# --- intents ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/intents",
+    operation_id="listIntents",
+    summary="List cooperation intents (a partner sees those of its party)",
+    responses=problem_responses(UnknownDomain, InvalidCursor),
+)
+async def list_intents(
+    principal: PartnerKey,
+    session: SessionDep,
+    event_id: EventFilter = None,
+    committee_id: CommitteeFilter = None,
+    organization_id: OrganizationFilter = None,
+    domain: DomainFilter = None,
+    state: IntentState | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[IntentOut]:
+    stmt = await service.list_intents(
+        session,
+        principal=principal,
+        event_id=event_id,
+        committee_id=committee_id,
+        organization_id=organization_id,
+        domain=domain,
+        state=state,
+    )
+    items, next_cursor = await fetch_page(
+        session, stmt, created_at=Intent.created_at, record_id=Intent.id, limit=limit, cursor=cursor
+    )
+    codes = await service.domain_codes(session)
+    return Page(items=[intent_out(i, codes, principal) for i in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/intents",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createIntent",
+    summary="Record a cooperation intent between a committee and an organization",
+    responses=problem_responses(service.NotAParty, service.UnknownParty, UnknownDomain),
+)
+async def create_intent(
+    body: IntentIn, principal: PartnerKey, session: SessionDep, response: Response
+) -> IntentOut:
+    intent = await service.create_intent(session, principal=principal, data=body)
+    response.headers["Location"] = f"/v1/intents/{intent.id}"
+    response.headers["ETag"] = etag(intent.version)
+    return intent_out(intent, await service.domain_codes(session), principal)
+
+
+@router.get(
+    "/intents/{intent_id}",
+    operation_id="getIntent",
+    summary="Read a cooperation intent",
+    responses=problem_responses(NotFound),
+)
+async def get_intent(
+    intent_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
+) -> IntentOut:
+    intent = await service.get_intent(session, principal=principal, intent_id=intent_id)
+    response.headers["ETag"] = etag(intent.version)
+    return intent_out(intent, await service.domain_codes(session), principal)
+
+
+@router.patch(
+    "/intents/{intent_id}",
+    operation_id="updateIntent",
+    summary="Change an intent's summary, domains, target date or contacts (If-Match required)",
+    responses=problem_responses(*WRITE_PROBLEMS, UnknownDomain),
+)
+async def update_intent(
+    intent_id: uuid.UUID,
+    body: IntentPatch,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> IntentOut:
+    intent = await service.update_intent(
+        session, principal=principal, intent_id=intent_id, patch=body, if_match=if_match
+    )
+    response.headers["ETag"] = etag(intent.version)
+    return intent_out(intent, await service.domain_codes(session), principal)
+
+
+@router.post(
+    "/intents/{intent_id}:transition",
+    operation_id="transitionIntent",
+    summary="Move an intent to its next state (If-Match required); 409 lists the allowed ones",
+    responses=problem_responses(*WRITE_PROBLEMS, service.InvalidTransition),
+)
+async def transition_intent(
+    intent_id: uuid.UUID,
+    body: IntentTransitionIn,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> IntentOut:
+    intent = await service.transition_intent(
+        session,
+        principal=principal,
+        intent_id=intent_id,
+        to=body.to,
+        note=body.note,
+        if_match=if_match,
+    )
+    response.headers["ETag"] = etag(intent.version)
+    return intent_out(intent, await service.domain_codes(session), principal)
+
+
+@router.get(
+    "/intents/{intent_id}/history",
+    operation_id="listIntentHistory",
+    summary="Every state an intent was put in, by whom and when, oldest first",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+async def list_intent_history(
+    intent_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[TransitionOut]:
+    stmt = await service.intent_history(session, principal=principal, intent_id=intent_id)
+    items, next_cursor = await fetch_page(
+        session,
+        stmt,
+        created_at=IntentTransition.created_at,
+        record_id=IntentTransition.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[transition_out(t) for t in items], next_cursor=next_cursor)
+
+
+# --- memoranda ----------------------------------------------------------------------------------
+
+
+@router.get(
+    "/memoranda",
+    operation_id="listMemoranda",
+    summary="List memoranda of understanding (a partner sees those its party signed)",
+    responses=problem_responses(UnknownDomain, InvalidCursor),
+)
+async def list_memoranda(
+    principal: PartnerKey,
+    session: SessionDep,
+    event_id: EventFilter = None,
+    committee_id: CommitteeFilter = None,
+    organization_id: OrganizationFilter = None,
+    domain: DomainFilter = None,
+    state: MemorandumState | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[MemorandumOut]:
+    stmt = await service.list_memoranda(
+        session,
+        principal=principal,
+        event_id=event_id,
+        committee_id=committee_id,
+        organization_id=organization_id,
+        domain=domain,
+        state=state,
+    )
+    items, next_cursor = await fetch_page(
+        session,
+        stmt,
+        created_at=Memorandum.created_at,
+        record_id=Memorandum.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    codes = await service.domain_codes(session)
+    return Page(items=[memorandum_out(m, codes) for m in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/memoranda",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createMemorandum",
+    summary="Record a signed memorandum of understanding",
+    responses=problem_responses(service.NotAParty, service.UnknownParty, UnknownDomain),
+)
+async def create_memorandum(
+    body: MemorandumIn, principal: PartnerKey, session: SessionDep, response: Response
+) -> MemorandumOut:
+    memorandum = await service.create_memorandum(session, principal=principal, data=body)
+    response.headers["Location"] = f"/v1/memoranda/{memorandum.id}"
+    response.headers["ETag"] = etag(memorandum.version)
+    return memorandum_out(memorandum, await service.domain_codes(session))
+
+
+@router.get(
+    "/memoranda/{memorandum_id}",
+    operation_id="getMemorandum",
+    summary="Read a memorandum of understanding",
+    responses=problem_responses(NotFound),
+)
+async def get_memorandum(
+    memorandum_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
+) -> MemorandumOut:
+    memorandum = await service.get_memorandum(
+        session, principal=principal, memorandum_id=memorandum_id
+    )
+    response.headers["ETag"] = etag(memorandum.version)
+    return memorandum_out(memorandum, await service.domain_codes(session))
+
+
+@router.patch(
+    "/memoranda/{memorandum_id}",
+    operation_id="updateMemorandum",
+    summary="Change a memorandum's notes; its signed content answers 409 (If-Match required)",
+    responses=problem_responses(*WRITE_PROBLEMS, service.MemorandumSigned),
+)
+async def update_memorandum(
+    memorandum_id: uuid.UUID,
+    body: MemorandumPatch,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MemorandumOut:
+    memorandum = await service.update_memorandum(
+        session, principal=principal, memorandum_id=memorandum_id, patch=body, if_match=if_match
+    )
+    response.headers["ETag"] = etag(memorandum.version)
+    return memorandum_out(memorandum, await service.domain_codes(session))
+
+
+@router.post(
+    "/memoranda/{memorandum_id}:transition",
+    operation_id="transitionMemorandum",
+    summary="Move a memorandum to its next state (If-Match required); 409 lists the allowed ones",
+    responses=problem_responses(*WRITE_PROBLEMS, service.InvalidTransition),
+)
+async def transition_memorandum(
+    memorandum_id: uuid.UUID,
+    body: MemorandumTransitionIn,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MemorandumOut:
+    memorandum = await service.transition_memorandum(
+        session,
+        principal=principal,
+        memorandum_id=memorandum_id,
+        to=body.to,
+        note=body.note,
+        if_match=if_match,
+    )
+    response.headers["ETag"] = etag(memorandum.version)
+    return memorandum_out(memorandum, await service.domain_codes(session))
+
+
+@router.get(
+    "/memoranda/{memorandum_id}/history",
+    operation_id="listMemorandumHistory",
+    summary="Every state a memorandum was put in, by whom and when, oldest first",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+async def list_memorandum_history(
+    memorandum_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[TransitionOut]:
+    stmt = await service.memorandum_history(
+        session, principal=principal, memorandum_id=memorandum_id
+    )
+    items, next_cursor = await fetch_page(
+        session,
+        stmt,
+        created_at=MemorandumTransition.created_at,
+        record_id=MemorandumTransition.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[transition_out(t) for t in items], next_cursor=next_cursor)

@@ -1,0 +1,173 @@
+"""The outbox and the subscriptions: emit() owes an event to every subscription that may hear it.
+
+emit() is the public API of every domain that tells partners about a change. It writes in the
+caller's transaction, so the notification commits with the change or not at all; delivery.py
+sends it later. See docs/webhooks.md for the payload of each event type.
+"""
+
+import secrets
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from service.auth.service import Principal
+from service.config import Settings
+from service.db import new_id, utcnow
+from service.errors import NotFound
+from service.etags import require_match
+from service.models import (
+    WEBHOOK_EVENT_TYPES,
+    OutboxEvent,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from service.webhooks.delivery import resolve_target
+from service.webhooks.schemas import WebhookIn, WebhookPatch
+
+SECRET_PREFIX = "whsec_"
+
+
+async def emit(
+    session: AsyncSession,
+    *,
+    type: str,  # noqa: A002  (the event's own field name, as subscribers see it)
+    data: dict[str, Any],
+    parties: Iterable[uuid.UUID] = (),
+) -> uuid.UUID:
+    """Record an event in the caller's transaction; returns its stable id (the Webhook-Id).
+
+    Subscriptions made with an admin key hear of every event of their types; a partner's
+    subscription only of events whose `parties` include its committee or organization.
+    """
+    if type not in WEBHOOK_EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {type!r}")
+    now = utcnow()
+    event = OutboxEvent(id=new_id(), type=type, payload=to_jsonable_python(data), created_at=now)
+    session.add(event)
+    party_ids = list(set(parties))
+    audience = [
+        WebhookSubscription.committee_id.is_(None) & WebhookSubscription.organization_id.is_(None)
+    ]
+    if party_ids:
+        audience += [
+            WebhookSubscription.committee_id.in_(party_ids),
+            WebhookSubscription.organization_id.in_(party_ids),
+        ]
+    subscriptions = (await session.scalars(select(WebhookSubscription).where(or_(*audience)))).all()
+    for subscription in subscriptions:
+        if type in subscription.event_types:
+            session.add(
+                WebhookDelivery(
+                    subscription_id=subscription.id,
+                    event_id=event.id,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                )
+            )
+    await session.flush()
+    return event.id
+
+
+def _visible(principal: Principal) -> list[ColumnElement[bool]]:
+    """Admins see every subscription; a partner those of its own party."""
+    if principal.is_admin:
+        return []
+    if principal.committee_id is not None:
+        return [WebhookSubscription.committee_id == principal.committee_id]
+    if principal.organization_id is not None:
+        return [WebhookSubscription.organization_id == principal.organization_id]
+    return [false()]
+
+
+async def create_subscription(
+    session: AsyncSession, *, principal: Principal, data: WebhookIn, settings: Settings
+) -> tuple[WebhookSubscription, str]:
+    """A new subscription for the caller's party (none for an admin) and its signing secret."""
+    await resolve_target(data.url, allow_private=settings.webhook_allow_private_networks)
+    secret = data.secret or SECRET_PREFIX + secrets.token_urlsafe(32)
+    subscription = WebhookSubscription(
+        url=data.url,
+        event_types=list(data.event_types),
+        description=data.description,
+        secret=secret,
+        committee_id=None if principal.is_admin else principal.committee_id,
+        organization_id=None if principal.is_admin else principal.organization_id,
+        created_by_key_id=principal.key_id,
+    )
+    session.add(subscription)
+    await session.flush()
+    return subscription, secret
+
+
+async def get_subscription(
+    session: AsyncSession, *, principal: Principal, subscription_id: uuid.UUID, lock: bool = False
+) -> WebhookSubscription:
+    """One subscription the caller may see; 404 for another party's, as for none."""
+    stmt = select(WebhookSubscription).where(
+        WebhookSubscription.id == subscription_id, *_visible(principal)
+    )
+    subscription = await session.scalar(stmt.with_for_update() if lock else stmt)
+    if subscription is None:
+        raise NotFound(f"No webhook subscription has id {subscription_id}.")
+    return subscription
+
+
+def list_subscriptions(principal: Principal) -> Select[tuple[WebhookSubscription]]:
+    """The statement a page of the caller's subscriptions is read from."""
+    return select(WebhookSubscription).where(*_visible(principal))
+
+
+async def update_subscription(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    subscription_id: uuid.UUID,
+    patch: WebhookPatch,
+    if_match: str | None,
+    settings: Settings,
+) -> WebhookSubscription:
+    """Change the URL, event types or description, against the version the client read."""
+    subscription = await get_subscription(
+        session, principal=principal, subscription_id=subscription_id, lock=True
+    )
+    require_match(if_match, version=subscription.version)
+    if patch.url is not None:
+        await resolve_target(patch.url, allow_private=settings.webhook_allow_private_networks)
+        subscription.url = patch.url
+    if patch.event_types is not None:
+        subscription.event_types = list(patch.event_types)
+    if patch.description is not None:
+        subscription.description = patch.description
+    subscription.updated_at = utcnow()
+    await session.flush()
+    return subscription
+
+
+async def delete_subscription(
+    session: AsyncSession, *, principal: Principal, subscription_id: uuid.UUID, if_match: str | None
+) -> None:
+    """Remove a subscription with its deliveries; pending ones are not sent."""
+    subscription = await get_subscription(
+        session, principal=principal, subscription_id=subscription_id, lock=True
+    )
+    require_match(if_match, version=subscription.version)
+    await session.delete(subscription)
+    await session.flush()
+
+
+async def list_deliveries(
+    session: AsyncSession, *, principal: Principal, subscription_id: uuid.UUID
+) -> Select[tuple[WebhookDelivery]]:
+    """The statement a page of one visible subscription's deliveries is read from."""
+    await get_subscription(session, principal=principal, subscription_id=subscription_id)
+    return (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.subscription_id == subscription_id)
+        .options(selectinload(WebhookDelivery.event), selectinload(WebhookDelivery.attempt_log))
+    )
