@@ -1,0 +1,214 @@
+"""Memoranda over HTTP: signed content never changes, every state edge, visibility, the demo."""
+
+import itertools
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.demo.load import load_demo
+from service.models import Intent, Memorandum
+from tests.conftest import Headers, KeyFactory, random_id
+
+FLOW = {
+    "signed": ["active"],
+    "active": ["expired", "terminated"],
+    "expired": [],
+    "terminated": [],
+}
+PATH = {
+    "signed": [],
+    "active": ["active"],
+    "expired": ["active", "expired"],
+    "terminated": ["active", "terminated"],
+}
+
+
+async def first(client: httpx.AsyncClient, admin: Headers, path: str, q: str) -> Any:
+    return (await client.get(path, params={"q": q}, headers=admin)).json()["items"][0]
+
+
+async def memorandum_body(client: httpx.AsyncClient, admin: Headers) -> dict[str, Any]:
+    tc = await first(client, admin, "/v1/committees", "ISO/TC 344")
+    institute = await first(client, admin, "/v1/organizations", "冶金工业信息标准研究院")
+    return {
+        "title": "大宗商品储运标准化合作备忘录（第二期）",
+        "title_en": "Memorandum of Cooperation on Bulk-Commodity Storage and Transport, phase 2",
+        "committee_ids": [tc["id"]],
+        "organization_ids": [institute["id"]],
+        "domains": ["bulk_commodity_storage_transport"],
+        "signed_on": "2025-09-23",
+        "effective_from": "2025-10-01",
+        "effective_to": "2028-09-30",
+        "document": {"uri": "https://example.org/mou/phase-2.pdf", "sha256": "AB" * 32},
+    }
+
+
+async def create(client: httpx.AsyncClient, admin: Headers) -> dict[str, Any]:
+    response = await client.post(
+        "/v1/memoranda", json=await memorandum_body(client, admin), headers=admin
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def move(
+    client: httpx.AsyncClient, headers: Headers, memorandum: dict[str, Any], to: str
+) -> httpx.Response:
+    return await client.post(
+        f"/v1/memoranda/{memorandum['id']}:transition",
+        json={"to": to, "note": f"to {to}"},
+        headers={**headers, "If-Match": f'"{memorandum["version"]}"'},
+    )
+
+
+async def test_a_memorandum_is_recorded_signed(client: httpx.AsyncClient, admin: Headers) -> None:
+    body = await memorandum_body(client, admin)
+    created = await client.post("/v1/memoranda", json=body, headers=admin)
+    memorandum = created.json()
+    assert created.headers["location"] == f"/v1/memoranda/{memorandum['id']}"
+    assert memorandum["state"] == "signed" and memorandum["next_states"] == ["active"]
+    assert memorandum["document"]["sha256"] == "ab" * 32
+    assert memorandum["committee_ids"] == body["committee_ids"]
+    assert memorandum["organization_ids"] == body["organization_ids"]
+    history = (await client.get(f"/v1/memoranda/{memorandum['id']}/history", headers=admin)).json()
+    assert [(h["from_state"], h["to_state"]) for h in history["items"]] == [(None, "signed")]
+
+
+async def test_signed_content_cannot_change_but_notes_can(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    memorandum = await create(client, admin)
+    url = f"/v1/memoranda/{memorandum['id']}"
+    changes: list[dict[str, Any]] = [
+        {"title": "改过的标题"},
+        {"title_en": None},
+        {"committee_ids": [random_id()]},
+        {"organization_ids": memorandum["organization_ids"]},
+        {"domains": ["logistics"]},
+        {"signed_on": "2025-09-24"},
+        {"effective_from": "2025-09-23"},
+        {"effective_to": None},
+        {"document": {"uri": "https://example.org/other.pdf", "sha256": "0" * 64}},
+        {"event_id": random_id()},
+        {"notes": "ok", "title": "改过的标题"},
+    ]
+    for change in changes:
+        refused = await client.patch(url, json=change, headers={**admin, "If-Match": '"1"'})
+        assert refused.status_code == 409, change
+        assert refused.json()["code"] == "memorandum_signed"
+        assert set(refused.json()["fields"]) == set(change) - {"notes"}
+    assert (await client.get(url, headers=admin)).json() == memorandum
+
+    noted = await client.patch(
+        url, json={"notes": "原件存于温州市市场监督管理局。"}, headers={**admin, "If-Match": '"1"'}
+    )
+    assert noted.status_code == 200, noted.text
+    assert noted.json()["notes"] == "原件存于温州市市场监督管理局。"
+    assert {
+        k: v for k, v in noted.json().items() if k not in ("notes", "version", "updated_at")
+    } == {k: v for k, v in memorandum.items() if k not in ("notes", "version", "updated_at")}
+    assert (await client.patch(url, json={"notes": "x"}, headers=admin)).status_code == 428
+    stale = await client.patch(url, json={"notes": "x"}, headers={**admin, "If-Match": '"1"'})
+    assert stale.status_code == 412
+
+    # Moving its state does not open the content either.
+    moved = (await move(client, admin, noted.json(), "active")).json()
+    again = await client.patch(
+        url, json={"title": "x"}, headers={**admin, "If-Match": f'"{moved["version"]}"'}
+    )
+    assert again.status_code == 409
+
+
+async def test_every_edge_of_the_state_machine_allowed_or_refused(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    for state, to in itertools.product(FLOW, FLOW):
+        memorandum = await create(client, admin)
+        for step in PATH[state]:
+            memorandum = (await move(client, admin, memorandum, step)).json()
+        assert memorandum["state"] == state
+        answer = await move(client, admin, memorandum, to)
+        if to in FLOW[state]:
+            assert answer.status_code == 200, f"{state} -> {to}: {answer.text}"
+            assert answer.json()["state"] == to
+        else:
+            assert answer.status_code == 409, f"{state} -> {to} should be refused"
+            assert answer.json()["code"] == "invalid_transition"
+            assert answer.json()["allowed"] == FLOW[state]
+    history = (await client.get(f"/v1/memoranda/{memorandum['id']}/history", headers=admin)).json()
+    assert [(h["from_state"], h["to_state"], h["note"]) for h in history["items"]] == [
+        (None, "signed", ""),
+        ("signed", "active", "to active"),
+        ("active", "terminated", "to terminated"),
+    ]
+
+
+async def test_only_signatories_see_and_record_memoranda(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    body = await memorandum_body(client, admin)
+    signatory = await make_key("partner", organization_id=body["organization_ids"][0])
+    outsider_party = await first(client, admin, "/v1/committees", "SAC/TC 181")
+    outsider = await make_key("partner", committee_id=outsider_party["id"])
+
+    created = await client.post("/v1/memoranda", json=body, headers=signatory)
+    assert created.status_code == 201
+    memorandum = created.json()
+    refused = await client.post("/v1/memoranda", json=body, headers=outsider)
+    assert refused.status_code == 403 and refused.json()["code"] == "not_a_party"
+
+    url = f"/v1/memoranda/{memorandum['id']}"
+    assert (await client.get(url, headers=signatory)).status_code == 200
+    assert (await client.get(url, headers=outsider)).status_code == 404
+    assert (await move(client, outsider, memorandum, "active")).status_code == 404
+    listed = (await client.get("/v1/memoranda", headers=outsider)).json()["items"]
+    assert [m["title"] for m in listed] == ["宠物用品标准化合作备忘录"]
+    assert (await client.get("/v1/memoranda", headers=await make_key("kiosk"))).status_code == 403
+
+
+async def test_invalid_memoranda_are_422(client: httpx.AsyncClient, admin: Headers) -> None:
+    body = await memorandum_body(client, admin)
+    for change in (
+        {"effective_to": "2025-01-01"},
+        {"organization_ids": []},
+        {"committee_ids": body["committee_ids"] * 2},
+        {"document": {"uri": "https://example.org/x.pdf", "sha256": "xyz"}},
+        {"document": {"uri": "file:///etc/passwd", "sha256": "0" * 64}},
+    ):
+        response = await client.post("/v1/memoranda", json={**body, **change}, headers=admin)
+        assert response.status_code == 422, change
+    unknown = await client.post(
+        "/v1/memoranda", json={**body, "committee_ids": [random_id()]}, headers=admin
+    )
+    assert unknown.json()["code"] == "unknown_party"
+
+
+async def test_filters(client: httpx.AsyncClient, admin: Headers) -> None:
+    async def titles(**query: str) -> list[str]:
+        page = (await client.get("/v1/memoranda", params=query, headers=admin)).json()
+        return [m["title"] for m in page["items"]]
+
+    assert len(await titles()) == 4
+    assert await titles(domain="service_quality") == ["大宗商品储运标准化合作备忘录"]
+    assert await titles(domain="metallurgy") == ["冶金标准样品与钢铁产品绿色低碳标准化合作备忘录"]
+    institute = await first(client, admin, "/v1/organizations", "冶金工业信息标准研究院")
+    assert len(await titles(organization_id=institute["id"])) == 2
+    tc548 = await first(client, admin, "/v1/committees", "SAC/TC 548")
+    assert await titles(committee_id=tc548["id"]) == [
+        "冶金标准样品与钢铁产品绿色低碳标准化合作备忘录"
+    ]
+    assert await titles(state="active") == []
+    assert len(await titles(state="signed")) == 4
+    assert await titles(event_id=random_id()) == []
+
+
+async def test_loading_the_demo_twice_gives_14_intents_and_4_memoranda(
+    session: AsyncSession,
+) -> None:
+    for _ in range(2):
+        counts = await load_demo(session)
+        assert counts["intents"] == 14 and counts["memoranda"] == 4
+        assert await session.scalar(select(func.count()).select_from(Intent)) == 14
+        assert await session.scalar(select(func.count()).select_from(Memorandum)) == 4
