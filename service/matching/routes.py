@@ -1,0 +1,187 @@
+"""Match scores over HTTP: one pair explained, and the best counterparts of a party."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from service.auth.dependencies import PartnerKey
+from service.config import Settings
+from service.db import SessionDep
+from service.directory.service import UnknownDomain
+from service.errors import NotFound, problem_responses
+from service.matching import service
+from service.matching.schemas import (
+    CommitteeRecommendation,
+    CommitteeRecommendations,
+    CommitteeSummary,
+    DomainName,
+    MatchOut,
+    OrganizationRecommendation,
+    OrganizationRecommendations,
+    OrganizationSummary,
+    Reason,
+)
+from service.models import Committee, Organization
+from service.scoring import Explanation, ScoringWeights
+
+router = APIRouter(prefix="/v1", tags=["matching"])
+
+REASONS = 3
+
+
+def _weights(request: Request) -> ScoringWeights:
+    settings: Settings = request.app.state.settings
+    return settings.scoring_weights()
+
+
+Weights = Annotated[ScoringWeights, Depends(_weights)]
+RecommendationLimit = Annotated[
+    int, Query(ge=1, le=100, description="How many counterparts, best first (at most 100).")
+]
+MinScore = Annotated[
+    float,
+    Query(
+        ge=0, le=100, allow_inf_nan=False, description="Only counterparts scoring at least this."
+    ),
+]
+DomainFilter = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="A domain code: only counterparts listing it or one of its descendants.",
+    ),
+]
+
+_ORDER = (
+    " Best first; equal scores in the order of their ids, the same in every process. Only "
+    "counterparts scoring above 0 are listed. Read from the current directory on every call."
+)
+
+
+def _reasons(
+    explanation: Explanation, domains: service.Domains, *, limit: int | None = None
+) -> list[Reason]:
+    def name(code: str | None) -> DomainName | None:
+        if code is None:
+            return None
+        return DomainName.model_validate(domains.by_code[code], from_attributes=True)
+
+    return [
+        Reason(
+            committee_domain=name(c.committee_domain),
+            organization_domain=name(c.organization_domain),
+            relation=c.relation,
+            share=c.share,
+        )
+        for c in explanation.contributions[:limit]
+    ]
+
+
+def _committee(committee: Committee) -> CommitteeSummary:
+    return CommitteeSummary.model_validate(committee, from_attributes=True)
+
+
+def _organization(organization: Organization) -> OrganizationSummary:
+    return OrganizationSummary.model_validate(organization, from_attributes=True)
+
+
+@router.get(
+    "/matches",
+    operation_id="getMatch",
+    summary="A committee–organization pair's score, explained",
+    description="The score from 0 to 100 and the domain pairs (and the text signal) that earned "
+    "it, each with its share; the shares add up exactly to the score. docs/matching.md has the "
+    "formula.",
+    responses=problem_responses(NotFound),
+)
+async def get_match(
+    _: PartnerKey,
+    session: SessionDep,
+    weights: Weights,
+    committee_id: Annotated[uuid.UUID, Query(description="The committee's id.")],
+    organization_id: Annotated[uuid.UUID, Query(description="The organization's id.")],
+) -> MatchOut:
+    pair = await service.explain_pair(
+        session, committee_id=committee_id, organization_id=organization_id, weights=weights
+    )
+    return MatchOut(
+        committee=_committee(pair.committee),
+        organization=_organization(pair.organization),
+        score=pair.explanation.score,
+        explanation=_reasons(pair.explanation, pair.domains),
+    )
+
+
+@router.get(
+    "/organizations/{organization_id}/recommendations",
+    operation_id="recommendCommittees",
+    summary="The committees that best match an organization",
+    description="The best `limit` committees for the organization, each with its score and the "
+    "three largest lines of its explanation." + _ORDER,
+    responses=problem_responses(NotFound, UnknownDomain),
+)
+async def recommend_committees(
+    organization_id: uuid.UUID,
+    _: PartnerKey,
+    session: SessionDep,
+    weights: Weights,
+    limit: RecommendationLimit = 10,
+    min_score: MinScore = 0.0,
+    domain: DomainFilter = None,
+) -> CommitteeRecommendations:
+    ranking = await service.recommend_committees(
+        session,
+        organization_id=organization_id,
+        weights=weights,
+        limit=limit,
+        min_score=min_score,
+        domain=domain,
+    )
+    return CommitteeRecommendations(
+        items=[
+            CommitteeRecommendation(
+                committee=_committee(s.party),
+                score=s.score_hundredths / 100,
+                reasons=_reasons(s.explanation, ranking.domains, limit=REASONS),
+            )
+            for s in ranking.items
+        ]
+    )
+
+
+@router.get(
+    "/committees/{committee_id}/recommendations",
+    operation_id="recommendOrganizations",
+    summary="The enterprises, associations and institutes that best match a committee",
+    description="The best `limit` organizations for the committee, each with its score and the "
+    "three largest lines of its explanation." + _ORDER,
+    responses=problem_responses(NotFound, UnknownDomain),
+)
+async def recommend_organizations(
+    committee_id: uuid.UUID,
+    _: PartnerKey,
+    session: SessionDep,
+    weights: Weights,
+    limit: RecommendationLimit = 10,
+    min_score: MinScore = 0.0,
+    domain: DomainFilter = None,
+) -> OrganizationRecommendations:
+    ranking = await service.recommend_organizations(
+        session,
+        committee_id=committee_id,
+        weights=weights,
+        limit=limit,
+        min_score=min_score,
+        domain=domain,
+    )
+    return OrganizationRecommendations(
+        items=[
+            OrganizationRecommendation(
+                organization=_organization(s.party),
+                score=s.score_hundredths / 100,
+                reasons=_reasons(s.explanation, ranking.domains, limit=REASONS),
+            )
+            for s in ranking.items
+        ]
+    )
