@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import schema
+from service.agreements.routes import router as agreements_router
 from service.auth.routes import router as api_keys_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
@@ -25,6 +26,8 @@ from service.idempotency import Idempotency
 from service.matching.routes import router as matching_router
 from service.middleware import BodyLimits, JsonLogFormatter, RequestContext
 from service.schemas import Problem
+from service.webhooks.delivery import DeliveryWorker
+from service.webhooks.routes import router as webhooks_router
 
 API_DESCRIPTION = """\
 Matchmaking between standardization technical committees and the enterprises, industry
@@ -65,9 +68,16 @@ def create_app(
             own_engine = engine or create_engine(settings)
             app.state.engine = own_engine
             app.state.sessionmaker = create_sessionmaker(own_engine)
+        # Not on a test's connection: its transaction is not for a background task to share.
+        worker = None
+        if bind is None and settings.webhook_worker_enabled:
+            worker = DeliveryWorker(app.state.sessionmaker, settings=settings)
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
             if own_engine is not None and engine is None:
                 await own_engine.dispose()
 
@@ -84,6 +94,8 @@ def create_app(
     install_error_handlers(app)
     app.include_router(api_keys_router)
     app.include_router(directory_router)
+    app.include_router(agreements_router)
+    app.include_router(webhooks_router)
     app.include_router(matching_router)
     app.include_router(events_router)
     app.include_router(checkins_router)
