@@ -24,6 +24,8 @@ from service.events.routes import router as events_router
 from service.errors import install_error_handlers
 from service.idempotency import Idempotency
 from service.matching.routes import router as matching_router
+from service.meetings.routes import router as meetings_router
+from service.schedules.routes import router as schedules_router
 from service.middleware import BodyLimits, JsonLogFormatter, RequestContext
 from service.schemas import Problem
 from service.webhooks.delivery import DeliveryWorker
@@ -99,6 +101,8 @@ def create_app(
     app.include_router(matching_router)
     app.include_router(events_router)
     app.include_router(checkins_router)
+    app.include_router(meetings_router)
+    app.include_router(schedules_router)
     _add_health_routes(app)
 
     # Starlette runs the last added outermost.

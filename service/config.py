@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     # Loopback, private and link-local destinations are refused unless this is set (tests do).
     webhook_allow_private_networks: bool = False
 
+    # How preferences and requests raise a pair's weight in the schedule over its match score
+    # (0 to 10,000, hundredths of a point): see docs/matching.md.
+    schedule_bonus_must_meet: int = Field(10_000, ge=0)
+    schedule_bonus_would_like: int = Field(4_000, ge=0)
+    schedule_bonus_request: int = Field(5_000, ge=0)
+    schedule_time_limit_seconds: float = Field(20.0, gt=0, le=600)
+
     @model_validator(mode="after")
     def _check_scoring_weights(self) -> "Settings":
         # A bad combination (sibling above exact, say) stops the process at start, not at the

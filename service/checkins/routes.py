@@ -15,6 +15,7 @@ from service.db import SessionDep
 from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses
 from service.events import service as events
 from service.events.routes import participant_out
+from service.meetings import service as meetings
 from service.models import Participant, Scan
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
@@ -55,7 +56,7 @@ async def check_in(
             reason=reason,  # type: ignore[arg-type]
             checked_in_at=checked_in_at,
             participant=participant_out(participant, principal, checked_in_at),
-            agenda=await service.agenda(session, event=event, participant=participant),
+            agenda=await meetings.agenda(session, event=event, participant=participant),  # type: ignore[arg-type]
         )
         return out.model_dump(mode="json")
 

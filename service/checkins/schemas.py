@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.events.schemas import ParticipantOut, PartyKind
+from service.meetings.schemas import AgendaEntry
 from service.schemas import StrictModel
 
 
@@ -32,14 +33,6 @@ class CheckInIn(StrictModel):
     scanned_at: AwareDatetime | None = Field(
         None, description="When an offline kiosk scanned the badge; kept as the check-in time."
     )
-
-
-class AgendaItem(BaseModel):
-    slot: int
-    start: datetime
-    end: datetime
-    table: int
-    counterpart: str
 
 
 class CheckInOut(BaseModel):
@@ -69,7 +62,7 @@ class CheckInOut(BaseModel):
     )
     checked_in_at: datetime = Field(description="The (earliest) scan time of the check-in.")
     participant: ParticipantOut
-    agenda: list[AgendaItem] = Field(description="The participant's published meetings.")
+    agenda: list[AgendaEntry] = Field(description="The participant's published meetings.")
 
 
 class StatusCounts(BaseModel):

@@ -15,7 +15,7 @@ from service.directory import service as directory
 from service.directory.schemas import CommitteeIn, OrganizationIn
 from service.events import service as events
 from service.events.schemas import EventIn, ParticipantIn, ParticipantPatch
-from service.models import Committee, Event, Organization
+from service.models import Committee, Event, MeetingRequest, Organization, Preference
 
 
 def demo_file(name: str) -> Any:
@@ -127,7 +127,53 @@ async def load_event(session: AsyncSession) -> tuple[Event, int]:
                 ),
                 if_match=f'"{existing.version}"',
             )
+    await _load_requests_and_preferences(session, event=event, data=data, ids=ids)
     return event, len(data["participants"])
+
+
+async def _load_requests_and_preferences(
+    session: AsyncSession,
+    *,
+    event: Event,
+    data: dict[str, Any],
+    ids: dict[tuple[str, str], uuid.UUID],
+) -> None:
+    by_party = {
+        (p.committee_id or p.organization_id): p.id
+        for p in (await session.scalars(events.participants_query(event.id))).all()
+    }
+
+    def participant(ref: dict[str, str]) -> uuid.UUID:
+        kind = "committee" if "committee" in ref else "organization"
+        return by_party[ids[(kind, ref[kind])]]
+
+    existing = {
+        (r.from_participant_id, r.to_participant_id): r
+        for r in (
+            await session.scalars(select(MeetingRequest).where(MeetingRequest.event_id == event.id))
+        ).all()
+    }
+    for item in data.get("meeting_requests", []):
+        key = (participant(item["from"]), participant(item["to"]))
+        request = existing.get(key) or MeetingRequest(
+            event_id=event.id, from_participant_id=key[0], to_participant_id=key[1]
+        )
+        request.message, request.state = item["message"], item["state"]
+        session.add(request)
+    preferences = {
+        (p.participant_id, p.counterpart_id): p
+        for p in (
+            await session.scalars(select(Preference).where(Preference.event_id == event.id))
+        ).all()
+    }
+    for item in data.get("preferences", []):
+        key = (participant(item["from"]), participant(item["to"]))
+        preference = preferences.get(key) or Preference(
+            event_id=event.id, participant_id=key[0], counterpart_id=key[1]
+        )
+        preference.kind = item["kind"]
+        session.add(preference)
+    await session.flush()
 
 
 async def is_empty(session: AsyncSession) -> bool:

@@ -1,0 +1,477 @@
+"""Meeting requests, preferences, meetings and agendas over HTTP."""
+
+import uuid
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import or_, select
+
+from service.auth.dependencies import AdminKey, AnyKey, PartnerKey
+from service.auth.service import Principal
+from service.db import SessionDep
+from service.errors import (
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    problem_responses,
+)
+from service.etags import etag
+from service.events import service as events
+from service.meetings import service
+from service.meetings.schemas import (
+    Agenda,
+    MeetingChangeOut,
+    MeetingIn,
+    MeetingOut,
+    MeetingPatch,
+    MeetingRequestAction,
+    MeetingRequestIn,
+    MeetingRequestOut,
+    MeetingStatus,
+    PreferenceIn,
+    PreferenceOut,
+    RequestState,
+)
+from service.models import Event, Meeting, MeetingRequest, Preference
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.schedules.service import committee_tables
+from service.schemas import Limit, Page
+
+router = APIRouter(prefix="/v1/events/{event_id}", tags=["meetings"])
+templates = Environment(loader=PackageLoader("service.meetings"), autoescape=select_autoescape())
+
+IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
+
+
+def request_out(request: MeetingRequest) -> MeetingRequestOut:
+    return MeetingRequestOut.model_validate(request, from_attributes=True)
+
+
+@router.post(
+    "/meeting-requests",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="createMeetingRequest",
+    summary="Ask a counterpart for a meeting",
+    responses=problem_responses(
+        NotFound, service.NotRegistered, service.NotCounterparts, service.RequestExists
+    ),
+)
+async def create_meeting_request(
+    event_id: uuid.UUID,
+    body: MeetingRequestIn,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+) -> MeetingRequestOut:
+    event = await events.get_event(session, event_id=event_id)
+    request = await service.create_request(session, event=event, data=body, principal=principal)
+    response.headers["Location"] = f"/v1/events/{event_id}/meeting-requests/{request.id}"
+    response.headers["ETag"] = etag(request.version)
+    return request_out(request)
+
+
+@router.get(
+    "/meeting-requests",
+    operation_id="listMeetingRequests",
+    summary="Meeting requests the caller's party takes part in (all, for admins)",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+async def list_meeting_requests(
+    event_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    state: RequestState | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[MeetingRequestOut]:
+    await events.get_event(session, event_id=event_id)
+    own = await service.visible_participant_ids(session, event_id=event_id, principal=principal)
+    items, next_cursor = await fetch_page(
+        session,
+        service.requests_query(event_id, own, state),
+        created_at=MeetingRequest.created_at,
+        record_id=MeetingRequest.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(items=[request_out(r) for r in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/meeting-requests/{request_id}",
+    operation_id="getMeetingRequest",
+    summary="Read a meeting request",
+    responses=problem_responses(NotFound),
+)
+async def get_meeting_request(
+    event_id: uuid.UUID,
+    request_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+) -> MeetingRequestOut:
+    request, _, _ = await service.visible_request(
+        session, event_id=event_id, request_id=request_id, principal=principal
+    )
+    response.headers["ETag"] = etag(request.version)
+    return request_out(request)
+
+
+@router.post(
+    "/meeting-requests/{request_id}:respond",
+    operation_id="respondToMeetingRequest",
+    summary="Accept or decline (recipient) or withdraw (sender) a pending request; If-Match required",
+    responses=problem_responses(
+        NotFound, Forbidden, service.RequestClosed, PreconditionFailed, PreconditionRequired
+    ),
+)
+async def respond_to_meeting_request(
+    event_id: uuid.UUID,
+    request_id: uuid.UUID,
+    body: MeetingRequestAction,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MeetingRequestOut:
+    request = await service.act_on_request(
+        session,
+        event_id=event_id,
+        request_id=request_id,
+        action=body.action,
+        principal=principal,
+        if_match=if_match,
+    )
+    response.headers["ETag"] = etag(request.version)
+    return request_out(request)
+
+
+# --- preferences --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/preferences",
+    operation_id="setPreference",
+    summary="Mark a counterpart must-meet, would-like or do-not-meet (201 new, 200 changed)",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": PreferenceOut, "description": "An existing preference, changed."},
+        **problem_responses(NotFound, Forbidden, service.NotRegistered, service.NotCounterparts),
+    },
+)
+async def set_preference(
+    event_id: uuid.UUID,
+    body: PreferenceIn,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+) -> PreferenceOut:
+    event = await events.get_event(session, event_id=event_id)
+    preference, created = await service.set_preference(
+        session, event=event, data=body, principal=principal
+    )
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/events/{event_id}/preferences/{preference.id}"
+    return PreferenceOut.model_validate(preference, from_attributes=True)
+
+
+@router.get(
+    "/preferences",
+    operation_id="listPreferences",
+    summary="Preferences of the caller's party (all, for admins)",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+async def list_preferences(
+    event_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[PreferenceOut]:
+    await events.get_event(session, event_id=event_id)
+    own = await service.visible_participant_ids(session, event_id=event_id, principal=principal)
+    stmt = select(Preference).where(Preference.event_id == event_id)
+    if own is not None:
+        stmt = stmt.where(Preference.participant_id.in_(own))
+    items, next_cursor = await fetch_page(
+        session,
+        stmt,
+        created_at=Preference.created_at,
+        record_id=Preference.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return Page(
+        items=[PreferenceOut.model_validate(p, from_attributes=True) for p in items],
+        next_cursor=next_cursor,
+    )
+
+
+@router.delete(
+    "/preferences/{preference_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="deletePreference",
+    summary="Forget a preference",
+    responses=problem_responses(NotFound),
+)
+async def delete_preference(
+    event_id: uuid.UUID, preference_id: uuid.UUID, principal: PartnerKey, session: SessionDep
+) -> None:
+    await service.delete_preference(
+        session, event_id=event_id, preference_id=preference_id, principal=principal
+    )
+
+
+# --- meetings -----------------------------------------------------------------------------------
+
+
+def meeting_out(
+    meeting: Meeting, event: Event, names: dict[uuid.UUID, dict[str, Any]]
+) -> MeetingOut:
+    start, end = events.slot_times(event)[meeting.slot - 1]
+    return MeetingOut(
+        id=meeting.id,
+        event_id=meeting.event_id,
+        schedule_id=meeting.schedule_id,
+        committee=names[meeting.committee_participant_id],  # type: ignore[arg-type]
+        organization=names[meeting.organization_participant_id],  # type: ignore[arg-type]
+        slot=meeting.slot,
+        start=start,
+        end=end,
+        table=meeting.table_number,
+        status=meeting.status,  # type: ignore[arg-type]
+        locked=meeting.locked,
+        notes=meeting.notes,
+        weight=meeting.weight,
+        version=meeting.version,
+    )
+
+
+@router.get(
+    "/meetings",
+    operation_id="listMeetings",
+    summary="Meetings of the published schedule (or the draft), by party, slot and status",
+    responses=problem_responses(NotFound, InvalidCursor),
+)
+async def list_meetings(
+    event_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    schedule: Annotated[str, Query(pattern="^(published|draft)$")] = "published",
+    participant_id: Annotated[
+        uuid.UUID | None, Query(description="Meetings of this party.")
+    ] = None,
+    slot: Annotated[int | None, Query(ge=1, le=64)] = None,
+    status_: Annotated[MeetingStatus | None, Query(alias="status")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[MeetingOut]:
+    event = await events.get_event(session, event_id=event_id)
+    current = await service.current_schedule(session, event_id=event_id, state=schedule)
+    if current is None or (schedule == "draft" and not principal.is_admin):
+        return Page(items=[], next_cursor=None)
+    stmt = select(Meeting).where(Meeting.schedule_id == current.id)
+    own = await service.visible_participant_ids(session, event_id=event_id, principal=principal)
+    if own is not None:
+        stmt = stmt.where(
+            or_(
+                Meeting.committee_participant_id.in_(own),
+                Meeting.organization_participant_id.in_(own),
+            )
+        )
+    if participant_id is not None:
+        stmt = stmt.where(
+            or_(
+                Meeting.committee_participant_id == participant_id,
+                Meeting.organization_participant_id == participant_id,
+            )
+        )
+    if slot is not None:
+        stmt = stmt.where(Meeting.slot == slot)
+    if status_ is not None:
+        stmt = stmt.where(Meeting.status == status_)
+    items, next_cursor = await fetch_page(
+        session,
+        stmt,
+        created_at=Meeting.created_at,
+        record_id=Meeting.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    names = await service.names_by_participant(session, event_id=event_id)
+    return Page(items=[meeting_out(m, event, names) for m in items], next_cursor=next_cursor)
+
+
+@router.post(
+    "/meetings",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="addMeeting",
+    summary="Place a meeting by hand; 409 when it would double-book",
+    responses=problem_responses(
+        NotFound,
+        service.DoubleBooked,
+        service.NoSchedule,
+        service.SlotOutOfRange,
+        service.NotRegistered,
+        service.NotCounterparts,
+    ),
+)
+async def add_meeting(
+    event_id: uuid.UUID,
+    body: MeetingIn,
+    principal: AdminKey,
+    session: SessionDep,
+    response: Response,
+) -> MeetingOut:
+    event = await events.get_event(session, event_id=event_id)
+    tables = await committee_tables(session, event=event)
+    meeting = await service.add_meeting(
+        session, event=event, data=body, principal=principal, committee_tables=tables
+    )
+    response.headers["Location"] = f"/v1/events/{event_id}/meetings/{meeting.id}"
+    response.headers["ETag"] = etag(meeting.version)
+    return meeting_out(
+        meeting, event, await service.names_by_participant(session, event_id=event_id)
+    )
+
+
+async def _visible_meeting(
+    session: SessionDep, principal: Principal, event_id: uuid.UUID, meeting_id: uuid.UUID
+) -> Meeting:
+    meeting = await service.get_meeting(session, event_id=event_id, meeting_id=meeting_id)
+    own = await service.visible_participant_ids(session, event_id=event_id, principal=principal)
+    if own is not None and not {
+        meeting.committee_participant_id,
+        meeting.organization_participant_id,
+    } & set(own):
+        raise NotFound(f"No meeting {meeting_id} in event {event_id}.")
+    return meeting
+
+
+@router.get(
+    "/meetings/{meeting_id}",
+    operation_id="getMeeting",
+    summary="Read a meeting",
+    responses=problem_responses(NotFound),
+)
+async def get_meeting(
+    event_id: uuid.UUID,
+    meeting_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+) -> MeetingOut:
+    event = await events.get_event(session, event_id=event_id)
+    meeting = await _visible_meeting(session, principal, event_id, meeting_id)
+    response.headers["ETag"] = etag(meeting.version)
+    return meeting_out(
+        meeting, event, await service.names_by_participant(session, event_id=event_id)
+    )
+
+
+@router.patch(
+    "/meetings/{meeting_id}",
+    operation_id="updateMeeting",
+    summary="Move a meeting or record it held, no-show or cancelled, with notes; If-Match required",
+    responses=problem_responses(
+        NotFound,
+        service.DoubleBooked,
+        service.SlotOutOfRange,
+        PreconditionFailed,
+        PreconditionRequired,
+    ),
+)
+async def update_meeting(
+    event_id: uuid.UUID,
+    meeting_id: uuid.UUID,
+    body: MeetingPatch,
+    principal: AdminKey,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
+) -> MeetingOut:
+    event = await events.get_event(session, event_id=event_id)
+    meeting = await service.update_meeting(
+        session,
+        event=event,
+        meeting_id=meeting_id,
+        patch=body,
+        principal=principal,
+        if_match=if_match,
+    )
+    response.headers["ETag"] = etag(meeting.version)
+    return meeting_out(
+        meeting, event, await service.names_by_participant(session, event_id=event_id)
+    )
+
+
+@router.get(
+    "/meetings/{meeting_id}/history",
+    operation_id="getMeetingHistory",
+    summary="Every change of a meeting: status, place, who and when",
+    responses=problem_responses(NotFound),
+)
+async def meeting_history(
+    event_id: uuid.UUID, meeting_id: uuid.UUID, principal: PartnerKey, session: SessionDep
+) -> list[MeetingChangeOut]:
+    await _visible_meeting(session, principal, event_id, meeting_id)
+    return [
+        MeetingChangeOut(
+            from_status=c.from_status,
+            to_status=c.to_status,
+            slot=c.slot,
+            table=c.table_number,  # type: ignore[arg-type]
+            note=c.note,
+            actor_key_id=c.actor_key_id,
+            actor_name=c.actor_name,
+            at=c.created_at,
+        )
+        for c in await service.meeting_changes(session, meeting_id=meeting_id)
+    ]
+
+
+# --- agendas ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/participants/{participant_id}/agenda",
+    operation_id="getAgenda",
+    summary="A participant's published meetings; a printable bilingual page for Accept: text/html",
+    responses={
+        200: {"content": {"text/html": {}}, "description": "The agenda."},
+        **problem_responses(NotFound, events.EventNotAllowed),
+    },
+)
+async def get_agenda(
+    event_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    principal: AnyKey,
+    session: SessionDep,
+    request: Request,
+) -> Agenda:
+    event = await events.get_event(session, event_id=event_id, principal=principal)
+    participant = await events.get_participant(
+        session, event_id=event_id, participant_id=participant_id
+    )
+    if principal.role == "partner" and not service.party_of(principal, participant):
+        raise NotFound(f"No participant {participant_id} in event {event_id}.")
+    published = await service.current_schedule(session, event_id=event_id, state="published")
+    agenda = Agenda(
+        participant=service.party_name(participant),  # type: ignore[arg-type]
+        event_name_zh=event.name_zh,
+        event_name_en=event.name_en,
+        venue=event.venue,
+        published=published is not None,
+        meetings=await service.agenda(session, event=event, participant=participant),  # type: ignore[arg-type]
+    )
+    if "text/html" in request.headers.get("accept", ""):
+        zone = ZoneInfo(event.timezone)
+        for entry in agenda.meetings:
+            entry.start, entry.end = entry.start.astimezone(zone), entry.end.astimezone(zone)
+        html = templates.get_template("agenda.html").render(agenda=agenda)
+        return HTMLResponse(html)  # type: ignore[return-value]
+    return agenda

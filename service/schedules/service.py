@@ -1,0 +1,326 @@
+"""The event's schedule: pair weights, the engine's run, drafts, publishing and the grid."""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from service.config import Settings
+from service.db import utcnow
+from service.errors import Conflict
+from service.events import service as events
+from service.matching import service as matching
+from service.meetings.service import current_schedule
+from service.models import (
+    Committee,
+    Event,
+    Meeting,
+    MeetingRequest,
+    Organization,
+    Participant,
+    Preference,
+    Schedule,
+)
+from service.scheduling import engine
+from service.scheduling.event import Candidate
+from service.scheduling.event import Event as EngineEvent
+from service.scheduling.event import Meeting as EngineMeeting
+from service.scheduling.event import Participant as EngineParticipant
+from service.scoring import score_pair
+
+
+class NotEnoughTables(Conflict):
+    code, title = "not_enough_tables", "More committees than tables"
+
+
+class NoDraft(Conflict):
+    code, title = "no_draft", "No draft schedule to publish"
+
+
+@dataclass(frozen=True)
+class Pair:
+    committee: uuid.UUID
+    organization: uuid.UUID
+    weight: int
+    required: bool
+
+
+async def committee_tables(session: AsyncSession, *, event: Event) -> dict[uuid.UUID, int]:
+    """Each committee's own table: set by hand, or the lowest free ones in designation order."""
+    participants = (await session.scalars(events.participants_query(event.id))).all()
+    committees = sorted(
+        (p for p in participants if p.committee is not None),
+        key=lambda p: (p.committee.designation if p.committee else "", str(p.id)),
+    )
+    if len(committees) > event.tables:
+        raise NotEnoughTables(
+            f"{len(committees)} committees each keep a table, but the event has {event.tables}."
+        )
+    taken = {p.table_number for p in committees if p.table_number is not None}
+    free = iter(t for t in range(1, event.tables + 1) if t not in taken)
+    for p in committees:
+        if p.table_number is None:
+            p.table_number = next(free)
+    await session.flush()
+    return {p.id: p.table_number for p in committees if p.table_number is not None}
+
+
+async def pair_weights(
+    session: AsyncSession, *, event: Event, settings: Settings
+) -> tuple[list[Participant], list[Pair]]:
+    """The event's participants and every pair worth meeting, with its weight.
+
+    weight = match score (hundredths, 0 to 10,000) + a bonus per must-meet and would-like mark
+    and for a request; an accepted request is also required. Do-not-meet from either side
+    removes the pair. Pairs of weight 0 with no request are not candidates.
+    """
+    participants = list(
+        (
+            await session.scalars(
+                events.participants_query(event.id).options(
+                    selectinload(Participant.committee).selectinload(Committee.domains),
+                    selectinload(Participant.organization).selectinload(Organization.domains),
+                )
+            )
+        ).all()
+    )
+    domains = await matching.load_domains(session)
+    weights = settings.scoring_weights()
+    profiles = {
+        p.id: (
+            matching.committee_party(p.committee, domains=domains)
+            if p.committee is not None
+            else matching.organization_party(p.organization, domains=domains)  # type: ignore[arg-type]
+        ).profile(weights=weights)
+        for p in participants
+    }
+    preferences = (
+        await session.scalars(select(Preference).where(Preference.event_id == event.id))
+    ).all()
+    marks: dict[frozenset[uuid.UUID], list[str]] = {}
+    for pref in preferences:
+        marks.setdefault(frozenset((pref.participant_id, pref.counterpart_id)), []).append(
+            pref.kind
+        )
+    requests = (
+        await session.scalars(
+            select(MeetingRequest).where(
+                MeetingRequest.event_id == event.id,
+                MeetingRequest.state.in_(("pending", "accepted")),
+            )
+        )
+    ).all()
+    asked = {frozenset((r.from_participant_id, r.to_participant_id)): r.state for r in requests}
+    bonus = {
+        "must_meet": settings.schedule_bonus_must_meet,
+        "would_like": settings.schedule_bonus_would_like,
+    }
+    pairs = []
+    committees = [p for p in participants if p.committee_id is not None]
+    organizations = [p for p in participants if p.organization_id is not None]
+    for c in committees:
+        for o in organizations:
+            key = frozenset((c.id, o.id))
+            kinds = marks.get(key, [])
+            if "do_not_meet" in kinds:
+                continue
+            score = score_pair(
+                taxonomy=domains.taxonomy,
+                weights=weights,
+                committee=profiles[c.id],
+                organization=profiles[o.id],
+            )
+            weight = (
+                score
+                + sum(bonus[k] for k in kinds)
+                + (settings.schedule_bonus_request if key in asked else 0)
+            )
+            if weight > 0:
+                pairs.append(Pair(c.id, o.id, weight, asked.get(key) == "accepted"))
+    return participants, pairs
+
+
+def _engine_event(
+    event: Event,
+    participants: list[Participant],
+    pairs: list[Pair],
+    tables: dict[uuid.UUID, int],
+    locked: list[Meeting],
+) -> EngineEvent:
+    fixed = {(m.committee_participant_id, m.organization_participant_id): m for m in locked}
+    candidates = []
+    for pair in pairs:
+        kept = fixed.pop((pair.committee, pair.organization), None)
+        candidates.append(
+            Candidate(
+                a=str(pair.committee),
+                b=str(pair.organization),
+                weight=pair.weight,
+                required=pair.required or kept is not None,
+                slot=kept.slot if kept else None,
+                locked=kept is not None,
+                table=kept.table_number if kept else None,
+            )
+        )
+    # A held or locked meeting stays even when its pair has since lost its weight.
+    candidates.extend(
+        Candidate(
+            a=str(m.committee_participant_id),
+            b=str(m.organization_participant_id),
+            weight=0,
+            required=True,
+            slot=m.slot,
+            locked=True,
+            table=m.table_number,
+        )
+        for m in fixed.values()
+    )
+    return EngineEvent(
+        slots=len(event.slots),
+        tables=event.tables,
+        participants=tuple(
+            EngineParticipant(
+                id=str(p.id),
+                kind="committee" if p.committee_id else "organization",
+                unavailable=frozenset(p.unavailable_slots),
+                min_meetings=p.min_meetings,
+                max_meetings=p.max_meetings,
+                table=tables.get(p.id),
+            )
+            for p in participants
+        ),
+        candidates=tuple(candidates),
+    )
+
+
+async def build(
+    session: AsyncSession,
+    *,
+    event: Event,
+    mode: str,
+    fairness: int | None,
+    time_limit: float,
+    settings: Settings,
+) -> Schedule:
+    """Run the engine and keep its answer as the event's one draft."""
+    tables = await committee_tables(session, event=event)
+    participants, pairs = await pair_weights(session, event=event, settings=settings)
+    published = await current_schedule(session, event_id=event.id, state="published")
+    previous = (
+        list(
+            (
+                await session.scalars(
+                    select(Meeting).where(
+                        Meeting.schedule_id == published.id, Meeting.status != "cancelled"
+                    )
+                )
+            ).all()
+        )
+        if published
+        else []
+    )
+    keep = [m for m in previous if m.locked or m.status in ("held", "no_show")]
+    problem = _engine_event(event, participants, pairs, tables, keep)
+    result = await asyncio.to_thread(
+        engine.schedule_event,
+        event=problem,
+        mode=mode,  # type: ignore[arg-type]
+        previous=[
+            EngineMeeting(
+                slot=m.slot,
+                table=m.table_number,
+                a=str(m.committee_participant_id),
+                b=str(m.organization_participant_id),
+            )
+            for m in previous
+        ],
+        fairness=fairness,
+        time_limit=time_limit,
+    )
+    await session.execute(
+        delete(Schedule).where(Schedule.event_id == event.id, Schedule.state == "draft")
+    )
+    weights = {(str(p.committee), str(p.organization)): p.weight for p in pairs}
+    objective = result.objective
+    schedule = Schedule(
+        event_id=event.id,
+        state="draft",
+        mode=mode,
+        status=result.status,
+        total_weight=objective.weight if objective else 0,
+        weight_bound=result.weight_bound,
+        objective={
+            "required_missing": objective.required_missing,
+            "shortfall": objective.shortfall,
+            "weight": objective.weight,
+            "changes": objective.changes,
+            "breaks": objective.breaks,
+        }
+        if objective
+        else {},
+        unmet=[{"kind": u.kind, "who": list(u.who), "reason": u.reason} for u in result.unmet],
+        seconds=round(result.seconds, 3),
+    )
+    session.add(schedule)
+    await session.flush()
+    carried = {
+        (str(m.committee_participant_id), str(m.organization_participant_id)): m for m in previous
+    }
+    for placed in result.meetings:
+        before = carried.get((placed.a, placed.b))
+        session.add(
+            Meeting(
+                event_id=event.id,
+                schedule_id=schedule.id,
+                committee_participant_id=uuid.UUID(placed.a),
+                organization_participant_id=uuid.UUID(placed.b),
+                slot=placed.slot,
+                table_number=placed.table,
+                weight=weights.get((placed.a, placed.b), 0),
+                status=before.status if before else "scheduled",
+                locked=before.locked if before else False,
+                notes=before.notes if before else "",
+            )
+        )
+    await session.flush()
+    return schedule
+
+
+async def publish(session: AsyncSession, *, event: Event) -> Schedule:
+    """Make the newest draft the published schedule; the one before is superseded."""
+    draft = await current_schedule(session, event_id=event.id, state="draft")
+    if draft is None:
+        raise NoDraft("Build a draft first (POST /v1/events/{id}/schedule).")
+    await session.execute(
+        update(Schedule)
+        .where(Schedule.event_id == event.id, Schedule.state == "published")
+        .values(state="superseded")
+    )
+    draft.state = "published"
+    draft.published_at = utcnow()
+    await session.flush()
+    return draft
+
+
+async def meeting_count(session: AsyncSession, *, schedule_id: uuid.UUID) -> int:
+    """Live meetings in a schedule."""
+    rows = await session.scalars(
+        select(Meeting.id).where(Meeting.schedule_id == schedule_id, Meeting.status != "cancelled")
+    )
+    return len(rows.all())
+
+
+def unmet_out(schedule: Schedule, names: dict[str, Any]) -> list[dict[str, Any]]:
+    """What could not be satisfied, with the parties named."""
+    return [
+        {
+            "kind": u["kind"],
+            "participants": [names[w] for w in u["who"] if w in names],
+            "reason": u["reason"],
+        }
+        for u in schedule.unmet
+    ]

@@ -1,0 +1,293 @@
+"""Meeting requests, preferences, hand-placed meetings, history and agendas."""
+
+import asyncio
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.config import Settings
+from tests.conftest import Headers, KeyFactory
+from tests.events.test_routes import EVENT, demo_event
+
+
+async def parties(
+    client: httpx.AsyncClient, admin: Headers
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    event = await demo_event(client, admin)
+    items = (
+        await client.get(
+            f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
+        )
+    ).json()["items"]
+    committees = [p for p in items if p["party"]["kind"] == "committee"]
+    organizations = [p for p in items if p["party"]["kind"] != "committee"]
+    return event["id"], committees, organizations
+
+
+def key_for(participant: dict[str, Any]) -> dict[str, str]:
+    kind = "committee_id" if participant["party"]["kind"] == "committee" else "organization_id"
+    return {kind: participant["party"]["id"]}
+
+
+async def test_request_accept_decline_withdraw_by_the_right_side(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    event_id, committees, organizations = await parties(client, admin)
+    sender, recipient = organizations[-1], committees[-1]
+    sender_key = await make_key("partner", **key_for(sender))
+    recipient_key = await make_key("partner", **key_for(recipient))
+    url = f"/v1/events/{event_id}/meeting-requests"
+    body = {
+        "from_participant_id": sender["id"],
+        "to_participant_id": recipient["id"],
+        "message": "想讨论标准合作",
+    }
+    created = await client.post(url, json=body, headers=sender_key)
+    assert created.status_code == 201, created.text
+    request = created.json()
+    assert request["state"] == "pending"
+    again = await client.post(url, json=body, headers=sender_key)
+    assert again.status_code == 409 and again.json()["code"] == "request_exists"
+    impostor = await client.post(
+        url, json={**body, "from_participant_id": organizations[-2]["id"]}, headers=sender_key
+    )
+    assert impostor.status_code == 403
+
+    respond = f"{url}/{request['id']}:respond"
+    by_sender = await client.post(
+        respond, json={"action": "accept"}, headers={**sender_key, "If-Match": '"1"'}
+    )
+    assert by_sender.status_code == 403
+    no_etag = await client.post(respond, json={"action": "accept"}, headers=recipient_key)
+    assert no_etag.status_code == 428
+    accepted = await client.post(
+        respond, json={"action": "accept"}, headers={**recipient_key, "If-Match": '"1"'}
+    )
+    assert accepted.status_code == 200 and accepted.json()["state"] == "accepted"
+    late = await client.post(
+        respond, json={"action": "withdraw"}, headers={**sender_key, "If-Match": '"2"'}
+    )
+    assert late.status_code == 409 and late.json()["code"] == "request_closed"
+
+    outsider = await make_key("partner", **key_for(organizations[0]))
+    assert (await client.get(f"{url}/{request['id']}", headers=outsider)).status_code == 404
+    listed = (await client.get(url, params={"limit": 500}, headers=outsider)).json()["items"]
+    assert request["id"] not in {r["id"] for r in listed}
+    mine = (await client.get(url, params={"limit": 500}, headers=recipient_key)).json()["items"]
+    assert request["id"] in {r["id"] for r in mine}
+
+
+async def test_requests_need_registered_counterparts(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event_id, committees, organizations = await parties(client, admin)
+    url = f"/v1/events/{event_id}/meeting-requests"
+    same_side = await client.post(
+        url,
+        json={"from_participant_id": committees[0]["id"], "to_participant_id": committees[1]["id"]},
+        headers=admin,
+    )
+    assert same_side.status_code == 422 and same_side.json()["code"] == "not_counterparts"
+    other_event = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
+    elsewhere = await client.post(
+        f"/v1/events/{other_event['id']}/meeting-requests",
+        json={
+            "from_participant_id": organizations[0]["id"],
+            "to_participant_id": committees[0]["id"],
+        },
+        headers=admin,
+    )
+    assert elsewhere.status_code == 422 and elsewhere.json()["code"] == "not_registered"
+
+
+async def test_preferences_are_set_changed_and_private(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    event_id, committees, organizations = await parties(client, admin)
+    owner = organizations[5]
+    partner = await make_key("partner", **key_for(owner))
+    url = f"/v1/events/{event_id}/preferences"
+    body = {
+        "participant_id": owner["id"],
+        "counterpart_id": committees[3]["id"],
+        "kind": "would_like",
+    }
+    created = await client.post(url, json=body, headers=partner)
+    assert created.status_code == 201
+    changed = await client.post(url, json={**body, "kind": "do_not_meet"}, headers=partner)
+    assert changed.status_code == 200 and changed.json()["id"] == created.json()["id"]
+    assert changed.json()["kind"] == "do_not_meet"
+    for_other = await client.post(
+        url, json={**body, "participant_id": organizations[6]["id"]}, headers=partner
+    )
+    assert for_other.status_code == 403
+    mine = (await client.get(url, params={"limit": 500}, headers=partner)).json()["items"]
+    assert [p["kind"] for p in mine if p["counterpart_id"] == committees[3]["id"]] == [
+        "do_not_meet"
+    ]
+    assert all(p["participant_id"] == owner["id"] for p in mine)
+    outsider = await make_key("partner", **key_for(organizations[7]))
+    gone = await client.delete(f"{url}/{created.json()['id']}", headers=outsider)
+    assert gone.status_code == 404
+    assert (
+        await client.delete(f"{url}/{created.json()['id']}", headers=partner)
+    ).status_code == 204
+
+
+async def _built(client: httpx.AsyncClient, admin: Headers, event_id: str) -> dict[str, Any]:
+    built = await client.post(
+        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+    )
+    assert built.status_code == 201, built.text
+    published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    assert published.status_code == 200, published.text
+    return published.json()
+
+
+async def test_hand_placed_meeting_that_double_books_is_409(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event_id, committees, organizations = await parties(client, admin)
+    small = (await client.post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)).json()
+    url = f"/v1/events/{small['id']}"
+    registered = []
+    for party in (committees[0], committees[1], organizations[0], organizations[1]):
+        registered.append(
+            (
+                await client.post(
+                    f"{url}/participants",
+                    json={**key_for(party), "people": [{"name": "代表"}]},
+                    headers=admin,
+                )
+            ).json()
+        )
+    c1, c2, o1, o2 = registered
+    await _built(client, admin, small["id"])
+    meetings = (await client.get(f"{url}/meetings", headers=admin)).json()["items"]
+    for m in meetings:  # start from an empty grid
+        await client.patch(
+            f"{url}/meetings/{m['id']}",
+            json={"status": "cancelled"},
+            headers={**admin, "If-Match": f'"{m["version"]}"'},
+        )
+    first = await client.post(
+        f"{url}/meetings",
+        json={
+            "committee_participant_id": c1["id"],
+            "organization_participant_id": o1["id"],
+            "slot": 1,
+        },
+        headers=admin,
+    )
+    assert first.status_code == 201, first.text
+    same_org = await client.post(
+        f"{url}/meetings",
+        json={
+            "committee_participant_id": c2["id"],
+            "organization_participant_id": o1["id"],
+            "slot": 1,
+        },
+        headers=admin,
+    )
+    assert same_org.status_code == 409 and same_org.json()["code"] == "double_booked"
+    same_table = await client.post(
+        f"{url}/meetings",
+        json={
+            "committee_participant_id": c2["id"],
+            "organization_participant_id": o2["id"],
+            "slot": 1,
+            "table": first.json()["table"],
+        },
+        headers=admin,
+    )
+    assert same_table.status_code == 409
+    same_pair = await client.post(
+        f"{url}/meetings",
+        json={
+            "committee_participant_id": c1["id"],
+            "organization_participant_id": o1["id"],
+            "slot": 2,
+        },
+        headers=admin,
+    )
+    assert same_pair.status_code == 409
+    fine = await client.post(
+        f"{url}/meetings",
+        json={
+            "committee_participant_id": c2["id"],
+            "organization_participant_id": o2["id"],
+            "slot": 1,
+        },
+        headers=admin,
+    )
+    assert fine.status_code == 201
+    move = await client.patch(
+        f"{url}/meetings/{fine.json()['id']}",
+        json={"table": first.json()["table"]},
+        headers={**admin, "If-Match": f'"{fine.json()["version"]}"'},
+    )
+    assert move.status_code == 409
+
+
+async def test_status_changes_are_kept_with_who_and_when(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event_id, _, _ = await parties(client, admin)
+    await _built(client, admin, event_id)
+    url = f"/v1/events/{event_id}/meetings"
+    meeting = (await client.get(url, params={"limit": 1}, headers=admin)).json()["items"][0]
+    held = await client.patch(
+        f"{url}/{meeting['id']}",
+        json={"status": "held", "notes": "双方同意起草合作意向"},
+        headers={**admin, "If-Match": f'"{meeting["version"]}"'},
+    )
+    assert held.status_code == 200 and held.json()["status"] == "held"
+    stale = await client.patch(
+        f"{url}/{meeting['id']}",
+        json={"status": "no_show"},
+        headers={**admin, "If-Match": f'"{meeting["version"]}"'},
+    )
+    assert stale.status_code == 412
+    history = (await client.get(f"{url}/{meeting['id']}/history", headers=admin)).json()
+    assert [(h["from_status"], h["to_status"]) for h in history] == [("scheduled", "held")]
+    assert history[0]["note"] == "双方同意起草合作意向" and history[0]["actor_name"] == "test admin"
+    filtered = (await client.get(url, params={"status": "held"}, headers=admin)).json()["items"]
+    assert [m["id"] for m in filtered] == [meeting["id"]]
+    by_slot = (
+        await client.get(url, params={"slot": meeting["slot"], "limit": 500}, headers=admin)
+    ).json()["items"]
+    assert by_slot and {m["slot"] for m in by_slot} == {meeting["slot"]}
+
+
+async def test_agenda_only_after_publishing_and_as_bilingual_html(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    event_id, committees, _ = await parties(client, admin)
+    committee = committees[0]
+    url = f"/v1/events/{event_id}/participants/{committee['id']}/agenda"
+    before = (await client.get(url, headers=admin)).json()
+    assert before["published"] is False and before["meetings"] == []
+    await client.post(
+        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+    )
+    draft_only = (await client.get(url, headers=admin)).json()
+    assert draft_only["meetings"] == []
+    await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    agenda = (await client.get(url, headers=admin)).json()
+    assert agenda["published"] and agenda["meetings"]
+    slots = [m["slot"] for m in agenda["meetings"]]
+    assert slots == sorted(slots) and len(set(slots)) == len(slots)
+    assert {m["table"] for m in agenda["meetings"]} == {
+        agenda["meetings"][0]["table"]
+    }  # own table all day
+    assert all(m["shared_domains"] or m["counterpart"] for m in agenda["meetings"])
+    kiosk = await make_key("kiosk")
+    assert (await client.get(url, headers=kiosk)).status_code == 200
+    html = await client.get(url, headers={**admin, "Accept": "text/html"})
+    assert html.headers["content-type"].startswith("text/html")
+    assert "会谈对象" in html.text and "Counterpart" in html.text
+    assert agenda["meetings"][0]["counterpart"]["name_zh"] in html.text
+    outsider = await make_key("partner", **key_for(committees[1]))
+    assert (await client.get(url, headers=outsider)).status_code == 404
