@@ -64,7 +64,7 @@ async def organizations_for(
 
 def total(lines: list[dict[str, Any]]) -> float:
     """Shares add up in hundredths, exactly: no float drift decides the test."""
-    return sum(round(line["share"] * 100) for line in lines) / 100
+    return sum(round(float(line["share"]) * 100) for line in lines) / 100
 
 
 async def test_the_worked_example_through_the_api(

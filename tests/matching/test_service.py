@@ -3,8 +3,10 @@
 import asyncio
 import json
 import os
+import re
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,7 +121,7 @@ async def test_recommendations_equal_the_reference_for_every_party(session: Asyn
         )
         assert _got(ranking) == _ranked([(o.id, pair(c, o)) for o in organizations])
     for o in organizations:
-        ranking = await service.recommend_committees(
+        committee_ranking = await service.recommend_committees(
             session,
             organization_id=uuid.UUID(o.id),
             weights=WEIGHTS,
@@ -127,7 +129,7 @@ async def test_recommendations_equal_the_reference_for_every_party(session: Asyn
             min_score=0,
             domain=None,
         )
-        assert _got(ranking) == _ranked([(c.id, pair(c, o)) for c in committees])
+        assert _got(committee_ranking) == _ranked([(c.id, pair(c, o)) for c in committees])
 
 
 async def test_explanations_add_up_to_the_score_for_every_pair(session: AsyncSession) -> None:
@@ -188,6 +190,7 @@ async def test_another_process_computes_the_same_answers(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONHASHSEED": "20260923"},
+        cwd=Path(__file__).parents[2],
     )
     stdout, stderr = await asyncio.wait_for(child.communicate(), timeout=120)
     assert child.returncode == 0, stderr.decode()
@@ -206,6 +209,19 @@ def test_settings_fill_the_scoring_weights(monkeypatch: pytest.MonkeyPatch) -> N
     assert Settings().scoring_weights() == ScoringWeights(
         exact=0.9, parent_child=0.5, grandparent=0.2, sibling=0.25, text=0.0
     )
+
+
+def test_the_docs_name_every_setting_with_its_default() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "matching.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(match_weight_\w+)` \| ([0-9.]+) \| `(\w+)` \|$", text, re.M)
+    defaults = {
+        name: field.default
+        for name, field in Settings.model_fields.items()
+        if name.startswith("match_weight_")
+    }
+    assert {name: float(default) for name, default, _ in rows} == defaults
+    assert all(name == f"match_weight_{field}" for name, _, field in rows)
+    assert {field for _, _, field in rows} == set(ScoringWeights.__dataclass_fields__)
 
 
 @pytest.mark.parametrize(
