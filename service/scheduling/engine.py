@@ -627,6 +627,10 @@ def schedule_event(
                 names = {lv.name for lv in more}
                 levels = [lv for lv in levels if lv.name not in names] + more
                 status = "optimal" if all(lv.optimal for lv in levels) else "feasible"
+    if status != "infeasible" and not levels and greedy:
+        # Out of time before any model answer: the greedy schedule obeys every hard rule.
+        levels = [LevelResult("greedy", 0, 0, False, 0.0)]
+        slot_of, status = greedy, "feasible"
     if status in ("infeasible", "unknown") or not levels:
         return Schedule(
             status=_status(status),
