@@ -15,6 +15,7 @@ from service.db import utcnow
 from service.errors import PROBLEM_TYPE_BASE
 from service.events import service as events
 from service.models import ApiKey, CheckIn, Event, Participant, Scan
+from service.webhooks import service as webhooks
 
 
 def party_kind(participant: Participant) -> str:
@@ -151,6 +152,21 @@ async def _decide(
             existing.checked_in_at = at
             await session.flush()
         return 200, await render(participant, existing.checked_in_at, "already_checked_in")
+    await webhooks.emit(
+        session,
+        type="checkin.created",
+        data={
+            "event_id": event.id,
+            "participant_id": participant.id,
+            "party": {
+                "kind": party_kind(participant),
+                "id": participant.committee_id or participant.organization_id,
+                "name_zh": events.party_names(participant)[0],
+            },
+            "checked_in_at": checkin.checked_in_at,
+        },
+        parties=[participant.committee_id or participant.organization_id],  # type: ignore[list-item]
+    )
     return 201, await render(participant, checkin.checked_in_at, None)
 
 

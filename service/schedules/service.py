@@ -31,6 +31,7 @@ from service.scheduling.event import Event as EngineEvent
 from service.scheduling.event import Meeting as EngineMeeting
 from service.scheduling.event import Participant as EngineParticipant
 from service.scoring import score_pair
+from service.webhooks import service as webhooks
 
 
 class NotEnoughTables(Conflict):
@@ -303,6 +304,19 @@ async def publish(session: AsyncSession, *, event: Event) -> Schedule:
     draft.state = "published"
     draft.published_at = utcnow()
     await session.flush()
+    participants = (await session.scalars(events.participants_query(event.id))).all()
+    await webhooks.emit(
+        session,
+        type="schedule.published",
+        data={
+            "event_id": event.id,
+            "schedule_id": draft.id,
+            "meetings": await meeting_count(session, schedule_id=draft.id),
+            "status": draft.status,
+            "published_at": draft.published_at,
+        },
+        parties=[p.committee_id or p.organization_id for p in participants],  # type: ignore[misc]
+    )
     return draft
 
 

@@ -5,9 +5,12 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
 from service.config import Settings
+from service.models import OutboxEvent
 from tests.conftest import Headers, KeyFactory
 from tests.events.test_routes import EVENT, demo_event
 
@@ -195,3 +198,22 @@ async def test_two_kiosks_on_two_workers_make_one_record(
         ).json()["items"]
         assert len(scans) == 9
         await a.delete(f"/v1/events/{event['id']}", headers={**admin, "If-Match": '"1"'})
+
+
+async def test_first_check_in_tells_partner_systems_once(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, session: AsyncSession
+) -> None:
+    kiosk = await make_key("kiosk")
+    event_id, participant = await _participant(client, admin, 5)
+    for _ in range(2):
+        await client.post(
+            f"/v1/events/{event_id}/checkins",
+            json={"badge_code": participant["badge_code"]},
+            headers=kiosk,
+        )
+    events = (
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.type == "checkin.created"))
+    ).all()
+    assert len(events) == 1
+    assert events[0].payload["participant_id"] == participant["id"]
+    assert events[0].payload["party"]["name_zh"] == participant["party"]["name_zh"]

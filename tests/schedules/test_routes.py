@@ -9,9 +9,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
 from service.config import Settings
+from service.models import OutboxEvent
 from tests.conftest import Headers, KeyFactory
 from tests.events.test_routes import EVENT
 from tests.meetings.test_routes import key_for, parties
@@ -181,8 +184,8 @@ async def test_fill_mode_changes_nothing_scheduled(
     assert kept <= placed
 
 
-async def test_publish_supersedes_and_grid_exports(
-    client: httpx.AsyncClient, admin: Headers
+async def test_publish_supersedes_tells_partners_and_grid_exports(
+    client: httpx.AsyncClient, admin: Headers, session: AsyncSession
 ) -> None:
     _, committees, organizations = await parties(client, admin)
     event_id, _ = await small_event(client, admin, committees[:2], organizations[:4])
@@ -193,6 +196,10 @@ async def test_publish_supersedes_and_grid_exports(
     assert first["state"] == "published" and first["published_at"]
     await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
     second = (await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)).json()
+    told = (
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.type == "schedule.published"))
+    ).all()
+    assert [e.payload["schedule_id"] for e in told] == [first["id"], second["id"]]
     current = (await client.get(f"/v1/events/{event_id}/schedule", headers=admin)).json()
     assert current["published"]["id"] == second["id"] != first["id"] and current["draft"] is None
     meetings = await all_meetings(client, admin, event_id)
