@@ -627,6 +627,14 @@ def schedule_event(
                 names = {lv.name for lv in more}
                 levels = [lv for lv in levels if lv.name not in names] + more
                 status = "optimal" if all(lv.optimal for lv in levels) else "feasible"
+
+    def rank_of(sl: dict[int, int]) -> tuple[int, int, int]:
+        o = _objective(prep, sl)
+        return (o.required_missing, o.shortfall, -o.weight)
+
+    if levels and greedy and rank_of(greedy) < rank_of(slot_of):
+        # A solver cut short can trail the baseline; never answer worse than greedy.
+        slot_of, status = greedy, "feasible"
     if status != "infeasible" and not levels and greedy:
         # Out of time before any model answer: the greedy schedule obeys every hard rule.
         levels = [LevelResult("greedy", 0, 0, False, 0.0)]
