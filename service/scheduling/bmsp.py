@@ -76,6 +76,7 @@ def solve_bmsp(
         raise AssertionError(f"solver answer breaks the rules: {problems[0]}")
     level = outcome.levels[0]
     total = sum(participant_breaks(instance=instance, slots=slots))
-    if total != level.value:
+    # Break booleans are only pushed down by the objective, so an unproven answer may overcount.
+    if total > level.value or (outcome.status == "optimal" and total != level.value):
         raise AssertionError(f"model counted {level.value} breaks, the checker {total}")
     return BmspResult(outcome.status, total, slots, level.bound, seconds)
