@@ -30,22 +30,35 @@ Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
 
 
-def _database_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
+def _sqlite_url() -> str:
     directory = tempfile.mkdtemp(prefix="smk-test-")
     return f"sqlite+aiosqlite:///{directory}/test.db"
 
 
 @pytest.fixture(scope="session")
-def settings() -> Settings:
-    return Settings(database_url=_database_url())
+async def database_url() -> AsyncIterator[str]:
+    """The run's own database: a fresh SQLite file, or a fresh PostgreSQL database created
+    through TEST_DATABASE_URL and dropped afterwards, so concurrent runs never meet."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        yield _sqlite_url()
+        return
+    url = make_url(base)
+    name = f"{url.database or 'test'}_run_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(Settings(database_url=base), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def is_postgres(settings: Settings) -> bool:
-    return settings.database_url.startswith("postgresql")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
 
 
 async def reset_database(engine: AsyncEngine) -> None:

@@ -88,6 +88,7 @@ async def check_in(
     )
     status, body = await _decide(
         session,
+        offline=scanned_at is not None,
         event=event,
         participant=participant,
         at=at,
@@ -106,6 +107,7 @@ async def check_in(
 async def _decide(
     session: AsyncSession,
     *,
+    offline: bool,
     event: Event,
     participant: Participant | None,
     at: datetime,
@@ -147,8 +149,9 @@ async def _decide(
             select(CheckIn).where(CheckIn.participant_id == participant.id).with_for_update()
         )
         assert existing is not None
-        # Offline kiosks upload in any order: the check-in time is the earliest scan.
-        if at < existing.checked_in_at:
+        # Offline kiosks upload in any order: the check-in time is the earliest scan they
+        # report. A live scan that merely lost a race to another kiosk changes nothing.
+        if offline and at < existing.checked_in_at:
             existing.checked_in_at = at
             await session.flush()
         return 200, await render(participant, existing.checked_in_at, "already_checked_in")
