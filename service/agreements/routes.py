@@ -79,8 +79,8 @@ def intent_out(intent: Intent, codes: dict[uuid.UUID, str], principal: Principal
             intent.organization_contact_phone,
             private=private,
         ),
-        state=intent.state,  # type: ignore[arg-type]
-        next_states=list(service.INTENT_FLOW[intent.state]),  # type: ignore[arg-type]
+        state=intent.state,
+        next_states=list(service.INTENT_FLOW[intent.state]),
         version=intent.version,
         created_at=intent.created_at,
         updated_at=intent.updated_at,
@@ -103,8 +103,8 @@ def memorandum_out(memorandum: Memorandum, codes: dict[uuid.UUID, str]) -> Memor
         document=Document(uri=memorandum.document_uri, sha256=memorandum.document_sha256),
         event_id=memorandum.event_id,
         notes=memorandum.notes,
-        state=memorandum.state,  # type: ignore[arg-type]
-        next_states=list(service.MEMORANDUM_FLOW[memorandum.state]),  # type: ignore[arg-type]
+        state=memorandum.state,
+        next_states=list(service.MEMORANDUM_FLOW[memorandum.state]),
         version=memorandum.version,
         created_at=memorandum.created_at,
         updated_at=memorandum.updated_at,

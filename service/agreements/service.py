@@ -19,15 +19,18 @@ from service.agreements.schemas import (
 )
 from service.auth.service import Principal
 from service.db import new_id, utcnow
+from service.directory.schemas import Contact
 from service.directory.service import UnknownDomain, load_taxonomy
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.etags import require_match
 from service.models import (
     ApiKey,
     Committee,
+    Event,
     Intent,
     IntentDomain,
     IntentTransition,
+    Meeting,
     Memorandum,
     MemorandumDomain,
     MemorandumSignatory,
@@ -61,6 +64,22 @@ class MemorandumSigned(Conflict):
 
 class NotAParty(Forbidden):
     code, title = "not_a_party", "Only a party may record this"
+
+
+class UnknownEvent(Unprocessable):
+    code, title = "unknown_event", "Event or meeting does not exist"
+
+
+async def _check_event_refs(
+    session: AsyncSession, *, event_id: uuid.UUID | None, meeting_id: uuid.UUID | None = None
+) -> None:
+    """422 for an event or meeting that does not exist, or a meeting of another event."""
+    if event_id is not None and await session.get(Event, event_id) is None:
+        raise UnknownEvent(f"No event has id {event_id}.")
+    if meeting_id is not None:
+        meeting = await session.get(Meeting, meeting_id)
+        if meeting is None or meeting.event_id != event_id:
+            raise UnknownEvent(f"Event {event_id} has no meeting {meeting_id}.")
 
 
 class UnknownParty(Unprocessable):
@@ -207,10 +226,9 @@ async def get_intent(
     return intent
 
 
-def _apply_contacts(intent: Intent, side: str, contact: dict[str, Any] | None) -> None:
-    contact = contact or {}
+def _apply_contacts(intent: Intent, side: str, contact: Contact | None) -> None:
     for part in ("name", "email", "phone"):
-        setattr(intent, f"{side}_contact_{part}", contact.get(part))
+        setattr(intent, f"{side}_contact_{part}", getattr(contact, part) if contact else None)
 
 
 async def create_intent(
@@ -229,6 +247,7 @@ async def create_intent(
     await _check_parties(
         session, committee_ids=[data.committee_id], organization_ids=[data.organization_id]
     )
+    await _check_event_refs(session, event_id=data.event_id, meeting_id=data.meeting_id)
     domain_ids = await _domain_ids(session, data.domains)
     intent = Intent(
         id=intent_id or new_id(),
@@ -241,12 +260,8 @@ async def create_intent(
         state=state,
         domains=[IntentDomain(domain_id=d, position=i) for i, d in enumerate(domain_ids)],
     )
-    _apply_contacts(
-        intent, "committee", data.committee_contact and data.committee_contact.model_dump()
-    )
-    _apply_contacts(
-        intent, "organization", data.organization_contact and data.organization_contact.model_dump()
-    )
+    _apply_contacts(intent, "committee", data.committee_contact)
+    _apply_contacts(intent, "organization", data.organization_contact)
     session.add(intent)
     session.add(
         IntentTransition(
@@ -293,8 +308,7 @@ async def update_intent(
         intent.target_date = patch.target_date
     for side in ("committee", "organization"):
         if f"{side}_contact" in sent:
-            contact = getattr(patch, f"{side}_contact")
-            _apply_contacts(intent, side, contact.model_dump() if contact else None)
+            _apply_contacts(intent, side, getattr(patch, f"{side}_contact"))
     intent.updated_at = utcnow()
     await session.flush()
     return intent
@@ -462,6 +476,7 @@ async def create_memorandum(
     ]
     for position, signatory in enumerate(signatories):
         signatory.position = position
+    await _check_event_refs(session, event_id=data.event_id)
     memorandum = Memorandum(
         id=memorandum_id or new_id(),
         title=data.title,

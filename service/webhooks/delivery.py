@@ -146,7 +146,7 @@ def event_body(event: OutboxEvent) -> bytes:
 
 def backoff(attempt: int, settings: Settings) -> float:
     """Seconds before the retry that follows failed attempt number `attempt` (1-based)."""
-    delay = settings.webhook_backoff_base_seconds * 2 ** min(attempt - 1, 30)
+    delay = settings.webhook_backoff_base_seconds * float(2 ** min(attempt - 1, 30))
     return min(settings.webhook_backoff_max_seconds, delay * (1 + JITTER * random.random()))
 
 

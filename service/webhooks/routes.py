@@ -49,7 +49,7 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
         id=delivery.id,
         event_id=delivery.event_id,
         event_type=delivery.event.type,
-        status=delivery.status,  # type: ignore[arg-type]
+        status=delivery.status,
         next_attempt_at=delivery.next_attempt_at if delivery.status == "pending" else None,
         delivered_at=delivery.delivered_at,
         created_at=delivery.created_at,

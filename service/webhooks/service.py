@@ -50,7 +50,7 @@ async def emit(
     event = OutboxEvent(id=new_id(), type=type, payload=to_jsonable_python(data), created_at=now)
     session.add(event)
     party_ids = list(set(parties))
-    audience = [
+    audience: list[ColumnElement[bool]] = [
         WebhookSubscription.committee_id.is_(None) & WebhookSubscription.organization_id.is_(None)
     ]
     if party_ids:
