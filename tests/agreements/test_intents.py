@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import Headers, KeyFactory, random_id
+from tests.events.test_routes import EVENT
 
 PROBLEM = "application/problem+json"
 FLOW = {
@@ -248,7 +249,10 @@ async def test_unknown_parties_and_domains_are_422(
 async def test_filters_by_event_party_domain_subtree_and_state(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
-    event_id = random_id()
+    # An intent may name only an event that exists.
+    event_id = (await client.post("/v1/events", json=EVENT, headers=admin)).json()["id"]
+    ghost_event = await create(client, admin, event_id=random_id())
+    assert ghost_event.status_code == 422 and ghost_event.json()["code"] == "unknown_event"
     committee_id, organization_id = await parties(client, admin)
     first = (await create(client, admin, event_id=event_id)).json()
     second = (
