@@ -338,8 +338,12 @@ class Intent(Timestamped, Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
     )
-    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    meeting_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("events.id", ondelete="RESTRICT"), index=True
+    )
+    meeting_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL")
+    )
     summary: Mapped[str] = mapped_column(Text, default="")
     target_date: Mapped[datetime_date | None] = mapped_column(Date)
     state: Mapped[str] = mapped_column(String(20), default="proposed")
@@ -401,7 +405,9 @@ class Memorandum(Timestamped, Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
-    event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("events.id", ondelete="RESTRICT"), index=True
+    )
     title: Mapped[str] = mapped_column(String(300))
     title_en: Mapped[str | None] = mapped_column(String(300))
     signed_on: Mapped[datetime_date] = mapped_column(Date)

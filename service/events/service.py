@@ -15,7 +15,7 @@ from service.badges import looks_like_badge_code, new_badge_code, normalize_badg
 from service.chinese import fold, like_pattern, pinyin_forms
 from service.db import is_unique_violation, utcnow
 from service.directory.schemas import RowError
-from service.errors import Conflict, Forbidden, NotFound, Unprocessable
+from service.errors import Conflict, Forbidden, InUse, NotFound, Unprocessable
 from service.etags import require_match
 from service.events.schemas import EventIn, EventPatch, ParticipantIn, ParticipantPatch, PersonIn
 from service.models import CheckIn, Committee, Event, Organization, Participant, Person
@@ -104,8 +104,12 @@ async def delete_event(session: AsyncSession, *, event_id: uuid.UUID, if_match: 
     )
     if checked_in:
         raise EventHasCheckIns("People have checked in; close the event instead of deleting it.")
-    await session.delete(event)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.delete(event)
+            await session.flush()
+    except IntegrityError as exc:
+        raise InUse("Intents or memoranda refer to this event; it cannot be deleted.") from exc
 
 
 def slot_times(event: Event) -> list[tuple[datetime, datetime]]:

@@ -344,3 +344,14 @@ async def test_event_patch_and_kiosk_bound_to_one_event(
     ).status_code == 200
     other = await client.get(f"/v1/events/{demo['id']}/participants", headers=kiosk)
     assert other.status_code == 403 and other.json()["code"] == "event_not_allowed"
+
+
+async def test_deleting_an_event_that_intents_refer_to_is_refused(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event = await demo_event(client, admin)
+    response = await client.delete(
+        f"/v1/events/{event['id']}", headers={**admin, "If-Match": f'"{event["version"]}"'}
+    )
+    assert response.status_code == 409 and response.json()["code"] == "in_use"
+    assert (await client.get(f"/v1/events/{event['id']}", headers=admin)).status_code == 200
