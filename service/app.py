@@ -16,17 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service import schema
 from service.agreements.routes import router as agreements_router
 from service.auth.routes import router as api_keys_router
+from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
-from service.checkins.routes import router as checkins_router
 from service.directory.routes import router as directory_router
-from service.events.routes import router as events_router
 from service.errors import install_error_handlers
+from service.events.routes import router as events_router
 from service.idempotency import Idempotency
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
-from service.schedules.routes import router as schedules_router
 from service.middleware import BodyLimits, JsonLogFormatter, RequestContext
+from service.reports.routes import router as reports_router
+from service.schedules.routes import router as schedules_router
 from service.schemas import Problem
 from service.webhooks.delivery import DeliveryWorker
 from service.webhooks.routes import router as webhooks_router
@@ -103,6 +104,7 @@ def create_app(
     app.include_router(checkins_router)
     app.include_router(meetings_router)
     app.include_router(schedules_router)
+    app.include_router(reports_router)
     _add_health_routes(app)
 
     # Starlette runs the last added outermost.

@@ -70,25 +70,21 @@ async def committee_tables(session: AsyncSession, *, event: Event) -> dict[uuid.
     return {p.id: p.table_number for p in committees if p.table_number is not None}
 
 
-async def pair_weights(
-    session: AsyncSession, *, event: Event, settings: Settings
-) -> tuple[list[Participant], list[Pair]]:
-    """The event's participants and every pair worth meeting, with its weight.
-
-    weight = match score (hundredths, 0 to 10,000) + a bonus per must-meet and would-like mark
-    and for a request; an accepted request is also required. Do-not-meet from either side
-    removes the pair. Pairs of weight 0 with no request are not candidates.
-    """
-    participants = list(
-        (
-            await session.scalars(
-                events.participants_query(event.id).options(
-                    selectinload(Participant.committee).selectinload(Committee.domains),
-                    selectinload(Participant.organization).selectinload(Organization.domains),
-                )
-            )
-        ).all()
+async def participants_with_domains(
+    session: AsyncSession, *, event_id: uuid.UUID
+) -> list[Participant]:
+    """The event's participants with their parties' domains loaded, for scoring."""
+    stmt = events.participants_query(event_id).options(
+        selectinload(Participant.committee).selectinload(Committee.domains),
+        selectinload(Participant.organization).selectinload(Organization.domains),
     )
+    return list((await session.scalars(stmt)).all())
+
+
+async def match_scores(
+    session: AsyncSession, *, participants: list[Participant], settings: Settings
+) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
+    """The match score (hundredths) of every committee–organization pair of these participants."""
     domains = await matching.load_domains(session)
     weights = settings.scoring_weights()
     profiles = {
@@ -99,6 +95,31 @@ async def pair_weights(
         ).profile(weights=weights)
         for p in participants
     }
+    committees = [p.id for p in participants if p.committee_id is not None]
+    organizations = [p.id for p in participants if p.organization_id is not None]
+    return {
+        (c, o): score_pair(
+            taxonomy=domains.taxonomy,
+            weights=weights,
+            committee=profiles[c],
+            organization=profiles[o],
+        )
+        for c in committees
+        for o in organizations
+    }
+
+
+async def pair_weights(
+    session: AsyncSession, *, event: Event, settings: Settings
+) -> tuple[list[Participant], list[Pair]]:
+    """The event's participants and every pair worth meeting, with its weight.
+
+    weight = match score (hundredths, 0 to 10,000) + a bonus per must-meet and would-like mark
+    and for a request; an accepted request is also required. Do-not-meet from either side
+    removes the pair. Pairs of weight 0 with no request are not candidates.
+    """
+    participants = await participants_with_domains(session, event_id=event.id)
+    scores = await match_scores(session, participants=participants, settings=settings)
     preferences = (
         await session.scalars(select(Preference).where(Preference.event_id == event.id))
     ).all()
@@ -129,12 +150,7 @@ async def pair_weights(
             kinds = marks.get(key, [])
             if "do_not_meet" in kinds:
                 continue
-            score = score_pair(
-                taxonomy=domains.taxonomy,
-                weights=weights,
-                committee=profiles[c.id],
-                organization=profiles[o.id],
-            )
+            score = scores[(c.id, o.id)]
             weight = (
                 score
                 + sum(bonus[k] for k in kinds)

@@ -1,0 +1,130 @@
+"""Reports: the demo's figures as the source tells them, in JSON, CSV, XLSX and a printable page."""
+
+import csv
+import io
+
+import httpx
+from openpyxl import load_workbook
+
+from tests.conftest import Headers, KeyFactory
+from tests.events.test_routes import demo_event
+
+
+async def test_demo_report_gives_the_figures_of_the_source(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event = await demo_event(client, admin)
+    report = (await client.get(f"/v1/events/{event['id']}/report", headers=admin)).json()
+    assert report["participants"]["committee"] == 22
+    assert report["participants"]["total"] - report["participants"]["committee"] == 35
+    assert report["intents"]["total"] == 14
+    assert report["memoranda"]["total"] == 4
+    memo_domains = {d["code"] for d in report["memoranda"]["by_domain"]}
+    assert {
+        "bulk_commodity_storage_transport",
+        "ee_product_environment",
+        "pet_products",
+    } <= memo_domains
+    assert sum(report["intents"]["by_state"].values()) == 14
+    assert report["checked_in"]["total"] == 0
+    assert report["meetings"]["scheduled"] == 0 and len(report["meetings"]["by_slot"]) == 8
+    # Nothing was scheduled yet, so the best-matched pairs are all pairs that did not meet.
+    scores = [p["score"] for p in report["best_matches_not_met"]]
+    assert len(scores) == 10 and scores == sorted(scores, reverse=True) and scores[0] == 100.0
+
+
+async def test_report_follows_check_ins_and_meetings(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    event = await demo_event(client, admin)
+    url = f"/v1/events/{event['id']}"
+    participant = (await client.get(f"{url}/participants", headers=admin)).json()["items"][0]
+    await client.post(
+        f"{url}/checkins",
+        json={"badge_code": participant["badge_code"]},
+        headers=await make_key("kiosk"),
+    )
+    await client.post(f"{url}/schedule", json={"time_limit_seconds": 5}, headers=admin)
+    await client.post(f"{url}/schedule:publish", headers=admin)
+    meeting = (await client.get(f"{url}/meetings", params={"limit": 1}, headers=admin)).json()[
+        "items"
+    ][0]
+    await client.patch(
+        f"{url}/meetings/{meeting['id']}",
+        json={"status": "held"},
+        headers={**admin, "If-Match": '"1"'},
+    )
+    report = (await client.get(f"{url}/report", headers=admin)).json()
+    assert report["checked_in"]["total"] == 1
+    assert report["meetings"]["held"] == 1
+    assert (
+        report["meetings"]["scheduled"]
+        == sum(s["meetings"] for s in report["meetings"]["by_slot"])
+        > 0
+    )
+    met = {
+        (m["committee"]["participant_id"], m["organization"]["participant_id"])
+        for m in (await client.get(f"{url}/meetings", params={"limit": 500}, headers=admin)).json()[
+            "items"
+        ]
+    }
+    missed = {
+        (p["committee"]["participant_id"], p["organization"]["participant_id"])
+        for p in report["best_matches_not_met"]
+    }
+    assert not met & missed
+
+
+async def test_report_as_csv_xlsx_and_printable_page(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event = await demo_event(client, admin)
+    url = f"/v1/events/{event['id']}/report"
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                (await client.get(url, params={"format": "csv"}, headers=admin)).content.decode(
+                    "utf-8-sig"
+                )
+            )
+        )
+    )
+    assert rows[0] == ["section", "item", "value"]
+    assert ["intents", "total", "14"] in rows and ["memoranda", "total", "4"] in rows
+    sheet = load_workbook(
+        io.BytesIO((await client.get(url, params={"format": "xlsx"}, headers=admin)).content)
+    ).active
+    assert ("participants", "committee", 22) in list(sheet.iter_rows(values_only=True))
+    page = await client.get(url, headers={**admin, "Accept": "text/html"})
+    assert page.headers["content-type"].startswith("text/html")
+    for text in (
+        "合作意向",
+        "Cooperation intents",
+        "合作备忘录",
+        "Meetings by slot",
+        "<svg",
+        "宠物用品",
+    ):
+        assert text in page.text
+
+
+async def test_summary_across_events_in_a_date_range(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    covering = (
+        await client.get(
+            "/v1/reports/summary", params={"from": "2025-09-01", "to": "2025-09-30"}, headers=admin
+        )
+    ).json()
+    assert [e["date"] for e in covering["events"]] == ["2025-09-23"]
+    assert covering["intents"]["total"] == 14 and covering["participants"]["total"] == 57
+    empty = (
+        await client.get("/v1/reports/summary", params={"from": "2026-01-01"}, headers=admin)
+    ).json()
+    assert empty["events"] == [] and empty["intents"]["total"] == 0
+    backwards = await client.get(
+        "/v1/reports/summary", params={"from": "2025-10-01", "to": "2025-09-01"}, headers=admin
+    )
+    assert backwards.status_code == 422
+    html = await client.get("/v1/reports/summary", headers={**admin, "Accept": "text/html"})
+    assert "汇总报告" in html.text
