@@ -5,9 +5,12 @@ from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import asyncpg  # type: ignore[import-untyped]
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("service.errors")
@@ -83,6 +86,48 @@ class TooManyRequests(ServiceError):
 class ServiceUnavailable(ServiceError):
     status, code, title = 503, "unavailable", "Service temporarily unavailable"
     default_headers: ClassVar[dict[str, str]] = {"Retry-After": "2"}
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    code, title = "database_unavailable", "Database temporarily unavailable"
+
+
+# What the database being down, restarting or out of connections looks like from here: the
+# driver's connection errors, SQLAlchemy's wrappers of them and its pool timeout.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,
+)
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database cannot be reached now, rather than a bug."""
+    current: BaseException | None = exc
+    for _ in range(4):  # the exception, the driver's error it wraps, and what caused that
+        if current is None:
+            return False
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def database_unavailable() -> DatabaseUnavailable:
+    """The 503 a client gets while the database is away; it may retry after a moment."""
+    return DatabaseUnavailable(
+        "The database is not reachable at the moment; retry after the time in Retry-After."
+    )
 
 
 def problem_response(
@@ -191,6 +236,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_unavailable(exc):
+        raise exc  # a real bug: the 500 handler answers and the server logs the trace
+    log.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return await _service_error(request, database_unavailable())
+
+
+async def _stale_write(request: Request, exc: Exception) -> JSONResponse:
+    # Two writers sent the same If-Match at once: the version check in the UPDATE let one
+    # through and found the row gone from under the other. For that client it is a 412.
+    return problem_response(
+        request,
+        status=PreconditionFailed.status,
+        code=PreconditionFailed.code,
+        title=PreconditionFailed.title,
+        detail="The record changed while this write was made; read it again and reapply.",
+    )
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return problem_response(
@@ -207,4 +271,14 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StaleDataError, _stale_write)
+    for family in (
+        sqlalchemy.exc.DBAPIError,
+        sqlalchemy.exc.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+    ):
+        app.add_exception_handler(family, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -398,3 +398,28 @@ async def test_contact_details_only_for_admin_and_own_party(
         "items"
     ]
     assert [c["contact"]["email"] is not None for c in listed].count(True) == 1
+
+
+async def test_two_writers_racing_with_the_same_etag_one_wins_one_gets_412(
+    committed_client: httpx.AsyncClient, committed_key: KeyFactory
+) -> None:
+    import asyncio
+
+    admin = await committed_key("admin")
+    created = await committed_client.post(
+        "/v1/committees", json=committee_body(designation="ZJ/TC RACE"), headers=admin
+    )
+    url = f"/v1/committees/{created.json()['id']}"
+    racing = await asyncio.gather(
+        *[
+            committed_client.patch(
+                url, json={"scope": f"writer {i}"}, headers={**admin, "If-Match": '"1"'}
+            )
+            for i in range(4)
+        ]
+    )
+    statuses = sorted(r.status_code for r in racing)
+    assert statuses == [200, 412, 412, 412], statuses
+    winner = next(r for r in racing if r.status_code == 200).json()["scope"]
+    assert (await committed_client.get(url, headers=admin)).json()["scope"] == winner
+    await committed_client.delete(url, headers={**admin, "If-Match": '"2"'})
