@@ -146,7 +146,8 @@ def create_api_key(args: argparse.Namespace) -> None:
 
     key, secret = asyncio.run(_in_transaction(run))
     print(
-        f"created {key.role} key {key.id} ({key.name}); keep the secret below, it is not shown again"
+        f"created {key.role} key {key.id} ({key.name}); "
+        "keep the secret below, it is not shown again"
     )
     print(secret)
 

@@ -61,12 +61,13 @@ TextQuery = Annotated[
     str | None,
     Query(max_length=200, description="Text in names, in simplified or traditional script."),
 ]
-ExportFormat = Annotated[Literal["csv", "xlsx"], Query(description="File format.")]
+ExportFormat = Annotated[Literal["csv", "xlsx"], Query(alias="format", description="File format.")]
 
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The file itself: CSV (UTF-8 or GB18030) or XLSX, first row naming the columns.",
+        "description": "The file itself: CSV (UTF-8 or GB18030) or XLSX, first row naming "
+        "the columns.",
         "content": {
             CSV_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
             XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
@@ -280,10 +281,10 @@ async def import_committees(request: Request, _: AdminKey, session: SessionDep) 
     responses={**EXPORT_RESPONSES, **problem_responses()},
 )
 async def export_committees(
-    _: AdminKey, session: SessionDep, format: ExportFormat = "csv"
+    _: AdminKey, session: SessionDep, file_format: ExportFormat = "csv"
 ) -> Response:
     rows = await service.committee_rows(session)
-    return _file(service.COMMITTEE_COLUMNS, rows, name="committees", file_format=format)
+    return _file(service.COMMITTEE_COLUMNS, rows, name="committees", file_format=file_format)
 
 
 def _file(
@@ -452,7 +453,7 @@ async def import_organizations(request: Request, _: AdminKey, session: SessionDe
     responses={**EXPORT_RESPONSES, **problem_responses()},
 )
 async def export_organizations(
-    _: AdminKey, session: SessionDep, format: ExportFormat = "csv"
+    _: AdminKey, session: SessionDep, file_format: ExportFormat = "csv"
 ) -> Response:
     rows = await service.organization_rows(session)
-    return _file(service.ORGANIZATION_COLUMNS, rows, name="organizations", file_format=format)
+    return _file(service.ORGANIZATION_COLUMNS, rows, name="organizations", file_format=file_format)

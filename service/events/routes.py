@@ -189,7 +189,7 @@ async def delete_event(
 @router.get(
     "/{event_id}/participants",
     operation_id="listParticipants",
-    summary="List or search participants (names in either script, pinyin, initials, badge, phone tail)",
+    summary="List or search participants: either script, pinyin, initials, badge, phone tail",
     responses=problem_responses(NotFound, service.EventNotAllowed, InvalidCursor),
 )
 async def list_participants(
@@ -201,7 +201,8 @@ async def list_participants(
         Query(
             min_length=1,
             max_length=100,
-            description="溫州 / 温州 / wenzhou / wz / badge code / last four phone digits; best match first.",
+            description="溫州 / 温州 / wenzhou / wz / badge code / last four phone digits; "
+            "best match first.",
         ),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -370,7 +371,7 @@ async def badge_as_svg(
     event_id: uuid.UUID, participant_id: uuid.UUID, principal: AnyKey, session: SessionDep
 ) -> RawResponse:
     participant = await _badge_participant(session, principal, event_id, participant_id)
-    caption = " · ".join(service.party_names(participant)[:1] + [participant.badge_code])
+    caption = " · ".join([*service.party_names(participant)[:1], participant.badge_code])
     return RawResponse(
         badge_svg(participant.badge_code, caption=caption), media_type="image/svg+xml"
     )

@@ -1,5 +1,6 @@
 """Events and their participants in and out."""
 
+import itertools
 import uuid
 import zoneinfo
 from datetime import date as CalendarDate
@@ -40,7 +41,7 @@ def _check_slots(slots: list[Slot] | None) -> list[Slot] | None:
     length = slots[0].end - slots[0].start
     if length.total_seconds() <= 0:
         raise ValueError("a slot must end after it starts")
-    for previous, slot in zip(slots, slots[1:], strict=False):
+    for previous, slot in itertools.pairwise(slots):
         if slot.end - slot.start != length:
             raise ValueError("all slots must be of equal length")
         if slot.start < previous.end:

@@ -184,7 +184,8 @@ def _check_slot_numbers(event: Event, slots: list[int]) -> list[int]:
     outside = sorted({s for s in slots if s > len(event.slots)})
     if outside:
         raise SlotOutOfRange(
-            f"The event has {len(event.slots)} slots; slot {', '.join(map(str, outside))} does not exist.",
+            f"The event has {len(event.slots)} slots; "
+            f"slot {', '.join(map(str, outside))} does not exist.",
             errors=[
                 {"field": "unavailable_slots", "message": f"slot {s} does not exist"}
                 for s in outside
@@ -315,7 +316,7 @@ def _rank(participant: Participant, query: str) -> int:
         (initials, 72, 62, 40),
     ):
         for candidate in candidates:
-            if candidate == folded or candidate == compact:
+            if candidate in (folded, compact):
                 scores.append(exact)
             elif candidate.startswith(compact) or candidate.startswith(folded):
                 scores.append(prefix)
@@ -441,7 +442,8 @@ async def import_participants(
     if errors:
         bad = sorted({e.row for e in errors})
         raise InvalidRegistrationRows(
-            f"{len(bad)} of {len(rows)} rows are invalid (rows {', '.join(map(str, bad[:20]))}); nothing was imported.",
+            f"{len(bad)} of {len(rows)} rows are invalid "
+            f"(rows {', '.join(map(str, bad[:20]))}); nothing was imported.",
             errors=[e.model_dump() for e in errors],
         )
     existing = {

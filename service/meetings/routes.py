@@ -124,7 +124,7 @@ async def get_meeting_request(
 @router.post(
     "/meeting-requests/{request_id}:respond",
     operation_id="respondToMeetingRequest",
-    summary="Accept or decline (recipient) or withdraw (sender) a pending request; If-Match required",
+    summary="Accept or decline (recipient) or withdraw (sender) a pending request",
     responses=problem_responses(
         NotFound, Forbidden, service.RequestClosed, PreconditionFailed, PreconditionRequired
     ),

@@ -235,7 +235,7 @@ class Agenda(BaseModel):
                         "name_zh": "物联网",
                         "name_en": "Internet of Things and digital twin",
                     },
-                    "event_name_zh": "浙江省标准稳链提升暨标技委建设工作推进会 · 技术委员会对接活动",
+                    "event_name_zh": "浙江省标准稳链提升暨标技委建设工作推进会",
                     "event_name_en": "Zhejiang standards chain-stabilization meeting",
                     "venue": "温州国际会展中心",
                     "published": True,

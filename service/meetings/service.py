@@ -9,11 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
 from service.db import utcnow
+from service.directory import service as directory
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.etags import require_match
 from service.events import service as events
 from service.meetings.schemas import MeetingIn, MeetingPatch, MeetingRequestIn, PreferenceIn
-from service.directory import service as directory
 from service.models import (
     ApiKey,
     CommitteeDomain,

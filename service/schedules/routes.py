@@ -55,7 +55,7 @@ async def schedule_out(session: SessionDep, schedule: Schedule) -> ScheduleOut:
     "/schedule",
     status_code=201,
     operation_id="buildSchedule",
-    summary="Build the draft schedule: hard rules kept, least meetings first, then the largest weight",
+    summary="Build the draft: hard rules kept, least meetings first, then the largest weight",
     responses=problem_responses(NotFound, service.NotEnoughTables),
 )
 async def build_schedule(
@@ -136,11 +136,10 @@ async def export_schedule(
             select(Meeting).where(Meeting.schedule_id == current.id, Meeting.status != "cancelled")
         )
     ).all()
-    cells: dict[tuple[int, int], str] = {
-        (
-            m.slot,
-            m.table_number,
-        ): f"{names[m.committee_participant_id]['name_zh']} × {names[m.organization_participant_id]['name_zh']}"
+    cells = {
+        (m.slot, m.table_number): " × ".join(
+            names[p]["name_zh"] for p in (m.committee_participant_id, m.organization_participant_id)
+        )
         for m in placed
     }
     times = events.slot_times(event)

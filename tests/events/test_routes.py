@@ -1,6 +1,7 @@
 """Events and registrations: slots, parties, badges, personal data, search, rosters."""
 
 import io
+import itertools
 import string
 from typing import Any
 
@@ -122,7 +123,7 @@ async def test_badge_codes_are_distinct_and_not_sequential(
     ]
     assert len(set(codes)) == 57
     # Registered one after another, yet neighbouring codes share no common prefix pattern.
-    shared_prefixes = sum(a[:3] == b[:3] for a, b in zip(codes, codes[1:], strict=False))
+    shared_prefixes = sum(a[:3] == b[:3] for a, b in itertools.pairwise(codes))
     assert shared_prefixes <= 2
 
 
@@ -247,7 +248,7 @@ async def test_search_finds_people_by_name_pinyin_badge_and_phone(
         assert found and found[0]["id"] == target["id"], query
     from service.chinese import pinyin_forms
 
-    full, initials = pinyin_forms(person["name"])
+    full, _initials = pinyin_forms(person["name"])
     by_pinyin = (await client.get(url, params={"q": full}, headers=admin)).json()["items"]
     assert target["id"] in [p["id"] for p in by_pinyin]
     assert by_pinyin[0]["id"] == target["id"] or any(

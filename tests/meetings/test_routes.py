@@ -1,13 +1,9 @@
 """Meeting requests, preferences, hand-placed meetings, history and agendas."""
 
-import asyncio
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 
-from service.app import create_app
-from service.config import Settings
 from tests.conftest import Headers, KeyFactory
 from tests.events.test_routes import EVENT, demo_event
 
@@ -149,7 +145,7 @@ async def _built(client: httpx.AsyncClient, admin: Headers, event_id: str) -> di
 async def test_hand_placed_meeting_that_double_books_is_409(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
-    event_id, committees, organizations = await parties(client, admin)
+    _event_id, committees, organizations = await parties(client, admin)
     small = (await client.post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)).json()
     url = f"/v1/events/{small['id']}"
     registered = []

@@ -1,4 +1,4 @@
-"""The schedule over HTTP: hard rules on the demo event, fill mode, unmet needs, publishing, grid."""
+"""The schedule over HTTP: hard rules on the demo, fill mode, unmet needs, publishing, grid."""
 
 import asyncio
 import csv
@@ -135,7 +135,7 @@ async def test_unmet_least_meetings_is_listed_with_a_reason(
     pet_committee = next(c for c in committees if c["party"]["designation"] == "SAC/TC 181")
     pet_org = next(o for o in organizations if "宠" in o["party"]["name_zh"])
     busy = {pet_org["id"]: {"unavailable_slots": [1, 2, 3], "min_meetings": 1}}
-    event_id, registered = await small_event(client, admin, [pet_committee], [pet_org], **busy)
+    event_id, _registered = await small_event(client, admin, [pet_committee], [pet_org], **busy)
     summary = (await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)).json()
     assert summary["meetings"] == 0
     below = [u for u in summary["unmet"] if u["kind"] == "below_min"]
@@ -147,7 +147,7 @@ async def test_fill_mode_changes_nothing_scheduled(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
     _, committees, organizations = await parties(client, admin)
-    event_id, registered = await small_event(client, admin, committees[:3], organizations[:6])
+    event_id, _registered = await small_event(client, admin, committees[:3], organizations[:6])
     await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
     await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
     first = await all_meetings(client, admin, event_id)
