@@ -162,7 +162,14 @@ def problem_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, 
     """The `responses=` entry of a route listing the problems it may answer."""
     by_status: dict[int, list[type[ServiceError]]] = {}
     # Every authenticated route may answer 401, 403, 429 and a 422 for bad input.
-    for error in (Unauthorized, Forbidden, TooManyRequests, Unprocessable, *errors):
+    listed: tuple[type[ServiceError], ...] = (
+        Unauthorized,
+        Forbidden,
+        TooManyRequests,
+        Unprocessable,
+        *errors,
+    )
+    for error in listed:
         if error not in by_status.get(error.status, []):
             by_status.setdefault(error.status, []).append(error)
     return {

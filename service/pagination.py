@@ -41,7 +41,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 async def fetch_page(
     session: AsyncSession,
-    stmt: Select[tuple[T]],
+    stmt: Select[T],
     *,
     created_at: InstrumentedAttribute[datetime],
     record_id: InstrumentedAttribute[uuid.UUID],

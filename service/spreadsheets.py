@@ -52,6 +52,7 @@ def _rows_to_records(rows: Iterable[tuple[int, Sequence[Any]]]) -> list[tuple[in
 
 
 def _read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
+    dialect: type[csv.Dialect] | csv.Dialect
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:

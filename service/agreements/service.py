@@ -358,7 +358,7 @@ async def transition_intent(
 
 async def intent_history(
     session: AsyncSession, *, principal: Principal, intent_id: uuid.UUID
-) -> Select[tuple[IntentTransition]]:
+) -> Select[IntentTransition]:
     """The statement a page of one visible intent's history is read from."""
     await get_intent(session, principal=principal, intent_id=intent_id)
     return select(IntentTransition).where(IntentTransition.intent_id == intent_id)
@@ -373,7 +373,7 @@ async def list_intents(
     organization_id: uuid.UUID | None,
     domain: str | None,
     state: str | None,
-) -> Select[tuple[Intent]]:
+) -> Select[Intent]:
     """The filtered statement a page is read from, limited to what the caller may see."""
     stmt = select(Intent).where(*_intent_scope(principal)).options(selectinload(Intent.domains))
     if event_id is not None:
@@ -578,7 +578,7 @@ async def transition_memorandum(
 
 async def memorandum_history(
     session: AsyncSession, *, principal: Principal, memorandum_id: uuid.UUID
-) -> Select[tuple[MemorandumTransition]]:
+) -> Select[MemorandumTransition]:
     """The statement a page of one visible memorandum's history is read from."""
     await get_memorandum(session, principal=principal, memorandum_id=memorandum_id)
     return select(MemorandumTransition).where(MemorandumTransition.memorandum_id == memorandum_id)
@@ -593,7 +593,7 @@ async def list_memoranda(
     organization_id: uuid.UUID | None,
     domain: str | None,
     state: str | None,
-) -> Select[tuple[Memorandum]]:
+) -> Select[Memorandum]:
     """The filtered statement a page is read from, limited to what the caller may see."""
     stmt = (
         select(Memorandum)

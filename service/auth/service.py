@@ -112,7 +112,7 @@ async def count_request(session: AsyncSession, *, key_id: uuid.UUID, per_minute:
     """Count one request in the key's current minute; the seconds to wait when over the limit."""
     now = time.time()
     window = int(now // 60)
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
         insert(RateLimitWindow)

@@ -53,10 +53,10 @@ async def check_in(
         participant: Participant, checked_in_at: datetime, reason: str | None
     ) -> dict[str, Any]:
         out = CheckInOut(
-            reason=reason,  # type: ignore[arg-type]
+            reason=reason,
             checked_in_at=checked_in_at,
             participant=participant_out(participant, principal, checked_in_at),
-            agenda=await meetings.agenda(session, event=event, participant=participant),  # type: ignore[arg-type]
+            agenda=await meetings.agenda(session, event=event, participant=participant),
         )
         return out.model_dump(mode="json")
 

@@ -138,7 +138,7 @@ async def _load_requests_and_preferences(
     data: dict[str, Any],
     ids: dict[tuple[str, str], uuid.UUID],
 ) -> None:
-    by_party = {
+    by_party: dict[uuid.UUID | None, uuid.UUID] = {
         (p.committee_id or p.organization_id): p.id
         for p in (await session.scalars(events.participants_query(event.id))).all()
     }

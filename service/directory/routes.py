@@ -1,7 +1,7 @@
 """The directory over HTTP: domains, committees, organizations, imports and exports."""
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from sqlalchemy import select
@@ -74,7 +74,7 @@ IMPORT_BODY = {
         },
     }
 }
-EXPORT_RESPONSES = {
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file.",
         "content": {

@@ -278,7 +278,7 @@ async def list_committees(
     domain: str | None,
     level: str | None,
     q: str | None,
-) -> Select[tuple[Committee]]:
+) -> Select[Committee]:
     """The filtered statement a page is read from."""
     stmt = select(Committee).options(selectinload(Committee.domains))
     if domain:
@@ -387,7 +387,7 @@ async def list_organizations(
     kind: str | None,
     region: str | None,
     q: str | None,
-) -> Select[tuple[Organization]]:
+) -> Select[Organization]:
     """The filtered statement a page is read from."""
     stmt = select(Organization).options(selectinload(Organization.domains))
     if domain:
@@ -502,7 +502,8 @@ def _validate_rows(
     """Every row as input, or InvalidRows naming every bad row at once."""
     lookup = _domain_lookup(taxonomy)
     errors: list[RowError] = []
-    parsed, seen = [], {}
+    parsed: list[Any] = []
+    seen: dict[Any, int] = {}
     if not rows:
         raise InvalidRows("The file has a header but no data rows.", errors=[])
     for number, row in rows:

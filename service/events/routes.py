@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import Response as RawResponse
@@ -74,7 +74,7 @@ def participant_out(
     else:
         o = participant.organization
         assert o is not None
-        party = Party(kind=o.kind, id=o.id, name_zh=o.name_zh, name_en=o.name_en, designation=None)  # type: ignore[arg-type]
+        party = Party(kind=o.kind, id=o.id, name_zh=o.name_zh, name_en=o.name_en, designation=None)
     return ParticipantOut(
         id=participant.id,
         event_id=participant.event_id,
@@ -343,7 +343,7 @@ async def unregister_participant(
     )
 
 
-BADGE_RESPONSES = {
+BADGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "The badge's QR code."}
 }
 

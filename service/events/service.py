@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -128,7 +128,7 @@ def slot_length(event: Event) -> timedelta:
 # --- participants -------------------------------------------------------------------------------
 
 
-def _with_party(stmt: Select[Any]) -> Select[Any]:
+def _with_party(stmt: Select[Participant]) -> Select[Participant]:
     return stmt.options(
         selectinload(Participant.people),
         selectinload(Participant.committee),
@@ -276,7 +276,7 @@ async def unregister(
         raise Conflict("Meetings refer to this participant; cancel them first.") from exc
 
 
-def participants_query(event_id: uuid.UUID) -> Select[Any]:
+def participants_query(event_id: uuid.UUID) -> Select[Participant]:
     """Every participant of the event with party and people loaded."""
     return _with_party(select(Participant)).where(Participant.event_id == event_id)
 
@@ -329,7 +329,7 @@ def search_filter(query: str) -> Any:
     """A WHERE clause keeping the participants the query could match."""
     folded = fold(query).strip()
     compact = folded.replace(" ", "")
-    clauses = [
+    clauses: list[ColumnElement[bool]] = [
         Participant.search_names.like(like_pattern(folded), escape="\\"),
         Participant.search_pinyin.like(like_pattern(compact), escape="\\"),
         Participant.search_initials.like(like_pattern(compact), escape="\\"),

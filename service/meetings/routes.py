@@ -237,13 +237,13 @@ def meeting_out(
         id=meeting.id,
         event_id=meeting.event_id,
         schedule_id=meeting.schedule_id,
-        committee=names[meeting.committee_participant_id],  # type: ignore[arg-type]
-        organization=names[meeting.organization_participant_id],  # type: ignore[arg-type]
+        committee=names[meeting.committee_participant_id],
+        organization=names[meeting.organization_participant_id],
         slot=meeting.slot,
         start=start,
         end=end,
         table=meeting.table_number,
-        status=meeting.status,  # type: ignore[arg-type]
+        status=meeting.status,
         locked=meeting.locked,
         notes=meeting.notes,
         weight=meeting.weight,
@@ -424,7 +424,7 @@ async def meeting_history(
             from_status=c.from_status,
             to_status=c.to_status,
             slot=c.slot,
-            table=c.table_number,  # type: ignore[arg-type]
+            table=c.table_number,
             note=c.note,
             actor_key_id=c.actor_key_id,
             actor_name=c.actor_name,
@@ -461,12 +461,12 @@ async def get_agenda(
         raise NotFound(f"No participant {participant_id} in event {event_id}.")
     published = await service.current_schedule(session, event_id=event_id, state="published")
     agenda = Agenda(
-        participant=service.party_name(participant),  # type: ignore[arg-type]
+        participant=service.party_name(participant),
         event_name_zh=event.name_zh,
         event_name_en=event.name_en,
         venue=event.venue,
         published=published is not None,
-        meetings=await service.agenda(session, event=event, participant=participant),  # type: ignore[arg-type]
+        meetings=await service.agenda(session, event=event, participant=participant),
     )
     if "text/html" in request.headers.get("accept", ""):
         zone = ZoneInfo(event.timezone)

@@ -34,7 +34,7 @@ STATE_NAMES = {
     "expired": "已到期",
     "terminated": "已终止",
 }
-REPORT_RESPONSES = {
+REPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The report.",
         "content": {"text/html": {}, CSV_MEDIA_TYPE: {}, XLSX_MEDIA_TYPE: {}},

@@ -37,14 +37,14 @@ async def schedule_out(session: SessionDep, schedule: Schedule) -> ScheduleOut:
         id=schedule.id,
         event_id=schedule.event_id,
         state=schedule.state,
-        mode=schedule.mode,  # type: ignore[arg-type]
-        status=schedule.status,  # type: ignore[arg-type]
+        mode=schedule.mode,
+        status=schedule.status,
         meetings=await service.meeting_count(session, schedule_id=schedule.id),
         total_weight=schedule.total_weight,
         weight_bound=bound,
         gap=gap,
         objective=schedule.objective,
-        unmet=service.unmet_out(schedule, names),  # type: ignore[arg-type]
+        unmet=service.unmet_out(schedule, names),
         seconds=schedule.seconds,
         created_at=schedule.created_at,
         published_at=schedule.published_at,

@@ -331,7 +331,7 @@ async def publish(session: AsyncSession, *, event: Event) -> Schedule:
             "status": draft.status,
             "published_at": draft.published_at,
         },
-        parties=[p.committee_id or p.organization_id for p in participants],  # type: ignore[misc]
+        parties=[party for p in participants if (party := p.committee_id or p.organization_id)],
     )
     return draft
 

@@ -6,7 +6,7 @@ import functools
 import logging
 import re
 
-import jieba  # type: ignore[import-untyped]
+import jieba
 
 from service.chinese import fold
 

@@ -118,7 +118,7 @@ async def get_subscription(
     return subscription
 
 
-def list_subscriptions(principal: Principal) -> Select[tuple[WebhookSubscription]]:
+def list_subscriptions(principal: Principal) -> Select[WebhookSubscription]:
     """The statement a page of the caller's subscriptions is read from."""
     return select(WebhookSubscription).where(*_visible(principal))
 
@@ -163,7 +163,7 @@ async def delete_subscription(
 
 async def list_deliveries(
     session: AsyncSession, *, principal: Principal, subscription_id: uuid.UUID
-) -> Select[tuple[WebhookDelivery]]:
+) -> Select[WebhookDelivery]:
     """The statement a page of one visible subscription's deliveries is read from."""
     await get_subscription(session, principal=principal, subscription_id=subscription_id)
     return (
