@@ -3,11 +3,27 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from ortools.sat.python import cp_model
 
 from service.scheduling.dzn import Instance
 from service.scheduling.rules import check_bmsp, participant_breaks
-from service.scheduling.slotting import Level, SlotProblem, Task, build, solve_levels
+from service.scheduling.slotting import (
+    Level,
+    Outcome,
+    SlotModel,
+    SlotProblem,
+    Task,
+    build,
+    solve_levels,
+    solver_for,
+)
+
+# Share of the time limit for the first, core-guided optimisation before the bottom-up search.
+FIRST_SHARE = 0.25
+# Share of the remaining time for the decision problem 'no breaks at all'.
+ZERO_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +74,36 @@ def solve_bmsp(
         # A meeting with no allowed slot makes the instance infeasible before any search.
         return BmspResult("infeasible", None, (), None, time.monotonic() - started)
     sm = build(problem)
+    deadline = started + time_limit
+    # Core-guided search proves break counts that are mostly zero but rarely finds a zero-break
+    # schedule; the decision problem "no breaks at all" often does (or is refuted, lifting the
+    # bound), so it gets a share of the time between two core-guided runs.
+    breaks = [Level("breaks", sm.total_breaks)]
     outcome = solve_levels(
         sm,
         problem,
-        [Level("breaks", sm.total_breaks)],
-        time_limit=time_limit,
+        breaks,
+        time_limit=time_limit * FIRST_SHARE,
         seed=seed,
         workers=workers,
         core=True,
     )
+    if outcome.status == "feasible" and outcome.levels[0].bound == 0:
+        budget = (deadline - time.monotonic()) * ZERO_SHARE
+        outcome = _try_zero(sm, outcome, time_limit=budget, seed=seed, workers=workers)
+    if outcome.status in ("feasible", "unknown") and time.monotonic() < deadline - 0.5:
+        sm.model.clear_hints()  # type: ignore[no-untyped-call]
+        again = solve_levels(
+            sm,
+            problem,
+            breaks,
+            time_limit=deadline - time.monotonic(),
+            seed=seed,
+            workers=workers,
+            core=True,
+            hint=outcome.slot_of,
+        )
+        outcome = _better(outcome, again)
     seconds = time.monotonic() - started
     if not outcome.levels:
         return BmspResult(outcome.status, None, (), None, seconds)
@@ -80,3 +117,35 @@ def solve_bmsp(
     if total > level.value or (outcome.status == "optimal" and total != level.value):
         raise AssertionError(f"model counted {level.value} breaks, the checker {total}")
     return BmspResult(outcome.status, total, slots, level.bound, seconds)
+
+
+def _try_zero(
+    sm: SlotModel, outcome: Outcome, *, time_limit: float, seed: int, workers: int
+) -> Outcome:
+    """Decide whether a schedule without breaks exists; refuted, the bound becomes one."""
+    best = outcome.levels[0]
+    trial = sm.model.clone()
+    trial.clear_objective()  # type: ignore[no-untyped-call]
+    trial.add(sm.total_breaks <= 0)
+    solver = solver_for(time_limit=time_limit, seed=seed, workers=workers, deterministic=False)
+    code = solver.solve(trial)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        slot_of = {i: s for (i, s), v in sm.x.items() if solver.boolean_value(v)}
+        return Outcome("optimal", [replace(best, value=0, bound=0, optimal=True)], slot_of)
+    if code == cp_model.INFEASIBLE:
+        sm.model.add(sm.total_breaks >= 1)
+        level = replace(best, bound=1, optimal=best.value <= 1)
+        return Outcome("optimal" if level.optimal else "feasible", [level], outcome.slot_of)
+    return outcome
+
+
+def _better(first: Outcome, again: Outcome) -> Outcome:
+    """The better schedule of two runs on one model, with the higher of their proven bounds."""
+    if again.status == "infeasible" or not first.levels:
+        return again
+    if not again.levels:
+        return first
+    pick = again if again.levels[0].value <= first.levels[0].value else first
+    bound = max(first.levels[0].bound, again.levels[0].bound)
+    level = replace(pick.levels[0], bound=bound, optimal=bound >= pick.levels[0].value)
+    return Outcome("optimal" if level.optimal else "feasible", [level], pick.slot_of)

@@ -124,7 +124,11 @@ def build(problem: SlotProblem) -> SlotModel:
             breaks.append(0)
             has_meeting.append(1 if n_required else (0 if not mine else _any(m, busy_sums, p)))
             continue
-        h = _person_breaks(m, p, by_person_slot, n_slots, exact=exact)
+        h, busy_vars = _person_breaks(m, p, by_person_slot, n_slots, exact=exact)
+        if n_required == len(mine):
+            # Implied: p is busy in exactly as many slots as it has meetings, stated on the busy
+            # booleans so a window closed on both sides forces every slot inside it.
+            m.add(sum(busy_vars) == n_required)
         count = sum(placed[i] for i in mine)
         _add_span(m, p, by_person_slot, n_slots, count=count, h=h, n_required=n_required)
         breaks.append(sum(h))
@@ -153,7 +157,7 @@ def _person_breaks(
     n_slots: int,
     *,
     exact: bool,
-) -> list[cp_model.IntVar]:
+) -> tuple[list[cp_model.IntVar], list[cp_model.IntVar]]:
     """Booleans h[s]: a break of p ends at slot s (busy at s, idle at s-1, busy some time before).
 
     Minimising pushes h down, so the lower-bounding clauses alone count breaks exactly at an
@@ -196,7 +200,7 @@ def _person_breaks(
         elif exact:
             m.add_implication(nxt, u)
         before = nxt
-    return h
+    return h, [u for u in busy if u is not None]
 
 
 def _add_span(
