@@ -4,6 +4,7 @@ The record lives in the database, so the guarantee holds across worker processes
 """
 
 import hashlib
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -15,9 +16,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
 from service.db import utcnow
-from service.errors import Conflict, ServiceError, Unprocessable
+from service.errors import (
+    Conflict,
+    ServiceError,
+    Unprocessable,
+    database_unavailable,
+    is_database_unavailable,
+)
 from service.middleware import send_problem
 from service.models import IdempotencyRecord
+
+log = logging.getLogger("service.idempotency")
 
 REPLAYED_HEADERS = ("content-type", "location", "etag")
 
@@ -74,21 +83,23 @@ class Idempotency:
         except ServiceError as error:
             await send_problem(scope, receive, send, error)
             return
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await send_problem(scope, receive, send, database_unavailable())
+            return
         if replay is not None:
             await _send_stored(send, replay)
             return
         response = await _run_captured(self.app, scope, body)
-        async with sessionmaker.begin() as session:
-            record = await session.get(IdempotencyRecord, (owner, key))
-            if record is not None:
-                if response["status"] >= 500:
-                    # A failure is not an answer: let the client's retry do the work.
-                    await session.delete(record)
-                else:
-                    record.status = response["status"]
-                    record.headers = response["headers"]
-                    record.body = response["body"]
-                    record.locked_at = None
+        try:
+            await _store(sessionmaker, owner=owner, key=key, response=response)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            # The work is done (or failed) either way: its answer is the truth the client needs.
+            # A retry meets the key in progress until the lock expires.
+            log.warning("idempotency record not stored: database unavailable")
         await _send_stored(send, response, replayed=False)
 
     async def _claim(
@@ -143,6 +154,20 @@ class Idempotency:
                 "A request with this Idempotency-Key is still being processed; "
                 "retry shortly for its answer."
             ) from None
+
+
+async def _store(sessionmaker: Any, *, owner: str, key: str, response: dict[str, Any]) -> None:
+    async with sessionmaker.begin() as session:
+        record = await session.get(IdempotencyRecord, (owner, key))
+        if record is not None:
+            if response["status"] >= 500:
+                # A failure is not an answer: let the client's retry do the work.
+                await session.delete(record)
+            else:
+                record.status = response["status"]
+                record.headers = response["headers"]
+                record.body = response["body"]
+                record.locked_at = None
 
 
 def _as_error(exc: HTTPException) -> ServiceError:
