@@ -269,13 +269,16 @@ def _solve_placement(
     only: Sequence[str] = LEVELS,
     reached: dict[str, int] | None = None,
     weight_cap: int | None = None,
+    place_all: bool = False,
 ) -> tuple[list[LevelResult], dict[int, int], str]:
     """The time-indexed model over the tasks in `keep`; returns levels and task -> slot.
 
     `only` names the levels to optimise; `reached` pins earlier levels at values already
     proven; `weight_cap` is a proven upper bound on the weight, a cut for the weight level.
     """
-    tasks = tuple(prep.tasks[i] for i in keep)
+    tasks = tuple(
+        replace(prep.tasks[i], required=True) if place_all else prep.tasks[i] for i in keep
+    )
     problem = SlotProblem(
         n_people=len(prep.event.participants),
         n_slots=prep.event.slots,
@@ -306,7 +309,11 @@ def _solve_placement(
     if weight_cap is not None:
         sm.model.add(exprs["weight"] <= weight_cap)
     levels = [
-        lv for lv in _levels(exprs, rebuild=rebuild, breaks=sm.total_breaks) if lv.name in only
+        # With every pair placed, plain search finds few breaks fast; core-guided search there
+        # often found no placement at all within the time.
+        replace(lv, core=False) if place_all else lv
+        for lv in _levels(exprs, rebuild=rebuild, breaks=sm.total_breaks)
+        if lv.name in only
     ]
     outcome = solve_levels(
         sm,
@@ -567,10 +574,15 @@ def schedule_event(
     if sel_status != "infeasible":
         keep = chosen or everything
         selected = set(keep)
-        place_only = head if method == "exact" else LEVELS
+        # The tail levels are first optimised over the selected pairs: cheap, and at zero
+        # (no changes, no breaks) trivially optimal over every candidate too.
+        place_only = LEVELS
         settled = {k: sel[k].value for k in head[:2] if k in sel and sel[k].optimal}
         # Place the selected pairs; when they all fit, the selection bound proves the weight.
-        for attempt in ("pinned", "free"):
+        # Place every selected pair (levels 1-3 then equal the relaxation's proven optimum),
+        # else hold the two top levels there, else solve every level.
+        whole = sel_status == "optimal" and all(k in sel for k in head)
+        for attempt in ("all", "pinned", "free") if whole else ("pinned", "free"):
             levels, slot_of, status = _solve_placement(
                 prep,
                 keep,
@@ -582,13 +594,16 @@ def schedule_event(
                 hint={i: s for i, s in greedy.items() if i in selected},
                 # First try with the two top levels held at the relaxation's optimum: one
                 # solve instead of three, and reaching them proves them.
-                only=[k for k in place_only if k not in settled]
-                if attempt == "pinned"
-                else place_only,
+                only={"all": tail, "pinned": [k for k in place_only if k not in settled]}.get(
+                    attempt, place_only
+                ),
                 reached=settled if attempt == "pinned" else None,
+                place_all=attempt == "all",
             )
-            if levels or not settled:
+            if levels or (attempt == "pinned" and not settled):
                 break
+        if attempt == "all":
+            levels = [LevelResult(k, sel[k].value, sel[k].value, True, 0.0) for k in head] + levels
         if attempt == "pinned":
             levels = [LevelResult(k, v, v, True, 0.0) for k, v in settled.items()] + levels
         got = {lv.name: lv.value for lv in levels}
@@ -598,10 +613,15 @@ def schedule_event(
                 replace(lv, optimal=True, bound=sel[lv.name].bound) if lv.name in head else lv
                 for lv in levels
             ]
+        # Over the selected pairs only, a tail level is proven for every candidate when it is 0.
+        levels = [
+            replace(lv, optimal=lv.value == 0, bound=0) if lv.name in tail else lv for lv in levels
+        ]
         status = "optimal" if levels and all(lv.optimal for lv in levels) else status
         if status == "optimal" and not tight:
             status = "feasible"
-        if method == "exact" and levels:
+        settled_tail = tight and all(got.get(k, 0) == 0 for k in tail)
+        if method == "exact" and levels and not settled_tail:
             # The later levels range over every candidate, not only the selected ones.
             same_top = all(got.get(k) == sel[k].value for k in head[:2] if k in sel)
             more, full_slot_of, _ = _solve_placement(
@@ -614,15 +634,15 @@ def schedule_event(
                 workers=workers,
                 hint=slot_of,
                 only=tail if tight else LEVELS,
-                reached=dict(got) if tight else None,
+                reached={k: got[k] for k in head if k in got} if tight else None,
                 weight_cap=weight_bound if same_top else None,
             )
 
-            def rank(sl: dict[int, int]) -> tuple[int, int, int]:
+            def rank(sl: dict[int, int]) -> tuple[int, int, int, int, int]:
                 o = _objective(prep, sl)
-                return (o.required_missing, o.shortfall, -o.weight)
+                return (o.required_missing, o.shortfall, -o.weight, o.changes, o.breaks)
 
-            if more and (tight or rank(full_slot_of) <= rank(slot_of)):
+            if more and rank(full_slot_of) <= rank(slot_of):
                 slot_of = full_slot_of
                 names = {lv.name for lv in more}
                 levels = [lv for lv in levels if lv.name not in names] + more

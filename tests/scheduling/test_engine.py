@@ -233,3 +233,24 @@ def test_same_input_same_output_with_one_worker() -> None:
     first = schedule_event(event=event, time_limit=10, workers=1)
     again = schedule_event(event=event, time_limit=10, workers=1)
     assert first.meetings == again.meetings
+
+
+def test_committee_day_is_proven_optimal_when_a_gapless_placement_exists() -> None:
+    # Three committees at their own tables, six organizations with two candidates each: the
+    # selection takes every pair and a placement without idle gaps exists, so every level
+    # is proven (breaks at zero need no further search over the other candidates).
+    committees = tuple(Participant(f"C{i}", kind="committee", table=i + 1) for i in range(3))
+    orgs = tuple(Participant(f"O{j}", max_meetings=2) for j in range(6))
+    cands = tuple(
+        Candidate(f"C{c}", f"O{j}", weight=10 + j + c)
+        for j in range(6)
+        for c in (j % 3, (j + 1) % 3)
+    )
+    event = Event(slots=4, tables=3, participants=committees + orgs, candidates=cands)
+    result = schedule_event(event=event, time_limit=10)
+    assert check_event(event=event, meetings=result.meetings) == []
+    assert result.status == "optimal"
+    assert result.objective is not None
+    assert result.objective.weight == sum(c.weight for c in cands)
+    assert result.objective.breaks == 0
+    assert result.weight_gap == 0.0
