@@ -13,7 +13,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
-from service.errors import PayloadTooLarge, ServiceError, UnsupportedMediaType, problem_response
+from service.errors import (
+    PayloadTooLarge,
+    ServiceError,
+    Unprocessable,
+    UnsupportedMediaType,
+    problem_response,
+)
 
 access_log = logging.getLogger("service.access")
 
@@ -111,19 +117,114 @@ class BodyLimits:
                 ),
             )
             return
-        received = 0
+        if is_file_upload:
+            await self.app(scope, _counting(receive, limit), send)
+            return
+        # JSON bodies are small enough to read whole and check before anything acts on them.
+        try:
+            body = await _read_body(_counting(receive, limit))
+        except HTTPException:
+            await send_problem(scope, receive, send, _too_large(limit))
+            return
+        if body and media_type in JSON_MEDIA_TYPES:
+            try:
+                check_json(body)
+            except InvalidJson as error:
+                await send_problem(scope, receive, send, error)
+                return
+        await self.app(scope, _replaying(body, receive), send)
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # An HTTPException passes through FastAPI's body parsing to the 413 handler.
-                    raise HTTPException(413, detail=_too_large(limit).detail)
-            return message
 
-        await self.app(scope, counting_receive, send)
+class InvalidJson(Unprocessable):
+    code, title = "invalid_json", "Request body is not acceptable JSON"
+
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidJson(f"The body contains {name}, which is not a JSON number.")
+
+
+def _bounded_int(text: str) -> int:
+    # Beyond 64 bits no column can hold it, and 4,300 digits is where Python refuses anyway.
+    if len(text.lstrip("-")) > 19 or not _INT64_MIN <= int(text) <= _INT64_MAX:
+        shown = text if len(text) <= 30 else f"{text[:12]}...({len(text)} digits)"
+        raise InvalidJson(f"The integer {shown} is outside the 64-bit range this API accepts.")
+    return int(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise InvalidJson(f"The key {key[:100]!r} appears twice in one object.")
+        seen[key] = value
+    return seen
+
+
+def check_json(body: bytes) -> None:
+    """Refuse what Python's json would read but a strict parser must not, with a clear reason."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJson(
+            f"The body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start})."
+        ) from None
+    try:
+        json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_reject_constant,
+            parse_int=_bounded_int,
+        )
+    except json.JSONDecodeError as exc:
+        raise InvalidJson(
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+    except RecursionError:
+        raise InvalidJson("The body is nested too deeply.") from None
+
+
+def _counting(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def counting_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                # An HTTPException passes through FastAPI's body parsing to the 413 handler.
+                raise HTTPException(413, detail=_too_large(limit).detail)
+        return message
+
+    return counting_receive
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
