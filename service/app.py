@@ -20,11 +20,12 @@ from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker
 from service.directory.routes import router as directory_router
-from service.errors import install_error_handlers
+from service.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_response
 from service.events.routes import router as events_router
 from service.idempotency import Idempotency
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
+from service.metrics import RequestMetrics, add_metrics_route
 from service.middleware import BodyLimits, JsonLogFormatter, RequestContext
 from service.reports.routes import router as reports_router
 from service.schedules.routes import router as schedules_router
@@ -106,6 +107,7 @@ def create_app(
     app.include_router(schedules_router)
     app.include_router(reports_router)
     _add_health_routes(app)
+    add_metrics_route(app)
 
     # Starlette runs the last added outermost.
     app.add_middleware(Idempotency, settings=settings)
@@ -118,6 +120,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
+    app.add_middleware(RequestMetrics)
     app.add_middleware(RequestContext)
     _add_problem_schema(app)
     return app
@@ -135,7 +138,14 @@ def _add_health_routes(app: FastAPI) -> None:
         operation_id="readyz",
         summary="The database is reachable and migrated to head",
         tags=["operations"],
-        responses={503: {"description": "Not ready", "content": {"application/problem+json": {}}}},
+        responses={
+            503: {
+                "description": "Not ready (`not_ready`)",
+                "content": {
+                    PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
+            }
+        },
     )
     async def readyz(request: Request) -> JSONResponse:
         try:
@@ -143,18 +153,29 @@ def _add_health_routes(app: FastAPI) -> None:
                 await session.execute(text("SELECT 1"))
                 at_head = await session.run_sync(lambda s: schema.is_at_head(s.connection()))
         except Exception:
-            return JSONResponse(
-                {"status": "unavailable", "database": "unreachable"},
-                status_code=503,
-                headers={"Retry-After": "2"},
-            )
+            return _not_ready(request, "unreachable", "The database is not reachable.", retry=2)
         if not at_head:
-            return JSONResponse(
-                {"status": "unavailable", "database": "not migrated to head"},
-                status_code=503,
-                headers={"Retry-After": "10"},
+            return _not_ready(
+                request,
+                "not migrated to head",
+                "The database schema is not at the migrations' head; run `python -m service "
+                "migrate`.",
+                retry=10,
             )
         return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def _not_ready(request: Request, database: str, detail: str, *, retry: int) -> JSONResponse:
+    # A problem document like every other error, still saying what the database is.
+    return problem_response(
+        request,
+        status=503,
+        code="not_ready",
+        title="Not ready",
+        detail=detail,
+        headers={"Retry-After": str(retry)},
+        database=database,
+    )
 
 
 IDEMPOTENCY_KEY_PARAMETER = {

@@ -1,0 +1,158 @@
+"""Prometheus metrics: requests by route and status, latency, database pool use, webhook backlog.
+
+Request counts and latencies are recorded by the RequestMetrics middleware. The pool and the
+webhook backlog are read when /metrics is scraped, so they are never stale.
+
+With several worker processes, set PROMETHEUS_MULTIPROC_DIR to an empty directory before the
+workers start: prometheus_client then keeps each worker's counts in files there and a scrape of
+any worker adds them up. Without it (one process) everything lives in memory.
+"""
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.models import WebhookDelivery
+
+log = logging.getLogger("service.metrics")
+
+# Requests that match no route share one label, so probing random paths cannot grow the series.
+UNMATCHED_ROUTE = "unmatched"
+
+REQUESTS = Counter(
+    "smk_http_requests",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "smk_http_request_duration_seconds",
+    "Time from receiving a request to the end of its answer, by method and route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+# What SQLAlchemy's queue pools can tell; a pool without one of these (SQLite's may) omits it.
+_POOL_FIGURES = {
+    "size": "Connections the pool keeps open.",
+    "checkedout": "Connections in use by requests or workers now.",
+    "checkedin": "Idle connections in the pool now.",
+    "overflow": "Connections opened beyond the pool size now (negative: not yet opened).",
+}
+
+
+class RequestMetrics:
+    """Count every answer and time it, labelled by the route template, not the raw path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            method = scope["method"]
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+class _Collected:
+    """A one-scrape collector of figures already read."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def exposition_registry() -> Any:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return registry
+    return REGISTRY
+
+
+def pool_figures(engine: Any) -> list[Metric]:
+    """The connection pool of this process, as far as the pool reports."""
+    pool = getattr(engine, "pool", None)
+    families: list[Metric] = []
+    for name, description in _POOL_FIGURES.items():
+        reader = getattr(pool, name, None)
+        if not callable(reader):
+            continue
+        try:
+            value = float(reader())
+        except (TypeError, NotImplementedError):
+            continue
+        family = GaugeMetricFamily(f"smk_db_pool_{name}", description, labels=["pool"])
+        family.add_metric([type(pool).__name__], value)
+        families.append(family)
+    return families
+
+
+async def webhook_queue_figure(sessionmaker: Any) -> list[Metric]:
+    """How many webhook deliveries wait to be sent, across all processes."""
+    try:
+        async with sessionmaker() as session:
+            pending = await session.scalar(
+                select(func.count())
+                .select_from(WebhookDelivery)
+                .where(WebhookDelivery.status == "pending")
+            )
+    except Exception as exc:
+        # The scrape still reports the rest; /readyz is what says the database is away.
+        log.warning("webhook queue depth unread: %s", type(exc).__name__)
+        return []
+    family = GaugeMetricFamily(
+        "smk_webhook_queue_depth", "Webhook deliveries pending (not yet delivered or given up)."
+    )
+    family.add_metric([], float(pending or 0))
+    return [family]
+
+
+def add_metrics_route(app: FastAPI) -> None:
+    """GET /metrics in the Prometheus text format, public like the health checks."""
+
+    @app.get(
+        "/metrics",
+        operation_id="metrics",
+        summary="Prometheus metrics",
+        tags=["operations"],
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+    )
+    async def metrics(request: Request) -> Response:
+        state = request.app.state
+        read_now = pool_figures(state.engine) + await webhook_queue_figure(state.sessionmaker)
+        body = generate_latest(exposition_registry()) + generate_latest(_Collected(read_now))
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
