@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -129,7 +130,7 @@ class BodyLimits:
         if body and media_type in JSON_MEDIA_TYPES:
             try:
                 check_json(body)
-            except InvalidJson as error:
+            except (InvalidJson, NulCharacter) as error:
                 await send_problem(scope, receive, send, error)
                 return
         await self.app(scope, _replaying(body, receive), send)
@@ -137,6 +138,29 @@ class BodyLimits:
 
 class InvalidJson(Unprocessable):
     code, title = "invalid_json", "Request body is not acceptable JSON"
+
+
+class NulCharacter(Unprocessable):
+    code, title = "nul_character", "Text contains a NUL character"
+
+
+class RefuseNul:
+    """Refuse a NUL character in the path or query (422): PostgreSQL text cannot hold one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = unquote_to_bytes(scope.get("query_string", b""))
+            for part, text in (("path", scope["path"].encode()), ("query", query)):
+                if b"\x00" in text:
+                    error = NulCharacter(
+                        f"The {part} has a NUL character (%00), which no parameter accepts."
+                    )
+                    await send_problem(scope, receive, send, error)
+                    return
+        await self.app(scope, receive, send)
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -172,18 +196,44 @@ def check_json(body: bytes) -> None:
             f"The body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at offset {exc.start})."
         ) from None
     try:
-        json.loads(
+        document = json.loads(
             text,
             object_pairs_hook=_unique_keys,
             parse_constant=_reject_constant,
             parse_int=_bounded_int,
         )
+        where = _nul_at(document, "") if "\\u0000" in text else None
     except json.JSONDecodeError as exc:
         raise InvalidJson(
             f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         ) from None
     except RecursionError:
         raise InvalidJson("The body is nested too deeply.") from None
+    if where is not None:
+        raise NulCharacter(
+            f"The body has a NUL character (\\u0000) at {where or 'its top level'}, "
+            "which no text field accepts."
+        )
+
+
+def _nul_at(value: Any, path: str) -> str | None:
+    """Where the first NUL character is in a JSON document, as a field path."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}" if path else key
+            if "\x00" in key:
+                return inner
+            found = _nul_at(item, inner)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_at(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 def _counting(receive: Receive, limit: int) -> Receive:

@@ -86,6 +86,12 @@ BAD_BODIES = {
         "invalid_json",
         ["UTF-8", "0xff"],
     ),
+    "NUL character": (
+        GOOD.replace(b'"name_en": "Test', b'"name_en": "Te\\u0000st'),
+        422,
+        "nul_character",
+        ["name_en", "\\u0000"],
+    ),
     "not JSON": (GOOD[:-5], 422, "invalid_json", ["not valid JSON", "line 1"]),
 }
 
@@ -111,7 +117,7 @@ async def test_bad_json_bodies_are_refused_and_write_nothing(
     [
         ("name_en", "长" * 100_000, ["name_en", "at most 300 characters"]),
         ("scope", "x" * 100_000, ["scope", "at most 10000 characters"]),
-        ("name_zh", "坏\x00名", ["name_zh", "control characters"]),
+        ("name_zh", "坏\x01名", ["name_zh", "control characters"]),
         ("name_en", "bell\x07", ["name_en", "control characters"]),
         ("scope", "line\x1b[31mred", ["scope", "control characters"]),
         ("name_zh", "半个\ud800代理", ["name_zh"]),
@@ -195,3 +201,33 @@ async def test_mixed_scripts_and_emoji_are_stored_exactly(
     assert await committee_count(client, admin) == before + 1
     found = await client.get("/v1/committees", params={"q": "👩🏽‍🔬"}, headers=admin)
     assert found.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/v1/committees?q=%00",
+        "/v1/organizations?q=a%00b",
+        "/v1/committees?cursor=x%00",
+        "/v1/committees/%00",
+    ],
+)
+async def test_nul_in_path_or_query_is_422_not_a_database_error(
+    url: str, client: httpx.AsyncClient, admin: Headers
+) -> None:
+    # PostgreSQL text cannot hold NUL: unchecked, a search for one was a 500 there.
+    problem(await client.get(url, headers=admin), 422, "nul_character", "NUL", "%00")
+
+
+async def test_nul_in_a_scanned_badge_is_422_and_no_scan_is_kept(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event = (await client.get("/v1/events", headers=admin)).json()["items"][0]["id"]
+    scans = f"/v1/events/{event}/scans"
+    before = (await client.get(scans, params={"limit": 500}, headers=admin)).json()["items"]
+    response = await client.post(
+        f"/v1/events/{event}/checkins", json={"badge_code": "K7Q\x00HD"}, headers=admin
+    )
+    problem(response, 422, "nul_character", "badge_code")
+    after = (await client.get(scans, params={"limit": 500}, headers=admin)).json()["items"]
+    assert after == before
