@@ -3,6 +3,8 @@
 import argparse
 import asyncio
 import os
+import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -70,15 +72,39 @@ def write_openapi(args: argparse.Namespace) -> None:
 
 def serve(args: argparse.Namespace) -> None:
     """Serve the API with uvicorn."""
-    import uvicorn
-
+    directory = None
     if args.ephemeral:
         directory = tempfile.mkdtemp(prefix="smk-")
         os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{directory}/ephemeral.db"
         get_settings.cache_clear()
         migrate(args)
         load_demo(args)
-        print(f"ephemeral database in {directory}; it is not kept", file=sys.stderr)
+        key = argparse.Namespace(
+            role="admin", name="ephemeral", committee=None, organization=None, event=None
+        )
+        create_api_key(key)
+        print(f"ephemeral database in {directory}, deleted when the server stops", file=sys.stderr)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal to the
+    # handler it found: with this one the process exits 0 and the cleanup below still runs.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
+    try:
+        _run_uvicorn(args)
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            raise
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _run_uvicorn(args: argparse.Namespace) -> None:
+    import uvicorn
+
     uvicorn.run(
         "service.app:create_app",
         factory=True,
@@ -149,7 +175,7 @@ def create_api_key(args: argparse.Namespace) -> None:
         f"created {key.role} key {key.id} ({key.name}); "
         "keep the secret below, it is not shown again"
     )
-    print(secret)
+    print(secret, flush=True)
 
 
 def _uuid(value: str) -> Any:

@@ -5,10 +5,10 @@ SQLite file. The schema comes from the Alembic migrations, never from create_all
 """
 
 import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,18 +30,13 @@ Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
 
 
-def _sqlite_url() -> str:
-    directory = tempfile.mkdtemp(prefix="smk-test-")
-    return f"sqlite+aiosqlite:///{directory}/test.db"
-
-
 @pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """The run's own database: a fresh SQLite file, or a fresh PostgreSQL database created
     through TEST_DATABASE_URL and dropped afterwards, so concurrent runs never meet."""
     base = os.environ.get("TEST_DATABASE_URL")
     if not base:
-        yield _sqlite_url()
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/test.db"
         return
     url = make_url(base)
     name = f"{url.database or 'test'}_run_{uuid.uuid4().hex[:10]}"
@@ -177,11 +172,11 @@ def committed_key(committed_app: FastAPI) -> KeyFactory:
 
 
 @pytest.fixture
-async def scratch_url(settings: Settings) -> AsyncIterator[str]:
+async def scratch_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of the same kind as the test database, dropped afterwards."""
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
-        yield f"sqlite+aiosqlite:///{tempfile.mkdtemp(prefix='smk-scratch-')}/scratch.db"
+        yield f"sqlite+aiosqlite:///{tmp_path}/scratch.db"
         return
     name = f"scratch_{uuid.uuid4().hex[:12]}"
     admin = create_engine(settings, isolation_level="AUTOCOMMIT")
