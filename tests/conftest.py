@@ -56,6 +56,11 @@ def settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)
 
 
+@pytest.fixture(scope="session")
+def is_postgres(settings: Settings) -> bool:
+    return settings.database_url.startswith("postgresql")
+
+
 async def reset_database(engine: AsyncEngine) -> None:
     """Leave an empty database: a crashed earlier run must not decide this one."""
     async with engine.begin() as connection:
