@@ -1,6 +1,12 @@
 """Optimistic concurrency over HTTP: ETag out, If-Match in."""
 
+from typing import Annotated
+
+from fastapi import Header
+
 from service.errors import PreconditionFailed, PreconditionRequired
+
+IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 
 
 def etag(version: int) -> str:

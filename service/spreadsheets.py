@@ -8,6 +8,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+from starlette.responses import Response
 
 from service.errors import Unprocessable
 
@@ -105,3 +106,18 @@ def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def file_response(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], *, name: str, file_format: str
+) -> Response:
+    """A download of rows as `name.csv` or `name.xlsx`."""
+    if file_format == "xlsx":
+        content, media_type = write_xlsx(columns, rows, title=name), XLSX_MEDIA_TYPE
+    else:
+        content, media_type = write_csv(columns, rows), f"{CSV_MEDIA_TYPE}; charset=utf-8"
+    return Response(
+        content,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{file_format}"'},
+    )

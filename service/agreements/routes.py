@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Query, Response, status
 
 from service.agreements import service
 from service.agreements.schemas import (
@@ -27,14 +27,13 @@ from service.db import SessionDep
 from service.directory.schemas import Contact
 from service.directory.service import UnknownDomain
 from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
-from service.etags import etag
+from service.etags import IfMatch, etag
 from service.models import Intent, IntentTransition, Memorandum, MemorandumTransition
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 DomainFilter = Annotated[
     str | None, Query(description="A domain code; a parent domain matches its children too.")
 ]

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey, PartnerKey
@@ -33,7 +33,7 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.etags import etag
+from service.etags import IfMatch, etag
 from service.models import Committee, Domain, Organization
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
@@ -41,9 +41,8 @@ from service.spreadsheets import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
     UnreadableFile,
+    file_response,
     read_table,
-    write_csv,
-    write_xlsx,
 )
 
 router = APIRouter(prefix="/v1", tags=["directory"])
@@ -53,7 +52,6 @@ class NotOwnProfile(Forbidden):
     code = "not_own_profile"
 
 
-IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 DomainFilter = Annotated[
     str | None, Query(description="A domain code; a parent domain matches its children too.")
 ]
@@ -284,20 +282,8 @@ async def export_committees(
     _: AdminKey, session: SessionDep, file_format: ExportFormat = "csv"
 ) -> Response:
     rows = await service.committee_rows(session)
-    return _file(service.COMMITTEE_COLUMNS, rows, name="committees", file_format=file_format)
-
-
-def _file(
-    columns: tuple[str, ...], rows: list[list[object]], *, name: str, file_format: str
-) -> Response:
-    if file_format == "xlsx":
-        content, media_type = write_xlsx(columns, rows, title=name), XLSX_MEDIA_TYPE
-    else:
-        content, media_type = write_csv(columns, rows), f"{CSV_MEDIA_TYPE}; charset=utf-8"
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{name}.{file_format}"'},
+    return file_response(
+        service.COMMITTEE_COLUMNS, rows, name="committees", file_format=file_format
     )
 
 
@@ -456,4 +442,6 @@ async def export_organizations(
     _: AdminKey, session: SessionDep, file_format: ExportFormat = "csv"
 ) -> Response:
     rows = await service.organization_rows(session)
-    return _file(service.ORGANIZATION_COLUMNS, rows, name="organizations", file_format=file_format)
+    return file_response(
+        service.ORGANIZATION_COLUMNS, rows, name="organizations", file_format=file_format
+    )

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import Response as RawResponse
 from sqlalchemy import select
 
@@ -21,7 +21,7 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.etags import etag
+from service.etags import IfMatch, etag
 from service.events import service
 from service.events.schemas import (
     EventIn,
@@ -40,8 +40,6 @@ from service.schemas import Limit, Page
 from service.spreadsheets import UnreadableFile, read_table
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
-
-IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 
 
 def event_out(event: Event) -> EventOut:

@@ -4,7 +4,7 @@ import uuid
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import or_, select
@@ -19,7 +19,7 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.etags import etag
+from service.etags import IfMatch, etag
 from service.events import service as events
 from service.meetings import service
 from service.meetings.schemas import (
@@ -43,8 +43,6 @@ from service.schemas import Limit, Page
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["meetings"])
 templates = Environment(loader=PackageLoader("service.meetings"), autoescape=select_autoescape())
-
-IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 
 
 def request_out(request: MeetingRequest) -> MeetingRequestOut:

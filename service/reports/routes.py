@@ -4,7 +4,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -14,7 +14,11 @@ from service.errors import NotFound, Unprocessable, problem_responses
 from service.events import service as events
 from service.reports import service
 from service.reports.schemas import EventReport, SummaryReport
-from service.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, write_csv, write_xlsx
+from service.spreadsheets import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    file_response,
+)
 
 router = APIRouter(prefix="/v1", tags=["reports"])
 templates = Environment(loader=PackageLoader("service.reports"), autoescape=select_autoescape())
@@ -54,15 +58,7 @@ def _render(
 ) -> Any:
     if file_format in ("csv", "xlsx"):
         columns, rows = ["section", "item", "value"], service.report_rows(report)
-        if file_format == "xlsx":
-            content, media_type = write_xlsx(columns, rows, title="report"), XLSX_MEDIA_TYPE
-        else:
-            content, media_type = write_csv(columns, rows), f"{CSV_MEDIA_TYPE}; charset=utf-8"
-        return Response(
-            content,
-            media_type=media_type,
-            headers={"Content-Disposition": f'attachment; filename="{name}.{file_format}"'},
-        )
+        return file_response(columns, rows, name=name, file_format=file_format)
     if file_format is None and "text/html" in request.headers.get("accept", ""):
         labelled = {
             **report,

@@ -15,7 +15,11 @@ from service.meetings import service as meetings
 from service.models import Meeting, Schedule
 from service.schedules import service
 from service.schedules.schemas import ScheduleOut, ScheduleRequest
-from service.spreadsheets import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, write_csv, write_xlsx
+from service.spreadsheets import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    file_response,
+)
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["schedule"])
 
@@ -152,12 +156,4 @@ async def export_schedule(
         ]
         for s in range(1, len(event.slots) + 1)
     ]
-    if format == "xlsx":
-        content, media_type = write_xlsx(columns, rows, title="schedule"), XLSX_MEDIA_TYPE
-    else:
-        content, media_type = write_csv(columns, rows), f"{CSV_MEDIA_TYPE}; charset=utf-8"
-    return Response(
-        content,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="schedule.{format}"'},
-    )
+    return file_response(columns, rows, name="schedule", file_format=format)

@@ -1,14 +1,13 @@
 """Webhook subscriptions over HTTP, and the log of their deliveries."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from service.auth.dependencies import PartnerKey
 from service.db import SessionDep
 from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
-from service.etags import etag
+from service.etags import IfMatch, etag
 from service.models import WebhookDelivery, WebhookSubscription
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
@@ -24,8 +23,6 @@ from service.webhooks.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
-
-IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 
 
 def webhook_out(subscription: WebhookSubscription) -> WebhookOut:
