@@ -216,7 +216,14 @@ async def test_database_restart_under_check_in_load(
         stopping = time.monotonic()
         await asyncio.to_thread(cluster.stop, "immediate")
         down = time.monotonic()
-        await asyncio.sleep(DOWN_FOR_S)
+        # A POST with an Idempotency-Key is refused before any work: the key cannot be claimed.
+        keyed = await _post(
+            client,
+            "/v1/api-keys",
+            json={"name": "while down", "role": "kiosk"},
+            headers={**kiosk, "Idempotency-Key": "while-down"},
+        )
+        await asyncio.sleep(DOWN_FOR_S - (time.monotonic() - down))
         restarting = time.monotonic()
         await asyncio.to_thread(cluster.start)
         back = time.monotonic()
@@ -236,6 +243,8 @@ async def test_database_restart_under_check_in_load(
         assert a.body["code"] == "database_unavailable" and a.body["status"] == 503
         assert int(a.headers["retry-after"]) >= 1
     assert max(a.answered - a.sent for a in answers) < CLIENT_TIMEOUT_S
+    assert keyed.status == 503 and keyed.body["code"] == "database_unavailable", keyed
+    assert "retry-after" in keyed.headers
 
     # Readiness: green before, red while the database is down, green again after.
     assert any(t < stopping and s == 200 for t, s, _ in readiness)

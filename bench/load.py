@@ -1,0 +1,545 @@
+"""Load on the real server: check-in bursts, partners' directory reads, recommendations.
+
+    .venv/bin/python -m bench.load [--workers 2] [--users 8] [--seconds 20]
+        [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
+
+It makes a scratch database beside the one named (dropped afterwards), migrates it, loads the
+demo and copies the demo event until there are enough fresh badges for the burst, then serves
+it with `python -m service serve --workers N` and drives it with locust (headless, fixed run
+time) from a separate process on loopback. In the same run it serves a minimal FastAPI app
+whose one endpoint does a single INSERT through asyncpg into a scratch table of the same
+database, with the same worker count and the same load: the ceiling a check-in is held to.
+
+Every phase is closed-loop: each simulated client sends its next request as soon as it has the
+answer to the last one, so throughput is the most the server gives to that many clients and the
+latencies are those at that rate. The load generator shares the machine's cores with the server
+and PostgreSQL; docs/benchmarks-load.md says what that means for the figures.
+
+This file is also the locustfile: locust loads it by path, and the user classes at the end are
+defined only then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+WENZHOU = "浙江省标准稳链提升暨标技委建设工作推进会 · 技术委员会对接活动"
+
+
+# --- the machine, the database, the servers -----------------------------------------------------
+
+
+def machine() -> str:
+    """nproc, CPU model, Python and PostgreSQL versions and the date, for the record."""
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (
+        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
+        f"{datetime.date.today().isoformat()}"
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def plain_dsn(url: str) -> str:
+    """The libpq form of a SQLAlchemy URL, for asyncpg."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new database on the server of server_url, dropped afterwards."""
+    import asyncpg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+
+    async def run(statement: str) -> None:
+        connection = await asyncpg.connect(plain_dsn(server_url))
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def cli(*args: str, database_url: str) -> str:
+    """`python -m service ...` on the bench database; its output."""
+    done = subprocess.run(
+        [sys.executable, "-m", "service", *args],
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout
+
+
+def prepare(database_url: str) -> dict[str, str]:
+    """Migrate, load the demo, and return an admin's Authorization header."""
+    cli("migrate", database_url=database_url)
+    cli("load-demo", database_url=database_url)
+    secret = cli("create-api-key", "--role", "admin", "--name", "bench", database_url=database_url)
+    return {"Authorization": f"Bearer {secret.strip().splitlines()[-1]}"}
+
+
+@contextmanager
+def serving(command: list[str], *, env: dict[str, str], port: int, log: Path) -> Iterator[str]:
+    """A server process, awaited ready on /readyz (or /healthz), stopped with SIGTERM after."""
+    import httpx
+
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"server exited; see {log}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"server not ready in 60 s; see {log}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def serve_service(database_url: str, *, workers: int, port: int, log: Path, **settings: str) -> Any:
+    command = [sys.executable, "-m", "service", "serve", "--workers", str(workers)]
+    env = {"DATABASE_URL": database_url, **settings}
+    return serving([*command, "--port", str(port)], env=env, port=port, log=log)
+
+
+def serve_ceiling(database_url: str, *, workers: int, port: int, log: Path) -> Any:
+    command = [sys.executable, "-m", "uvicorn", "bench.load:ceiling_app", "--factory"]
+    command += ["--workers", str(workers), "--port", str(port), "--log-level", "warning"]
+    env = {"CEILING_DSN": plain_dsn(database_url)}
+    return serving(command, env=env, port=port, log=log)
+
+
+def ceiling_app() -> Any:
+    """One endpoint, one INSERT through an asyncpg pool: what a check-in cannot beat."""
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    import asyncpg
+    from fastapi import FastAPI
+
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state["pool"] = await asyncpg.create_pool(
+            os.environ["CEILING_DSN"], min_size=2, max_size=10
+        )
+        yield
+        await state["pool"].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/checkins", status_code=201)
+    async def insert(body: dict[str, str]) -> dict[str, Any]:
+        row = await state["pool"].fetchrow(
+            "INSERT INTO bench_ceiling (badge_code, nonce) VALUES ($1, $2) "
+            "RETURNING id, checked_in_at",
+            body["badge_code"],
+            body["nonce"],
+        )
+        return {"id": row["id"], "checked_in_at": row["checked_in_at"].isoformat()}
+
+    return app
+
+
+# --- data for the load -------------------------------------------------------------------
+
+
+async def copy_demo_event(database_url: str, copies: int) -> list[tuple[str, str]]:
+    """Open copies of the demo event with all 57 parties each; every (event id, badge code)."""
+    from sqlalchemy import insert, select
+
+    from service.badges import new_badge_code
+    from service.config import Settings
+    from service.db import create_engine
+    from service.models import Event, Participant, Person
+
+    engine = create_engine(Settings(database_url=database_url))
+    events, participants, people = Event.__table__, Participant.__table__, Person.__table__
+    badges = []
+    try:
+        async with engine.begin() as connection:
+            demo = (
+                (await connection.execute(select(events).where(events.c.name_zh == WENZHOU)))
+                .mappings()
+                .one()
+            )
+            parties = (
+                (
+                    await connection.execute(
+                        select(participants).where(participants.c.event_id == demo["id"])
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            persons = (
+                (
+                    await connection.execute(
+                        select(people).where(
+                            people.c.participant_id.in_([p["id"] for p in parties])
+                        )
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            badges += [(str(demo["id"]), p["badge_code"]) for p in parties]
+            for number in range(copies):
+                event_id = uuid.uuid4()
+                await connection.execute(
+                    insert(events),
+                    [{**demo, "id": event_id, "name_zh": f"{demo['name_zh']} #{number + 2}"}],
+                )
+                new_ids = {p["id"]: uuid.uuid4() for p in parties}
+                rows = [
+                    {
+                        **p,
+                        "id": new_ids[p["id"]],
+                        "event_id": event_id,
+                        "badge_code": new_badge_code(),
+                    }
+                    for p in parties
+                ]
+                await connection.execute(insert(participants), rows)
+                await connection.execute(
+                    insert(people),
+                    [
+                        {
+                            **person,
+                            "id": uuid.uuid4(),
+                            "participant_id": new_ids[person["participant_id"]],
+                        }
+                        for person in persons
+                    ],
+                )
+                badges += [(str(event_id), row["badge_code"]) for row in rows]
+            await connection.exec_driver_sql(
+                "CREATE TABLE bench_ceiling (id bigserial PRIMARY KEY, badge_code text NOT NULL, "
+                "nonce text NOT NULL UNIQUE, checked_in_at timestamptz NOT NULL DEFAULT now())"
+            )
+    finally:
+        await engine.dispose()
+    return badges
+
+
+def make_keys(base: str, admin: dict[str, str], *, kiosks: int) -> dict[str, Any]:
+    """Kiosk keys, one partner key per party, and the directory's ids."""
+    import httpx
+
+    with httpx.Client(base_url=base, headers=admin, timeout=30) as client:
+
+        def create(body: dict[str, Any]) -> str:
+            answer = client.post("/v1/api-keys", json=body)
+            answer.raise_for_status()
+            return str(answer.json()["secret"])
+
+        committees = client.get("/v1/committees", params={"limit": 500}).json()["items"]
+        organizations = client.get("/v1/organizations", params={"limit": 500}).json()["items"]
+        return {
+            "kiosk_keys": [create({"name": f"kiosk {i}", "role": "kiosk"}) for i in range(kiosks)],
+            "partner_keys": [
+                create({"name": f"partner {c['id']}", "role": "partner", "committee_id": c["id"]})
+                for c in committees
+            ]
+            + [
+                create(
+                    {"name": f"partner {o['id']}", "role": "partner", "organization_id": o["id"]}
+                )
+                for o in organizations
+            ],
+            "committees": [c["id"] for c in committees],
+            "organizations": [o["id"] for o in organizations],
+            "queries": ["温州", "wenzhou", "智能", "标准化", "TC", "电气", "zj", "装备", "检测"],
+        }
+
+
+# --- running locust and reading its figures ------------------------------------------------
+
+
+def run_locust(
+    user_class: str,
+    *,
+    host: str,
+    users: int,
+    seconds: int,
+    data: dict[str, Any],
+    workdir: Path,
+    extra_env: dict[str, str] | None = None,
+) -> dict[str, dict[str, float]]:
+    """Drive host with `users` locust users for `seconds`; per request name: count, rps, ..."""
+    data_file = workdir / f"{user_class}.json"
+    data_file.write_text(json.dumps(data))
+    prefix = workdir / user_class
+    command = [sys.executable, "-m", "locust", "-f", str(Path(__file__).resolve())]
+    command += ["--headless", "--only-summary", "--reset-stats", "--loglevel", "ERROR"]
+    command += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "10"]
+    command += ["--host", host, "--csv", str(prefix), user_class]
+    env = {**os.environ, "BENCH_DATA": str(data_file), **(extra_env or {})}
+    subprocess.run(
+        command,
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(workdir / f"{user_class}.log").open("w"),
+        check=False,
+        timeout=seconds + 120,
+    )
+    figures: dict[str, dict[str, float]] = {}
+    with open(f"{prefix}_stats.csv", newline="") as table:
+        for row in csv.DictReader(table):
+            figures[row["Name"]] = {
+                "count": float(row["Request Count"]),
+                "failures": float(row["Failure Count"]),
+                "rps": float(row["Requests/s"]),
+                "median": float(row["50%"] or 0),
+                "p99": float(row["99%"] or 0),
+            }
+    return figures
+
+
+def report(title: str, figures: dict[str, dict[str, float]]) -> None:
+    print(f"\n{title}")
+    print(f"  {'request':32} {'count':>8} {'req/s':>8} {'median':>8} {'p99':>8} {'errors':>7}")
+    for name, f in figures.items():
+        print(
+            f"  {name:32} {f['count']:8.0f} {f['rps']:8.1f} {f['median']:6.0f}ms "
+            f"{f['p99']:6.0f}ms {f['failures']:7.0f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--users", type=int, default=8, help="simulated clients per phase")
+    parser.add_argument("--seconds", type=int, default=20, help="length of each phase")
+    parser.add_argument("--copies", type=int, default=60, help="copies of the demo event")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="smk-bench-load-"))
+    print(f"machine: {machine()}; load average before: {os.getloadavg()}")
+    print(
+        f"server: {args.workers} workers; load: locust, {args.users} users per phase, "
+        f"{args.seconds} s each, closed loop; files in {workdir}"
+    )
+    with scratch_database(args.database_url) as url:
+        admin = prepare(url)
+        badges = asyncio.run(copy_demo_event(url, args.copies))
+        random.Random(8).shuffle(badges)
+        common = {"users": args.users, "seconds": args.seconds, "workdir": workdir}
+        ceiling_port = free_port()
+        with serve_ceiling(
+            url, workers=args.workers, port=ceiling_port, log=workdir / "ceiling.log"
+        ) as ceiling:
+            ceiling_figures = run_locust(
+                "CeilingKiosk", host=ceiling, data={"badges": badges}, **common
+            )
+        report("ceiling: one INSERT through asyncpg, minimal FastAPI app", ceiling_figures)
+        port = free_port()
+        # Rate limits stay on (every request is counted) but high enough never to refuse.
+        with serve_service(
+            url,
+            workers=args.workers,
+            port=port,
+            log=workdir / "service.log",
+            RATE_LIMIT_PARTNER="10000000",
+            RATE_LIMIT_KIOSK="10000000",
+        ) as base:
+            data = {**make_keys(base, admin, kiosks=args.users), "badges": badges}
+            checkin_figures = run_locust("Kiosk", host=base, data=data, **common)
+            report("check-in burst: kiosks scanning fresh badges", checkin_figures)
+            directory_figures = run_locust("PartnerDirectory", host=base, data=data, **common)
+            report("directory reads by partner systems", directory_figures)
+            recommendation_figures = run_locust(
+                "PartnerRecommendations", host=base, data=data, **common
+            )
+            report("recommendations", recommendation_figures)
+    ceiling_rps = ceiling_figures["Aggregated"]["rps"]
+    checkin = checkin_figures["Aggregated"]
+    phases = (checkin_figures, directory_figures, recommendation_figures)
+    errors = sum(f["Aggregated"]["failures"] for f in phases)
+    print(
+        f"\ncheck-in throughput {checkin['rps']:.0f}/s = "
+        f"{100 * checkin['rps'] / ceiling_rps:.0f}% of the ceiling's {ceiling_rps:.0f}/s "
+        f"(goal 60%); check-in p99 {checkin['p99']:.0f} ms (goal < 50 ms); errors: {errors:.0f}"
+    )
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
+elif "locust" in sys.modules:
+    # Loaded by locust as its locustfile: the simulated clients.
+    import itertools
+    from urllib.parse import quote
+
+    from locust import FastHttpUser, constant, task
+
+    DATA: dict[str, Any] = json.loads(Path(os.environ["BENCH_DATA"]).read_text())
+    _BADGES = iter(DATA.get("badges", []))
+    _USER_NUMBERS = itertools.count()
+
+    class CeilingKiosk(FastHttpUser):
+        """A kiosk against the ceiling app: the same request, one INSERT behind it."""
+
+        wait_time = constant(0)
+
+        def on_start(self) -> None:
+            self.number = next(_USER_NUMBERS)
+            self.scans = itertools.count()
+
+        @task
+        def scan(self) -> None:
+            _, badge = next(_BADGES, ("", "REPEAT-00000"))
+            self.client.post(
+                "/checkins",
+                json={"badge_code": badge, "nonce": f"k{self.number}-{next(self.scans)}"},
+                name="check-in",
+            )
+
+    class Kiosk(FastHttpUser):
+        """A kiosk of the event scanning badges it has not seen, back to back."""
+
+        wait_time = constant(0)
+
+        def on_start(self) -> None:
+            self.number = next(_USER_NUMBERS)
+            key = DATA["kiosk_keys"][self.number % len(DATA["kiosk_keys"])]
+            self.headers = {"Authorization": f"Bearer {key}"}
+            self.scans = itertools.count()
+            self.last: tuple[str, str] | None = None
+
+        @task
+        def scan(self) -> None:
+            # Fresh badges while they last (201); after that the same badges again (200).
+            event_id, badge = next(_BADGES, None) or self.last or DATA["badges"][0]
+            self.last = (event_id, badge)
+            with self.client.post(
+                f"/v1/events/{event_id}/checkins",
+                json={"badge_code": badge, "nonce": f"k{self.number}-{next(self.scans)}"},
+                headers=self.headers,
+                name="check-in",
+                catch_response=True,
+            ) as answer:
+                if answer.status_code not in (200, 201):
+                    answer.failure(f"{answer.status_code}: {answer.text[:200]}")
+
+    class PartnerDirectory(FastHttpUser):
+        """A partner system reading the directory: search, a page, one record."""
+
+        wait_time = constant(0)
+
+        def on_start(self) -> None:
+            self.number = next(_USER_NUMBERS)
+            key = DATA["partner_keys"][self.number % len(DATA["partner_keys"])]
+            self.headers = {"Authorization": f"Bearer {key}"}
+            self.random = random.Random(self.number)
+
+        @task(2)
+        def search(self) -> None:
+            query = self.random.choice(DATA["queries"])
+            kind = self.random.choice(["committees", "organizations"])
+            self.client.get(
+                f"/v1/{kind}?q={quote(query)}&limit=20",
+                headers=self.headers,
+                name="directory search",
+            )
+
+        @task(1)
+        def page(self) -> None:
+            self.client.get(
+                "/v1/organizations?limit=50", headers=self.headers, name="directory page"
+            )
+
+        @task(2)
+        def record(self) -> None:
+            committee = self.random.choice(DATA["committees"])
+            self.client.get(
+                f"/v1/committees/{committee}", headers=self.headers, name="directory record"
+            )
+
+    class PartnerRecommendations(FastHttpUser):
+        """A partner system asking for the best counterparts of committees and organizations."""
+
+        wait_time = constant(0)
+
+        def on_start(self) -> None:
+            self.number = next(_USER_NUMBERS)
+            key = DATA["partner_keys"][self.number % len(DATA["partner_keys"])]
+            self.headers = {"Authorization": f"Bearer {key}"}
+            self.random = random.Random(self.number)
+
+        @task
+        def recommend(self) -> None:
+            if self.random.random() < 0.5:
+                party = self.random.choice(DATA["organizations"])
+                url = f"/v1/organizations/{party}/recommendations"
+            else:
+                party = self.random.choice(DATA["committees"])
+                url = f"/v1/committees/{party}/recommendations"
+            self.client.get(url, headers=self.headers, name="recommendations")
