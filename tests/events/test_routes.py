@@ -356,3 +356,27 @@ async def test_deleting_an_event_that_intents_refer_to_is_refused(
     )
     assert response.status_code == 409 and response.json()["code"] == "in_use"
     assert (await client.get(f"/v1/events/{event['id']}", headers=admin)).status_code == 200
+
+
+async def test_roster_import_reads_xlsx_too(client: httpx.AsyncClient, admin: Headers) -> None:
+    from openpyxl import Workbook
+
+    event = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["party", "person_name", "person_title", "min_meetings"])
+    sheet.append(["ISO/TC 299", "周敏", "委员会秘书", 2])
+    sheet.append(["杭州钱塘具身智能研究院", "钱一", "所长", None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = await client.post(
+        f"/v1/events/{event['id']}/participants:import",
+        content=buffer.getvalue(),
+        headers={**admin, "Content-Type": XLSX},
+    )
+    assert response.json() == {"created": 2, "updated": 0}
+    registered = (await client.get(f"/v1/events/{event['id']}/participants", headers=admin)).json()
+    by_name = {p["people"][0]["name"]: p for p in registered["items"]}
+    assert by_name["周敏"]["party"]["designation"] == "ISO/TC 299"
+    assert by_name["周敏"]["min_meetings"] == 2
+    assert by_name["钱一"]["party"]["kind"] == "institute"
