@@ -160,8 +160,10 @@ async def _store(sessionmaker: Any, *, owner: str, key: str, response: dict[str,
     async with sessionmaker.begin() as session:
         record = await session.get(IdempotencyRecord, (owner, key))
         if record is not None:
-            if response["status"] >= 500:
-                # A failure is not an answer: let the client's retry do the work.
+            if response["status"] >= 500 or response["status"] in (401, 429):
+                # A failure is not an answer, and neither is a refusal before any work (an
+                # unknown key, a rate limit): the client's retry must be able to do the work,
+                # and callers without a valid key must not fill the table.
                 await session.delete(record)
             else:
                 record.status = response["status"]

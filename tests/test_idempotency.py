@@ -4,9 +4,12 @@ import asyncio
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
 from service.config import Settings
+from service.models import IdempotencyRecord
 from tests.conftest import Headers, KeyFactory
 
 BODY = {
@@ -115,3 +118,13 @@ async def test_concurrent_duplicates_from_two_workers_make_one_record(
         retry = await a.post("/v1/organizations", json=body, headers=headers)
         assert retry.status_code == 201 and retry.json()["id"] == created[0].json()["id"]
         assert await _count(a, admin, "并发重试测试公司") == 1
+
+
+async def test_an_unknown_key_leaves_no_idempotency_record(
+    client: httpx.AsyncClient, admin: Headers, session: AsyncSession
+) -> None:
+    stranger = {"Authorization": "Bearer smk_not_a_key", "Idempotency-Key": "probe-1"}
+    refused = await client.post("/v1/organizations", json=BODY, headers=stranger)
+    assert refused.status_code == 401
+    records = (await session.scalars(select(IdempotencyRecord))).all()
+    assert records == []
