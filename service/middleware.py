@@ -5,6 +5,7 @@ import logging
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -284,12 +285,13 @@ def _too_large(limit: int) -> PayloadTooLarge:
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: time, level, message and the structured fields given."""
 
-    converter = time.gmtime
     FIELDS = ("request_id", "method", "route", "status", "duration_ms")
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
