@@ -58,6 +58,14 @@ def load_demo(args: argparse.Namespace) -> None:
     print("demo loaded: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
 
 
+def purge(_: argparse.Namespace) -> None:
+    """Delete expired idempotency records (run it daily, e.g. from cron)."""
+    from service.idempotency import purge_expired
+
+    removed = asyncio.run(_in_transaction(purge_expired))
+    print(f"{removed} expired idempotency records deleted")
+
+
 def write_openapi(args: argparse.Namespace) -> None:
     """Write the API contract, openapi.yaml, as the app generates it."""
     from service.app import create_app, openapi_yaml
@@ -198,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="load only into a database without committees"
     )
     demo_cmd.set_defaults(run=load_demo)
+
+    commands.add_parser("purge", help=purge.__doc__).set_defaults(run=purge)
 
     openapi_cmd = commands.add_parser("openapi", help=write_openapi.__doc__)
     openapi_cmd.add_argument("--output", default="-", help="file to write, - for standard output")

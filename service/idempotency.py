@@ -8,8 +8,9 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -229,3 +230,11 @@ async def _send_stored(send: Send, stored: dict[str, Any], *, replayed: bool = T
         headers = stored["raw_headers"]
     await send({"type": "http.response.start", "status": stored["status"], "headers": headers})
     await send({"type": "http.response.body", "body": stored["body"]})
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    """Delete the records kept past their time; returns how many went."""
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -1,6 +1,7 @@
 """Retryable POSTs: replay, refusal of a reused key, one effect under concurrency, per-key scope."""
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -9,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
 from service.config import Settings
+from service.db import utcnow
+from service.idempotency import purge_expired
 from service.models import IdempotencyRecord
 from tests.conftest import Headers, KeyFactory
 
@@ -128,3 +131,18 @@ async def test_an_unknown_key_leaves_no_idempotency_record(
     assert refused.status_code == 401
     records = (await session.scalars(select(IdempotencyRecord))).all()
     assert records == []
+
+
+async def test_expired_records_are_purged_and_the_key_is_free_again(
+    client: httpx.AsyncClient, admin: Headers, session: AsyncSession
+) -> None:
+    headers = {**admin, "Idempotency-Key": "yesterday"}
+    first = await client.post("/v1/organizations", json=BODY, headers=headers)
+    record = (await session.scalars(select(IdempotencyRecord))).one()
+    record.expires_at = utcnow() - timedelta(seconds=1)
+    await session.flush()
+    assert await purge_expired(session) == 1
+    again = await client.post(
+        "/v1/organizations", json={**BODY, "name_zh": "第二天的公司"}, headers=headers
+    )
+    assert again.status_code == 201 and again.json()["id"] != first.json()["id"]
