@@ -104,6 +104,8 @@ class Schedule:
     weight_bound: a proven upper bound on the weight of any schedule no worse on the levels above
     it; weight_gap = (bound - weight) / bound (0 when the bound is 0).
     method: "exact" (one time-indexed model) or "decomposed" (selection, then placement).
+    breaks_bound: a proven lower bound on the breaks of any schedule equal on the levels above
+    (None when those are not proven); breaks - breaks_bound is the breaks gap.
     """
 
     status: Status
@@ -114,3 +116,4 @@ class Schedule:
     unmet: tuple[Unmet, ...]
     method: str
     seconds: float
+    breaks_bound: int | None = None

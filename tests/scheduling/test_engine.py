@@ -1,11 +1,18 @@
 """The event-day engine: hard rules, optimality on tiny events, required pairs, modes."""
 
 import itertools
+import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.scheduling.engine import greedy_schedule, schedule_event
+from service.scheduling.engine import (
+    _prepare,
+    _select,
+    _select_flow,
+    greedy_schedule,
+    schedule_event,
+)
 from service.scheduling.event import Candidate, Event, Meeting, Participant
 from service.scheduling.rules import breaks_of, check_event
 
@@ -254,3 +261,81 @@ def test_committee_day_is_proven_optimal_when_a_gapless_placement_exists() -> No
     assert result.objective.weight == sum(c.weight for c in cands)
     assert result.objective.breaks == 0
     assert result.weight_gap == 0.0
+
+
+def _committee_day(seed: int, committees: int, orgs: int, slots: int) -> Event:
+    """Committees at their own tables, organizations with caps, minimums and missing slots."""
+    rng = random.Random(seed)
+    people = [
+        Participant(
+            f"C{i}",
+            kind="committee",
+            table=i + 1,
+            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 1))),
+        )
+        for i in range(committees)
+    ]
+    people += [
+        Participant(
+            f"O{j}",
+            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 2))),
+            min_meetings=rng.randint(0, 2),
+            max_meetings=rng.randint(1, slots),
+        )
+        for j in range(orgs)
+    ]
+    cands = [
+        Candidate(f"C{i}", f"O{j}", weight=rng.randint(0, 25_000), required=rng.random() < 0.05)
+        for j in range(orgs)
+        for i in sorted(rng.sample(range(committees), rng.randint(1, committees)))
+    ]
+    return Event(
+        slots=slots, tables=committees, participants=tuple(people), candidates=tuple(cands)
+    )
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.integers(1, 4), st.integers(2, 9), st.integers(2, 5))
+def test_flow_selection_equals_the_selection_model(
+    seed: int, committees: int, orgs: int, slots: int
+) -> None:
+    event = _committee_day(seed, committees, orgs, slots)
+    prep = _prepare(event, mode="rebuild", previous=())
+    flow = _select_flow(prep, rebuild=False)
+    assert flow is not None
+    _, exact, status = _select(prep, rebuild=False, time_limit=10, seed=0, workers=1)
+    assert status == "optimal"
+    assert [(lv.name, lv.value) for lv in flow[1]] == [(lv.name, lv.value) for lv in exact]
+    result = schedule_event(event=event, time_limit=10)
+    assert check_event(event=event, meetings=result.meetings) == []
+    assert result.objective is not None and result.weight_bound is not None
+    assert result.objective.weight <= result.weight_bound
+
+
+def test_committee_day_returns_optimal_quickly_and_the_time_limit_is_not_spent() -> None:
+    committees = tuple(Participant(f"C{i}", kind="committee", table=i + 1) for i in range(6))
+    orgs = tuple(Participant(f"O{j}", max_meetings=3, min_meetings=1) for j in range(12))
+    cands = tuple(
+        Candidate(f"C{c}", f"O{j}", weight=100 * ((j + c) % 7) + j)
+        for j in range(12)
+        for c in ((j + k) % 6 for k in range(3))
+    )
+    event = Event(slots=6, tables=6, participants=committees + orgs, candidates=cands)
+    result = schedule_event(event=event, time_limit=20)
+    assert check_event(event=event, meetings=result.meetings) == []
+    assert result.status == "optimal"
+    assert result.weight_gap == 0.0 and result.breaks_bound == 0
+    assert result.objective is not None and result.objective.breaks == 0
+    assert result.seconds < 5
+
+
+def test_unproven_breaks_are_reported_with_a_bound_not_as_optimal() -> None:
+    # Whatever the breaks reached, status says optimal only when they meet their bound.
+    event = _committee_day(7, 5, 14, 6)
+    result = schedule_event(event=event, time_limit=20)
+    assert result.objective is not None
+    assert result.weight_gap == 0.0
+    assert result.breaks_bound is not None
+    assert result.breaks_bound <= result.objective.breaks
+    assert (result.status == "optimal") == (result.breaks_bound == result.objective.breaks)
+    assert result.seconds < 8
