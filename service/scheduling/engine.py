@@ -2,9 +2,10 @@
 
 Lexicographic objective, most important first: required pairs left out, total shortfall under
 min_meetings, total weight (maximised), previous meetings moved or dropped (rebuild mode only),
-total breaks. Small events are solved as one time-indexed CP-SAT model ("exact"); large ones in
-two steps ("decomposed"): a selection model over pairs only, which is a relaxation and so gives a
-proven upper bound on the weight, then the time-indexed model over the selected pairs.
+total breaks. A min-cost flow over the pairs (a relaxation) bounds levels 1-3 in milliseconds;
+when its pairs all fit in slots those levels are proven and breaks get a small time budget. Else
+a CP-SAT selection model, then the time-indexed model: over every candidate on small events
+("exact"), over the selected pairs on large ones ("decomposed").
 """
 
 from __future__ import annotations
