@@ -53,6 +53,7 @@ async def authenticate(request: Request, *, secret: str) -> Principal:
         principal = Principal(
             key_id=key.id,
             role=key.role,  # type: ignore[arg-type]
+            name=key.name,
             committee_id=key.committee_id,
             organization_id=key.organization_id,
             event_id=key.event_id,

@@ -26,6 +26,7 @@ class Principal:
 
     key_id: uuid.UUID
     role: Role
+    name: str = ""
     committee_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None

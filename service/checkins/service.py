@@ -14,7 +14,7 @@ from service.badges import normalize_badge_code
 from service.db import utcnow
 from service.errors import PROBLEM_TYPE_BASE
 from service.events import service as events
-from service.models import ApiKey, CheckIn, Event, Participant, Scan
+from service.models import CheckIn, Event, Participant, Scan
 from service.webhooks import service as webhooks
 
 
@@ -67,7 +67,7 @@ async def check_in(
         nonce=nonce,
         badge_code=code,
         kiosk_key_id=principal.key_id,
-        kiosk_name=await session.scalar(select(ApiKey.name).where(ApiKey.id == principal.key_id)),
+        kiosk_name=principal.name,
         scanned_at=at,
         outcome="unknown_badge",
         response_status=0,

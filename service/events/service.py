@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from service.auth.service import Principal
 from service.badges import looks_like_badge_code, new_badge_code, normalize_badge_code
@@ -129,10 +129,11 @@ def slot_length(event: Event) -> timedelta:
 
 
 def _with_party(stmt: Select[Participant]) -> Select[Participant]:
+    # The party is one row per participant: joined in the same query; people may be many.
     return stmt.options(
         selectinload(Participant.people),
-        selectinload(Participant.committee),
-        selectinload(Participant.organization),
+        joinedload(Participant.committee),
+        joinedload(Participant.organization),
     )
 
 

@@ -15,7 +15,6 @@ from service.etags import require_match
 from service.events import service as events
 from service.meetings.schemas import MeetingIn, MeetingPatch, MeetingRequestIn, PreferenceIn
 from service.models import (
-    ApiKey,
     CommitteeDomain,
     Domain,
     Event,
@@ -90,7 +89,7 @@ def _counterparts(a: Participant, b: Participant) -> tuple[Participant, Particip
 
 
 async def _actor_name(session: AsyncSession, principal: Principal) -> str | None:
-    return await session.scalar(select(ApiKey.name).where(ApiKey.id == principal.key_id))
+    return principal.name
 
 
 # --- requests -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from service.config import Settings
 from service.db import utcnow
@@ -75,8 +75,8 @@ async def participants_with_domains(
 ) -> list[Participant]:
     """The event's participants with their parties' domains loaded, for scoring."""
     stmt = events.participants_query(event_id).options(
-        selectinload(Participant.committee).selectinload(Committee.domains),
-        selectinload(Participant.organization).selectinload(Organization.domains),
+        joinedload(Participant.committee).selectinload(Committee.domains),
+        joinedload(Participant.organization).selectinload(Organization.domains),
     )
     return list((await session.scalars(stmt)).all())
 
