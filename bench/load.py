@@ -13,7 +13,7 @@ database, with the same worker count and the same load: the ceiling a check-in i
 Every phase is closed-loop: each simulated client sends its next request as soon as it has the
 answer to the last one, so throughput is the most the server gives to that many clients and the
 latencies are those at that rate. The load generator shares the machine's cores with the server
-and PostgreSQL; docs/benchmarks-load.md says what that means for the figures.
+and PostgreSQL; docs/benchmarks.md says what that means for the figures.
 
 This file is also the locustfile: locust loads it by path, and the user classes at the end are
 defined only then.
