@@ -1,6 +1,6 @@
 """The event-day door: several kiosks check 2,000 people in while the help desk searches.
 
-    .venv/bin/python -m bench.kiosk [--workers 2] [--kiosks 6] [--searchers 3]
+    .venv/bin/python -m bench.kiosk [--workers 2] [--kiosks 6] [--searchers 3] [--pace S]
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test]
 
 A scratch database (dropped afterwards) holds the demo event: 57 parties, whose people are
@@ -106,6 +106,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--kiosks", type=int, default=6)
     parser.add_argument("--searchers", type=int, default=3)
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.0,
+        help="seconds each kiosk and searcher waits between requests (0: back to back, a "
+        "throughput test; a person at a real kiosk takes a second or more per badge)",
+    )
     args = parser.parse_args()
 
     import asyncpg
@@ -114,7 +121,8 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="smk-bench-kiosk-"))
     print(f"machine: {machine()}; load average before: {os.getloadavg()}")
     print(
-        f"server: {args.workers} workers; {args.kiosks} kiosks scanning back to back, "
+        f"server: {args.workers} workers; {args.kiosks} kiosks, "
+        f"{'back to back' if not args.pace else f'one request every {args.pace} s each'}, "
         f"{args.searchers} searchers; locust; files in {workdir}"
     )
     with scratch_database(args.database_url) as url:
@@ -147,6 +155,7 @@ def main() -> None:
                 "BENCH_DATA": str(data_file),
                 "BENCH_KIOSKS": str(args.kiosks),
                 "BENCH_SEARCHERS": str(args.searchers),
+                "BENCH_PACE": str(args.pace),
             }
             with (workdir / "locust.log").open("w") as log:
                 subprocess.run(command, cwd=REPO, env=env, stdout=log, stderr=log, check=False)
@@ -207,7 +216,7 @@ elif "locust" in sys.modules:
         """A kiosk scanning the badge of whoever arrives next, until nobody is left."""
 
         fixed_count = int(os.environ["BENCH_KIOSKS"])
-        wait_time = constant(0)
+        wait_time = constant(float(os.environ["BENCH_PACE"]))
 
         def on_start(self) -> None:
             self.number = next(_NUMBERS)
@@ -238,7 +247,7 @@ elif "locust" in sys.modules:
         """Someone at the help desk finding a participant by name, phone tail or badge."""
 
         fixed_count = int(os.environ["BENCH_SEARCHERS"])
-        wait_time = constant(0)
+        wait_time = constant(float(os.environ["BENCH_PACE"]))
 
         def on_start(self) -> None:
             number = next(_NUMBERS)
