@@ -26,7 +26,10 @@ class ScheduleRequest(StrictModel):
     fairness: Annotated[int, Field(ge=0, le=64)] | None = Field(
         None, description="Optional bound on the difference in idle gaps between participants."
     )
-    time_limit_seconds: Annotated[float, Field(gt=0, le=600)] | None = None
+    # A request holds a worker while the solver runs: two minutes at most.
+    time_limit_seconds: Annotated[float, Field(gt=0, le=120)] | None = Field(
+        None, description="Solver time limit; the answer comes as soon as it is proven optimal."
+    )
 
 
 class UnmetOut(BaseModel):
