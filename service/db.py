@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -121,3 +122,9 @@ def is_unique_violation(exc: Exception, *, table: str, column: str) -> bool:
         f"uq_{table}_{column}" in message
         or f"UNIQUE constraint failed: {table}.{column}" in message
     )
+
+
+def upsert_insert(session: AsyncSession, table: Any) -> "postgresql.Insert | sqlite.Insert":
+    """An INSERT with ON CONFLICT clauses, in the dialect of the session's database."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import utcnow
+from service.db import upsert_insert, utcnow
 from service.errors import NotFound, Unprocessable
 from service.models import ApiKey, Committee, Organization, RateLimitWindow
 
@@ -113,10 +111,8 @@ async def count_request(session: AsyncSession, *, key_id: uuid.UUID, per_minute:
     """Count one request in the key's current minute; the seconds to wait when over the limit."""
     now = time.time()
     window = int(now // 60)
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     stmt = (
-        insert(RateLimitWindow)
+        upsert_insert(session, RateLimitWindow)
         .values(api_key_id=key_id, window_start=window, count=1)
         .on_conflict_do_update(
             index_elements=["api_key_id", "window_start"],

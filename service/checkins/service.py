@@ -5,13 +5,12 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
-from service.db import utcnow
+from service.db import new_id, upsert_insert, utcnow
 from service.errors import PROBLEM_TYPE_BASE
 from service.events import service as events
 from service.models import CheckIn, Event, Participant, Scan
@@ -56,33 +55,33 @@ async def check_in(
     Failures are answers here, not exceptions: the scan that failed must be committed.
     `render(participant, checked_in_at, reason)` builds the success body.
     """
-    if nonce is not None:
-        replay = await _replay(session, event_id=event.id, nonce=nonce)
-        if replay is not None:
-            return replay
     code = normalize_badge_code(badge_code)
     at = scanned_at.astimezone(UTC) if scanned_at else utcnow()
-    scan = Scan(
-        event_id=event.id,
-        nonce=nonce,
-        badge_code=code,
-        kiosk_key_id=principal.key_id,
-        kiosk_name=principal.name,
-        scanned_at=at,
-        outcome="unknown_badge",
-        response_status=0,
-        response_body={},
+    # Claim the nonce first, in one statement: a repeat (also a concurrent one, which waits
+    # for the first to commit) inserts nothing and replays the first answer.
+    scan_id = await session.scalar(
+        upsert_insert(session, Scan)
+        .values(
+            id=new_id(),
+            event_id=event.id,
+            nonce=nonce,
+            badge_code=code,
+            kiosk_key_id=principal.key_id,
+            kiosk_name=principal.name,
+            scanned_at=at,
+            outcome="unknown_badge",
+            response_status=0,
+            response_body={},
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
+        .returning(Scan.id)
     )
-    # Claim the nonce first: a concurrent repeat waits on this row and then replays its answer.
-    try:
-        async with session.begin_nested():
-            session.add(scan)
-            await session.flush()
-    except IntegrityError:
+    if scan_id is None:
         replay = await _replay(session, event_id=event.id, nonce=nonce or "")
-        if replay is not None:
-            return replay
-        raise
+        if replay is None:
+            raise RuntimeError("a scan's nonce was taken but its answer is missing")
+        return replay
     participant = await session.scalar(
         events.participants_query(event.id).where(Participant.badge_code == code)
     )
@@ -97,10 +96,16 @@ async def check_in(
         render=render,
         code=code,
     )
-    scan.participant_id = participant.id if participant is not None else None
-    scan.outcome = body.get("reason") or ("checked_in" if status == 201 else body["code"])
-    scan.response_status, scan.response_body = status, body
-    await session.flush()
+    await session.execute(
+        update(Scan)
+        .where(Scan.id == scan_id)
+        .values(
+            participant_id=participant.id if participant is not None else None,
+            outcome=body.get("reason") or ("checked_in" if status == 201 else body["code"]),
+            response_status=status,
+            response_body=body,
+        )
+    )
     return status, body
 
 
@@ -134,17 +139,22 @@ async def _decide(
             path=path,
             reason="unknown_badge",
         )
-    checkin = CheckIn(
-        event_id=event.id,
-        participant_id=participant.id,
-        checked_in_at=at,
-        kiosk_key_id=principal.key_id,
+    # One check-in per participant, whatever the number of kiosks: the unique constraint
+    # decides, and the loser of a race reads the winner's record.
+    checked_in_at = await session.scalar(
+        upsert_insert(session, CheckIn)
+        .values(
+            id=new_id(),
+            event_id=event.id,
+            participant_id=participant.id,
+            checked_in_at=at,
+            kiosk_key_id=principal.key_id,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["participant_id"])
+        .returning(CheckIn.checked_in_at)
     )
-    try:
-        async with session.begin_nested():
-            session.add(checkin)
-            await session.flush()
-    except IntegrityError:
+    if checked_in_at is None:
         existing = await session.scalar(
             select(CheckIn).where(CheckIn.participant_id == participant.id).with_for_update()
         )
@@ -166,11 +176,11 @@ async def _decide(
                 "id": participant.committee_id or participant.organization_id,
                 "name_zh": events.party_names(participant)[0],
             },
-            "checked_in_at": checkin.checked_in_at,
+            "checked_in_at": checked_in_at,
         },
         parties=[participant.committee_id or participant.organization_id],  # type: ignore[list-item]
     )
-    return 201, await render(participant, checkin.checked_in_at, None)
+    return 201, await render(participant, checked_in_at, None)
 
 
 async def _replay(
