@@ -25,7 +25,7 @@ from service.auth.dependencies import PartnerKey
 from service.auth.service import Principal
 from service.db import SessionDep
 from service.directory.schemas import Contact
-from service.directory.service import UnknownDomain
+from service.directory.service import UnknownDomain, domain_codes
 from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
 from service.etags import IfMatch, etag
 from service.models import Intent, IntentTransition, Memorandum, MemorandumTransition
@@ -154,7 +154,7 @@ async def list_intents(
     items, next_cursor = await fetch_page(
         session, stmt, created_at=Intent.created_at, record_id=Intent.id, limit=limit, cursor=cursor
     )
-    codes = await service.domain_codes(session)
+    codes = await domain_codes(session)
     return Page(items=[intent_out(i, codes, principal) for i in items], next_cursor=next_cursor)
 
 
@@ -171,7 +171,7 @@ async def create_intent(
     intent = await service.create_intent(session, principal=principal, data=body)
     response.headers["Location"] = f"/v1/intents/{intent.id}"
     response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await service.domain_codes(session), principal)
+    return intent_out(intent, await domain_codes(session), principal)
 
 
 @router.get(
@@ -185,7 +185,7 @@ async def get_intent(
 ) -> IntentOut:
     intent = await service.get_intent(session, principal=principal, intent_id=intent_id)
     response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await service.domain_codes(session), principal)
+    return intent_out(intent, await domain_codes(session), principal)
 
 
 @router.patch(
@@ -206,7 +206,7 @@ async def update_intent(
         session, principal=principal, intent_id=intent_id, patch=body, if_match=if_match
     )
     response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await service.domain_codes(session), principal)
+    return intent_out(intent, await domain_codes(session), principal)
 
 
 @router.post(
@@ -232,7 +232,7 @@ async def transition_intent(
         if_match=if_match,
     )
     response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await service.domain_codes(session), principal)
+    return intent_out(intent, await domain_codes(session), principal)
 
 
 @router.get(
@@ -297,7 +297,7 @@ async def list_memoranda(
         limit=limit,
         cursor=cursor,
     )
-    codes = await service.domain_codes(session)
+    codes = await domain_codes(session)
     return Page(items=[memorandum_out(m, codes) for m in items], next_cursor=next_cursor)
 
 
@@ -314,7 +314,7 @@ async def create_memorandum(
     memorandum = await service.create_memorandum(session, principal=principal, data=body)
     response.headers["Location"] = f"/v1/memoranda/{memorandum.id}"
     response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await service.domain_codes(session))
+    return memorandum_out(memorandum, await domain_codes(session))
 
 
 @router.get(
@@ -330,7 +330,7 @@ async def get_memorandum(
         session, principal=principal, memorandum_id=memorandum_id
     )
     response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await service.domain_codes(session))
+    return memorandum_out(memorandum, await domain_codes(session))
 
 
 @router.patch(
@@ -351,7 +351,7 @@ async def update_memorandum(
         session, principal=principal, memorandum_id=memorandum_id, patch=body, if_match=if_match
     )
     response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await service.domain_codes(session))
+    return memorandum_out(memorandum, await domain_codes(session))
 
 
 @router.post(
@@ -377,7 +377,7 @@ async def transition_memorandum(
         if_match=if_match,
     )
     response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await service.domain_codes(session))
+    return memorandum_out(memorandum, await domain_codes(session))
 
 
 @router.get(

@@ -20,7 +20,7 @@ from service.agreements.schemas import (
 from service.auth.service import Principal
 from service.db import new_id, utcnow
 from service.directory.schemas import Contact
-from service.directory.service import UnknownDomain, load_taxonomy
+from service.directory.service import UnknownDomain, domain_codes, load_taxonomy
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.etags import require_match
 from service.models import (
@@ -110,12 +110,6 @@ async def _subtree(session: AsyncSession, code: str) -> set[uuid.UUID]:
             errors=[{"field": "domain", "message": f"unknown domain {code!r}"}],
         )
     return taxonomy.subtree(code)
-
-
-async def domain_codes(session: AsyncSession) -> dict[uuid.UUID, str]:
-    """Every domain id's code, to show links as codes."""
-    taxonomy = await load_taxonomy(session)
-    return {id_: d.code for id_, d in taxonomy.by_id.items()}
 
 
 async def _check_parties(

@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey, PartnerKey
 from service.auth.service import Principal
@@ -34,7 +33,7 @@ from service.errors import (
     problem_responses,
 )
 from service.etags import IfMatch, etag
-from service.models import Committee, Domain, Organization
+from service.models import Committee, Organization
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
 from service.spreadsheets import (
@@ -139,12 +138,6 @@ def committee_out(
     )
 
 
-async def _codes(session: SessionDep) -> dict[uuid.UUID, str]:
-    return {
-        id_: code for id_, code in (await session.execute(select(Domain.id, Domain.code))).all()
-    }
-
-
 @router.get(
     "/committees",
     operation_id="listCommittees",
@@ -169,7 +162,7 @@ async def list_committees(
         limit=limit,
         cursor=cursor,
     )
-    codes = await _codes(session)
+    codes = await service.domain_codes(session)
     return Page(items=[committee_out(c, codes, principal) for c in items], next_cursor=next_cursor)
 
 
@@ -186,7 +179,7 @@ async def create_committee(
     committee = await service.create_committee(session, data=body)
     response.headers["Location"] = f"/v1/committees/{committee.id}"
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, await _codes(session), principal)
+    return committee_out(committee, await service.domain_codes(session), principal)
 
 
 @router.get(
@@ -200,7 +193,7 @@ async def get_committee(
 ) -> CommitteeOut:
     committee = await service.get_committee(session, committee_id=committee_id)
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, await _codes(session), principal)
+    return committee_out(committee, await service.domain_codes(session), principal)
 
 
 @router.patch(
@@ -229,7 +222,7 @@ async def update_committee(
         session, committee_id=committee_id, patch=body, if_match=if_match
     )
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, await _codes(session), principal)
+    return committee_out(committee, await service.domain_codes(session), principal)
 
 
 @router.delete(
@@ -342,7 +335,7 @@ async def list_organizations(
         limit=limit,
         cursor=cursor,
     )
-    codes = await _codes(session)
+    codes = await service.domain_codes(session)
     return Page(items=[organization_out(o, codes) for o in items], next_cursor=next_cursor)
 
 
@@ -359,7 +352,7 @@ async def create_organization(
     organization = await service.create_organization(session, data=body)
     response.headers["Location"] = f"/v1/organizations/{organization.id}"
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, await _codes(session))
+    return organization_out(organization, await service.domain_codes(session))
 
 
 @router.get(
@@ -373,7 +366,7 @@ async def get_organization(
 ) -> OrganizationOut:
     organization = await service.get_organization(session, organization_id=organization_id)
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, await _codes(session))
+    return organization_out(organization, await service.domain_codes(session))
 
 
 @router.patch(
@@ -402,7 +395,7 @@ async def update_organization(
         session, organization_id=organization_id, patch=body, if_match=if_match
     )
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, await _codes(session))
+    return organization_out(organization, await service.domain_codes(session))
 
 
 @router.delete(

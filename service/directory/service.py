@@ -103,6 +103,12 @@ async def load_taxonomy(session: AsyncSession) -> Taxonomy:
     return Taxonomy({d.code: d for d in domains}, {d.id: d for d in domains}, children)
 
 
+async def domain_codes(session: AsyncSession) -> dict[uuid.UUID, str]:
+    """Every domain id's code, to show a profile's domain links as codes."""
+    rows = await session.execute(select(Domain.id, Domain.code))
+    return {id_: code for id_, code in rows.all()}
+
+
 def taxonomy_source() -> list[dict[str, Any]]:
     """The shipped bilingual taxonomy."""
     text = resources.files("service.directory").joinpath("taxonomy.json").read_text("utf-8")
