@@ -130,6 +130,21 @@ def database_unavailable() -> DatabaseUnavailable:
     )
 
 
+def problem_body(
+    *, status: int, code: str, title: str, detail: str, instance: str, **extra: Any
+) -> dict[str, Any]:
+    """The fields of an RFC 9457 problem document, with our stable `code`."""
+    return {
+        "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
+        **extra,
+    }
+
+
 def problem_response(
     request: Request,
     *,
@@ -141,15 +156,9 @@ def problem_response(
     **extra: Any,
 ) -> JSONResponse:
     """Render one RFC 9457 problem document."""
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-        **extra,
-    }
+    body = problem_body(
+        status=status, code=code, title=title, detail=detail, instance=request.url.path, **extra
+    )
     request_id = getattr(request.state, "request_id", None)
     if request_id:
         body["request_id"] = request_id

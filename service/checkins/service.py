@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
 from service.db import new_id, upsert_insert, utcnow
-from service.errors import PROBLEM_TYPE_BASE
+from service.errors import problem_body
 from service.events import service as events
 from service.models import CheckIn, Event, Participant, Scan
 from service.webhooks import service as webhooks
@@ -23,20 +23,6 @@ def party_kind(participant: Participant) -> str:
         return "committee"
     assert participant.organization is not None
     return participant.organization.kind
-
-
-def _problem(
-    *, status: int, code: str, title: str, detail: str, path: str, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "type": PROBLEM_TYPE_BASE + code.replace("_", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": path,
-        "code": code,
-        **extra,
-    }
 
 
 async def check_in(
@@ -122,21 +108,21 @@ async def _decide(
     code: str,
 ) -> tuple[int, dict[str, Any]]:
     if event.state != "open":
-        return 409, _problem(
+        return 409, problem_body(
             status=409,
             code="event_not_open",
             title="Event is not open for check-in",
             detail=f"The event is {event.state}; check-in opens when an organizer opens it.",
-            path=path,
+            instance=path,
             reason="event_not_open",
         )
     if participant is None:
-        return 404, _problem(
+        return 404, problem_body(
             status=404,
             code="unknown_badge",
             title="Unknown badge",
             detail=f"No participant of this event has badge {code}.",
-            path=path,
+            instance=path,
             reason="unknown_badge",
         )
     # One check-in per participant, whatever the number of kiosks: the unique constraint

@@ -118,7 +118,8 @@ def taxonomy_source() -> list[dict[str, Any]]:
 async def sync_taxonomy(session: AsyncSession) -> int:
     """Bring the domains table in line with the shipped taxonomy; returns the number of domains."""
     existing = {d.code: d for d in (await session.scalars(select(Domain))).all()}
-    for position, item in enumerate(taxonomy_source()):
+    source = taxonomy_source()
+    for position, item in enumerate(source):
         values = {
             "parent_id": domain_id(item["parent"]) if item.get("parent") else None,
             "position": position,
@@ -136,7 +137,7 @@ async def sync_taxonomy(session: AsyncSession) -> int:
             for key, value in values.items():
                 setattr(domain, key, value)
     await session.flush()
-    return len(existing) + sum(1 for i in taxonomy_source() if i["code"] not in existing)
+    return len(existing | {item["code"]: None for item in source})
 
 
 # --- committees ---------------------------------------------------------------------------------

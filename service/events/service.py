@@ -347,8 +347,9 @@ async def search_participants(
 ) -> list[Participant]:
     """Participants matching a name (either script), pinyin, initials, badge or phone tail."""
     rows = (await session.scalars(participants_query(event_id).where(search_filter(query)))).all()
-    ranked = sorted(rows, key=lambda p: (-_rank(p, query), party_names(p)[0], str(p.id)))
-    return [p for p in ranked if _rank(p, query) > 0][:limit]
+    scored = [(rank, p) for p in rows if (rank := _rank(p, query)) > 0]
+    scored.sort(key=lambda item: (-item[0], party_names(item[1])[0], str(item[1].id)))
+    return [p for _, p in scored[:limit]]
 
 
 # --- registration from spreadsheets -------------------------------------------------------------
