@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import delete, text
@@ -25,6 +26,12 @@ from service.config import Settings
 from service.db import Base, create_engine, create_sessionmaker, utcnow
 from service.demo.load import load_demo
 from service.directory.service import sync_taxonomy
+
+# CI must give the same verdict on the same commit: there, property tests draw a fixed sequence
+# of examples; on a developer's machine they explore new ones every run.
+if os.environ.get("CI"):
+    hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+    hypothesis.settings.load_profile("ci")
 
 Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
