@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
-from fastapi.responses import Response as RawResponse
 from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey, AnyKey, PartnerKey
@@ -362,28 +361,26 @@ async def _badge_participant(
     "/{event_id}/participants/{participant_id}/badge.svg",
     operation_id="getBadgeSvg",
     summary="The badge's QR code as SVG, for printing",
-    response_class=RawResponse,
+    response_class=Response,
     responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
 )
 async def badge_as_svg(
     event_id: uuid.UUID, participant_id: uuid.UUID, principal: AnyKey, session: SessionDep
-) -> RawResponse:
+) -> Response:
     participant = await _badge_participant(session, principal, event_id, participant_id)
     caption = " · ".join([*service.party_names(participant)[:1], participant.badge_code])
-    return RawResponse(
-        badge_svg(participant.badge_code, caption=caption), media_type="image/svg+xml"
-    )
+    return Response(badge_svg(participant.badge_code, caption=caption), media_type="image/svg+xml")
 
 
 @router.get(
     "/{event_id}/participants/{participant_id}/badge.png",
     operation_id="getBadgePng",
     summary="The badge's QR code as PNG",
-    response_class=RawResponse,
+    response_class=Response,
     responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
 )
 async def badge_as_png(
     event_id: uuid.UUID, participant_id: uuid.UUID, principal: AnyKey, session: SessionDep
-) -> RawResponse:
+) -> Response:
     participant = await _badge_participant(session, principal, event_id, participant_id)
-    return RawResponse(badge_png(participant.badge_code), media_type="image/png")
+    return Response(badge_png(participant.badge_code), media_type="image/png")
