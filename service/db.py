@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -128,3 +129,16 @@ def upsert_insert(session: AsyncSession, table: Any) -> "postgresql.Insert | sql
     """An INSERT with ON CONFLICT clauses, in the dialect of the session's database."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+async def delete_unless_referred(session: AsyncSession, record: Any, *, refused: Exception) -> None:
+    """Delete a record, or raise `refused` when a foreign key still refers to it.
+
+    The database decides, so a table added later that refers to the record blocks it too.
+    """
+    try:
+        async with session.begin_nested():
+            await session.delete(record)
+            await session.flush()
+    except IntegrityError as exc:
+        raise refused from exc

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from service.chinese import fold, like_pattern
-from service.db import is_unique_violation, utcnow
+from service.db import delete_unless_referred, is_unique_violation, utcnow
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
@@ -259,20 +259,16 @@ async def delete_committee(
     """Remove a committee nothing refers to; 409 when intents, memoranda or events do."""
     committee = await get_committee(session, committee_id=committee_id)
     require_match(if_match, version=committee.version)
-    await _delete_unreferenced(session, committee, f"Committee {committee.designation}")
+    await delete_unless_referred(
+        session, committee, refused=_in_use(f"Committee {committee.designation}")
+    )
 
 
-async def _delete_unreferenced(session: AsyncSession, record: Any, label: str) -> None:
-    # The foreign keys decide: whatever refers to the record, now or in a later table, blocks it.
-    try:
-        async with session.begin_nested():
-            await session.delete(record)
-            await session.flush()
-    except IntegrityError as exc:
-        raise InUse(
-            f"{label} is referred to by event registrations, meetings, intents or memoranda; "
-            "remove those first."
-        ) from exc
+def _in_use(label: str) -> InUse:
+    return InUse(
+        f"{label} is referred to by event registrations, meetings, intents or memoranda; "
+        "remove those first."
+    )
 
 
 def _text_filter(column: Any, q: str | None) -> list[ColumnElement[bool]]:
@@ -384,7 +380,9 @@ async def delete_organization(
     """Remove an organization nothing refers to; 409 when something does."""
     organization = await get_organization(session, organization_id=organization_id)
     require_match(if_match, version=organization.version)
-    await _delete_unreferenced(session, organization, f"Organization {organization.name_zh}")
+    await delete_unless_referred(
+        session, organization, refused=_in_use(f"Organization {organization.name_zh}")
+    )
 
 
 async def list_organizations(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from service.auth.service import Principal
 from service.badges import looks_like_badge_code, new_badge_code, normalize_badge_code
 from service.chinese import fold, like_pattern, pinyin_forms
-from service.db import is_unique_violation, utcnow
+from service.db import delete_unless_referred, is_unique_violation, utcnow
 from service.directory.schemas import RowError
 from service.errors import Conflict, Forbidden, InUse, NotFound, Unprocessable
 from service.etags import require_match
@@ -104,12 +104,11 @@ async def delete_event(session: AsyncSession, *, event_id: uuid.UUID, if_match: 
     )
     if checked_in:
         raise EventHasCheckIns("People have checked in; close the event instead of deleting it.")
-    try:
-        async with session.begin_nested():
-            await session.delete(event)
-            await session.flush()
-    except IntegrityError as exc:
-        raise InUse("Intents or memoranda refer to this event; it cannot be deleted.") from exc
+    await delete_unless_referred(
+        session,
+        event,
+        refused=InUse("Intents or memoranda refer to this event; it cannot be deleted."),
+    )
 
 
 def slot_times(event: Event) -> list[tuple[datetime, datetime]]:
@@ -269,12 +268,11 @@ async def unregister(
     """Remove a registration; refused (409) when meetings or agreements refer to it."""
     participant = await get_participant(session, event_id=event_id, participant_id=participant_id)
     require_match(if_match, version=participant.version)
-    try:
-        async with session.begin_nested():
-            await session.delete(participant)
-            await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("Meetings refer to this participant; cancel them first.") from exc
+    await delete_unless_referred(
+        session,
+        participant,
+        refused=Conflict("Meetings refer to this participant; cancel them first."),
+    )
 
 
 def participants_query(event_id: uuid.UUID) -> Select[Participant]:
