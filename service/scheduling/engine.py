@@ -11,7 +11,7 @@ a CP-SAT selection model, then the time-indexed model: over every candidate on s
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -30,6 +30,7 @@ from service.scheduling.event import (
     Status,
     Unmet,
 )
+from service.scheduling.kempe import improve_breaks
 from service.scheduling.slotting import (
     Level,
     LevelResult,
@@ -42,11 +43,17 @@ from service.scheduling.slotting import (
 
 # Above this many (pair, slot) booleans the one-model solve gets slow; decompose instead.
 EXACT_LIMIT = 40_000
-# Up to this many (selected pair, slot) booleans the break model places the pairs by itself.
-DIRECT_LIMIT = 6_000
 # Interleaved (deterministic) parallel search proved far weaker on the demo event; workers=1
 # gives repeatable answers, the default two workers repeat objective values, not always ties.
 DETERMINISTIC = False
+# Up to this many (pair, slot) booleans over the pairs an optimal selection can take, a break
+# model over them runs after the search to prove a bound (100x300, 12,000: it found nothing in
+# 3 s, so the search keeps that time).
+BOUND_LIMIT = 6_000
+# Kempe-chain search budget in tried moves (about 2.5 us each): repeatable when it, not the
+# time share, is what stops the search.
+SEARCH_MOVES_MIN = 150_000
+SEARCH_MOVES_PER_PAIR = 1_000
 LEVELS = ("required_missing", "shortfall", "weight", "changes", "breaks")
 
 
@@ -274,6 +281,8 @@ def _solve_placement(
     reached: dict[str, int] | None = None,
     weight_cap: int | None = None,
     place_all: bool = False,
+    core: bool | None = None,
+    must: frozenset[int] = frozenset(),
 ) -> tuple[list[LevelResult], dict[int, int], str]:
     """The time-indexed model over the tasks in `keep`; returns levels and task -> slot.
 
@@ -281,7 +290,8 @@ def _solve_placement(
     proven; `weight_cap` is a proven upper bound on the weight, a cut for the weight level.
     """
     tasks = tuple(
-        replace(prep.tasks[i], required=True) if place_all else prep.tasks[i] for i in keep
+        replace(prep.tasks[i], required=True) if place_all or i in must else prep.tasks[i]
+        for i in keep
     )
     problem = SlotProblem(
         n_people=len(prep.event.participants),
@@ -315,7 +325,7 @@ def _solve_placement(
     levels = [
         # With every pair placed, plain search finds few breaks fast; core-guided search there
         # often found no placement at all within the time.
-        replace(lv, core=False) if place_all else lv
+        replace(lv, core=core if core is not None else lv.core and not place_all)
         for lv in _levels(exprs, rebuild=rebuild, breaks=sm.total_breaks)
         if lv.name in only
     ]
@@ -421,6 +431,22 @@ def _sides(prep: _Prepared, free: Sequence[int]) -> list[int] | None:
     return side
 
 
+@dataclass(slots=True)
+class _Network:
+    """The selection flow network, kept so its optimum can be analysed after the solve.
+
+    Arc k is (tail, head, capacity, cost), also arc k of the OR-Tools solver; `flow[k]` its flow
+    at the optimum found. `pair_arc` maps a free task to its arc, `person_arcs` a person to the
+    arcs that carry its meeting count.
+    """
+
+    n_nodes: int
+    arcs: list[tuple[int, int, int, int]]
+    flow: list[int]
+    pair_arc: dict[int, int]
+    person_arcs: dict[int, list[int]]
+
+
 def _select_flow(
     prep: _Prepared, *, rebuild: bool
 ) -> tuple[list[int], list[LevelResult], str] | None:
@@ -431,6 +457,17 @@ def _select_flow(
     task <= total capacity. Lexicographic levels become cost scales: a required pair outweighs
     every shortfall unit, which outweighs every weight, which outweighs every kept previous pair.
     """
+    solved = _flow_network(prep, rebuild=rebuild)
+    if solved is None:
+        return None
+    chosen, levels, _ = solved
+    return chosen, levels, "optimal"
+
+
+def _flow_network(
+    prep: _Prepared, *, rebuild: bool
+) -> tuple[list[int], list[LevelResult], _Network] | None:
+    """Build and solve the selection flow (see `_select_flow`); the network comes back too."""
     started = time.monotonic()
     event = prep.event
     owners: dict[int, set[int]] = defaultdict(set)
@@ -478,25 +515,32 @@ def _select_flow(
     is_required = [prep.candidates[k].required for k in prep.task_candidate]
     source, sink, hub = n, n + 1, n + 2
     flow = min_cost_flow.SimpleMinCostFlow()
-    arcs: list[tuple[int, int]] = []
+    net = _Network(n_nodes=n + 3, arcs=[], flow=[], pair_arc={}, person_arcs=defaultdict(list))
+
+    def arc(tail: int, head: int, capacity: int, cost: int) -> int:
+        k = flow.add_arc_with_capacity_and_unit_cost(tail, head, capacity, cost)
+        net.arcs.append((tail, head, capacity, cost))
+        return int(k)
+
     for p in range(n):
         ends = (hub, p) if side[p] == 0 else (p, sink)
         if need[p]:
-            flow.add_arc_with_capacity_and_unit_cost(*ends, need[p], -unit_short)
+            net.person_arcs[p].append(arc(*ends, need[p], -unit_short))
         if cap[p] > need[p]:
-            flow.add_arc_with_capacity_and_unit_cost(*ends, cap[p] - need[p], 0)
+            net.person_arcs[p].append(arc(*ends, cap[p] - need[p], 0))
     for i in free:
         t = prep.tasks[i]
         a, b = (t.a, t.b) if side[t.a] == 0 else (t.b, t.a)
         cost = -(value[i] + (unit_required if is_required[i] else 0))
-        arcs.append((i, flow.add_arc_with_capacity_and_unit_cost(a, b, 1, cost)))
-    flow.add_arc_with_capacity_and_unit_cost(source, hub, room, 0)
-    flow.add_arc_with_capacity_and_unit_cost(source, sink, room, 0)
+        net.pair_arc[i] = arc(a, b, 1, cost)
+    arc(source, hub, room, 0)
+    arc(source, sink, room, 0)
     flow.set_node_supply(source, room)
     flow.set_node_supply(sink, -room)
     if flow.solve() != flow.OPTIMAL:
         return None
-    chosen = sorted(locked + [i for i, arc in arcs if flow.flow(arc)])
+    net.flow = [int(flow.flow(k)) for k in range(len(net.arcs))]
+    chosen = sorted(locked + [i for i, k in net.pair_arc.items() if net.flow[k]])
     count = [0] * n
     for i in chosen:
         count[prep.tasks[i].a] += 1
@@ -512,7 +556,190 @@ def _select_flow(
         values["changes"] = sum(1 for i in prep.previous_slot if i not in on)
     spent = time.monotonic() - started
     levels = [LevelResult(k, v, v, True, spent) for k, v in values.items()]
-    return chosen, levels, "optimal"
+    return chosen, levels, net
+
+
+def _free_arcs(net: _Network) -> set[int]:
+    """The arcs whose flow differs between optimal flows; every other arc is the same in all.
+
+    Duality: with shortest-path potentials on the residual graph (no negative cycle at an
+    optimum) every residual arc has a reduced cost >= 0, and two optimal flows differ by
+    residual cycles of total cost 0, whose arcs all have reduced cost 0. So an arc can change
+    exactly when its residual arc lies on a cycle of zero-reduced-cost residual arcs: when both
+    ends share a strongly connected component of that subgraph.
+    """
+    n = net.n_nodes
+    out: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
+    for k, (u, v, capacity, cost) in enumerate(net.arcs):
+        f = net.flow[k]
+        if f < capacity:
+            out[u].append((v, cost, k))
+        if f > 0:
+            out[v].append((u, -cost, k))
+    # Bellman-Ford (queue-based) from a virtual root joined to every node at cost 0.
+    dist = [0] * n
+    queued = [True] * n
+    queue = deque(range(n))
+    relaxed = 0
+    while queue:
+        u = queue.popleft()
+        queued[u] = False
+        du = dist[u]
+        for v, cost, _ in out[u]:
+            if du + cost < dist[v]:
+                dist[v] = du + cost
+                relaxed += 1
+                if relaxed > n * (len(net.arcs) + n):
+                    raise RuntimeError("negative cycle: the flow was not optimal")
+                if not queued[v]:
+                    queued[v] = True
+                    queue.append(v)
+    tight: list[list[int]] = [[] for _ in range(n)]
+    for u in range(n):
+        for v, cost, _ in out[u]:
+            if cost + dist[u] - dist[v] == 0:
+                tight[u].append(v)
+    comp = _components(tight)
+    return {k for k, (u, v, _, _) in enumerate(net.arcs) if comp[u] == comp[v]}
+
+
+def _components(adjacent: list[list[int]]) -> list[int]:
+    """Strongly connected components (iterative Tarjan): a component number per node."""
+    n = len(adjacent)
+    index = [-1] * n
+    low = [0] * n
+    comp = [-1] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    counter = 0
+    found = 0
+    for root in range(n):
+        if index[root] >= 0:
+            continue
+        work = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        while work:
+            u, k = work[-1]
+            if k < len(adjacent[u]):
+                work[-1] = (u, k + 1)
+                v = adjacent[u][k]
+                if index[v] < 0:
+                    index[v] = low[v] = counter
+                    counter += 1
+                    stack.append(v)
+                    on_stack[v] = True
+                    work.append((v, 0))
+                elif on_stack[v]:
+                    low[u] = min(low[u], index[v])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[u])
+            if low[u] == index[u]:
+                while True:
+                    v = stack.pop()
+                    on_stack[v] = False
+                    comp[v] = found
+                    if v == u:
+                        break
+                found += 1
+    return comp
+
+
+@dataclass(slots=True)
+class _Freedom:
+    """What every schedule optimal on levels 1-3 shares, from the flow's optimal face.
+
+    `unique`: every such schedule meets exactly the chosen pairs. `floor[p]`: p meets at least
+    this often in every one; `usable[p]`: the slots p's meetings can take in any of them.
+    """
+
+    unique: bool
+    floor: list[int]
+    usable: list[set[int]]
+    # The tasks some optimal selection takes (all others are in none), those all take.
+    maybe: list[int]
+    sure: frozenset[int]
+
+
+def _freedom(prep: _Prepared) -> _Freedom | None:
+    """Which pairs and meeting counts are the same in every selection optimal on levels 1-3.
+
+    The flow without the rebuild term: its optimal flows are exactly the selections optimal on
+    levels 1-3 (a schedule's pairs are a flow of the same cost), a superset of those optimal on
+    changes too, so what holds here holds for every schedule the breaks level ranges over.
+    """
+    solved = _flow_network(prep, rebuild=False)
+    if solved is None:
+        return None
+    chosen, _, net = solved
+    free = _free_arcs(net)
+    n = len(prep.event.participants)
+    on = set(chosen)
+    floor = [0] * n
+    usable: list[set[int]] = [set() for _ in range(n)]
+    possible: list[int] = []
+    certain: set[int] = set()
+    for i, t in enumerate(prep.tasks):
+        k = net.pair_arc.get(i)
+        sure = t.required or (k is not None and k not in free and i in on)
+        maybe = sure or (k is not None and k in free)
+        if maybe:
+            possible.append(i)
+        if sure:
+            certain.add(i)
+        for p in (t.a, t.b):
+            if maybe:
+                usable[p] |= set(t.slots)
+            if sure:
+                floor[p] += 1
+    count = [0] * n
+    for i in chosen:
+        count[prep.tasks[i].a] += 1
+        count[prep.tasks[i].b] += 1
+    for p in range(n):
+        if not any(k in free for k in net.person_arcs.get(p, [])):
+            floor[p] = count[p]
+    unique = not any(k in free for k in net.pair_arc.values())
+    return _Freedom(
+        unique=unique, floor=floor, usable=usable, maybe=possible, sure=frozenset(certain)
+    )
+
+
+def _person_floor(n_slots: int, meetings: int, usable: set[int]) -> int:
+    """Fewest breaks of someone with `meetings` meetings in the `usable` slots.
+
+    Meetings in different maximal runs of usable slots are separated by an unusable (so empty)
+    slot; the fewest runs that hold them all, minus one, is the least number of idle gaps.
+    """
+    runs: list[int] = []
+    length = 0
+    for s in range(1, n_slots + 2):
+        if s in usable:
+            length += 1
+        elif length:
+            runs.append(length)
+            length = 0
+    runs.sort(reverse=True)
+    left, used = meetings, 0
+    for r in runs:
+        if left <= 0:
+            break
+        left -= r
+        used += 1
+    return max(0, used - 1)
+
+
+def breaks_floor(prep: _Prepared, freedom: _Freedom) -> int:
+    """A lower bound on the breaks of every schedule optimal on levels 1-3: per person."""
+    n_slots = prep.event.slots
+    return sum(
+        _person_floor(n_slots, k, freedom.usable[p]) for p, k in enumerate(freedom.floor) if k > 1
+    )
 
 
 def _place_all(
@@ -735,96 +962,120 @@ def _flow_path(
 
     None when the pairs do not all fit in time (the relaxation's counts ignore which slots two
     people share), leaving the answer to the selection model.
+
+    Breaks: a hard-rules placement, then Kempe-chain local search (`kempe.py`); on exact-size
+    events the break model over the pairs some optimal selection can take, hinted, then tries
+    to improve it and prove a bound. The breaks bound is the larger of the per-person floor and
+    that model's bound, both valid over every schedule optimal on the levels above (see
+    `_freedom`).
     """
     chosen, found, _ = flow
     head = [lv for lv in found if lv.name in ("required_missing", "shortfall", "weight")]
     selected = set(chosen)
     values = {lv.name: lv.value for lv in head}
     tail = ("changes", "breaks") if rebuild else ("breaks",)
-    placed: dict[int, int] | None = None
-    if sum(len(prep.tasks[i].slots) for i in chosen) <= DIRECT_LIMIT:
-        # On small events the break model places every pair fast by itself; an arbitrary
-        # placement as a hint only misleads its search.
-        more, found_slots, _ = _solve_placement(
+    start_hint = {i: s for i, s in greedy.items() if i in selected}
+    start_hint.update({i: s for i, s in prep.previous_slot.items() if i in selected})
+    placed = _place_all(
+        prep,
+        chosen,
+        time_limit=(deadline - time.monotonic()) * 0.5,
+        seed=seed,
+        workers=workers,
+        hint=start_hint,
+    )
+    if placed is None:
+        return None
+    freedom = _freedom(prep)
+    floor = breaks_floor(prep, freedom) if freedom is not None else 0
+    n_people = len(prep.event.participants)
+
+    def search(slot_of: dict[int, int], share: float) -> dict[int, int]:
+        """Kempe-chain local search; a move budget keeps the answer repeatable."""
+        return improve_breaks(
+            prep.tasks,
+            n_people=n_people,
+            capacity=prep.capacity,
+            slot_of=slot_of,
+            previous=prep.previous_slot if rebuild else None,
+            seed=seed,
+            moves=max(SEARCH_MOVES_MIN, SEARCH_MOVES_PER_PAIR * len(slot_of)),
+            seconds=max(0.05, (tail_deadline - time.monotonic()) * share),
+            floor=floor,
+        )
+
+    maybe = freedom.maybe if freedom is not None else list(range(len(prep.tasks)))
+    sure = freedom.sure if freedom is not None else frozenset()
+    bounded = exact and sum(len(prep.tasks[i].slots) for i in maybe) <= BOUND_LIMIT
+    # The search is what lowers breaks; the model below mostly proves bounds, so on large
+    # events (where it does not run) the search gets nearly all the budget.
+    placed = search(placed, 0.5 if bounded else 0.9)
+    got = _objective(prep, placed)
+    bound = floor
+    if rebuild and got.changes > 0 and not bounded:
+        # The break model over the chosen pairs lowers changes, which the search only keeps
+        # from growing.
+        more, better, _ = _solve_placement(
             prep,
             chosen,
             fairness=None,
             rebuild=rebuild,
-            time_limit=(tail_deadline - time.monotonic()) * 0.6,
+            time_limit=(tail_deadline - time.monotonic()) * 0.7,
             seed=seed,
-            # One worker: on the demo it reached 0 breaks in 0.4 s where two workers on a
-            # busy machine did not in 0.6 s, and one worker repeats its answer.
-            workers=1,
-            hint={},
+            workers=workers,
+            hint=placed,
             only=tail,
             place_all=True,
         )
-        placed = found_slots if more else None
-    if placed is None:
-        placed = _place_all(
-            prep,
-            chosen,
-            time_limit=(deadline - time.monotonic()) * 0.5,
-            seed=seed,
-            workers=workers,
-            hint={i: s for i, s in greedy.items() if i in selected},
-        )
-        if placed is None:
-            return None
-        if time.monotonic() < tail_deadline:
-            more, better, _ = _solve_placement(
-                prep,
-                chosen,
-                fairness=None,
-                rebuild=rebuild,
-                time_limit=tail_deadline - time.monotonic(),
-                seed=seed,
-                workers=workers,
-                hint=placed,
-                only=tail,
-                place_all=True,
-            )
-            if more and _rank(prep, better) <= _rank(prep, placed):
-                placed = better
+        if more and _rank(prep, better) < _rank(prep, placed):
+            placed = search(better, 1.0)
     slot_of = placed
     got = _objective(prep, slot_of)
+    full: list[LevelResult] = []
+    open_tail = got.breaks > bound or (rebuild and got.changes > 0)
+    if bounded and open_tail and time.monotonic() < tail_deadline:
+        # The tail over every pair some schedule optimal on levels 1-3 can take, those all
+        # take required, levels 1-3 pinned: its bounds hold over all those schedules, and it is
+        # far smaller (demo: 162 of 304 pairs) and far stronger (bound 6 in 0.7 s where the
+        # model over every candidate proved nothing) than the model over every candidate.
+        full, everywhere, _ = _solve_placement(
+            prep,
+            maybe,
+            fairness=None,
+            rebuild=rebuild,
+            time_limit=tail_deadline - time.monotonic(),
+            seed=seed,
+            workers=workers,
+            hint=slot_of,
+            only=tail,
+            reached=values,
+            core=False,
+            must=sure,
+        )
+        if full and _rank(prep, everywhere) <= _rank(prep, slot_of):
+            slot_of = everywhere
+        got = _objective(prep, slot_of)
+    last = {lv.name: lv for lv in full}
+    if "breaks" in last:
+        # Solved after the levels above were pinned at values no better than their optimum:
+        # its bound covers a superset of the schedules the breaks level ranges over.
+        bound = max(bound, last["breaks"].bound)
     levels = [*head]
-    breaks_bound: int | None = 0
-    if any(getattr(got, k) for k in tail):
-        full: list[LevelResult] = []
-        if exact and any(getattr(got, k) for k in tail) and time.monotonic() < tail_deadline:
-            full, everywhere, _ = _solve_placement(
-                prep,
-                list(range(len(prep.tasks))),
-                fairness=None,
-                rebuild=rebuild,
-                time_limit=tail_deadline - time.monotonic(),
-                seed=seed,
-                workers=workers,
-                hint=slot_of,
-                only=tail,
-                reached=values,
+    if rebuild:
+        lv = last.get("changes")
+        proven = lv is not None and lv.value == got.changes and (lv.optimal or lv.bound >= lv.value)
+        levels.append(
+            LevelResult(
+                "changes",
+                got.changes,
+                got.changes if proven else 0,
+                proven or got.changes == 0,
+                lv.seconds if lv else 0.0,
             )
-            if full and _rank(prep, everywhere) <= _rank(prep, slot_of):
-                slot_of = everywhere
-            got = _objective(prep, slot_of)
-        proven = {
-            lv.name: replace(lv, optimal=True)
-            for lv in full
-            if (lv.optimal or lv.bound >= lv.value) and getattr(got, lv.name) == lv.value
-        }
-        for k in tail:
-            value = getattr(got, k)
-            # Over the selected pairs only, a tail level is proven for all candidates at 0.
-            lv = proven.get(k) or LevelResult(k, value, 0, value == 0, 0.0)
-            levels.append(lv)
-        last = {lv.name: lv for lv in full}
-        # A breaks bound holds for every schedule equal above it: only when those are proven.
-        breaks_bound = None
-        if all(lv.optimal for lv in levels if lv.name != "breaks"):
-            breaks_bound = max(0, last["breaks"].bound) if "breaks" in last else 0
-    else:
-        levels += [LevelResult(k, 0, 0, True, 0.0) for k in tail]
+        )
+    levels.append(LevelResult("breaks", got.breaks, bound, got.breaks <= bound, 0.0))
+    # A breaks bound holds for every schedule equal above it: only when those are proven.
+    breaks_bound = bound if all(lv.optimal for lv in levels if lv.name != "breaks") else None
     status = "optimal" if all(lv.optimal for lv in levels) else "feasible"
     return levels, slot_of, status, values["weight"], breaks_bound
 
