@@ -75,10 +75,12 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         "server_settings": {"statement_timeout": str(settings.statement_timeout_ms)},
         "timeout": settings.pool_timeout_s,
     }
+    # No pre-ping: it costs a round trip on every checkout. After a restart of the database
+    # the first statement on a stale connection fails (503, retryable) and SQLAlchemy then
+    # replaces every pooled connection at once.
     return create_async_engine(
         url,
         connect_args=connect_args,
-        pool_pre_ping=True,
         pool_timeout=settings.pool_timeout_s,
         **kwargs,
     )
@@ -104,6 +106,20 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 def create_sessionmaker(bind: Any, **kwargs: Any) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded attributes after commit, so responses can be built."""
     return async_sessionmaker(bind, expire_on_commit=False, **kwargs)
+
+
+def statement_sessionmaker(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions for work whose statements each stand alone, such as counting a request.
+
+    On PostgreSQL they run in autocommit, which saves the BEGIN and COMMIT round trips; on
+    SQLite, and on a test's connection, they are ordinary sessions.
+    """
+    bind = sessionmaker.kw.get("bind")
+    if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
+        return create_sessionmaker(bind.execution_options(isolation_level="AUTOCOMMIT"))
+    return sessionmaker
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

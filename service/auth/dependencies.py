@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.auth.service import Principal, Role, count_request, find_active_key
+from service.auth.service import Principal, Role, admit
 from service.config import Settings
 from service.errors import Forbidden, TooManyRequests, Unauthorized
 
@@ -32,40 +32,26 @@ class RoleGate:
         return principal
 
 
-def _limit_for(settings: Settings, role: Role) -> int:
-    return {
-        "admin": settings.rate_limit_admin,
-        "partner": settings.rate_limit_partner,
-        "kiosk": settings.rate_limit_kiosk,
-    }[role]
-
-
 async def authenticate(request: Request, *, secret: str) -> Principal:
-    """Resolve the key and count the request, in a transaction of its own that commits at once."""
+    """Resolve the key and count the request, committed at once whatever the request does."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     settings: Settings = request.app.state.settings
-    async with request.app.state.sessionmaker.begin() as session:
-        key = await find_active_key(session, secret=secret)
-        if key is None:
-            raise Unauthorized("The API key is unknown or has been revoked.")
-        principal = Principal(
-            key_id=key.id,
-            role=key.role,  # type: ignore[arg-type]
-            name=key.name,
-            committee_id=key.committee_id,
-            organization_id=key.organization_id,
-            event_id=key.event_id,
-        )
-        limit = _limit_for(settings, principal.role)
-        retry_after = (
-            await count_request(session, key_id=key.id, per_minute=limit) if limit else None
-        )
+    limits = {
+        "admin": settings.rate_limit_admin,
+        "partner": settings.rate_limit_partner,
+        "kiosk": settings.rate_limit_kiosk,
+    }
+    async with request.app.state.statement_sessionmaker.begin() as session:
+        admitted = await admit(session, secret=secret, per_minute=limits)
+    if admitted is None:
+        raise Unauthorized("The API key is unknown or has been revoked.")
+    principal, retry_after = admitted
     request.state.principal = principal
     if retry_after is not None:
         raise TooManyRequests(
-            f"This key may make {limit} requests a minute; wait {retry_after} s.",
+            f"This key may make {limits[principal.role]} requests a minute; wait {retry_after} s.",
             headers={"Retry-After": str(retry_after)},
         )
     return principal

@@ -4,13 +4,14 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import Uuid, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import upsert_insert, utcnow
+from service.db import utcnow
 from service.errors import NotFound, Unprocessable
 from service.models import ApiKey, Committee, Organization, RateLimitWindow
 
@@ -89,13 +90,6 @@ async def create_api_key(
     return key, secret
 
 
-async def find_active_key(session: AsyncSession, *, secret: str) -> ApiKey | None:
-    """The unrevoked key with this secret, read fresh so a revocation applies at once."""
-    return await session.scalar(
-        select(ApiKey).where(ApiKey.secret_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
-    )
-
-
 async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
     """Mark a key revoked; revoking twice is harmless."""
     key = await session.get(ApiKey, key_id)
@@ -107,27 +101,76 @@ async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
     return key
 
 
-async def count_request(session: AsyncSession, *, key_id: uuid.UUID, per_minute: int) -> int | None:
-    """Count one request in the key's current minute; the seconds to wait when over the limit."""
+# What a key may do never changes once it is issued; only its revocation does, and that is read
+# from the database on every request. So each process keeps the principal of a key it has seen,
+# by the secret's hash, and a known key costs one statement: the count, or the revocation check.
+_principals: dict[str, Principal] = {}
+_MAX_KNOWN = 10_000
+
+_KEY_ID = bindparam("key_id", type_=Uuid)
+_STILL_ACTIVE = text("SELECT 1 FROM api_keys WHERE id = :key_id AND revoked_at IS NULL").bindparams(
+    _KEY_ID
+)
+# Counts only while the key is unrevoked, so the answer also says whether it still is.
+_COUNT = text(
+    "INSERT INTO rate_limit_windows (api_key_id, window_start, count) "
+    "SELECT id, :window, 1 FROM api_keys WHERE id = :key_id AND revoked_at IS NULL "
+    "ON CONFLICT (api_key_id, window_start) "
+    "DO UPDATE SET count = rate_limit_windows.count + 1 "
+    "RETURNING count"
+).bindparams(_KEY_ID)
+
+
+async def admit(
+    session: AsyncSession, *, secret: str, per_minute: Mapping[str, int]
+) -> tuple[Principal, int | None] | None:
+    """The caller's principal and, when it is over its rate limit, the seconds to wait.
+
+    None for an unknown or revoked key. `per_minute` gives each role's limit (0: none).
+    """
+    secret_hash = hash_secret(secret)
+    principal = _principals.get(secret_hash)
+    if principal is None:
+        key = await session.scalar(
+            select(ApiKey).where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
+        )
+        if key is None:
+            return None
+        principal = Principal(
+            key_id=key.id,
+            role=key.role,  # type: ignore[arg-type]
+            name=key.name,
+            committee_id=key.committee_id,
+            organization_id=key.organization_id,
+            event_id=key.event_id,
+        )
+        if len(_principals) >= _MAX_KNOWN:
+            _principals.clear()
+        _principals[secret_hash] = principal
+    elif (
+        not per_minute[principal.role]
+        and await session.scalar(_STILL_ACTIVE, {"key_id": principal.key_id}) is None
+    ):
+        _principals.pop(secret_hash, None)
+        return None
+    limit = per_minute[principal.role]
+    if not limit:
+        return principal, None
     now = time.time()
     window = int(now // 60)
-    stmt = (
-        upsert_insert(session, RateLimitWindow)
-        .values(api_key_id=key_id, window_start=window, count=1)
-        .on_conflict_do_update(
-            index_elements=["api_key_id", "window_start"],
-            set_={"count": RateLimitWindow.count + 1},
-        )
-        .returning(RateLimitWindow.count)
-    )
-    count = (await session.execute(stmt)).scalar_one()
+    count = await session.scalar(_COUNT, {"key_id": principal.key_id, "window": window})
+    if count is None:
+        # Revoked since this process first saw the key.
+        _principals.pop(secret_hash, None)
+        return None
     if count == 1:
         # First request of a new minute: the key's older windows are of no further use.
         await session.execute(
             delete(RateLimitWindow).where(
-                RateLimitWindow.api_key_id == key_id, RateLimitWindow.window_start < window
+                RateLimitWindow.api_key_id == principal.key_id,
+                RateLimitWindow.window_start < window,
             )
         )
-    if count <= per_minute:
-        return None
-    return max(1, int((window + 1) * 60 - now + 0.999))
+    if count <= limit:
+        return principal, None
+    return principal, max(1, int((window + 1) * 60 - now + 0.999))

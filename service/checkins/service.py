@@ -68,9 +68,7 @@ async def check_in(
         if replay is None:
             raise RuntimeError("a scan's nonce was taken but its answer is missing")
         return replay
-    participant = await session.scalar(
-        events.participants_query(event.id).where(Participant.badge_code == code)
-    )
+    participant = await events.participant_by_badge(session, event_id=event.id, badge_code=code)
     status, body = await _decide(
         session,
         offline=scanned_at is not None,

@@ -280,6 +280,22 @@ def participants_query(event_id: uuid.UUID) -> Select[Participant]:
     return _with_party(select(Participant)).where(Participant.event_id == event_id)
 
 
+async def participant_by_badge(
+    session: AsyncSession, *, event_id: uuid.UUID, badge_code: str
+) -> Participant | None:
+    """The event's participant with this badge, party and people in one query (the door's path)."""
+    stmt = (
+        select(Participant)
+        .options(
+            joinedload(Participant.people),
+            joinedload(Participant.committee),
+            joinedload(Participant.organization),
+        )
+        .where(Participant.event_id == event_id, Participant.badge_code == badge_code)
+    )
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
+
+
 async def checked_in_times(
     session: AsyncSession, *, participant_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, datetime]:

@@ -38,6 +38,20 @@ async def test_admin_creates_lists_and_revokes_keys(
     assert (await client.get(f"/v1/api-keys/{key['id']}", headers=admin)).json()["revoked_at"]
 
 
+async def test_a_revoked_key_without_a_rate_limit_is_refused_at_once(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    # Admin keys have no rate limit, so their revocation is read on its own, not with the count.
+    other = await make_key("admin")
+    assert (await client.get("/v1/api-keys", headers=other)).status_code == 200
+    keys = (await client.get("/v1/api-keys", params={"limit": 500}, headers=admin)).json()
+    prefix = other["Authorization"].removeprefix("Bearer ")[:8]
+    (key,) = [k for k in keys["items"] if k["prefix"] == prefix]
+    assert (await client.delete(f"/v1/api-keys/{key['id']}", headers=admin)).status_code == 204
+    refused = await client.get("/v1/api-keys", headers=other)
+    assert refused.status_code == 401 and refused.json()["code"] == "unauthorized"
+
+
 async def test_partner_key_needs_exactly_one_party(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
