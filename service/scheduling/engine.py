@@ -595,12 +595,15 @@ def _free_arcs(net: _Network) -> set[int]:
                     queued[v] = True
                     queue.append(v)
     tight: list[list[int]] = [[] for _ in range(n)]
+    zero: list[tuple[int, int, int]] = []
     for u in range(n):
-        for v, cost, _ in out[u]:
+        for v, cost, k in out[u]:
             if cost + dist[u] - dist[v] == 0:
                 tight[u].append(v)
+                zero.append((u, v, k))
     comp = _components(tight)
-    return {k for k, (u, v, _, _) in enumerate(net.arcs) if comp[u] == comp[v]}
+    # A residual arc of reduced cost 0 lies on a zero cycle when its ends share a component.
+    return {k for u, v, k in zero if comp[u] == comp[v]}
 
 
 def _components(adjacent: list[list[int]]) -> list[int]:
