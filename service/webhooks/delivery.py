@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
 from service.db import utcnow
-from service.errors import Unprocessable
+from service.errors import Unprocessable, is_database_unavailable
 from service.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 log = logging.getLogger("service.webhooks")
@@ -322,6 +322,7 @@ class DeliveryWorker:
         self.settings = settings
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._database_away = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="webhook-delivery")
@@ -333,14 +334,26 @@ class DeliveryWorker:
                     made = await deliver_due(
                         self.sessionmaker, settings=self.settings, client=client
                     )
-                except Exception:
-                    log.exception("webhook delivery pass failed")
+                except Exception as exc:
+                    self._failed(exc)
                     made = 0
+                else:
+                    if self._database_away:
+                        self._database_away = False
+                        log.warning("webhook delivery resumed: the database is back")
                 if made < self.settings.webhook_batch_size:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(
                             self._stopping.wait(), self.settings.webhook_poll_seconds
                         )
+
+    def _failed(self, exc: Exception) -> None:
+        # An outage is said once, not with a traceback every poll; anything else is a bug.
+        if not is_database_unavailable(exc):
+            log.exception("webhook delivery pass failed")
+        elif not self._database_away:
+            self._database_away = True
+            log.warning("webhook delivery paused: the database is unavailable (%s)", exc)
 
     async def stop(self) -> None:
         """Let the pass in flight finish (its sends are bounded by the timeout), then end."""

@@ -359,3 +359,46 @@ async def test_a_notification_survives_the_process_and_is_sent_after_a_restart(
             await asyncio.sleep(0.01)
         assert delivery is not None and delivery.status == "delivered"
         assert str(delivery.event_id) == receiver.requests[0].headers["webhook-id"]
+
+
+class _Outage:
+    """A sessionmaker whose database is away until `back` is set, as the worker sees it."""
+
+    def __init__(self, real: Any) -> None:
+        self.real, self.back, self.passes = real, False, 0
+        self.target, self.reached = 0, asyncio.Event()
+
+    async def wait_passes(self, more: int) -> None:
+        self.target, self.reached = self.passes + more, asyncio.Event()
+        await asyncio.wait_for(self.reached.wait(), 10)
+
+    def begin(self) -> Any:
+        self.passes += 1
+        if self.passes >= self.target:
+            self.reached.set()
+        if not self.back:
+            raise ConnectionRefusedError("connection refused")
+        return self.real.begin()
+
+
+async def test_the_worker_says_once_that_the_database_is_away_and_once_that_it_is_back(
+    committed_engine: AsyncEngine, hook_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from service.db import create_sessionmaker
+    from service.webhooks.delivery import DeliveryWorker
+
+    outage = _Outage(create_sessionmaker(committed_engine))
+    settings = hook_settings.model_copy(update={"webhook_poll_seconds": 0.01})
+    worker = DeliveryWorker(outage, settings=settings)  # type: ignore[arg-type]
+    with caplog.at_level("WARNING", logger="service.webhooks"):
+        worker.start()
+        await outage.wait_passes(5)
+        outage.back = True
+        await outage.wait_passes(3)
+        await worker.stop()
+    messages = [r.getMessage() for r in caplog.records if r.name == "service.webhooks"]
+    assert [m.split(":")[0] for m in messages] == [
+        "webhook delivery paused",
+        "webhook delivery resumed",
+    ], messages
+    assert all(r.exc_info is None for r in caplog.records)
