@@ -940,13 +940,14 @@ def _objective(prep: _Prepared, slot_of: dict[int, int]) -> Objective:
 
 
 def tail_seconds(time_limit: float, size: int) -> float:
-    """Time for the idle-gap levels once the weight is proven: a second on the demo, growing
-    with the model (a quarter of the limit at most).
+    """Time for the idle-gap levels once the pairs are placed: two seconds on the demo (the
+    search and the bound model each need about one on the busy machine), growing with the
+    model (a quarter of the limit at most).
 
     Proving the fewest breaks over every weight-optimal schedule is rarely in reach; the
     service should not wait its whole time limit for it.
     """
-    return max(1.0, min(0.25 * time_limit, size / 4000))
+    return max(2.0, min(0.25 * time_limit, size / 4000))
 
 
 def _flow_path(
@@ -956,7 +957,7 @@ def _flow_path(
     exact: bool,
     rebuild: bool,
     deadline: float,
-    tail_deadline: float,
+    tail_span: float,
     seed: int,
     workers: int,
     greedy: dict[int, int],
@@ -989,6 +990,9 @@ def _flow_path(
     )
     if placed is None:
         return None
+    # The breaks budget starts once the pairs are placed: on 300x2000 the placement alone took
+    # 7-10 s of a 15 s budget on the busy machine, leaving the search a quarter of it.
+    tail_deadline = min(deadline, time.monotonic() + tail_span)
     freedom = _freedom(prep)
     floor = breaks_floor(prep, freedom) if freedom is not None else 0
     n_people = len(prep.event.participants)
@@ -1214,7 +1218,6 @@ def schedule_event(
         method = "exact"
     greedy = _greedy(prep)
     deadline = started + time_limit
-    tail_deadline = min(deadline, time.monotonic() + tail_seconds(time_limit, size))
     flow = _select_flow(prep, rebuild=rebuild) if fairness is None else None
     quick = None
     if flow is not None:
@@ -1224,7 +1227,7 @@ def schedule_event(
             exact=method == "exact",
             rebuild=rebuild,
             deadline=deadline,
-            tail_deadline=tail_deadline,
+            tail_span=tail_seconds(time_limit, size),
             seed=seed,
             workers=workers,
             greedy=greedy,
