@@ -115,14 +115,17 @@ def test_search_keeps_every_hard_rule_and_never_adds_breaks_or_changes(
             assert s == start[i]
     assert check_event(event=event, meetings=_assign_tables(prep, out)) == absent
     before, after = _objective(prep, start), _objective(prep, out)
-    assert after.breaks <= before.breaks
     assert (after.required_missing, after.shortfall, after.weight) == (
         before.required_missing,
         before.shortfall,
         before.weight,
     )
     moved = sum(1 for i, s in previous.items() if out[i] != s)
-    assert moved <= sum(1 for i, s in previous.items() if start[i] != s)
+    was_moved = sum(1 for i, s in previous.items() if start[i] != s)
+    # Changes come before breaks: fewer changes may cost breaks, never the other way round.
+    assert (moved, after.breaks) <= (was_moved, before.breaks)
+    if moved == was_moved:
+        assert after.breaks <= before.breaks
     assert stats.start == before.breaks and stats.best == after.breaks
 
 
