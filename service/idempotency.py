@@ -3,8 +3,11 @@
 The record lives in the database, so the guarantee holds across worker processes and machines.
 """
 
+import asyncio
 import hashlib
 import logging
+import time
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +33,11 @@ from service.models import IdempotencyRecord
 log = logging.getLogger("service.idempotency")
 
 REPLAYED_HEADERS = ("content-type", "location", "etag")
+# Retries of a record's write stop this long before its lock expires.
+LOCK_MARGIN_S = 5.0
+# Records being written in the background after an outage (a best effort: if the process
+# ends first, the lock's expiry frees the key as before).
+_retrying: set[asyncio.Task[None]] = set()
 
 
 class IdempotencyKeyReused(Unprocessable):
@@ -99,8 +107,18 @@ class Idempotency:
             if not is_database_unavailable(exc):
                 raise
             # The work is done (or failed) either way: its answer is the truth the client needs.
-            # A retry meets the key in progress until the lock expires.
-            log.warning("idempotency record not stored: database unavailable")
+            # The record is written once the database is back, so a retry then gets this answer
+            # (or, after a failure, may do the work) instead of waiting out the lock.
+            log.warning("idempotency record not stored yet: database unavailable")
+            _keep_trying(
+                _store_when_back(
+                    sessionmaker,
+                    owner=owner,
+                    key=key,
+                    response=response,
+                    seconds=self.settings.idempotency_lock_seconds - LOCK_MARGIN_S,
+                )
+            )
         await _send_stored(send, response, replayed=False)
 
     async def _claim(
@@ -171,6 +189,33 @@ async def _store(sessionmaker: Any, *, owner: str, key: str, response: dict[str,
                 record.headers = response["headers"]
                 record.body = response["body"]
                 record.locked_at = None
+
+
+async def _store_when_back(
+    sessionmaker: Any, *, owner: str, key: str, response: dict[str, Any], seconds: float
+) -> None:
+    """Retry storing an answer while the lock holds; past it another request may take over."""
+    deadline = time.monotonic() + seconds
+    delay = 0.1
+    while time.monotonic() + delay < deadline:
+        await asyncio.sleep(delay)
+        try:
+            await _store(sessionmaker, owner=owner, key=key, response=response)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                log.exception("idempotency record not stored")
+                return
+            delay = min(delay * 2, 2.0)
+        else:
+            log.warning("idempotency record stored after the database came back")
+            return
+
+
+def _keep_trying(work: Coroutine[Any, Any, None]) -> None:
+    # The event loop keeps only weak references to tasks: hold each until it is done.
+    task = asyncio.create_task(work)
+    _retrying.add(task)
+    task.add_done_callback(_retrying.discard)
 
 
 def _as_error(exc: HTTPException) -> ServiceError:

@@ -2,12 +2,15 @@
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import idempotency
 from service.app import create_app
 from service.config import Settings
 from service.db import utcnow
@@ -146,3 +149,31 @@ async def test_expired_records_are_purged_and_the_key_is_free_again(
         "/v1/organizations", json={**BODY, "name_zh": "第二天的公司"}, headers=headers
     )
     assert again.status_code == 201 and again.json()["id"] != first.json()["id"]
+
+
+async def test_an_answer_not_stored_during_an_outage_is_stored_once_the_database_is_back(
+    client: httpx.AsyncClient, admin: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The database goes away between the work and the record of its answer; the client's retry
+    # after Retry-After must get that answer, not "in progress" until the lock expires.
+    real = idempotency._store
+    calls = 0
+
+    async def away_once(sessionmaker: Any, **record: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise ConnectionRefusedError("the database is away")
+        await real(sessionmaker, **record)
+
+    monkeypatch.setattr(idempotency, "_store", away_once)
+    headers = {**admin, "Idempotency-Key": "outage-1"}
+    first = await client.post("/v1/organizations", json=BODY, headers=headers)
+    assert first.status_code == 201
+    await asyncio.wait_for(asyncio.gather(*idempotency._retrying), 5)
+    retry = await client.post("/v1/organizations", json=BODY, headers=headers)
+    assert retry.status_code == 201, retry.text
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert retry.json() == first.json()
+    assert calls == 2
+    assert await _count(client, admin) == 1
