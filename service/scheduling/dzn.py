@@ -42,14 +42,16 @@ class Instance:
     def allowed_slots(self, meeting: int) -> list[int]:
         """Slots a meeting may take: its session or fixed slot, minus forbidden slots."""
         a, b, session = self.requested[meeting - 1]
-        if self.fixed[meeting - 1]:
-            candidates = [self.fixed[meeting - 1]]
-        elif session == 1:
+        if session == 1:
             candidates = list(range(1, self.n_morning + 1))
         elif session == 2:
             candidates = list(range(self.n_morning + 1, self.n_slots + 1))
         else:
             candidates = list(range(1, self.n_slots + 1))
+        fixed = self.fixed[meeting - 1]
+        if fixed:
+            # A fixed slot must still respect the session (the checker holds it to both).
+            candidates = [fixed] if fixed in candidates else []
         banned = self.forbidden[a - 1] | self.forbidden[b - 1]
         return [s for s in candidates if s not in banned]
 
