@@ -8,6 +8,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import schema
 from service.config import get_settings
-from service.db import create_engine, create_sessionmaker
+from service.db import create_engine, create_sessionmaker, utcnow
 from service.errors import ServiceError
 
 T = TypeVar("T")
@@ -59,11 +60,19 @@ def load_demo(args: argparse.Namespace) -> None:
 
 
 def purge(_: argparse.Namespace) -> None:
-    """Delete expired idempotency records (run it daily, e.g. from cron)."""
+    """Delete expired idempotency records and old finished webhook events (daily, from cron)."""
     from service.idempotency import purge_expired
+    from service.webhooks.service import purge_finished
 
-    removed = asyncio.run(_in_transaction(purge_expired))
-    print(f"{removed} expired idempotency records deleted")
+    days = get_settings().webhook_retention_days
+
+    async def work(session: AsyncSession) -> tuple[int, int]:
+        cutoff = utcnow() - timedelta(days=days)
+        return await purge_expired(session), await purge_finished(session, older_than=cutoff)
+
+    expired, finished = asyncio.run(_in_transaction(work))
+    print(f"{expired} expired idempotency records deleted")
+    print(f"{finished} finished webhook events older than {days} days deleted, with their attempts")
 
 
 def write_openapi(args: argparse.Namespace) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 
-def run(database_url: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
+def run(
+    database_url: str, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
     result = subprocess.run(
         [sys.executable, "-m", "service", *args],
         env=env,
@@ -82,3 +84,11 @@ def test_openapi_command_writes_the_contract(tmp_path: Path) -> None:
     run("sqlite+aiosqlite:///unused.db", "openapi", "--output", str(out))
     committed = Path(__file__).resolve().parent.parent / "openapi.yaml"
     assert out.read_text("utf-8") == committed.read_text("utf-8")
+
+
+def test_purge_reports_what_it_deleted(migrated: str) -> None:
+    out = run(migrated, "purge", env={"WEBHOOK_RETENTION_DAYS": "7"}).stdout.splitlines()
+    assert out == [
+        "0 expired idempotency records deleted",
+        "0 finished webhook events older than 7 days deleted, with their attempts",
+    ]

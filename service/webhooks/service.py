@@ -8,10 +8,11 @@ sends it later. See docs/webhooks.md for the payload of each event type.
 import secrets
 import uuid
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy import ColumnElement, Select, delete, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -171,3 +172,17 @@ async def list_deliveries(
         .where(WebhookDelivery.subscription_id == subscription_id)
         .options(selectinload(WebhookDelivery.event), selectinload(WebhookDelivery.attempt_log))
     )
+
+
+async def purge_finished(session: AsyncSession, *, older_than: datetime) -> int:
+    """Delete events emitted before `older_than` that no delivery still owes; returns how many.
+
+    Their deliveries and attempts go with them (the foreign keys cascade).
+    """
+    pending = exists().where(
+        WebhookDelivery.event_id == OutboxEvent.id, WebhookDelivery.status == "pending"
+    )
+    result = await session.execute(
+        delete(OutboxEvent).where(OutboxEvent.created_at < older_than, ~pending)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -402,3 +402,47 @@ async def test_the_worker_says_once_that_the_database_is_away_and_once_that_it_i
         "webhook delivery resumed",
     ], messages
     assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_purge_drops_old_finished_events_with_their_attempts_and_keeps_the_rest(
+    session: AsyncSession,
+) -> None:
+    from service.models import WebhookAttempt, WebhookSubscription
+    from service.webhooks.service import purge_finished
+
+    now = utcnow()
+    old, recent = now - timedelta(days=40), now - timedelta(days=1)
+    hook = WebhookSubscription(
+        version=1, url="https://partner.example/hook", event_types=["intent.created"], secret=SECRET
+    )
+    session.add(hook)
+    await session.flush()
+    events = {}
+    for name, at, status in [
+        ("old delivered", old, "delivered"),
+        ("old failed", old, "failed"),
+        ("old pending", old, "pending"),
+        ("recent delivered", recent, "delivered"),
+        ("old unheard", old, None),
+    ]:
+        event = OutboxEvent(type="intent.created", payload={"name": name}, created_at=at)
+        session.add(event)
+        await session.flush()
+        events[name] = event.id
+        if status is not None:
+            delivery = WebhookDelivery(
+                subscription_id=hook.id, event_id=event.id, status=status, next_attempt_at=at
+            )
+            session.add(delivery)
+            await session.flush()
+            session.add(WebhookAttempt(delivery_id=delivery.id, number=1, duration_ms=5))
+    await session.flush()
+
+    assert await purge_finished(session, older_than=now - timedelta(days=30)) == 3
+    session.expunge_all()
+    left = {e.payload["name"] for e in (await session.scalars(select(OutboxEvent))).all()}
+    assert left == {"old pending", "recent delivered"}
+    deliveries = (await session.scalars(select(WebhookDelivery))).all()
+    assert {d.event_id for d in deliveries} == {events["old pending"], events["recent delivered"]}
+    attempts = (await session.scalars(select(WebhookAttempt))).all()
+    assert {a.delivery_id for a in attempts} == {d.id for d in deliveries}
