@@ -23,7 +23,6 @@ the busy booleans (2 x nTables people per slot), which is exact.
 from __future__ import annotations
 
 import itertools
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from service.scheduling.dzn import Instance
 
 # CaDiCaL 1.9.5 behind RC2: on the zero-break decisions it beat Glucose 3 by a wide margin.
 SAT_SOLVER = "cadical195"
+# Conflicts per slice of a SAT call; the clock is read between slices.
+CHUNK = 10_000
 
 
 @dataclass(slots=True)
@@ -208,33 +209,48 @@ class MaxsatOutcome:
 
 
 class _OutOfTime(Exception):
-    """The time limit interrupted a SAT call."""
+    """The deadline passed during the MaxSAT search."""
 
 
 class _TimedRc2(RC2):  # type: ignore[misc]
-    """RC2 whose every oracle call stops at a deadline and that records its proven bound.
+    """RC2 whose SAT calls stop at a deadline, recording the bound it has proven so far.
 
-    RC2 only lets its main loop be interrupted; its heuristics (core exhaustion) would read an
-    interrupted call as 'unsatisfiable' and overstate the cost. Here any interrupted call raises,
-    and the bound is read only between cores, where it is a proof.
+    PySAT's CaDiCaL cannot be interrupted, so every call runs in slices of CHUNK conflicts (the
+    solver keeps what it learnt between slices) and the clock is read between them. Past the
+    deadline a call raises instead of answering: RC2's core exhaustion would read an unfinished
+    call as 'unsatisfiable' and overstate the cost. The bound is read only between cores, where
+    it is a proof.
     """
 
-    def __init__(self, formula: WCNF, stop: threading.Event) -> None:
+    def __init__(self, formula: WCNF, deadline: float) -> None:
         super().__init__(formula, solver=SAT_SOLVER, adapt=True, exhaust=True, minz=True)
-        self.stop = stop
+        self.deadline = deadline
         self.proven = 0
+        self.budgeted = False
 
     def _call_oracle(
         self, assumptions: Sequence[int] = (), expect_interrupt: bool = False
     ) -> bool | None:
-        if self.stop.is_set():
-            raise _OutOfTime
-        result: bool | None = self.oracle.solve_limited(
-            assumptions=list(assumptions), expect_interrupt=True
-        )
-        if result is None and self.stop.is_set():
-            raise _OutOfTime
-        return result
+        if self.budgeted:
+            # Core minimisation sets its own small conflict budget and expects None when spent.
+            if time.monotonic() >= self.deadline:
+                raise _OutOfTime
+            small: bool | None = self.oracle.solve_limited(assumptions=list(assumptions))
+            return small
+        while True:
+            if time.monotonic() >= self.deadline:
+                raise _OutOfTime
+            self.oracle.conf_budget(CHUNK)
+            result: bool | None = self.oracle.solve_limited(assumptions=list(assumptions))
+            if result is not None:
+                return result
+
+    def minimize_core(self) -> None:
+        self.budgeted = True
+        try:
+            super().minimize_core()
+        finally:
+            self.budgeted = False
 
     def process_core(self) -> None:
         super().process_core()
@@ -248,25 +264,15 @@ def solve_cnf(cnf: BreakCnf, *, n_meetings: int, time_limit: float) -> MaxsatOut
     formula = WCNF()
     formula.extend(cnf.hard)
     formula.extend([[-h] for h in cnf.soft], weights=[1] * len(cnf.soft))
-    stop = threading.Event()
-    rc2 = _TimedRc2(formula, stop)
-
-    def interrupt() -> None:
-        stop.set()
-        rc2.oracle.interrupt()
-
-    timer = threading.Timer(max(time_limit, 0.01), interrupt)
-    timer.daemon = True
-    timer.start()
+    rc2 = _TimedRc2(formula, time.monotonic() + time_limit)
     try:
-        model = rc2.compute(expect_interrupt=True)
+        model = rc2.compute()
     except _OutOfTime:
         return MaxsatOutcome("unknown", None, rc2.proven, ())
     finally:
-        timer.cancel()
         rc2.delete()
     if model is None:
-        # compute() returns None for an unsatisfiable hard part only (interrupts raise above).
+        # compute() returns None for an unsatisfiable hard part only (the deadline raises above).
         return MaxsatOutcome("infeasible", None, 0, ())
     true = {v for v in model if v > 0}
     slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
