@@ -61,6 +61,9 @@ PATTERN_LIMIT = 300
 # Up to this gap between the best schedule and the bound, the decision model asks for one
 # fewer than the best; above it, it climbs from the bound.
 DESCEND_GAP = 2
+DEBUG = False
+# The matched per-person floor stops climbing when a run count has more busy sets than this.
+MATCH_SETS_LIMIT = 20_000
 LEVELS = ("required_missing", "shortfall", "weight", "changes", "breaks")
 
 
@@ -744,12 +747,87 @@ def _person_floor(n_slots: int, meetings: int, usable: set[int]) -> int:
     return max(0, used - 1)
 
 
+def _busy_sets(usable: Sequence[int], count: int, runs: int) -> list[tuple[int, ...]]:
+    """Every `count`-subset of the sorted `usable` slots made of exactly `runs` runs."""
+    free = set(usable)
+    out: list[tuple[int, ...]] = []
+
+    def extend(start: int, left: int, runs_left: int, acc: tuple[int, ...]) -> None:
+        for a in range(start, usable[-1] + 1):
+            if a not in free:
+                continue
+            length = 0
+            while a + length in free and length < left:
+                length += 1
+                run = acc + tuple(range(a, a + length))
+                if runs_left == 1:
+                    if length == left:
+                        out.append(run)
+                elif length < left:
+                    # The next run starts after an idle slot.
+                    extend(a + length + 1, left - length, runs_left - 1, run)
+
+    if usable and 0 < runs <= count:
+        extend(usable[0], count, runs, ())
+    return out
+
+
+def _seats(pair_slots: Sequence[Sequence[int]], busy: Sequence[int]) -> bool:
+    """Whether each pair can take its own slot of `busy`, all different (bipartite matching)."""
+    taken: dict[int, int] = {}
+    allowed = set(busy)
+
+    def augment(k: int, seen: set[int]) -> bool:
+        for s in pair_slots[k]:
+            if s in allowed and s not in seen:
+                seen.add(s)
+                if s not in taken or augment(taken[s], seen):
+                    taken[s] = k
+                    return True
+        return False
+
+    return all(augment(k, set()) for k in range(len(pair_slots)))
+
+
+def _matched_floor(usable: Sequence[int], pair_slots: Sequence[Sequence[int]], start: int) -> int:
+    """Fewest breaks of someone who meets exactly these pairs, each in one of its own slots.
+
+    From `start` runs up: the first run count with a busy set the pairs can be seated in (a
+    matching) gives the breaks; sets with fewer runs were all checked and none seats them.
+    """
+    count = len(pair_slots)
+    runs = start
+    while runs < count:
+        sets = _busy_sets(usable, count, runs)
+        if len(sets) > MATCH_SETS_LIMIT or any(_seats(pair_slots, b) for b in sets):
+            break
+        runs += 1
+    return runs - 1
+
+
 def breaks_floor(prep: _Prepared, freedom: _Freedom) -> int:
-    """A lower bound on the breaks of every schedule optimal on levels 1-3: per person."""
+    """A lower bound on the breaks of every schedule optimal on levels 1-3: per person.
+
+    A person whose pairs are the same in every optimal selection needs a busy set its pairs
+    can be seated in, each in a slot both sides can use (`_matched_floor`); anyone else at
+    least the runs of usable slots that hold its sure count (`_person_floor`).
+    """
     n_slots = prep.event.slots
-    return sum(
-        _person_floor(n_slots, k, freedom.usable[p]) for p, k in enumerate(freedom.floor) if k > 1
-    )
+    mine: dict[int, list[int]] = defaultdict(list)
+    for i in freedom.maybe:
+        mine[prep.tasks[i].a].append(i)
+        mine[prep.tasks[i].b].append(i)
+    total = 0
+    for p, k in enumerate(freedom.floor):
+        if k <= 1:
+            continue
+        low = _person_floor(n_slots, k, freedom.usable[p])
+        items = mine[p]
+        if all(i in freedom.sure for i in items):
+            usable = sorted(freedom.usable[p])
+            low = _matched_floor(usable, [prep.tasks[i].slots for i in items], low + 1)
+        total += low
+    return total
 
 
 def _runs(slots: Sequence[int]) -> int:
@@ -926,6 +1004,8 @@ def _prove_breaks(
             deterministic=DETERMINISTIC,
         )
         code = solver.solve(m)
+        if DEBUG:
+            print("target", target, solver.status_name(code), round(solver.wall_time, 2))
         if code == cp_model.INFEASIBLE:
             bound = target + 1
             continue

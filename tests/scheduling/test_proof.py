@@ -1,5 +1,6 @@
 """The break decision model: its bound never passes the fewest breaks found by brute force."""
 
+import itertools
 import random
 import time
 
@@ -7,7 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.scheduling.engine import (
+    _busy_sets,
     _freedom,
+    _matched_floor,
     _objective,
     _place_all,
     _prepare,
@@ -140,3 +143,35 @@ def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -
     assert check_event(event=event, meetings=result.meetings) == []
     if result.breaks_bound is not None:
         assert result.breaks_bound <= truth <= result.objective.breaks
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 1_000_000))
+def test_matched_floor_is_the_fewest_runs_a_seating_allows(seed: int) -> None:
+    rng = random.Random(seed)
+    n_slots = rng.randint(1, 9)
+    usable = sorted(rng.sample(range(1, n_slots + 1), rng.randint(1, n_slots)))
+    pairs = [
+        sorted(rng.sample(usable, rng.randint(1, len(usable))))
+        for _ in range(rng.randint(1, min(6, len(usable))))
+    ]
+    for count in range(1, len(usable) + 1):
+        for runs in range(1, count + 1):
+            want = {
+                c
+                for c in itertools.combinations(usable, count)
+                if sum(1 for k, s in enumerate(c) if k == 0 or c[k - 1] != s - 1) == runs
+            }
+            assert set(_busy_sets(usable, count, runs)) == want
+    seatable = [
+        c
+        for c in itertools.combinations(usable, len(pairs))
+        if any(
+            all(s in p for s, p in zip(perm, pairs, strict=True))
+            for perm in itertools.permutations(c)
+        )
+    ]
+    if not seatable:
+        return
+    truth = min(sum(1 for k, s in enumerate(c) if k == 0 or c[k - 1] != s - 1) for c in seatable)
+    assert _matched_floor(usable, pairs, 1) == truth - 1
