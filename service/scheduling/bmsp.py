@@ -81,7 +81,9 @@ def solve_bmsp(
         # A meeting with no allowed slot makes the instance infeasible before any search.
         return BmspResult("infeasible", None, (), None, time.monotonic() - started)
     lower = 0
-    found = maxsat.solve_instance(instance, d=d, time_limit=time_limit * MAXSAT_SHARE)
+    found = maxsat.solve_instance(
+        instance, d=d, time_limit=time_limit * MAXSAT_SHARE, workers=workers
+    )
     if found is not None and found.status == "infeasible":
         return BmspResult("infeasible", None, (), None, time.monotonic() - started)
     if found is not None and found.status == "optimal":

@@ -23,9 +23,11 @@ the busy booleans (2 x nTables people per slot), which is exact.
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 
 from pysat.card import CardEnc, EncType  # type: ignore[import-untyped]
 from pysat.examples.rc2 import RC2  # type: ignore[import-untyped]
@@ -35,6 +37,10 @@ from service.scheduling.dzn import Instance
 
 # CaDiCaL 1.9.5 behind RC2: on the zero-break decisions it beat Glucose 3 by a wide margin.
 SAT_SOLVER = "cadical195"
+# A second process runs CaDiCaL 1.5.3: the two versions' run times differ widely and not in the
+# same direction on every instance (forum-13crafb.forb0003: 1.5.3 17 s, 1.9.5 over 45 s;
+# forum-14.forb0003: 5 s and 13 s), so racing them on the two cores cuts the tail.
+PORTFOLIO = ("cadical195", "cadical153")
 # Conflicts per slice of a SAT call; the clock is read between slices.
 CHUNK = 10_000
 
@@ -46,6 +52,9 @@ class BreakCnf:
     hard: list[list[int]] = field(default_factory=list)
     soft: list[int] = field(default_factory=list)
     x: dict[tuple[int, int], int] = field(default_factory=dict)
+    busy: dict[tuple[int, int], int] = field(default_factory=dict)
+    # The soft break literals of each participant (0-based).
+    breaks_of: dict[int, list[int]] = field(default_factory=dict)
     top: int = 0
 
     def new(self) -> int:
@@ -123,7 +132,7 @@ def encode(instance: Instance, *, d: int | None) -> BreakCnf | None:
                 before = [cnf.x[i - 1, t] for t in allowed[i - 1] if t < s]
                 cnf.hard.append([-cnf.x[j, s], *before])
 
-    busy: dict[tuple[int, int], int] = {}
+    busy = cnf.busy
     for p, ms in enumerate(mine):
         for s in range(1, n_slots + 1):
             vs = [cnf.x[m, s] for m in ms if (m, s) in cnf.x]
@@ -171,6 +180,7 @@ def encode(instance: Instance, *, d: int | None) -> BreakCnf | None:
             cnf.at_most(h, d)
             cnf.at_most(g, d)
         cnf.soft.extend(h)
+        cnf.breaks_of[p] = h
     return cnf
 
 
@@ -222,11 +232,18 @@ class _TimedRc2(RC2):  # type: ignore[misc]
     it is a proof.
     """
 
-    def __init__(self, formula: WCNF, deadline: float) -> None:
-        super().__init__(formula, solver=SAT_SOLVER, adapt=True, exhaust=True, minz=True)
+    def __init__(
+        self,
+        formula: WCNF,
+        deadline: float,
+        solver: str = SAT_SOLVER,
+        on_bound: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__(formula, solver=solver, adapt=True, exhaust=True, minz=True)
         self.deadline = deadline
         self.proven = 0
         self.budgeted = False
+        self.on_bound = on_bound
 
     def _call_oracle(
         self, assumptions: Sequence[int] = (), expect_interrupt: bool = False
@@ -255,16 +272,25 @@ class _TimedRc2(RC2):  # type: ignore[misc]
     def process_core(self) -> None:
         super().process_core()
         self.proven = int(self.cost)
+        if self.on_bound is not None:
+            self.on_bound(self.proven)
 
 
-def solve_cnf(cnf: BreakCnf, *, n_meetings: int, time_limit: float) -> MaxsatOutcome:
+def solve_cnf(
+    cnf: BreakCnf,
+    *,
+    n_meetings: int,
+    time_limit: float,
+    solver: str = SAT_SOLVER,
+    on_bound: Callable[[int], None] | None = None,
+) -> MaxsatOutcome:
     """Minimise the true soft literals within the time limit."""
     if any(not c for c in cnf.hard):
         return MaxsatOutcome("infeasible", None, 0, ())
     formula = WCNF()
     formula.extend(cnf.hard)
     formula.extend([[-h] for h in cnf.soft], weights=[1] * len(cnf.soft))
-    rc2 = _TimedRc2(formula, time.monotonic() + time_limit)
+    rc2 = _TimedRc2(formula, time.monotonic() + time_limit, solver, on_bound)
     try:
         model = rc2.compute()
     except _OutOfTime:
@@ -280,12 +306,83 @@ def solve_cnf(cnf: BreakCnf, *, n_meetings: int, time_limit: float) -> MaxsatOut
     return MaxsatOutcome("optimal", cost, cost, tuple(slot_of[m] for m in range(n_meetings)))
 
 
-def solve_instance(instance: Instance, *, d: int | None, time_limit: float) -> MaxsatOutcome | None:
+def _race_worker(
+    cnf: BreakCnf, n_meetings: int, time_limit: float, solver: str, conn: Connection
+) -> None:
+    """One racer: send each proven bound, then the outcome."""
+    out = solve_cnf(
+        cnf,
+        n_meetings=n_meetings,
+        time_limit=time_limit,
+        solver=solver,
+        on_bound=lambda b: conn.send(("bound", b)),
+    )
+    conn.send(("done", out))
+    conn.close()
+
+
+def solve_race(
+    cnf: BreakCnf, *, n_meetings: int, time_limit: float, solvers: Sequence[str]
+) -> MaxsatOutcome:
+    """Run RC2 with each SAT solver in its own (forked) process; the first proof wins.
+
+    Unfinished, the answer is 'unknown' with the best bound any racer proved.
+    """
+    if len(solvers) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return solve_cnf(cnf, n_meetings=n_meetings, time_limit=time_limit, solver=solvers[0])
+    ctx = multiprocessing.get_context("fork")
+    deadline = time.monotonic() + time_limit
+    readers: list[Connection] = []
+    procs = []
+    for solver in solvers:
+        r, w = ctx.Pipe(duplex=False)
+        proc = ctx.Process(
+            target=_race_worker, args=(cnf, n_meetings, time_limit, solver, w), daemon=True
+        )
+        proc.start()
+        w.close()
+        readers.append(r)
+        procs.append(proc)
+    bound = 0
+    try:
+        # Racers stop themselves at the deadline (to within a slice of conflicts); the grace
+        # second covers that, after which they are killed.
+        while readers and time.monotonic() < deadline + 1.0:
+            ready = wait(readers, timeout=max(deadline + 1.0 - time.monotonic(), 0.0))
+            for conn in ready:
+                assert isinstance(conn, Connection)
+                try:
+                    kind, value = conn.recv()
+                except EOFError:
+                    readers.remove(conn)
+                    continue
+                if kind == "bound":
+                    bound = max(bound, int(value))
+                    continue
+                readers.remove(conn)
+                if value.status in ("optimal", "infeasible"):
+                    return value  # type: ignore[no-any-return]
+                bound = max(bound, value.bound)
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.join()
+        for r in readers:
+            r.close()
+    return MaxsatOutcome("unknown", None, bound, ())
+
+
+def solve_instance(
+    instance: Instance, *, d: int | None, time_limit: float, workers: int = 2
+) -> MaxsatOutcome | None:
     """Encode and solve; None when the instance needs the general (CP-SAT) fairness model."""
     started = time.monotonic()
     cnf = encode(instance, d=d)
     if cnf is None:
         return None
-    return solve_cnf(
-        cnf, n_meetings=instance.n_meetings, time_limit=time_limit - (time.monotonic() - started)
+    return solve_race(
+        cnf,
+        n_meetings=instance.n_meetings,
+        time_limit=time_limit - (time.monotonic() - started),
+        solvers=PORTFOLIO[: max(workers, 1)],
     )
