@@ -53,15 +53,17 @@ DETERMINISTIC = False
 # 3 s, so the search keeps that time).
 BOUND_LIMIT = 6_000
 # Kempe-chain search budget in tried moves (about 2.5 us each): repeatable when it, not the
-# time share, is what stops the search.
+# time share, is what stops the search. Where the decision model follows (small events) the
+# search only needs a good start for it; elsewhere it is all there is (100x300 reached its
+# floor of 33 after about 8 million moves, 42 after 2.4 million).
 SEARCH_MOVES_MIN = 150_000
-SEARCH_MOVES_PER_PAIR = 1_000
+SEARCH_MOVES_PER_PAIR = 4_000
+SEARCH_MOVES_PER_PAIR_BEFORE_PROOF = 1_000
 # A person's busy sets are enumerated for the break decision model up to this many.
 PATTERN_LIMIT = 300
 # Up to this gap between the best schedule and the bound, the decision model asks for one
 # fewer than the best; above it, it climbs from the bound.
 DESCEND_GAP = 2
-DEBUG = False
 # The matched per-person floor stops climbing when a run count has more busy sets than this.
 MATCH_SETS_LIMIT = 20_000
 LEVELS = ("required_missing", "shortfall", "weight", "changes", "breaks")
@@ -805,8 +807,8 @@ def _matched_floor(usable: Sequence[int], pair_slots: Sequence[Sequence[int]], s
     return runs - 1
 
 
-def breaks_floor(prep: _Prepared, freedom: _Freedom) -> int:
-    """A lower bound on the breaks of every schedule optimal on levels 1-3: per person.
+def person_floors(prep: _Prepared, freedom: _Freedom) -> list[int]:
+    """Per person, a lower bound on its breaks in every schedule optimal on levels 1-3.
 
     A person whose pairs are the same in every optimal selection needs a busy set its pairs
     can be seated in, each in a slot both sides can use (`_matched_floor`); anyone else at
@@ -817,7 +819,7 @@ def breaks_floor(prep: _Prepared, freedom: _Freedom) -> int:
     for i in freedom.maybe:
         mine[prep.tasks[i].a].append(i)
         mine[prep.tasks[i].b].append(i)
-    total = 0
+    floors = [0] * len(freedom.floor)
     for p, k in enumerate(freedom.floor):
         if k <= 1:
             continue
@@ -826,8 +828,13 @@ def breaks_floor(prep: _Prepared, freedom: _Freedom) -> int:
         if all(i in freedom.sure for i in items):
             usable = sorted(freedom.usable[p])
             low = _matched_floor(usable, [prep.tasks[i].slots for i in items], low + 1)
-        total += low
-    return total
+        floors[p] = low
+    return floors
+
+
+def breaks_floor(prep: _Prepared, freedom: _Freedom) -> int:
+    """A lower bound on the breaks of every schedule optimal on levels 1-3 (`person_floors`)."""
+    return sum(person_floors(prep, freedom))
 
 
 def _runs(slots: Sequence[int]) -> int:
@@ -1004,8 +1011,6 @@ def _prove_breaks(
             deterministic=DETERMINISTIC,
         )
         code = solver.solve(m)
-        if DEBUG:
-            print("target", target, solver.status_name(code), round(solver.wall_time, 2))
         if code == cp_model.INFEASIBLE:
             bound = target + 1
             continue
@@ -1217,14 +1222,13 @@ def _objective(prep: _Prepared, slot_of: dict[int, int]) -> Objective:
 
 
 def tail_seconds(time_limit: float, size: int) -> float:
-    """Time for the idle-gap levels once the pairs are placed: two seconds on the demo (the
-    search and the bound model each need about one on the busy machine), growing with the
-    model (a quarter of the limit at most).
+    """Time for the idle-gap levels once the pairs are placed: two seconds on the demo, growing
+    with the model, half the limit at most (100x300 at 20 s: 10 s; 300x2000 at 60 s: 30 s).
 
-    Proving the fewest breaks over every weight-optimal schedule is rarely in reach; the
-    service should not wait its whole time limit for it.
+    The call returns as soon as the breaks are proven (the search stops at the bound), so the
+    whole budget is spent only on events it cannot close.
     """
-    return max(2.0, min(0.25 * time_limit, size / 4000))
+    return max(2.0, min(0.5 * time_limit, size / 2000))
 
 
 def _flow_path(
@@ -1274,7 +1278,7 @@ def _flow_path(
     floor = breaks_floor(prep, freedom) if freedom is not None else 0
     n_people = len(prep.event.participants)
 
-    def search(slot_of: dict[int, int], share: float) -> dict[int, int]:
+    def search(slot_of: dict[int, int], share: float, per_pair: int) -> dict[int, int]:
         """Kempe-chain local search; a move budget keeps the answer repeatable."""
         return improve_breaks(
             prep.tasks,
@@ -1283,7 +1287,7 @@ def _flow_path(
             slot_of=slot_of,
             previous=prep.previous_slot if rebuild else None,
             seed=seed,
-            moves=max(SEARCH_MOVES_MIN, SEARCH_MOVES_PER_PAIR * len(slot_of)),
+            moves=max(SEARCH_MOVES_MIN, per_pair * len(slot_of)),
             seconds=max(0.05, (tail_deadline - time.monotonic()) * share),
             floor=floor,
         )
@@ -1293,7 +1297,10 @@ def _flow_path(
     bounded = exact and sum(len(prep.tasks[i].slots) for i in maybe) <= BOUND_LIMIT
     # The search is what lowers breaks; the model below mostly proves bounds, so on large
     # events (where it does not run) the search gets nearly all the budget.
-    placed = search(placed, 0.5 if bounded else 0.9)
+    if bounded:
+        placed = search(placed, 0.5, SEARCH_MOVES_PER_PAIR_BEFORE_PROOF)
+    else:
+        placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR)
     got = _objective(prep, placed)
     bound = floor
     if rebuild and got.changes > 0 and not bounded:
@@ -1312,7 +1319,7 @@ def _flow_path(
             place_all=True,
         )
         if more and _rank(prep, better) < _rank(prep, placed):
-            placed = search(better, 1.0)
+            placed = search(better, 1.0, SEARCH_MOVES_PER_PAIR)
     slot_of = placed
     got = _objective(prep, slot_of)
     if bounded and freedom is not None and got.breaks > bound and not (rebuild and got.changes):
