@@ -22,7 +22,7 @@ from service.db import create_engine, create_sessionmaker, statement_sessionmake
 from service.directory.routes import router as directory_router
 from service.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_response
 from service.events.routes import router as events_router
-from service.idempotency import Idempotency
+from service.idempotency import Idempotency, finish_pending_stores
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
 from service.metrics import RequestMetrics, add_metrics_route
@@ -32,6 +32,9 @@ from service.schedules.routes import router as schedules_router
 from service.schemas import Problem
 from service.webhooks.delivery import DeliveryWorker
 from service.webhooks.routes import router as webhooks_router
+
+# At shutdown, how long answers still waiting for the database after an outage may take.
+STORE_GRACE_S = 5.0
 
 API_DESCRIPTION = """\
 Matchmaking between standardization technical committees and the enterprises, industry
@@ -83,6 +86,7 @@ def create_app(
         finally:
             if worker is not None:
                 await worker.stop()
+            await finish_pending_stores(seconds=STORE_GRACE_S)
             if own_engine is not None and engine is None:
                 await own_engine.dispose()
 

@@ -8,10 +8,11 @@ import hashlib
 import logging
 import time
 from collections.abc import Coroutine
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
@@ -87,8 +88,11 @@ class Idempotency:
             b"\0".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
         sessionmaker = scope["app"].state.sessionmaker
+        claimed = time.monotonic()
         try:
-            replay = await self._claim(sessionmaker, owner=owner, key=key, fingerprint=fingerprint)
+            replay, locked_at = await self._claim(
+                sessionmaker, owner=owner, key=key, fingerprint=fingerprint
+            )
         except ServiceError as error:
             await send_problem(scope, receive, send, error)
             return
@@ -101,8 +105,9 @@ class Idempotency:
             await _send_stored(send, replay)
             return
         response = await _run_captured(self.app, scope, body)
+        claim = Claim(owner=owner, key=key, locked_at=locked_at)
         try:
-            await _store(sessionmaker, owner=owner, key=key, response=response)
+            await _store(sessionmaker, claim=claim, response=response)
         except Exception as exc:
             if not is_database_unavailable(exc):
                 raise
@@ -110,21 +115,16 @@ class Idempotency:
             # The record is written once the database is back, so a retry then gets this answer
             # (or, after a failure, may do the work) instead of waiting out the lock.
             log.warning("idempotency record not stored yet: database unavailable")
+            deadline = claimed + self.settings.idempotency_lock_seconds - LOCK_MARGIN_S
             _keep_trying(
-                _store_when_back(
-                    sessionmaker,
-                    owner=owner,
-                    key=key,
-                    response=response,
-                    seconds=self.settings.idempotency_lock_seconds - LOCK_MARGIN_S,
-                )
+                _store_when_back(sessionmaker, claim=claim, response=response, deadline=deadline)
             )
         await _send_stored(send, response, replayed=False)
 
     async def _claim(
         self, sessionmaker: Any, *, owner: str, key: str, fingerprint: str
-    ) -> dict[str, Any] | None:
-        """Take the key for this request, or return the stored answer of an earlier one."""
+    ) -> tuple[dict[str, Any] | None, datetime]:
+        """Take the key for this request (and say when), or return an earlier one's answer."""
         now = utcnow()
         try:
             async with sessionmaker.begin() as session:
@@ -147,18 +147,19 @@ class Idempotency:
                             expires_at=now + timedelta(hours=self.settings.idempotency_ttl_hours),
                         )
                     )
-                    return None
+                    return None, now
                 if record.fingerprint != fingerprint:
                     raise IdempotencyKeyReused(
                         "This Idempotency-Key was used with a different request; "
                         "use a new key for a new request."
                     )
                 if record.status is not None:
-                    return {
+                    answer = {
                         "status": record.status,
                         "headers": record.headers or {},
                         "body": record.body or b"",
                     }
+                    return answer, now
                 lock_age = (now - record.locked_at).total_seconds() if record.locked_at else 1e9
                 if lock_age < self.settings.idempotency_lock_seconds:
                     raise IdempotencyInProgress(
@@ -167,7 +168,7 @@ class Idempotency:
                     )
                 # The worker that held it died before answering; this request takes over.
                 record.locked_at = now
-                return None
+                return None, now
         except IntegrityError:
             raise IdempotencyInProgress(
                 "A request with this Idempotency-Key is still being processed; "
@@ -175,32 +176,56 @@ class Idempotency:
             ) from None
 
 
-async def _store(sessionmaker: Any, *, owner: str, key: str, response: dict[str, Any]) -> None:
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A key as one request holds it: taken at `locked_at`, which a takeover would change."""
+
+    owner: str
+    key: str
+    locked_at: datetime
+
+
+async def _store(sessionmaker: Any, *, claim: Claim, response: dict[str, Any]) -> None:
+    """Record the answer, unless the claim is no longer this request's.
+
+    A request that outlived its lock (or whose answer was stored late, after an outage) finds
+    the key taken over or answered, and leaves it alone.
+    """
+    held = (
+        (IdempotencyRecord.scope == claim.owner)
+        & (IdempotencyRecord.key == claim.key)
+        & IdempotencyRecord.status.is_(None)
+        & (IdempotencyRecord.locked_at == claim.locked_at)
+    )
+    if response["status"] >= 500 or response["status"] in (401, 429):
+        # A failure is not an answer, and neither is a refusal before any work (an unknown key,
+        # a rate limit): the client's retry must be able to do the work, and callers without a
+        # valid key must not fill the table.
+        stmt: Any = delete(IdempotencyRecord).where(held)
+    else:
+        stmt = (
+            update(IdempotencyRecord)
+            .where(held)
+            .values(
+                status=response["status"],
+                headers=response["headers"],
+                body=response["body"],
+                locked_at=None,
+            )
+        )
     async with sessionmaker.begin() as session:
-        record = await session.get(IdempotencyRecord, (owner, key))
-        if record is not None:
-            if response["status"] >= 500 or response["status"] in (401, 429):
-                # A failure is not an answer, and neither is a refusal before any work (an
-                # unknown key, a rate limit): the client's retry must be able to do the work,
-                # and callers without a valid key must not fill the table.
-                await session.delete(record)
-            else:
-                record.status = response["status"]
-                record.headers = response["headers"]
-                record.body = response["body"]
-                record.locked_at = None
+        await session.execute(stmt.execution_options(synchronize_session=False))
 
 
 async def _store_when_back(
-    sessionmaker: Any, *, owner: str, key: str, response: dict[str, Any], seconds: float
+    sessionmaker: Any, *, claim: Claim, response: dict[str, Any], deadline: float
 ) -> None:
-    """Retry storing an answer while the lock holds; past it another request may take over."""
-    deadline = time.monotonic() + seconds
+    """Retry storing an answer until shortly before the claim's lock would expire."""
     delay = 0.1
     while time.monotonic() + delay < deadline:
         await asyncio.sleep(delay)
         try:
-            await _store(sessionmaker, owner=owner, key=key, response=response)
+            await _store(sessionmaker, claim=claim, response=response)
         except Exception as exc:
             if not is_database_unavailable(exc):
                 log.exception("idempotency record not stored")
@@ -209,6 +234,20 @@ async def _store_when_back(
         else:
             log.warning("idempotency record stored after the database came back")
             return
+    log.warning("idempotency record not stored: the database stayed away; the lock will expire")
+
+
+async def finish_pending_stores(seconds: float) -> None:
+    """At shutdown: let answers waiting for the database be stored, for up to `seconds`."""
+    if not _retrying:
+        return
+    _, pending = await asyncio.wait(set(_retrying), timeout=seconds)
+    for task in pending:
+        task.cancel()
+    if pending:
+        log.warning(
+            "%d idempotency records not stored at shutdown; their locks will expire", len(pending)
+        )
 
 
 def _keep_trying(work: Coroutine[Any, Any, None]) -> None:

@@ -177,3 +177,37 @@ async def test_an_answer_not_stored_during_an_outage_is_stored_once_the_database
     assert retry.json() == first.json()
     assert calls == 2
     assert await _count(client, admin) == 1
+
+
+async def test_a_late_answer_leaves_a_key_that_another_request_took_over_alone(
+    session_factory: Any,
+) -> None:
+    # Request A held the key from `then`; its lock expired and B took over at `now`. A's answer,
+    # stored late (a long request, or after an outage), must neither overwrite nor free B's claim.
+    now = utcnow()
+    then = now - timedelta(seconds=90)
+    async with session_factory.begin() as session:
+        session.add(
+            IdempotencyRecord(
+                scope="owner",
+                key="k",
+                fingerprint="f",
+                locked_at=now,
+                expires_at=now + timedelta(days=1),
+            )
+        )
+    late = idempotency.Claim(owner="owner", key="k", locked_at=then)
+    for status in (201, 503):
+        answer = {"status": status, "headers": {}, "body": b"A"}
+        await idempotency._store(session_factory, claim=late, response=answer)
+        async with session_factory() as session:
+            record = await session.get(IdempotencyRecord, ("owner", "k"))
+            assert record is not None and record.status is None and record.locked_at == now
+
+    current = idempotency.Claim(owner="owner", key="k", locked_at=now)
+    answer = {"status": 201, "headers": {"location": "/v1/x"}, "body": b"B"}
+    await idempotency._store(session_factory, claim=current, response=answer)
+    async with session_factory() as session:
+        record = await session.get(IdempotencyRecord, ("owner", "k"))
+        assert record is not None
+        assert (record.status, record.body, record.locked_at) == (201, b"B", None)
