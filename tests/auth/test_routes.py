@@ -116,3 +116,29 @@ async def test_revocation_applies_at_once_in_another_worker(
         victim_id = next(k["id"] for k in keys if k["name"] == "test kiosk")
         assert (await a.delete(f"/v1/api-keys/{victim_id}", headers=admin)).status_code == 204
         assert (await b.get("/v1/api-keys", headers=victim)).status_code == 401
+
+
+async def test_revocation_applies_at_once_to_keys_the_process_has_seen(
+    committed_app: FastAPI,
+    committed_client: httpx.AsyncClient,
+    committed_key: KeyFactory,
+    is_postgres: bool,
+) -> None:
+    # The production path: on PostgreSQL the key is checked by autocommit statements.
+    standalone = committed_app.state.statement_sessionmaker
+    assert (standalone is not committed_app.state.sessionmaker) == is_postgres
+    admin = await committed_key("admin")
+    seen = {"kiosk": await committed_key("kiosk"), "admin": await committed_key("admin")}
+    for headers in seen.values():
+        assert (await committed_client.get("/v1/committees", headers=headers)).status_code in (
+            200,
+            403,
+        )
+    keys = (await committed_client.get("/v1/api-keys?limit=500", headers=admin)).json()["items"]
+    for role, headers in seen.items():
+        prefix = headers["Authorization"].removeprefix("Bearer ")[:8]
+        (key,) = [k for k in keys if k["prefix"] == prefix]
+        revoked = await committed_client.delete(f"/v1/api-keys/{key['id']}", headers=admin)
+        assert revoked.status_code == 204
+        refused = await committed_client.get("/v1/committees", headers=headers)
+        assert refused.status_code == 401, (role, refused.text)
