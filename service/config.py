@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = Field(10, ge=1)
     webhook_backoff_base_seconds: float = Field(5.0, ge=0)
     webhook_backoff_max_seconds: float = Field(3600.0, ge=0)
-    # Finished notifications (no delivery still pending) and their attempts are kept this long.
+    # `purge` deletes events emitted longer ago than this that no delivery still owes.
     webhook_retention_days: int = Field(30, ge=1)
     # Loopback, private and link-local destinations are refused unless this is set (tests do).
     webhook_allow_private_networks: bool = False
