@@ -67,6 +67,9 @@ def new_id() -> uuid.UUID:
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     """An engine for the configured database with the per-dialect settings we rely on."""
     url = settings.database_url
+    # A failed statement's parameters stay out of its error, and so out of the logs: they may
+    # hold a key's hash or a person's phone number and email.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
