@@ -64,13 +64,26 @@ def purge(_: argparse.Namespace) -> None:
     from service.idempotency import purge_expired
     from service.webhooks.service import purge_finished
 
-    days = get_settings().webhook_retention_days
+    settings = get_settings()
+    days = settings.webhook_retention_days
 
-    async def work(session: AsyncSession) -> tuple[int, int]:
-        cutoff = utcnow() - timedelta(days=days)
-        return await purge_expired(session), await purge_finished(session, older_than=cutoff)
+    async def work() -> tuple[int, int]:
+        engine = create_engine(settings)
+        try:
+            sessionmaker = create_sessionmaker(engine)
+            async with sessionmaker.begin() as session:
+                expired = await purge_expired(session)
+            cutoff, finished = utcnow() - timedelta(days=days), 0
+            while True:  # in short transactions, so a backlog never holds the database
+                async with sessionmaker.begin() as session:
+                    batch = await purge_finished(session, older_than=cutoff)
+                finished += batch
+                if not batch:
+                    return expired, finished
+        finally:
+            await engine.dispose()
 
-    expired, finished = asyncio.run(_in_transaction(work))
+    expired, finished = asyncio.run(work())
     print(f"{expired} expired idempotency records deleted")
     print(f"{finished} finished webhook events older than {days} days deleted, with their attempts")
 

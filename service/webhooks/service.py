@@ -174,15 +174,19 @@ async def list_deliveries(
     )
 
 
-async def purge_finished(session: AsyncSession, *, older_than: datetime) -> int:
-    """Delete events emitted before `older_than` that no delivery still owes; returns how many.
+async def purge_finished(session: AsyncSession, *, older_than: datetime, limit: int = 1000) -> int:
+    """Delete up to `limit` events emitted before `older_than` that no delivery still owes.
 
-    Their deliveries and attempts go with them (the foreign keys cascade).
+    Returns how many went; their deliveries and attempts go with them (the foreign keys
+    cascade). Callers repeat it in short transactions so a backlog never holds the database.
     """
     pending = exists().where(
         WebhookDelivery.event_id == OutboxEvent.id, WebhookDelivery.status == "pending"
     )
+    batch = select(OutboxEvent.id).where(OutboxEvent.created_at < older_than, ~pending).limit(limit)
     result = await session.execute(
-        delete(OutboxEvent).where(OutboxEvent.created_at < older_than, ~pending)
+        delete(OutboxEvent)
+        .where(OutboxEvent.id.in_(batch))
+        .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
