@@ -27,7 +27,7 @@ from service.scheduling.slotting import (
 )
 
 # Share of the time limit for the MaxSAT model; the rest is the CP-SAT fallback's.
-MAXSAT_SHARE = 0.8
+MAXSAT_SHARE = 0.9
 # Share of the time limit for the first, core-guided optimisation before the bottom-up search.
 FIRST_SHARE = 0.25
 # Share of the remaining time for the decision problem 'no breaks at all'.
@@ -89,8 +89,11 @@ def solve_bmsp(
     if found is not None and found.status == "optimal":
         assert found.cost is not None
         return _checked(instance, d, "optimal", found.slots, found.cost, found.bound, started)
+    incumbent: tuple[int, tuple[int, ...]] | None = None
     if found is not None:
         lower = found.bound
+        if found.status == "feasible" and found.cost is not None:
+            incumbent = (found.cost, found.slots)
     remaining = time_limit - (time.monotonic() - started)
     return _solve_cpsat(
         instance,
@@ -99,6 +102,7 @@ def solve_bmsp(
         seed=seed,
         workers=workers,
         lower=lower,
+        incumbent=incumbent,
         started=started,
     )
 
@@ -131,9 +135,14 @@ def _solve_cpsat(
     seed: int,
     workers: int,
     lower: int,
+    incumbent: tuple[int, tuple[int, ...]] | None,
     started: float,
 ) -> BmspResult:
-    """The CP-SAT slot model, starting from a proven lower bound on the total breaks."""
+    """The CP-SAT slot model, from a proven lower bound and the MaxSAT search's best schedule.
+
+    The incumbent (break literals counted, schedule) hints the search and is the answer when
+    CP-SAT finds nothing better.
+    """
     problem = to_slot_problem(instance, d=d)
     sm = build(problem)
     if lower:
@@ -151,6 +160,7 @@ def _solve_cpsat(
         seed=seed,
         workers=workers,
         core=True,
+        hint=dict(enumerate(incumbent[1])) if incumbent else None,
     )
     if outcome.status == "feasible" and outcome.levels[0].bound == 0:
         budget = (deadline - time.monotonic()) * ZERO_SHARE
@@ -168,9 +178,14 @@ def _solve_cpsat(
             hint=outcome.slot_of,
         )
         outcome = _better(outcome, again)
+    if incumbent is not None and (not outcome.levels or incumbent[0] < outcome.levels[0].value):
+        cost, slots = incumbent
+        proven = max([lower] + [lv.bound for lv in outcome.levels])
+        status = "optimal" if proven >= cost else "feasible"
+        return _checked(instance, d, status, slots, cost, proven, started)
     if not outcome.levels:
-        bound = lower if outcome.status == "unknown" and lower else None
-        return BmspResult(outcome.status, None, (), bound, time.monotonic() - started)
+        none_bound = lower if outcome.status == "unknown" and lower else None
+        return BmspResult(outcome.status, None, (), none_bound, time.monotonic() - started)
     slots = tuple(outcome.slot_of[i] for i in range(instance.n_meetings))
     level = outcome.levels[0]
     bound = max(level.bound, lower)

@@ -29,18 +29,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
-from pysat.card import CardEnc, EncType  # type: ignore[import-untyped]
+from pysat.card import CardEnc, EncType, ITotalizer  # type: ignore[import-untyped]
 from pysat.examples.rc2 import RC2  # type: ignore[import-untyped]
 from pysat.formula import WCNF  # type: ignore[import-untyped]
+from pysat.solvers import Solver  # type: ignore[import-untyped]
 
 from service.scheduling.dzn import Instance
 
 # CaDiCaL 1.9.5 behind RC2: on the zero-break decisions it beat Glucose 3 by a wide margin.
 SAT_SOLVER = "cadical195"
-# A second process runs CaDiCaL 1.5.3: the two versions' run times differ widely and not in the
-# same direction on every instance (forum-13crafb.forb0003: 1.5.3 17 s, 1.9.5 over 45 s;
-# forum-14.forb0003: 5 s and 13 s), so racing them on the two cores cuts the tail.
-PORTFOLIO = ("cadical195", "cadical153")
+# The two cores race core-guided RC2 (bounds from below) against a linear search from above
+# (SAT calls with "fewer breaks than the last schedule"): RC2 often proves the optimum as a bound
+# early but then cannot find the schedule (forum-13crafb.original: bound 5 in 1 s, stuck there),
+# which the descent reaches (6, proven, in 35 s). Either's schedule meeting the other's bound is
+# an optimum. CaDiCaL 1.5.3 for both: RC2 over it took 17 s and 5 s where 1.9.5 took over 45 s
+# and 13 s (forum-13crafb.forb0003, forum-14.forb0003; single runs, the times are heavy-tailed).
+PORTFOLIO = (("rc2", "cadical153"), ("descent", "cadical153"))
 # Conflicts per slice of a SAT call; the clock is read between slices.
 CHUNK = 10_000
 
@@ -210,7 +214,11 @@ def _chain(cnf: BreakCnf, busy: Sequence[int | None]) -> list[int]:
 
 @dataclass(frozen=True, slots=True)
 class MaxsatOutcome:
-    """'optimal' with a slot per meeting, 'infeasible', or 'unknown' with a proven lower bound."""
+    """'optimal' or 'feasible' with a slot per meeting and its cost, 'infeasible', or 'unknown'.
+
+    `bound` is a proven lower bound on the cost; `cost` counts true break literals, an upper bound
+    on the schedule's breaks (equal to them when optimal).
+    """
 
     status: str
     cost: int | None
@@ -238,12 +246,14 @@ class _TimedRc2(RC2):  # type: ignore[misc]
         deadline: float,
         solver: str = SAT_SOLVER,
         on_bound: Callable[[int], None] | None = None,
+        on_model: Callable[[list[int]], None] | None = None,
     ) -> None:
         super().__init__(formula, solver=solver, adapt=True, exhaust=True, minz=True)
         self.deadline = deadline
         self.proven = 0
         self.budgeted = False
         self.on_bound = on_bound
+        self.on_model = on_model
 
     def _call_oracle(
         self, assumptions: Sequence[int] = (), expect_interrupt: bool = False
@@ -253,14 +263,27 @@ class _TimedRc2(RC2):  # type: ignore[misc]
             if time.monotonic() >= self.deadline:
                 raise _OutOfTime
             small: bool | None = self.oracle.solve_limited(assumptions=list(assumptions))
+            if small:
+                self._harvest()
             return small
         while True:
             if time.monotonic() >= self.deadline:
                 raise _OutOfTime
             self.oracle.conf_budget(CHUNK)
             result: bool | None = self.oracle.solve_limited(assumptions=list(assumptions))
+            if result:
+                self._harvest()
             if result is not None:
                 return result
+
+    def _harvest(self) -> None:
+        """Every satisfying assignment of the hard clauses is a valid schedule: offer it.
+
+        RC2 itself only returns the final optimum, but its core minimisation and exhaustion
+        calls keep finding schedules on the way, often near the optimum.
+        """
+        if self.on_model is not None:
+            self.on_model(self.oracle.get_model())
 
     def minimize_core(self) -> None:
         self.budgeted = True
@@ -283,67 +306,151 @@ def solve_cnf(
     time_limit: float,
     solver: str = SAT_SOLVER,
     on_bound: Callable[[int], None] | None = None,
+    on_incumbent: Callable[[int, tuple[int, ...]], None] | None = None,
 ) -> MaxsatOutcome:
-    """Minimise the true soft literals within the time limit."""
+    """Minimise the true soft literals within the time limit.
+
+    Out of time, the answer is the best schedule met on the way ('feasible'; 'optimal' when its
+    cost meets the proven bound) or 'unknown' with the bound alone.
+    """
     if any(not c for c in cnf.hard):
         return MaxsatOutcome("infeasible", None, 0, ())
     formula = WCNF()
     formula.extend(cnf.hard)
     formula.extend([[-h] for h in cnf.soft], weights=[1] * len(cnf.soft))
-    rc2 = _TimedRc2(formula, time.monotonic() + time_limit, solver, on_bound)
+    best: list[tuple[int, tuple[int, ...]]] = []
+
+    def decode(model: list[int]) -> tuple[int, tuple[int, ...]]:
+        true = {v for v in model if v > 0}
+        slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
+        cost = sum(1 for h in cnf.soft if h in true)
+        return cost, tuple(slot_of[m] for m in range(n_meetings))
+
+    def offer(model: list[int]) -> None:
+        cost, slots = decode(model)
+        if not best or cost < best[0][0]:
+            best[:] = [(cost, slots)]
+            if on_incumbent is not None:
+                on_incumbent(cost, slots)
+
+    rc2 = _TimedRc2(formula, time.monotonic() + time_limit, solver, on_bound, offer)
     try:
         model = rc2.compute()
     except _OutOfTime:
-        return MaxsatOutcome("unknown", None, rc2.proven, ())
+        if not best:
+            return MaxsatOutcome("unknown", None, rc2.proven, ())
+        cost, slots = best[0]
+        status = "optimal" if cost <= rc2.proven else "feasible"
+        return MaxsatOutcome(status, cost, rc2.proven, slots)
     finally:
         rc2.delete()
     if model is None:
         # compute() returns None for an unsatisfiable hard part only (the deadline raises above).
         return MaxsatOutcome("infeasible", None, 0, ())
-    true = {v for v in model if v > 0}
-    slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
-    cost = sum(1 for h in cnf.soft if h in true)
-    return MaxsatOutcome("optimal", cost, cost, tuple(slot_of[m] for m in range(n_meetings)))
+    cost, slots = decode(model)
+    return MaxsatOutcome("optimal", cost, cost, slots)
+
+
+def solve_descent(
+    cnf: BreakCnf,
+    *,
+    n_meetings: int,
+    time_limit: float,
+    solver: str,
+    on_bound: Callable[[int], None] | None = None,
+    on_incumbent: Callable[[int, tuple[int, ...]], None] | None = None,
+) -> MaxsatOutcome:
+    """Linear search from above: each schedule found must be beaten by the next SAT call.
+
+    A totalizer over the break literals turns "fewer than c" into one assumption; the call that
+    finds none proves c optimal. Calls run in CHUNK-conflict slices against the deadline.
+    """
+    if any(not c for c in cnf.hard):
+        return MaxsatOutcome("infeasible", None, 0, ())
+    deadline = time.monotonic() + time_limit
+    best: tuple[int, tuple[int, ...]] | None = None
+    with Solver(name=solver, bootstrap_with=cnf.hard) as sat:
+        tot: ITotalizer | None = None
+        assumptions: list[int] = []
+        while time.monotonic() < deadline:
+            sat.conf_budget(CHUNK)
+            result = sat.solve_limited(assumptions=assumptions)
+            if result is None:
+                continue
+            if not result:
+                if best is None:
+                    return MaxsatOutcome("infeasible", None, 0, ())
+                if on_bound is not None:
+                    on_bound(best[0])
+                return MaxsatOutcome("optimal", best[0], best[0], best[1])
+            true = {v for v in sat.get_model() if v > 0}
+            cost = sum(1 for h in cnf.soft if h in true)
+            slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
+            best = (cost, tuple(slot_of[m] for m in range(n_meetings)))
+            if on_incumbent is not None:
+                on_incumbent(*best)
+            if cost == 0:
+                return MaxsatOutcome("optimal", 0, 0, best[1])
+            if tot is None:
+                tot = ITotalizer(lits=cnf.soft, ubound=cost, top_id=cnf.top)
+                sat.append_formula(tot.cnf.clauses)
+            assumptions = [-tot.rhs[cost - 1]]
+    if best is None:
+        return MaxsatOutcome("unknown", None, 0, ())
+    return MaxsatOutcome("feasible", best[0], 0, best[1])
 
 
 def _race_worker(
-    cnf: BreakCnf, n_meetings: int, time_limit: float, solver: str, conn: Connection
+    cnf: BreakCnf,
+    n_meetings: int,
+    time_limit: float,
+    racer: tuple[str, str],
+    conn: Connection,
 ) -> None:
-    """One racer: send each proven bound, then the outcome."""
-    out = solve_cnf(
+    """One racer: send each proven bound and better schedule, then the outcome."""
+    method, solver = racer
+    run = solve_cnf if method == "rc2" else solve_descent
+    out = run(
         cnf,
         n_meetings=n_meetings,
         time_limit=time_limit,
         solver=solver,
         on_bound=lambda b: conn.send(("bound", b)),
+        on_incumbent=lambda c, slots: conn.send(("incumbent", (c, slots))),
     )
     conn.send(("done", out))
     conn.close()
 
 
 def solve_race(
-    cnf: BreakCnf, *, n_meetings: int, time_limit: float, solvers: Sequence[str]
+    cnf: BreakCnf,
+    *,
+    n_meetings: int,
+    time_limit: float,
+    racers: Sequence[tuple[str, str]],
 ) -> MaxsatOutcome:
-    """Run RC2 with each SAT solver in its own (forked) process; the first proof wins.
+    """Run each (method, SAT solver) racer in its own forked process; the first proof wins.
 
-    Unfinished, the answer is 'unknown' with the best bound any racer proved.
+    A schedule from one racer whose cost meets another's proven bound is a proof too.
+    Unfinished, the answer is the best schedule ('feasible') or 'unknown', with the best bound.
     """
-    if len(solvers) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return solve_cnf(cnf, n_meetings=n_meetings, time_limit=time_limit, solver=solvers[0])
+    if len(racers) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return solve_cnf(cnf, n_meetings=n_meetings, time_limit=time_limit, solver=racers[0][1])
     ctx = multiprocessing.get_context("fork")
     deadline = time.monotonic() + time_limit
     readers: list[Connection] = []
     procs = []
-    for solver in solvers:
+    for racer in racers:
         r, w = ctx.Pipe(duplex=False)
         proc = ctx.Process(
-            target=_race_worker, args=(cnf, n_meetings, time_limit, solver, w), daemon=True
+            target=_race_worker, args=(cnf, n_meetings, time_limit, racer, w), daemon=True
         )
         proc.start()
         w.close()
         readers.append(r)
         procs.append(proc)
     bound = 0
+    best: tuple[int, tuple[int, ...]] | None = None
     try:
         # Racers stop themselves at the deadline (to within a slice of conflicts); the grace
         # second covers that, after which they are killed.
@@ -358,17 +465,27 @@ def solve_race(
                     continue
                 if kind == "bound":
                     bound = max(bound, int(value))
-                    continue
-                readers.remove(conn)
-                if value.status in ("optimal", "infeasible"):
-                    return value  # type: ignore[no-any-return]
-                bound = max(bound, value.bound)
+                elif kind == "incumbent":
+                    if best is None or value[0] < best[0]:
+                        best = value
+                else:
+                    readers.remove(conn)
+                    if value.status in ("optimal", "infeasible"):
+                        return value  # type: ignore[no-any-return]
+                    bound = max(bound, value.bound)
+                    if value.cost is not None and (best is None or value.cost < best[0]):
+                        best = (value.cost, value.slots)
+                if best is not None and best[0] <= bound:
+                    # One racer's schedule meets another's bound: proven optimal.
+                    return MaxsatOutcome("optimal", best[0], bound, best[1])
     finally:
         for proc in procs:
             proc.kill()
             proc.join()
         for r in readers:
             r.close()
+    if best is not None:
+        return MaxsatOutcome("feasible", best[0], bound, best[1])
     return MaxsatOutcome("unknown", None, bound, ())
 
 
@@ -384,5 +501,5 @@ def solve_instance(
         cnf,
         n_meetings=instance.n_meetings,
         time_limit=time_limit - (time.monotonic() - started),
-        solvers=PORTFOLIO[: max(workers, 1)],
+        racers=PORTFOLIO[: max(workers, 1)],
     )

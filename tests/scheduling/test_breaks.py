@@ -2,7 +2,7 @@
 
 import random
 
-from service.scheduling.breaks import encode, fairness_is_per_person, solve_cnf
+from service.scheduling.breaks import encode, fairness_is_per_person, solve_cnf, solve_descent
 from service.scheduling.dzn import Instance
 from service.scheduling.rules import check_bmsp, participant_breaks
 
@@ -90,3 +90,25 @@ def test_no_per_person_fairness_falls_back() -> None:
     )
     assert encode(inst, d=2) is None
     assert encode(inst, d=None) is not None
+
+
+def test_descent_and_core_guided_agree_on_the_optimum() -> None:
+    costs: set[int | None] = set()
+    for seed in range(40):
+        rng = random.Random(seed)
+        inst = _instance(rng)
+        d = rng.choice((0, 1, 2))
+        core = encode(inst, d=d)
+        down = encode(inst, d=d)
+        assert core is not None and down is not None
+        a = solve_cnf(core, n_meetings=inst.n_meetings, time_limit=10)
+        b = solve_descent(down, n_meetings=inst.n_meetings, time_limit=10, solver="cadical153")
+        assert a.status == b.status
+        assert a.cost == b.cost
+        if b.status == "optimal":
+            assert check_bmsp(instance=inst, slots=b.slots, d=d) == []
+            assert b.cost == sum(participant_breaks(instance=inst, slots=b.slots))
+        costs.add(a.cost)
+    # Both infeasible and optimal instances, some optimal with breaks.
+    assert None in costs
+    assert any(c for c in costs)
