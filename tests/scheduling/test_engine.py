@@ -348,3 +348,23 @@ def test_unproven_breaks_are_reported_with_a_bound_not_as_optimal() -> None:
     assert result.breaks_bound <= result.objective.breaks
     assert (result.status == "optimal") == (result.breaks_bound == result.objective.breaks)
     assert result.seconds < 8
+
+
+def test_rebuild_after_a_pair_left_is_proven_with_its_meeting_as_a_forced_change() -> None:
+    # A published meeting whose pair is no longer a candidate is a change in every schedule:
+    # the changes level is proven at the model's optimum plus it, not left open.
+    event = _committee_day(3, 4, 10, 6)
+    first = schedule_event(event=event, time_limit=10)
+    assert first.status == "optimal"
+    gone = first.meetings[0]
+    left = tuple(c for c in event.candidates if {c.a, c.b} != {gone.a, gone.b})
+    rebuilt = schedule_event(
+        event=Event(slots=6, tables=4, participants=event.participants, candidates=left),
+        previous=first.meetings,
+        time_limit=10,
+    )
+    assert rebuilt.objective is not None
+    assert rebuilt.objective.changes >= 1
+    assert check_event(event=event, meetings=rebuilt.meetings) == []
+    assert rebuilt.status == "optimal"
+    assert rebuilt.breaks_bound == rebuilt.objective.breaks
