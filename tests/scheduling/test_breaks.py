@@ -112,3 +112,40 @@ def test_descent_and_core_guided_agree_on_the_optimum() -> None:
     # Both infeasible and optimal instances, some optimal with breaks.
     assert None in costs
     assert any(c for c in costs)
+
+
+def test_block_model_agrees_with_brute_force() -> None:
+    """'No breaks' and 'exactly one break, p's' are decided as enumerating every schedule does."""
+    import itertools
+
+    from service.scheduling.blocks import decide
+
+    rng = random.Random(7)
+    for _ in range(12):
+        inst = _instance(rng)
+        inst = Instance(
+            n_business=inst.n_business,
+            n_tables=inst.n_tables,
+            n_slots=min(inst.n_slots, 5),
+            n_morning=min(inst.n_morning, 4),
+            requested=inst.requested[:5],
+            fixed=tuple(min(f, 5) for f in inst.fixed[:5]),
+            forbidden=inst.forbidden,
+            precedences=inst.precedences[:5],
+        )
+        valid = [
+            participant_breaks(instance=inst, slots=slots)
+            for slots in itertools.product(range(1, inst.n_slots + 1), repeat=inst.n_meetings)
+            if not check_bmsp(instance=inst, slots=slots, d=None)
+        ]
+        two = [p for p in range(1, inst.n_business + 1) if len(inst.meetings_of(p)) >= 2]
+        for breaker in (None, *two):
+            want = any(
+                all(b == (1 if p + 1 == breaker else 0) for p, b in enumerate(row)) for row in valid
+            )
+            status, slots = decide(inst, breaker=breaker, time_limit=5.0, workers=1)
+            assert status == ("feasible" if want else "infeasible"), (inst, breaker)
+            if slots:
+                assert not check_bmsp(instance=inst, slots=slots, d=None)
+                per = participant_breaks(instance=inst, slots=slots)
+                assert per == [1 if p + 1 == breaker else 0 for p in range(inst.n_business)]

@@ -1,0 +1,239 @@
+"""Tiny break budgets for the B2B benchmark: at most one break in the whole schedule.
+
+With no break at all every participant meets in one contiguous block of slots; with one break, all
+participants but one do. The block model states that with a start per participant, an interval
+of its meeting count on a cumulative resource of 2 x nTables people per slot: the table counting
+a SAT solver handles badly. CP-SAT's presolve then refutes "no breaks" on the 12-table crafc
+instances in about 0.1 s (the slot model needs about 20 s, the MaxSAT model does not finish),
+and refutes "the one break is p's" for most participants p as fast.
+
+The participants left over (12 of 70 on forum-13crafc.original) are the only ones who can hold
+the single break. The CP-SAT block model does not find that schedule in a minute, but the MaxSAT
+model's CNF with every other participant's breaks forced off and at most one break overall gives
+CaDiCaL a decision it answers in about 10 s. Refuted zero plus a one-break schedule is a proof.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+from pysat.solvers import Solver  # type: ignore[import-untyped]
+
+from service.scheduling import breaks as maxsat
+from service.scheduling.dzn import Instance
+
+# Time for one "the break is p's" refutation; refuted ones take 0.1-0.2 s, the rest run out.
+PER_PERSON = 0.4
+# Conflicts per slice of the restricted SAT call; the clock is read between slices. Slices of
+# 10,000 hurt: on forum-13crafc.original (13 candidates) one call took 24 s, sliced it did not
+# finish in 50 s. 200,000 is a guess, not measured.
+CHUNK = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class BlockOutcome:
+    """status: 'optimal' (slots hold the schedule), 'infeasible', or 'unknown' with a bound."""
+
+    status: str
+    cost: int | None
+    bound: int
+    slots: tuple[int, ...]
+
+
+def block_model(
+    instance: Instance, *, breaker: int | None
+) -> tuple[cp_model.CpModel, dict[tuple[int, int], cp_model.IntVar]]:
+    """Every participant busy in one block of slots, `breaker` (1-based) in two, or nobody.
+
+    Returns the model and x[m, s] (m 1-based) for the meetings' allowed slots.
+    """
+    model = cp_model.CpModel()
+    n_slots = instance.n_slots
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    for m in range(1, instance.n_meetings + 1):
+        allowed = instance.allowed_slots(m)
+        for s in allowed:
+            x[m, s] = model.new_bool_var(f"x{m}_{s}")
+        model.add_exactly_one(x[m, s] for s in allowed)
+    for s in range(1, n_slots + 1):
+        model.add(sum(v for (_, t), v in x.items() if t == s) <= instance.n_tables)
+    for j, earlier in enumerate(instance.precedences, start=1):
+        for i in earlier:
+            for s in instance.allowed_slots(j):
+                before = [v for (m, t), v in x.items() if m == i and t < s]
+                model.add_bool_or([x[j, s].Not(), *before])
+
+    intervals: list[cp_model.IntervalVar] = []
+    for p in range(1, instance.n_business + 1):
+        ms = instance.meetings_of(p)
+        n = len(ms)
+        if not n:
+            continue
+        busy: list[cp_model.IntVar] = []
+        for s in range(1, n_slots + 1):
+            u = model.new_bool_var(f"busy{p}_{s}")
+            model.add(sum(x[m, s] for m in ms if (m, s) in x) == u)
+            busy.append(u)
+        if p == breaker and n >= 2:
+            intervals.extend(_two_blocks(model, busy, n))
+        else:
+            intervals.append(_one_block(model, busy, n))
+    model.add_cumulative(intervals, [1] * len(intervals), 2 * instance.n_tables)
+    return model, x
+
+
+def _one_block(
+    model: cp_model.CpModel, busy: list[cp_model.IntVar], n: int
+) -> cp_model.IntervalVar:
+    """Busy exactly in [start, start + n), slots 1-based."""
+    n_slots = len(busy)
+    start = model.new_int_var(1, n_slots - n + 1, "start")
+    at = _starts(model, start, n_slots - n + 1)
+    for s, u in enumerate(busy, start=1):
+        # Busy at s iff the block starts within n slots up to s.
+        model.add(sum(at[t] for t in range(max(1, s - n + 1), s + 1) if t in at) == u)
+    return model.new_fixed_size_interval_var(start, n, "block")
+
+
+def _two_blocks(
+    model: cp_model.CpModel, busy: list[cp_model.IntVar], n: int
+) -> list[cp_model.IntervalVar]:
+    """Busy in [a, a + k) and [b, b + n - k) with a gap between them, k in 1..n-1."""
+    n_slots = len(busy)
+    k = model.new_int_var(1, n - 1, "first")
+    a = model.new_int_var(1, n_slots, "a")
+    a_end = model.new_int_var(2, n_slots, "a_end")
+    b = model.new_int_var(3, n_slots, "b")
+    b_end = model.new_int_var(4, n_slots + 1, "b_end")
+    model.add(b >= a_end + 1)
+    first = model.new_interval_var(a, k, a_end, "first")
+    rest = model.new_int_var(1, n - 1, "rest")
+    model.add(k + rest == n)
+    second = model.new_interval_var(b, rest, b_end, "second")
+    for s, u in enumerate(busy, start=1):
+        # u = (a <= s < a_end) or (b <= s < b_end), stated with reified halves.
+        flags = []
+        for lo, hi in ((a, a_end), (b, b_end)):
+            inside = model.new_bool_var("")
+            model.add(lo <= s).only_enforce_if(inside)
+            model.add(hi >= s + 1).only_enforce_if(inside)
+            after, before = model.new_bool_var(""), model.new_bool_var("")
+            model.add(lo >= s + 1).only_enforce_if(after)
+            model.add(hi <= s).only_enforce_if(before)
+            model.add_bool_or([inside, after, before])
+            flags.append(inside)
+        model.add(sum(flags) == u)
+    return [first, second]
+
+
+def _starts(
+    model: cp_model.CpModel, start: cp_model.IntVar, last: int
+) -> dict[int, cp_model.IntVar]:
+    """A boolean per value 1..last of `start`, exactly one true."""
+    at = {t: model.new_bool_var(f"at{t}") for t in range(1, last + 1)}
+    for t, v in at.items():
+        model.add(start == t).only_enforce_if(v)
+        model.add(start != t).only_enforce_if(v.Not())
+    model.add_exactly_one(list(at.values()))
+    return at
+
+
+def decide(
+    instance: Instance, *, breaker: int | None, time_limit: float, workers: int = 2
+) -> tuple[str, tuple[int, ...]]:
+    """'feasible' with the schedule, 'infeasible' or 'unknown' for the block model."""
+    model, x = block_model(instance, breaker=breaker)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(time_limit, 0.01)
+    solver.parameters.num_workers = workers
+    code = solver.solve(model)
+    if code == cp_model.INFEASIBLE:
+        return "infeasible", ()
+    if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return "unknown", ()
+    slots = tuple(
+        next(s for s in instance.allowed_slots(m) if solver.boolean_value(x[m, s]))
+        for m in range(1, instance.n_meetings + 1)
+    )
+    return "feasible", slots
+
+
+def breakers(instance: Instance, *, deadline: float, workers: int = 2) -> list[int] | None:
+    """Participants (1-based) that may hold the only break; None when time ran out first."""
+    out = []
+    for p in range(1, instance.n_business + 1):
+        if len(instance.meetings_of(p)) < 2:
+            continue
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        status, _ = decide(instance, breaker=p, time_limit=min(PER_PERSON, left), workers=workers)
+        if status != "infeasible":
+            out.append(p)
+    return out
+
+
+def one_break_sat(
+    instance: Instance,
+    candidates: list[int],
+    *,
+    d: int | None,
+    time_limit: float,
+    solver: str = "cadical153",
+) -> tuple[str, tuple[int, ...]]:
+    """The MaxSAT model's CNF as a decision: at most one break, and only a candidate's."""
+    deadline = time.monotonic() + time_limit
+    # Fairness d >= 1 holds by itself under one break in all; the CNF keeps its per-person bound
+    # when it has one (its clauses helped: 10 s against over 28 s on forum-13crafc.original).
+    cnf = maxsat.encode(instance, d=d) or maxsat.encode(instance, d=None)
+    assert cnf is not None
+    if any(not c for c in cnf.hard):
+        return "infeasible", ()
+    hard = list(cnf.hard)
+    allowed: list[int] = []
+    for p, lits in cnf.breaks_of.items():
+        if p + 1 in candidates:
+            allowed.extend(lits)
+        else:
+            hard.extend([-h] for h in lits)
+    hard.extend([-u, -v] for u, v in itertools.combinations(allowed, 2))
+    with Solver(name=solver, bootstrap_with=hard) as sat:
+        while time.monotonic() < deadline:
+            sat.conf_budget(CHUNK)
+            result = sat.solve_limited()
+            if result is None:
+                continue
+            if not result:
+                return "infeasible", ()
+            true = {v for v in sat.get_model() if v > 0}
+            slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
+            return "feasible", tuple(slot_of[m] for m in range(instance.n_meetings))
+    return "unknown", ()
+
+
+def solve_tiny(
+    instance: Instance, *, d: int | None, time_limit: float, workers: int = 2
+) -> BlockOutcome:
+    """Settle optimum 0 or 1 when it is one of those; otherwise the bound learnt (0, 1 or 2).
+
+    A zero-break schedule is optimal; with zero refuted, a one-break schedule is. Fairness d >= 1
+    cannot be broken by a single break; for d = 0 only the zero decision is made.
+    """
+    deadline = time.monotonic() + time_limit
+    status, slots = decide(instance, breaker=None, time_limit=time_limit, workers=workers)
+    if status == "feasible":
+        return BlockOutcome("optimal", 0, 0, slots)
+    if status == "unknown" or (d is not None and d < 1):
+        return BlockOutcome("unknown", None, 1 if status == "infeasible" else 0, ())
+    candidates = breakers(instance, deadline=deadline, workers=workers)
+    if candidates is None:
+        return BlockOutcome("unknown", None, 1, ())
+    if not candidates:
+        return BlockOutcome("unknown", None, 2, ())
+    status, slots = one_break_sat(instance, candidates, d=d, time_limit=deadline - time.monotonic())
+    if status == "feasible":
+        return BlockOutcome("optimal", 1, 1, slots)
+    return BlockOutcome("unknown", None, 2 if status == "infeasible" else 1, ())
