@@ -16,6 +16,7 @@ CaDiCaL a decision it answers in about 10 s. Refuted zero plus a one-break sched
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from dataclasses import dataclass
 
@@ -27,10 +28,6 @@ from service.scheduling.dzn import Instance
 
 # Time for one "the break is p's" refutation; refuted ones take 0.1-0.2 s, the rest run out.
 PER_PERSON = 0.4
-# Conflicts per slice of the restricted SAT call; the clock is read between slices. Slices of
-# 10,000 hurt: on forum-13crafc.original (13 candidates) one call took 24 s, sliced it did not
-# finish in 50 s. 200,000 is a guess, not measured.
-CHUNK = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,39 +198,18 @@ def one_break_sat(
             hard.extend([-h] for h in lits)
     hard.extend([-u, -v] for u, v in itertools.combinations(allowed, 2))
     with Solver(name=solver, bootstrap_with=hard) as sat:
-        while time.monotonic() < deadline:
-            sat.conf_budget(CHUNK)
-            result = sat.solve_limited()
-            if result is None:
-                continue
-            if not result:
-                return "infeasible", ()
+        # One call stopped by a timer: slices of 10,000 conflicts hurt (on forum-13crafc.original
+        # one call took 24 s, sliced it did not finish in 50 s).
+        timer = threading.Timer(max(deadline - time.monotonic(), 0.0), sat.interrupt)
+        timer.start()
+        try:
+            result = sat.solve_limited(expect_interrupt=True)
+        finally:
+            timer.cancel()
+        if result is False:
+            return "infeasible", ()
+        if result:
             true = {v for v in sat.get_model() if v > 0}
             slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
             return "feasible", tuple(slot_of[m] for m in range(instance.n_meetings))
     return "unknown", ()
-
-
-def solve_tiny(
-    instance: Instance, *, d: int | None, time_limit: float, workers: int = 2
-) -> BlockOutcome:
-    """Settle optimum 0 or 1 when it is one of those; otherwise the bound learnt (0, 1 or 2).
-
-    A zero-break schedule is optimal; with zero refuted, a one-break schedule is. Fairness d >= 1
-    cannot be broken by a single break; for d = 0 only the zero decision is made.
-    """
-    deadline = time.monotonic() + time_limit
-    status, slots = decide(instance, breaker=None, time_limit=time_limit, workers=workers)
-    if status == "feasible":
-        return BlockOutcome("optimal", 0, 0, slots)
-    if status == "unknown" or (d is not None and d < 1):
-        return BlockOutcome("unknown", None, 1 if status == "infeasible" else 0, ())
-    candidates = breakers(instance, deadline=deadline, workers=workers)
-    if candidates is None:
-        return BlockOutcome("unknown", None, 1, ())
-    if not candidates:
-        return BlockOutcome("unknown", None, 2, ())
-    status, slots = one_break_sat(instance, candidates, d=d, time_limit=deadline - time.monotonic())
-    if status == "feasible":
-        return BlockOutcome("optimal", 1, 1, slots)
-    return BlockOutcome("unknown", None, 2 if status == "infeasible" else 1, ())
