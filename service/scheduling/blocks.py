@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -159,18 +160,25 @@ def decide(
 
 
 def breakers(instance: Instance, *, deadline: float, workers: int = 2) -> list[int] | None:
-    """Participants (1-based) that may hold the only break; None when time ran out first."""
-    out = []
-    for p in range(1, instance.n_business + 1):
-        if len(instance.meetings_of(p)) < 2:
-            continue
+    """Participants (1-based) that may hold the only break; None when time ran out first.
+
+    The refutations happen in CP-SAT's presolve, which is single-threaded, so the participants
+    are tried `workers` at a time, one CP-SAT worker each (threads: the solve releases the GIL).
+    """
+    people = [p for p in range(1, instance.n_business + 1) if len(instance.meetings_of(p)) >= 2]
+
+    def one(p: int) -> str:
         left = deadline - time.monotonic()
         if left <= 0:
-            return None
-        status, _ = decide(instance, breaker=p, time_limit=min(PER_PERSON, left), workers=workers)
-        if status != "infeasible":
-            out.append(p)
-    return out
+            return "late"
+        status, _ = decide(instance, breaker=p, time_limit=min(PER_PERSON, left), workers=1)
+        return status
+
+    with ThreadPoolExecutor(max_workers=max(workers, 1)) as pool:
+        verdicts = list(pool.map(one, people))
+    if "late" in verdicts:
+        return None
+    return [p for p, v in zip(people, verdicts, strict=True) if v != "infeasible"]
 
 
 def one_break_sat(
