@@ -16,10 +16,11 @@ CaDiCaL a decision it answers in about 10 s. Refuted zero plus a one-break sched
 from __future__ import annotations
 
 import itertools
-import threading
+import multiprocessing
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 from ortools.sat.python import cp_model
 from pysat.solvers import Solver  # type: ignore[import-untyped]
@@ -205,19 +206,51 @@ def one_break_sat(
         else:
             hard.extend([-h] for h in lits)
     hard.extend([-u, -v] for u, v in itertools.combinations(allowed, 2))
+    model = _solve_until(hard, solver=solver, deadline=deadline)
+    if model is None:
+        return "unknown", ()
+    if not model:
+        return "infeasible", ()
+    true = {v for v in model if v > 0}
+    slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
+    return "feasible", tuple(slot_of[m] for m in range(instance.n_meetings))
+
+
+def _sat_child(hard: list[list[int]], solver: str, conn: Connection) -> None:
+    """Solve in a child process and send the model ([] when unsatisfiable)."""
     with Solver(name=solver, bootstrap_with=hard) as sat:
-        # One call stopped by a timer: slices of 10,000 conflicts hurt (on forum-13crafc.original
-        # one call took 24 s, sliced it did not finish in 50 s).
-        timer = threading.Timer(max(deadline - time.monotonic(), 0.0), sat.interrupt)
-        timer.start()
-        try:
-            result = sat.solve_limited(expect_interrupt=True)
-        finally:
-            timer.cancel()
-        if result is False:
-            return "infeasible", ()
-        if result:
-            true = {v for v in sat.get_model() if v > 0}
-            slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
-            return "feasible", tuple(slot_of[m] for m in range(instance.n_meetings))
-    return "unknown", ()
+        conn.send(sat.get_model() if sat.solve() else [])
+    conn.close()
+
+
+def _solve_until(hard: list[list[int]], *, solver: str, deadline: float) -> list[int] | None:
+    """One uninterrupted SAT call in a forked process, killed at the deadline (None then).
+
+    Not sliced: slices of 10,000 conflicts hurt (on forum-13crafc.original one call took 24 s,
+    sliced it did not finish in 50 s), and CaDiCaL 1.5.3 ignores PySAT's interrupt (a timer's
+    interrupt left one call running for minutes).
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        with Solver(name=solver, bootstrap_with=hard) as sat:
+            while time.monotonic() < deadline:
+                sat.conf_budget(100_000)
+                result = sat.solve_limited()
+                if result is not None:
+                    return list(sat.get_model()) if result else []
+        return None
+    ctx = multiprocessing.get_context("fork")
+    reader, writer = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_sat_child, args=(hard, solver, writer), daemon=True)
+    proc.start()
+    writer.close()
+    try:
+        if reader.poll(max(deadline - time.monotonic(), 0.0)):
+            try:
+                return list(reader.recv())
+            except EOFError:
+                return None
+        return None
+    finally:
+        proc.kill()
+        proc.join()
+        reader.close()

@@ -149,3 +149,40 @@ def test_block_model_agrees_with_brute_force() -> None:
                 assert not check_bmsp(instance=inst, slots=slots, d=None)
                 per = participant_breaks(instance=inst, slots=slots)
                 assert per == [1 if p + 1 == breaker else 0 for p in range(inst.n_business)]
+
+
+def test_one_break_sat_agrees_with_brute_force() -> None:
+    """A schedule is found iff one with at most one break, a candidate's, exists."""
+    import itertools
+
+    from service.scheduling.blocks import one_break_sat
+
+    rng = random.Random(11)
+    for _ in range(8):
+        inst = _instance(rng)
+        inst = Instance(
+            n_business=inst.n_business,
+            n_tables=inst.n_tables,
+            n_slots=min(inst.n_slots, 5),
+            n_morning=min(inst.n_morning, 4),
+            requested=inst.requested[:5],
+            fixed=tuple(min(f, 5) for f in inst.fixed[:5]),
+            forbidden=inst.forbidden,
+            precedences=inst.precedences[:5],
+        )
+        rows = [
+            participant_breaks(instance=inst, slots=slots)
+            for slots in itertools.product(range(1, inst.n_slots + 1), repeat=inst.n_meetings)
+            if not check_bmsp(instance=inst, slots=slots, d=None)
+        ]
+        candidates = [1, 2]
+        want = any(
+            sum(row) <= 1 and all(b == 0 or p + 1 in candidates for p, b in enumerate(row))
+            for row in rows
+        )
+        status, slots = one_break_sat(inst, candidates, d=2, time_limit=10.0)
+        assert status == ("feasible" if want else "infeasible"), inst
+        if slots:
+            assert not check_bmsp(instance=inst, slots=slots, d=None)
+            per = participant_breaks(instance=inst, slots=slots)
+            assert sum(per) <= 1 and all(b == 0 or p + 1 in candidates for p, b in enumerate(per))
