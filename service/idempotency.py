@@ -28,7 +28,7 @@ from service.errors import (
     database_unavailable,
     is_database_unavailable,
 )
-from service.middleware import send_problem
+from service.middleware import read_body, send_problem
 from service.models import IdempotencyRecord
 
 log = logging.getLogger("service.idempotency")
@@ -79,7 +79,7 @@ class Idempotency:
             )
             return
         try:
-            body = await _read_body(receive)
+            body = await read_body(receive)
         except HTTPException as exc:
             await send_problem(scope, receive, send, _as_error(exc))
             return
@@ -261,18 +261,6 @@ def _as_error(exc: HTTPException) -> ServiceError:
     error = Unprocessable(str(exc.detail))
     error.status = exc.status_code  # type: ignore[misc]
     return error
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 async def _run_captured(app: ASGIApp, scope: Scope, body: bytes) -> dict[str, Any]:

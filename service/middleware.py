@@ -124,7 +124,7 @@ class BodyLimits:
             return
         # JSON bodies are small enough to read whole and check before anything acts on them.
         try:
-            body = await _read_body(_counting(receive, limit))
+            body = await read_body(_counting(receive, limit))
         except HTTPException:
             await send_problem(scope, receive, send, _too_large(limit))
             return
@@ -253,7 +253,8 @@ def _counting(receive: Receive, limit: int) -> Receive:
     return counting_receive
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body, from every http.request message until the last."""
     chunks = []
     while True:
         message = await receive()
