@@ -1,5 +1,6 @@
 """The MaxSAT model counts breaks and judges fairness exactly as the independent checker does."""
 
+import itertools
 import random
 
 from service.scheduling.breaks import encode, fairness_is_per_person, solve_cnf, solve_descent
@@ -114,30 +115,38 @@ def test_descent_and_core_guided_agree_on_the_optimum() -> None:
     assert any(c for c in costs)
 
 
+def _tiny(rng: random.Random) -> Instance:
+    """A random instance cut to at most 5 meetings and 5 slots, small enough to enumerate."""
+    inst = _instance(rng)
+    return Instance(
+        n_business=inst.n_business,
+        n_tables=inst.n_tables,
+        n_slots=min(inst.n_slots, 5),
+        n_morning=min(inst.n_morning, 4),
+        requested=inst.requested[:5],
+        fixed=tuple(min(f, 5) for f in inst.fixed[:5]),
+        forbidden=inst.forbidden,
+        precedences=inst.precedences[:5],
+    )
+
+
+def _every_valid_breaks(inst: Instance) -> list[list[int]]:
+    """Each participant's breaks in every schedule that keeps the rules (fairness aside)."""
+    return [
+        participant_breaks(instance=inst, slots=slots)
+        for slots in itertools.product(range(1, inst.n_slots + 1), repeat=inst.n_meetings)
+        if not check_bmsp(instance=inst, slots=slots, d=None)
+    ]
+
+
 def test_block_model_agrees_with_brute_force() -> None:
     """'No breaks' and 'exactly one break, p's' are decided as enumerating every schedule does."""
-    import itertools
-
     from service.scheduling.blocks import decide
 
     rng = random.Random(7)
     for _ in range(12):
-        inst = _instance(rng)
-        inst = Instance(
-            n_business=inst.n_business,
-            n_tables=inst.n_tables,
-            n_slots=min(inst.n_slots, 5),
-            n_morning=min(inst.n_morning, 4),
-            requested=inst.requested[:5],
-            fixed=tuple(min(f, 5) for f in inst.fixed[:5]),
-            forbidden=inst.forbidden,
-            precedences=inst.precedences[:5],
-        )
-        valid = [
-            participant_breaks(instance=inst, slots=slots)
-            for slots in itertools.product(range(1, inst.n_slots + 1), repeat=inst.n_meetings)
-            if not check_bmsp(instance=inst, slots=slots, d=None)
-        ]
+        inst = _tiny(rng)
+        valid = _every_valid_breaks(inst)
         two = [p for p in range(1, inst.n_business + 1) if len(inst.meetings_of(p)) >= 2]
         for breaker in (None, *two):
             want = any(
@@ -153,28 +162,12 @@ def test_block_model_agrees_with_brute_force() -> None:
 
 def test_one_break_sat_agrees_with_brute_force() -> None:
     """A schedule is found iff one with at most one break, a candidate's, exists."""
-    import itertools
-
     from service.scheduling.blocks import one_break_sat
 
     rng = random.Random(11)
     for _ in range(8):
-        inst = _instance(rng)
-        inst = Instance(
-            n_business=inst.n_business,
-            n_tables=inst.n_tables,
-            n_slots=min(inst.n_slots, 5),
-            n_morning=min(inst.n_morning, 4),
-            requested=inst.requested[:5],
-            fixed=tuple(min(f, 5) for f in inst.fixed[:5]),
-            forbidden=inst.forbidden,
-            precedences=inst.precedences[:5],
-        )
-        rows = [
-            participant_breaks(instance=inst, slots=slots)
-            for slots in itertools.product(range(1, inst.n_slots + 1), repeat=inst.n_meetings)
-            if not check_bmsp(instance=inst, slots=slots, d=None)
-        ]
+        inst = _tiny(rng)
+        rows = _every_valid_breaks(inst)
         candidates = [1, 2]
         want = any(
             sum(row) <= 1 and all(b == 0 or p + 1 in candidates for p, b in enumerate(row))
