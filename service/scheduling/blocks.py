@@ -8,9 +8,12 @@ instances in about 0.1 s (the slot model needs about 20 s, the MaxSAT model does
 and refutes "the one break is p's" for most participants p as fast.
 
 The participants left over (12 of 70 on forum-13crafc.original) are the only ones who can hold
-the single break. The CP-SAT block model does not find that schedule in a minute, but the MaxSAT
-model's CNF with every other participant's breaks forced off and at most one break overall gives
-CaDiCaL a decision it answers in about 10 s. Refuted zero plus a one-break schedule is a proof.
+the single break; when none is left, two breaks is a bound. The CP-SAT block model does not find
+the one-break schedule in a minute, but the MaxSAT model's CNF with at most one break overall
+gives CaDiCaL a decision it answers in 7-34 s on the 12-table crafc instances. Allowing the break
+to anybody makes it no harder (forum-13crafc.original 9.1 s, ticf-13crafc.forb0003 33.9 s, against
+9.4 s and 31.5 s with the candidates alone), so that call starts as soon as zero is refuted, beside
+the refutations. Refuted zero plus a one-break schedule is a proof.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import time
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 
 from ortools.sat.python import cp_model
+from pysat.card import CardEnc, EncType  # type: ignore[import-untyped]
 from pysat.solvers import Solver  # type: ignore[import-untyped]
 
 from service.scheduling import breaks as maxsat
@@ -30,6 +35,8 @@ from service.scheduling.dzn import Instance
 
 # Time for one "the break is p's" refutation; refuted ones take 0.1-0.2 s, the rest run out.
 PER_PERSON = 0.4
+# Above this many allowed break literals "at most one" is a sequential counter, not pairwise.
+PAIRWISE_LIMIT = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,17 +167,24 @@ def decide(
     return "feasible", slots
 
 
-def breakers(instance: Instance, *, deadline: float, workers: int = 2) -> list[int] | None:
+def breakers(
+    instance: Instance,
+    *,
+    deadline: float,
+    workers: int = 2,
+    stop: Callable[[], bool] = lambda: False,
+) -> list[int] | None:
     """Participants (1-based) that may hold the only break; None when time ran out first.
 
     The refutations happen in CP-SAT's presolve, which is single-threaded, so the participants
     are tried `workers` at a time, one CP-SAT worker each (threads: the solve releases the GIL).
+    `stop` is asked before each participant: true, the answer is None as if late.
     """
     people = [p for p in range(1, instance.n_business + 1) if len(instance.meetings_of(p)) >= 2]
 
     def one(p: int) -> str:
         left = deadline - time.monotonic()
-        if left <= 0:
+        if left <= 0 or stop():
             return "late"
         status, _ = decide(instance, breaker=p, time_limit=min(PER_PERSON, left), workers=1)
         return status
@@ -182,38 +196,45 @@ def breakers(instance: Instance, *, deadline: float, workers: int = 2) -> list[i
     return [p for p, v in zip(people, verdicts, strict=True) if v != "infeasible"]
 
 
-def one_break_sat(
-    instance: Instance,
-    candidates: list[int],
-    *,
-    d: int | None,
-    time_limit: float,
-    solver: str = "cadical153",
-) -> tuple[str, tuple[int, ...]]:
+@dataclass(frozen=True, slots=True)
+class OneBreakCnf:
     """The MaxSAT model's CNF as a decision: at most one break, and only a candidate's."""
-    deadline = time.monotonic() + time_limit
-    # Fairness d >= 1 holds by itself under one break in all; the CNF keeps its per-person bound
-    # when it has one (its clauses helped: 10 s against over 28 s on forum-13crafc.original).
+
+    hard: list[list[int]]
+    x: dict[tuple[int, int], int]
+
+    def slots(self, model: list[int]) -> tuple[int, ...]:
+        """The schedule a satisfying assignment holds, one slot per meeting (1-based)."""
+        true = {v for v in model if v > 0}
+        slot_of = {m: s for (m, s), v in self.x.items() if v in true}
+        return tuple(slot_of[m] for m in sorted(slot_of))
+
+
+def one_break_cnf(
+    instance: Instance, candidates: Collection[int] | None, *, d: int | None
+) -> OneBreakCnf | None:
+    """The decision's clauses, the break anybody's when `candidates` is None; None: no schedule.
+
+    Fairness d >= 1 holds by itself under one break in all; the CNF keeps its per-person bound
+    when it has one (its clauses helped: 10 s against over 28 s on forum-13crafc.original).
+    """
     cnf = maxsat.encode(instance, d=d) or maxsat.encode(instance, d=None)
     assert cnf is not None
     if any(not c for c in cnf.hard):
-        return "infeasible", ()
-    hard = list(cnf.hard)
+        return None
     allowed: list[int] = []
     for p, lits in cnf.breaks_of.items():
-        if p + 1 in candidates:
+        if candidates is None or p + 1 in candidates:
             allowed.extend(lits)
         else:
-            hard.extend([-h] for h in lits)
-    hard.extend([-u, -v] for u, v in itertools.combinations(allowed, 2))
-    model = _solve_until(hard, solver=solver, deadline=deadline)
-    if model is None:
-        return "unknown", ()
-    if not model:
-        return "infeasible", ()
-    true = {v for v in model if v > 0}
-    slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
-    return "feasible", tuple(slot_of[m] for m in range(instance.n_meetings))
+            cnf.hard.extend([-h] for h in lits)
+    if len(allowed) <= PAIRWISE_LIMIT:
+        cnf.hard.extend([-u, -v] for u, v in itertools.combinations(allowed, 2))
+    else:
+        enc = CardEnc.atmost(lits=allowed, bound=1, top_id=cnf.top, encoding=EncType.seqcounter)
+        cnf.top = max(cnf.top, enc.nv)
+        cnf.hard.extend(enc.clauses)
+    return OneBreakCnf(hard=cnf.hard, x=cnf.x)
 
 
 def _sat_child(hard: list[list[int]], solver: str, conn: Connection) -> None:
@@ -223,34 +244,64 @@ def _sat_child(hard: list[list[int]], solver: str, conn: Connection) -> None:
     conn.close()
 
 
-def _solve_until(hard: list[list[int]], *, solver: str, deadline: float) -> list[int] | None:
-    """One uninterrupted SAT call in a forked process, killed at the deadline (None then).
+class SatCall:
+    """One uninterrupted SAT call in a forked process, started at once; `close` kills it.
 
     Not sliced: slices of 10,000 conflicts hurt (on forum-13crafc.original one call took 24 s,
     sliced it did not finish in 50 s), and CaDiCaL 1.5.3 ignores PySAT's interrupt (a timer's
-    interrupt left one call running for minutes).
+    interrupt left one call running for minutes). Without fork (not Linux) the call runs in
+    slices in `first_answer`.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        with Solver(name=solver, bootstrap_with=hard) as sat:
+
+    def __init__(self, cnf: OneBreakCnf, solver: str) -> None:
+        self.cnf = cnf
+        self.solver = solver
+        self._proc: multiprocessing.process.BaseProcess | None = None
+        self.reader: Connection | None = None
+        if "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            self.reader, writer = ctx.Pipe(duplex=False)
+            self._proc = ctx.Process(
+                target=_sat_child, args=(cnf.hard, solver, writer), daemon=True
+            )
+            self._proc.start()
+            writer.close()
+
+    def answered(self) -> bool:
+        """Whether the child has sent its answer (never without fork)."""
+        return self.reader is not None and self.reader.poll()
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join()
+        if self.reader is not None:
+            self.reader.close()
+
+
+def first_answer(
+    calls: Sequence[SatCall], *, deadline: float
+) -> tuple[SatCall, list[int] | None] | None:
+    """The first call to answer and its model ([] unsatisfiable, None: the child died); None
+    when none answered by the deadline."""
+    forked = [c for c in calls if c.reader is not None]
+    if not forked:
+        call = calls[0]
+        with Solver(name=call.solver, bootstrap_with=call.cnf.hard) as sat:
             while time.monotonic() < deadline:
                 sat.conf_budget(100_000)
                 result = sat.solve_limited()
                 if result is not None:
-                    return list(sat.get_model()) if result else []
+                    return call, (list(sat.get_model()) if result else [])
         return None
-    ctx = multiprocessing.get_context("fork")
-    reader, writer = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_sat_child, args=(hard, solver, writer), daemon=True)
-    proc.start()
-    writer.close()
-    try:
-        if reader.poll(max(deadline - time.monotonic(), 0.0)):
+    ready = wait(
+        [c.reader for c in calls if c.reader is not None],
+        timeout=max(deadline - time.monotonic(), 0.0),
+    )
+    for call in forked:
+        if call.reader in ready:
             try:
-                return list(reader.recv())
+                return call, list(call.reader.recv())
             except EOFError:
-                return None
-        return None
-    finally:
-        proc.kill()
-        proc.join()
-        reader.close()
+                return call, None
+    return None

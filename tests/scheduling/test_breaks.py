@@ -2,6 +2,7 @@
 
 import itertools
 import random
+import time
 
 from service.scheduling.breaks import encode, fairness_is_per_person, solve_cnf, solve_descent
 from service.scheduling.dzn import Instance
@@ -160,22 +161,42 @@ def test_block_model_agrees_with_brute_force() -> None:
                 assert per == [1 if p + 1 == breaker else 0 for p in range(inst.n_business)]
 
 
-def test_one_break_sat_agrees_with_brute_force() -> None:
-    """A schedule is found iff one with at most one break, a candidate's, exists."""
-    from service.scheduling.blocks import one_break_sat
+def _one_break(inst: Instance, candidates: list[int] | None) -> tuple[int, ...] | None:
+    """The one-break decision through a forked SAT call: its schedule, or None (refuted)."""
+    from service.scheduling.blocks import SatCall, first_answer, one_break_cnf
 
+    cnf = one_break_cnf(inst, candidates, d=2)
+    if cnf is None:
+        return None
+    call = SatCall(cnf, "cadical153")
+    try:
+        answer = first_answer([call], deadline=time.monotonic() + 10.0)
+    finally:
+        call.close()
+    assert answer is not None and answer[1] is not None, "no answer in 10 s"
+    return cnf.slots(answer[1]) if answer[1] else None
+
+
+def test_one_break_decision_agrees_with_brute_force() -> None:
+    """A schedule is found iff one with at most one break, a candidate's, exists."""
     rng = random.Random(11)
     for _ in range(8):
         inst = _tiny(rng)
         rows = _every_valid_breaks(inst)
-        candidates = [1, 2]
-        want = any(
-            sum(row) <= 1 and all(b == 0 or p + 1 in candidates for p, b in enumerate(row))
-            for row in rows
-        )
-        status, slots = one_break_sat(inst, candidates, d=2, time_limit=10.0)
-        assert status == ("feasible" if want else "infeasible"), inst
-        if slots:
-            assert not check_bmsp(instance=inst, slots=slots, d=None)
-            per = participant_breaks(instance=inst, slots=slots)
-            assert sum(per) <= 1 and all(b == 0 or p + 1 in candidates for p, b in enumerate(per))
+        for candidates in ([1, 2], None):
+            want = any(
+                sum(row) <= 1
+                and all(
+                    b == 0 or candidates is None or p + 1 in candidates for p, b in enumerate(row)
+                )
+                for row in rows
+            )
+            slots = _one_break(inst, candidates)
+            assert (slots is not None) == want, (inst, candidates)
+            if slots:
+                assert not check_bmsp(instance=inst, slots=slots, d=None)
+                per = participant_breaks(instance=inst, slots=slots)
+                assert sum(per) <= 1
+                assert all(
+                    b == 0 or candidates is None or p + 1 in candidates for p, b in enumerate(per)
+                )
