@@ -19,7 +19,9 @@ the refutations. Refuted zero plus a one-break schedule is a proof.
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -237,8 +239,13 @@ def one_break_cnf(
     return OneBreakCnf(hard=cnf.hard, x=cnf.x)
 
 
-def _sat_child(hard: list[list[int]], solver: str, conn: Connection) -> None:
-    """Solve in a child process and send the model ([] when unsatisfiable)."""
+def _sat_child(hard: list[list[int]], solver: str, conn: Connection, seconds: float) -> None:
+    """Solve in a child process and send the model ([] when unsatisfiable).
+
+    SIGALRM (no handler: the default ends the process, also inside the solver's C code) stops
+    the child at its deadline even when the parent was killed and could not.
+    """
+    signal.alarm(max(1, math.ceil(seconds)))
     with Solver(name=solver, bootstrap_with=hard) as sat:
         conn.send(sat.get_model() if sat.solve() else [])
     conn.close()
@@ -249,11 +256,11 @@ class SatCall:
 
     Not sliced: slices of 10,000 conflicts hurt (on forum-13crafc.original one call took 24 s,
     sliced it did not finish in 50 s), and CaDiCaL 1.5.3 ignores PySAT's interrupt (a timer's
-    interrupt left one call running for minutes). Without fork (not Linux) the call runs in
-    slices in `first_answer`.
+    interrupt left one call running for minutes). The child ends itself a second after `deadline`.
+    Without fork (not Linux) the call runs in slices in `first_answer`.
     """
 
-    def __init__(self, cnf: OneBreakCnf, solver: str) -> None:
+    def __init__(self, cnf: OneBreakCnf, solver: str, *, deadline: float) -> None:
         self.cnf = cnf
         self.solver = solver
         self._proc: multiprocessing.process.BaseProcess | None = None
@@ -262,7 +269,9 @@ class SatCall:
             ctx = multiprocessing.get_context("fork")
             self.reader, writer = ctx.Pipe(duplex=False)
             self._proc = ctx.Process(
-                target=_sat_child, args=(cnf.hard, solver, writer), daemon=True
+                target=_sat_child,
+                args=(cnf.hard, solver, writer, deadline - time.monotonic() + 1.0),
+                daemon=True,
             )
             self._proc.start()
             writer.close()

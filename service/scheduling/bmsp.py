@@ -145,7 +145,7 @@ def _tiny(
     anybody = blocks.one_break_cnf(instance, None, d=d)
     if anybody is None:
         return blocks.BlockOutcome("unknown", None, 2, ())
-    calls = [blocks.SatCall(anybody, "cadical153")]
+    calls = [blocks.SatCall(anybody, "cadical153", deadline=deadline)]
     try:
         pick_by = min(deadline, time.monotonic() + time_limit * PICK_SHARE)
         candidates = blocks.breakers(
@@ -157,7 +157,7 @@ def _tiny(
             only = blocks.one_break_cnf(instance, candidates, d=d)
             if only is None:
                 return blocks.BlockOutcome("unknown", None, 2, ())
-            calls.append(blocks.SatCall(only, "cadical195"))
+            calls.append(blocks.SatCall(only, "cadical195", deadline=deadline))
         while calls:
             first = blocks.first_answer(calls, deadline=deadline)
             if first is None:

@@ -168,9 +168,10 @@ def _one_break(inst: Instance, candidates: list[int] | None) -> tuple[int, ...] 
     cnf = one_break_cnf(inst, candidates, d=2)
     if cnf is None:
         return None
-    call = SatCall(cnf, "cadical153")
+    deadline = time.monotonic() + 10.0
+    call = SatCall(cnf, "cadical153", deadline=deadline)
     try:
-        answer = first_answer([call], deadline=time.monotonic() + 10.0)
+        answer = first_answer([call], deadline=deadline)
     finally:
         call.close()
     assert answer is not None and answer[1] is not None, "no answer in 10 s"
@@ -200,3 +201,24 @@ def test_one_break_decision_agrees_with_brute_force() -> None:
                 assert all(
                     b == 0 or candidates is None or p + 1 in candidates for p, b in enumerate(per)
                 )
+
+
+def test_sat_call_ends_itself_after_its_deadline() -> None:
+    """A forked call stops at its deadline on its own (a killed parent cannot stop it)."""
+    from service.scheduling.blocks import OneBreakCnf, SatCall, first_answer
+
+    holes = 11  # 12 pigeons in 11 holes: far beyond CDCL in seconds (10 holes: over 25 s)
+    var = {(p, h): p * holes + h + 1 for p in range(holes + 1) for h in range(holes)}
+    hard = [[var[p, h] for h in range(holes)] for p in range(holes + 1)]
+    for h in range(holes):
+        hard.extend(
+            [-var[p, h], -var[q, h]] for p, q in itertools.combinations(range(holes + 1), 2)
+        )
+    started = time.monotonic()
+    call = SatCall(OneBreakCnf(hard=hard, x={}), "cadical153", deadline=started + 0.5)
+    try:
+        answer = first_answer([call], deadline=started + 20.0)
+    finally:
+        call.close()
+    assert answer == (call, None)  # the child is gone without an answer
+    assert time.monotonic() - started < 10.0
