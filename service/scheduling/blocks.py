@@ -39,6 +39,8 @@ from service.scheduling.dzn import Instance
 PER_PERSON = 0.4
 # Above this many allowed break literals "at most one" is a sequential counter, not pairwise.
 PAIRWISE_LIMIT = 300
+# SAT calls run in forked processes (they cannot be interrupted) where the platform can fork.
+FORK = "fork" in multiprocessing.get_all_start_methods()
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,53 +200,56 @@ def breakers(
     return [p for p, v in zip(people, verdicts, strict=True) if v != "infeasible"]
 
 
-@dataclass(frozen=True, slots=True)
-class OneBreakCnf:
-    """The MaxSAT model's CNF as a decision: at most one break, and only a candidate's."""
-
-    hard: list[list[int]]
-    x: dict[tuple[int, int], int]
-
-    def slots(self, model: list[int]) -> tuple[int, ...]:
-        """The schedule a satisfying assignment holds, one slot per meeting (1-based)."""
-        true = {v for v in model if v > 0}
-        slot_of = {m: s for (m, s), v in self.x.items() if v in true}
-        return tuple(slot_of[m] for m in sorted(slot_of))
-
-
-def one_break_cnf(
-    instance: Instance, candidates: Collection[int] | None, *, d: int | None
-) -> OneBreakCnf | None:
-    """The decision's clauses, the break anybody's when `candidates` is None; None: no schedule.
+def one_break_base(instance: Instance, *, d: int | None) -> maxsat.BreakCnf | None:
+    """The MaxSAT model's CNF the one-break decisions share; None when it has no schedule.
 
     Fairness d >= 1 holds by itself under one break in all; the CNF keeps its per-person bound
     when it has one (its clauses helped: 10 s against over 28 s on forum-13crafc.original).
     """
     cnf = maxsat.encode(instance, d=d) or maxsat.encode(instance, d=None)
     assert cnf is not None
-    if any(not c for c in cnf.hard):
-        return None
+    return None if any(not c for c in cnf.hard) else cnf
+
+
+@dataclass(frozen=True, slots=True)
+class OneBreakCnf:
+    """The MaxSAT model's CNF as a decision: at most one break, and only a candidate's."""
+
+    hard: list[list[int]]
+    base: maxsat.BreakCnf
+    n_meetings: int
+
+    def slots(self, model: list[int]) -> tuple[int, ...]:
+        """The schedule a satisfying assignment holds, one slot per meeting (1-based)."""
+        return self.base.slots_in(model, self.n_meetings)
+
+
+def one_break_cnf(
+    base: maxsat.BreakCnf, n_meetings: int, candidates: Collection[int] | None
+) -> OneBreakCnf:
+    """The decision's clauses over `base`, the break anybody's when `candidates` is None."""
+    hard = list(base.hard)
     allowed: list[int] = []
-    for p, lits in cnf.breaks_of.items():
+    for p, lits in base.breaks_of.items():
         if candidates is None or p + 1 in candidates:
             allowed.extend(lits)
         else:
-            cnf.hard.extend([-h] for h in lits)
+            hard.extend([-h] for h in lits)
     if len(allowed) <= PAIRWISE_LIMIT:
-        cnf.hard.extend([-u, -v] for u, v in itertools.combinations(allowed, 2))
+        hard.extend([-u, -v] for u, v in itertools.combinations(allowed, 2))
     else:
-        enc = CardEnc.atmost(lits=allowed, bound=1, top_id=cnf.top, encoding=EncType.seqcounter)
-        cnf.top = max(cnf.top, enc.nv)
-        cnf.hard.extend(enc.clauses)
-    return OneBreakCnf(hard=cnf.hard, x=cnf.x)
+        enc = CardEnc.atmost(lits=allowed, bound=1, top_id=base.top, encoding=EncType.seqcounter)
+        hard.extend(enc.clauses)
+    return OneBreakCnf(hard=hard, base=base, n_meetings=n_meetings)
 
 
 def _sat_child(hard: list[list[int]], solver: str, conn: Connection, seconds: float) -> None:
     """Solve in a child process and send the model ([] when unsatisfiable).
 
-    SIGALRM (no handler: the default ends the process, also inside the solver's C code) stops
-    the child at its deadline even when the parent was killed and could not.
+    SIGALRM with its default action ends the process, also inside the solver's C code: the
+    child stops at its deadline even when the parent was killed and could not stop it.
     """
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)  # not a handler inherited from the parent
     signal.alarm(max(1, math.ceil(seconds)))
     with Solver(name=solver, bootstrap_with=hard) as sat:
         conn.send(sat.get_model() if sat.solve() else [])
@@ -257,17 +262,19 @@ class SatCall:
     Not sliced: slices of 10,000 conflicts hurt (on forum-13crafc.original one call took 24 s,
     sliced it did not finish in 50 s), and CaDiCaL 1.5.3 ignores PySAT's interrupt (a timer's
     interrupt left one call running for minutes). The child ends itself a second after `deadline`.
-    Without fork (not Linux) the call runs in slices in `first_answer`.
+    Without fork (not POSIX) nothing starts here: `first_answer` runs the call in slices.
     """
 
     def __init__(self, cnf: OneBreakCnf, solver: str, *, deadline: float) -> None:
         self.cnf = cnf
         self.solver = solver
         self._proc: multiprocessing.process.BaseProcess | None = None
-        self.reader: Connection | None = None
-        if "fork" in multiprocessing.get_all_start_methods():
+        self._reader: Connection | None = None
+        self._done = False
+        self._model: list[int] | None = None
+        if FORK:
             ctx = multiprocessing.get_context("fork")
-            self.reader, writer = ctx.Pipe(duplex=False)
+            self._reader, writer = ctx.Pipe(duplex=False)
             self._proc = ctx.Process(
                 target=_sat_child,
                 args=(cnf.hard, solver, writer, deadline - time.monotonic() + 1.0),
@@ -277,25 +284,44 @@ class SatCall:
             writer.close()
 
     def answered(self) -> bool:
-        """Whether the child has sent its answer (never without fork)."""
-        return self.reader is not None and self.reader.poll()
+        """Whether the child has sent its answer (one that died has not)."""
+        self._collect()
+        return self._model is not None
+
+    def _collect(self) -> None:
+        """Take the child's answer if it is there: its model, or None when it died."""
+        if self._done or self._reader is None or not self._reader.poll():
+            return
+        try:
+            self._model = list(self._reader.recv())
+        except (EOFError, OSError):
+            self._model = None
+        self._done = True
+
+    @property
+    def exitcode(self) -> int | None:
+        """The child's exit code once it has ended (negative: the signal that ended it)."""
+        if self._proc is None:
+            return None
+        self._proc.join(timeout=0)
+        return self._proc.exitcode
 
     def close(self) -> None:
         if self._proc is not None:
             self._proc.kill()
             self._proc.join()
-        if self.reader is not None:
-            self.reader.close()
+        if self._reader is not None:
+            self._reader.close()
 
 
 def first_answer(
     calls: Sequence[SatCall], *, deadline: float
 ) -> tuple[SatCall, list[int] | None] | None:
     """The first call to answer and its model ([] unsatisfiable, None: the child died); None
-    when none answered by the deadline."""
-    forked = [c for c in calls if c.reader is not None]
+    when none answered by the deadline. Without fork, the last call runs here, in slices."""
+    forked = [c for c in calls if c._reader is not None]
     if not forked:
-        call = calls[0]
+        call = calls[-1]
         with Solver(name=call.solver, bootstrap_with=call.cnf.hard) as sat:
             while time.monotonic() < deadline:
                 sat.conf_budget(100_000)
@@ -303,14 +329,12 @@ def first_answer(
                 if result is not None:
                     return call, (list(sat.get_model()) if result else [])
         return None
-    ready = wait(
-        [c.reader for c in calls if c.reader is not None],
-        timeout=max(deadline - time.monotonic(), 0.0),
-    )
-    for call in forked:
-        if call.reader in ready:
-            try:
-                return call, list(call.reader.recv())
-            except EOFError:
-                return call, None
-    return None
+    while True:
+        for call in forked:
+            call._collect()
+            if call._done:
+                return call, call._model
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        wait([c._reader for c in forked if c._reader is not None], timeout=left)

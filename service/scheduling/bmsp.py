@@ -132,7 +132,9 @@ def _tiny(
     while the refutations pick who may hold it on the other workers; once they have, a second
     call restricted to those joins it (another CaDiCaL, for variety: 1.9.5 took 7.2 s and 33.5 s
     on forum-13crafc.original and ticf-13crafc.forb0003, 1.5.3 9.4 s and 31.5 s). The first
-    answer settles: a schedule is optimal, unsatisfiable proves two.
+    answer settles: a schedule is optimal, unsatisfiable proves two. With one worker (or no
+    fork) the refutations come first, then one call: restricted to the candidates, or anybody's
+    when the refutations ran out of time.
     """
     deadline = time.monotonic() + time_limit * TINY_SHARE
     status, slots = blocks.decide(
@@ -142,22 +144,35 @@ def _tiny(
         return blocks.BlockOutcome("optimal", 0, 0, slots)
     if status == "unknown" or (d is not None and d < 1):
         return blocks.BlockOutcome("unknown", None, 1 if status == "infeasible" else 0, ())
-    anybody = blocks.one_break_cnf(instance, None, d=d)
-    if anybody is None:
+    base = blocks.one_break_base(instance, d=d)
+    if base is None:
         return blocks.BlockOutcome("unknown", None, 2, ())
-    calls = [blocks.SatCall(anybody, "cadical153", deadline=deadline)]
+    n = instance.n_meetings
+    calls: list[blocks.SatCall] = []
+    # Beside the refutations only when there is a core for each (and a process to put it in).
+    beside = workers >= 2 and blocks.FORK
     try:
+        if beside:
+            calls.append(
+                blocks.SatCall(blocks.one_break_cnf(base, n, None), "cadical153", deadline=deadline)
+            )
         pick_by = min(deadline, time.monotonic() + time_limit * PICK_SHARE)
         candidates = blocks.breakers(
-            instance, deadline=pick_by, workers=max(workers - 1, 1), stop=calls[0].answered
+            instance,
+            deadline=pick_by,
+            workers=max(workers - len(calls), 1),
+            stop=lambda: any(c.answered() for c in calls),
         )
         if candidates == []:
             return blocks.BlockOutcome("unknown", None, 2, ())
-        if candidates and not calls[0].answered():
-            only = blocks.one_break_cnf(instance, candidates, d=d)
-            if only is None:
-                return blocks.BlockOutcome("unknown", None, 2, ())
-            calls.append(blocks.SatCall(only, "cadical195", deadline=deadline))
+        if not any(c.answered() for c in calls):
+            if candidates:
+                only = blocks.one_break_cnf(base, n, candidates)
+                solver = "cadical195" if calls else "cadical153"
+                calls.append(blocks.SatCall(only, solver, deadline=deadline))
+            elif not calls:
+                anybody = blocks.one_break_cnf(base, n, None)
+                calls.append(blocks.SatCall(anybody, "cadical153", deadline=deadline))
         while calls:
             first = blocks.first_answer(calls, deadline=deadline)
             if first is None:

@@ -61,6 +61,12 @@ class BreakCnf:
     breaks_of: dict[int, list[int]] = field(default_factory=dict)
     top: int = 0
 
+    def slots_in(self, model: Sequence[int], n_meetings: int) -> tuple[int, ...]:
+        """The schedule a satisfying assignment holds, one slot per meeting (1-based slots)."""
+        true = {v for v in model if v > 0}
+        slot_of = {m: s for (m, s), v in self.x.items() if v in true}
+        return tuple(slot_of[m] for m in range(n_meetings))
+
     def new(self) -> int:
         """A fresh variable."""
         self.top += 1
@@ -322,9 +328,7 @@ def solve_cnf(
 
     def decode(model: list[int]) -> tuple[int, tuple[int, ...]]:
         true = {v for v in model if v > 0}
-        slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
-        cost = sum(1 for h in cnf.soft if h in true)
-        return cost, tuple(slot_of[m] for m in range(n_meetings))
+        return sum(1 for h in cnf.soft if h in true), cnf.slots_in(model, n_meetings)
 
     def offer(model: list[int]) -> None:
         cost, slots = decode(model)
@@ -383,10 +387,10 @@ def solve_descent(
                 if on_bound is not None:
                     on_bound(best[0])
                 return MaxsatOutcome("optimal", best[0], best[0], best[1])
-            true = {v for v in sat.get_model() if v > 0}
+            model = sat.get_model()
+            true = {v for v in model if v > 0}
             cost = sum(1 for h in cnf.soft if h in true)
-            slot_of = {m: s for (m, s), v in cnf.x.items() if v in true}
-            best = (cost, tuple(slot_of[m] for m in range(n_meetings)))
+            best = (cost, cnf.slots_in(model, n_meetings))
             if on_incumbent is not None:
                 on_incumbent(*best)
             if cost == 0:

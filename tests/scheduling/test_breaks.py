@@ -2,9 +2,19 @@
 
 import itertools
 import random
+import signal
 import time
 
-from service.scheduling.breaks import encode, fairness_is_per_person, solve_cnf, solve_descent
+import pytest
+
+from service.scheduling import blocks
+from service.scheduling.breaks import (
+    BreakCnf,
+    encode,
+    fairness_is_per_person,
+    solve_cnf,
+    solve_descent,
+)
 from service.scheduling.dzn import Instance
 from service.scheduling.rules import check_bmsp, participant_breaks
 
@@ -163,23 +173,27 @@ def test_block_model_agrees_with_brute_force() -> None:
 
 def _one_break(inst: Instance, candidates: list[int] | None) -> tuple[int, ...] | None:
     """The one-break decision through a forked SAT call: its schedule, or None (refuted)."""
-    from service.scheduling.blocks import SatCall, first_answer, one_break_cnf
-
-    cnf = one_break_cnf(inst, candidates, d=2)
-    if cnf is None:
+    base = blocks.one_break_base(inst, d=2)
+    if base is None:
         return None
+    cnf = blocks.one_break_cnf(base, inst.n_meetings, candidates)
     deadline = time.monotonic() + 10.0
-    call = SatCall(cnf, "cadical153", deadline=deadline)
+    call = blocks.SatCall(cnf, "cadical153", deadline=deadline)
     try:
-        answer = first_answer([call], deadline=deadline)
+        answer = blocks.first_answer([call], deadline=deadline)
     finally:
         call.close()
     assert answer is not None and answer[1] is not None, "no answer in 10 s"
     return cnf.slots(answer[1]) if answer[1] else None
 
 
-def test_one_break_decision_agrees_with_brute_force() -> None:
+# 0: "at most one" as the sequential counter used for everybody's thousand break literals.
+@pytest.mark.parametrize("pairwise_limit", [blocks.PAIRWISE_LIMIT, 0])
+def test_one_break_decision_agrees_with_brute_force(
+    pairwise_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A schedule is found iff one with at most one break, a candidate's, exists."""
+    monkeypatch.setattr(blocks, "PAIRWISE_LIMIT", pairwise_limit)
     rng = random.Random(11)
     for _ in range(8):
         inst = _tiny(rng)
@@ -205,8 +219,6 @@ def test_one_break_decision_agrees_with_brute_force() -> None:
 
 def test_sat_call_ends_itself_after_its_deadline() -> None:
     """A forked call stops at its deadline on its own (a killed parent cannot stop it)."""
-    from service.scheduling.blocks import OneBreakCnf, SatCall, first_answer
-
     holes = 11  # 12 pigeons in 11 holes: far beyond CDCL in seconds (10 holes: over 25 s)
     var = {(p, h): p * holes + h + 1 for p in range(holes + 1) for h in range(holes)}
     hard = [[var[p, h] for h in range(holes)] for p in range(holes + 1)]
@@ -214,11 +226,15 @@ def test_sat_call_ends_itself_after_its_deadline() -> None:
         hard.extend(
             [-var[p, h], -var[q, h]] for p, q in itertools.combinations(range(holes + 1), 2)
         )
+    cnf = blocks.OneBreakCnf(hard=hard, base=BreakCnf(), n_meetings=0)
     started = time.monotonic()
-    call = SatCall(OneBreakCnf(hard=hard, x={}), "cadical153", deadline=started + 0.5)
+    call = blocks.SatCall(cnf, "cadical153", deadline=started + 0.5)
     try:
-        answer = first_answer([call], deadline=started + 20.0)
+        answer = blocks.first_answer([call], deadline=started + 20.0)
+        elapsed = time.monotonic() - started
+        code = call.exitcode
     finally:
         call.close()
-    assert answer == (call, None)  # the child is gone without an answer
-    assert time.monotonic() - started < 10.0
+    assert answer == (call, None)  # gone without an answer
+    assert code == -signal.SIGALRM  # ended by its alarm, not by anything else
+    assert 1.0 <= elapsed < 10.0
