@@ -75,11 +75,16 @@ def improve_breaks(
     previous = previous or {}
     n_slots = len(capacity)
     placed = sorted(slot_of)
-    slot = dict(slot_of)
+    order = list(slot_of)  # the answer keeps the input's key order
+    # Lists indexed by task (-1, () and an empty set for tasks not placed): the hot loop reads
+    # them on every move, and a list is faster to index than a dict.
+    slot = [-1] * len(tasks)
+    for i, s in slot_of.items():
+        slot[i] = s
     # Resources: people 0..n_people-1, then one per table.
     tables = sorted({tb for i in placed if (tb := tasks[i].table) is not None})
     table_res = {t: n_people + k for k, t in enumerate(tables)}
-    res_of: dict[int, tuple[int, ...]] = {}
+    res_of: list[tuple[int, ...]] = [()] * len(tasks)
     for i in placed:
         t = tasks[i]
         own = (t.a, t.b) if t.table is None else (t.a, t.b, table_res[t.table])
@@ -98,12 +103,14 @@ def improve_breaks(
         mask[t.b] |= 1 << s
         mine[t.a].append(i)
         mine[t.b].append(i)
-    allowed = {i: frozenset(tasks[i].slots) for i in placed}
+    allowed: list[frozenset[int]] = [frozenset()] * len(tasks)
+    for i in placed:
+        allowed[i] = frozenset(tasks[i].slots)
     movable = [i for i in placed if len(allowed[i]) > 1]
     total = sum(mask_breaks(m) for m in mask)
-    changes = sum(1 for i, was in previous.items() if slot.get(i) != was)
+    changes = sum(1 for i, was in previous.items() if slot[i] != was)
     best_total, best_changes = total, changes
-    best = dict(slot)
+    best = {i: slot[i] for i in order}
     if stats is not None:
         stats.start = total
     if not movable or total <= floor:
@@ -121,6 +128,16 @@ def improve_breaks(
     # clock instead (judged once, early): cut short at a high temperature, annealing is a
     # random walk (300x2000: 114 breaks in 20 s where cooling on time reaches about 110).
     on_clock = False
+    # The hot loop reads locals, lists and stamps rather than attributes, dicts and a set per
+    # move: the same moves (same seed, same answer) in 22% less time (demo: 0.22 s, was 0.28 s).
+    randrange, uniform = rng.randrange, rng.random
+    exp = math.exp
+    task_a = [t.a for t in tasks]
+    task_b = [t.b for t in tasks]
+    n_movable = len(movable)
+    seen = [0] * len(tasks)
+    met = [0] * n_people
+    stamp = 0
     for step in range(moves):
         if step & 255 == 0:
             now = time.monotonic()
@@ -132,52 +149,59 @@ def improve_breaks(
             temp = t0 * (t1 / t0) ** min(1.0, frac)
         tried += 1
         # Mostly a task of someone with a gap, sometimes any task (to leave plateaus).
-        i = movable[rng.randrange(len(movable))]
-        t = tasks[i]
-        if rng.random() < FOCUS:
-            p = t.a if rng.random() < 0.5 else t.b
-            if mask_breaks(mask[p]) == 0:
-                q = t.b if p == t.a else t.a
-                if mask_breaks(mask[q]) == 0:
-                    continue
-                p = q
-            # Move one of p's meetings next to another of p's meetings, or into a gap.
-            i = mine[p][rng.randrange(len(mine[p]))]
-            if len(allowed[i]) < 2:
-                continue
+        i = movable[randrange(n_movable)]
+        if uniform() < FOCUS:
+            ta, tb = task_a[i], task_b[i]
+            p = ta if uniform() < 0.5 else tb
             m = mask[p]
+            if (m & ~(m << 1)).bit_count() <= 1:
+                p = tb if p == ta else ta
+                m = mask[p]
+                if (m & ~(m << 1)).bit_count() <= 1:
+                    continue
+            # Move one of p's meetings next to another of p's meetings, or into a gap.
+            theirs = mine[p]
+            i = theirs[randrange(len(theirs))]
+            here = allowed[i]
+            if len(here) < 2:
+                continue
             near = ((m << 1) | (m >> 1)) & ~m
-            options = [s for s in allowed[i] if near >> s & 1]
+            options = [s for s in here if near >> s & 1]
             if not options:
                 continue
-            b = options[rng.randrange(len(options))]
+            b = options[randrange(len(options))]
         else:
             opts = [s for s in allowed[i] if s != slot[i]]
-            b = opts[rng.randrange(len(opts))]
+            b = opts[randrange(len(opts))]
         a = slot[i]
         if a == b:
             continue
         # The component of i among the tasks in slots a and b.
         chain.clear()
         chain.append(i)
-        seen = {i}
+        # Stamps instead of a set per move: a task or person is seen when it carries this one.
+        stamp += 1
+        seen[i] = stamp
         ok = True
-        k = 0
+        k = in_a = 0
         while k < len(chain):
             j = chain[k]
             k += 1
-            other = b if slot[j] == a else a
+            if slot[j] == a:
+                in_a += 1
+                other = b
+            else:
+                other = a
             if other not in allowed[j]:
                 ok = False
                 break
             for r in res_of[j]:
                 o = occupant[r][other]
-                if o >= 0 and o not in seen:
-                    seen.add(o)
+                if o >= 0 and seen[o] != stamp:
+                    seen[o] = stamp
                     chain.append(o)
         if not ok:
             continue
-        in_a = sum(1 for j in chain if slot[j] == a)
         in_b = len(chain) - in_a
         if count[a] - in_a + in_b > capacity[a - 1] or count[b] - in_b + in_a > capacity[b - 1]:
             continue
@@ -190,29 +214,35 @@ def improve_breaks(
                     change += (slot[j] == was) - (new == was)
             if change > 0:
                 continue
-        people = {p for j in chain for p in (tasks[j].a, tasks[j].b)}
         bit_a, bit_b = 1 << a, 1 << b
+        both = bit_a | bit_b
         delta = 0
         swapped: list[tuple[int, int]] = []
-        for p in people:
-            m = mask[p]
-            has_a, has_b = m & bit_a, m & bit_b
-            if bool(has_a) == bool(has_b):
-                continue
-            n = m ^ (bit_a | bit_b)
-            delta += mask_breaks(n) - mask_breaks(m)
-            swapped.append((p, n))
-        if delta > 0 and rng.random() >= math.exp(-delta / temp):
+        for j in chain:
+            for p in (task_a[j], task_b[j]):
+                if met[p] == stamp:
+                    continue
+                met[p] = stamp
+                m = mask[p]
+                if (m & bit_a == 0) == (m & bit_b == 0):
+                    continue
+                n = m ^ both
+                # Breaks are runs of ones minus one; a difference needs no minus ones.
+                delta += (n & ~(n << 1)).bit_count() - (m & ~(m << 1)).bit_count()
+                swapped.append((p, n))
+        if delta > 0 and uniform() >= exp(-delta / temp):
             continue
         # Apply: clear the old places first, then set the new ones.
         for j in chain:
+            sj = slot[j]
             for r in res_of[j]:
-                if occupant[r][slot[j]] == j:
-                    occupant[r][slot[j]] = -1
+                if occupant[r][sj] == j:
+                    occupant[r][sj] = -1
         for j in chain:
-            slot[j] = b if slot[j] == a else a
+            sj = b if slot[j] == a else a
+            slot[j] = sj
             for r in res_of[j]:
-                occupant[r][slot[j]] = j
+                occupant[r][sj] = j
         count[a], count[b] = count[a] - in_a + in_b, count[b] - in_b + in_a
         for p, n in swapped:
             mask[p] = n
@@ -221,7 +251,7 @@ def improve_breaks(
         applied += 1
         if (changes, total) < (best_changes, best_total):
             best_total, best_changes = total, changes
-            best = dict(slot)
+            best = {i: slot[i] for i in order}
             if total <= floor:
                 break
     if stats is not None:
