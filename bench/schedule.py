@@ -265,7 +265,7 @@ def main() -> None:
                 breaks += f" ({r.breaks_bound})"
             print(
                 f"| {name} ({committees}x{orgs}, {slots} slots) | {len(event.candidates)} | "
-                f"{r.method} | {r.weight} | {ratio} | {r.status} | {breaks} | {r.seconds:.1f} |",
+                f"{r.method} | {r.weight} | {ratio} | {r.status} | {breaks} | {r.seconds:.2f} |",
                 flush=True,
             )
             dump.append({"instance": name, "best_bound": best, **dataclasses.asdict(r)})
