@@ -10,34 +10,38 @@ a CP-SAT selection model, then the time-indexed model: over every candidate on s
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
-from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model
 
 from service.scheduling.event import (
-    Candidate,
     Event,
     Meeting,
     Mode,
-    Objective,
-    Participant,
     Schedule,
     Status,
     Unmet,
 )
+from service.scheduling.floors import breaks_floor
 from service.scheduling.kempe import improve_breaks
+from service.scheduling.prepared import (
+    DETERMINISTIC,
+    Prepared,
+    add_rules,
+    objective_of,
+    prepare,
+    rank,
+)
+from service.scheduling.proof import DESCEND_GAP, prove_breaks
+from service.scheduling.selection import freedom_of, select_flow
 from service.scheduling.slotting import (
     Level,
     LevelResult,
     SlotProblem,
-    Task,
     build,
     solve_levels,
     solver_for,
@@ -45,9 +49,6 @@ from service.scheduling.slotting import (
 
 # Above this many (pair, slot) booleans the one-model solve gets slow; decompose instead.
 EXACT_LIMIT = 40_000
-# Interleaved (deterministic) parallel search proved far weaker on the demo event; workers=1
-# gives repeatable answers, the default two workers repeat objective values, not always ties.
-DETERMINISTIC = False
 # Up to this many (pair, slot) booleans over the pairs an optimal selection can take, a break
 # model over them runs after the search to prove a bound (100x300, 12,000: it found nothing in
 # 3 s, so the search keeps that time).
@@ -62,210 +63,9 @@ SEARCH_MOVES_PER_PAIR_BEFORE_PROOF = 1_000
 # Further seeded searches before the decision model while the best is more than DESCEND_GAP
 # above the bound.
 SEARCH_RESTARTS = 2
-# A person's busy sets are enumerated for the break decision model up to this many.
-PATTERN_LIMIT = 300
-# Up to this gap between the best schedule and the bound, the decision model asks for one
-# fewer than the best; above it, it climbs from the bound.
-DESCEND_GAP = 2
 # The decision model's share of the breaks budget left after the search.
 PROOF_SHARE = 0.75
-# The matched per-person floor stops climbing when a run count has more busy sets than this.
-MATCH_SETS_LIMIT = 20_000
 LEVELS = ("required_missing", "shortfall", "weight", "changes", "breaks")
-
-
-@dataclass(slots=True)
-class _Prepared:
-    """Candidates checked and indexed: the tasks that can meet and what never can."""
-
-    event: Event
-    people: dict[str, int]
-    candidates: list[Candidate]
-    tasks: list[Task]
-    task_candidate: list[int]
-    unmet: list[Unmet]
-    capacity: tuple[int, ...]
-    previous_slot: dict[int, int]
-    previous_table: dict[int, int]
-    dropped_previous: int
-
-
-def _allowed(event: Event, c: Candidate, pa: Participant, pb: Participant) -> list[int]:
-    """Slots a candidate may take by session, fixed slot and both sides' availability."""
-    morning = event.morning_slots if event.morning_slots is not None else event.slots
-    if c.session == "morning":
-        slots = range(1, morning + 1)
-    elif c.session == "afternoon":
-        slots = range(morning + 1, event.slots + 1)
-    else:
-        slots = range(1, event.slots + 1)
-    out = [s for s in slots if s not in pa.unavailable and s not in pb.unavailable]
-    if c.slot is not None:
-        out = [s for s in out if s == c.slot]
-    return out
-
-
-def _validate(event: Event) -> None:
-    """Reject malformed input early with a plain ValueError."""
-    if event.slots < 1 or event.tables < 0:
-        raise ValueError("an event needs at least one slot and a non-negative table count")
-    if event.morning_slots is not None and not 0 <= event.morning_slots <= event.slots:
-        raise ValueError("morning_slots must lie within 0..slots")
-    if event.capacity is not None and len(event.capacity) != event.slots:
-        raise ValueError("capacity needs one entry per slot")
-    ids = [p.id for p in event.participants]
-    if len(set(ids)) != len(ids):
-        raise ValueError("participant ids must be unique")
-    for p in event.participants:
-        if p.table is not None and not 1 <= p.table <= event.tables:
-            raise ValueError(f"{p.id}: table {p.table} outside 1..{event.tables}")
-        if p.max_meetings is not None and p.max_meetings < 0:
-            raise ValueError(f"{p.id}: negative max_meetings")
-    known = set(ids)
-    pairs: set[frozenset[str]] = set()
-    for c in event.candidates:
-        if c.a not in known or c.b not in known:
-            raise ValueError(f"candidate {c.a}-{c.b} names an unknown participant")
-        if c.a == c.b:
-            raise ValueError(f"candidate {c.a}-{c.b} pairs a participant with itself")
-        key = frozenset((c.a, c.b))
-        if key in pairs:
-            raise ValueError(f"pair {c.a}-{c.b} listed twice")
-        pairs.add(key)
-        if c.weight < 0:
-            raise ValueError(f"pair {c.a}-{c.b} has a negative weight")
-        if c.slot is not None and not 1 <= c.slot <= event.slots:
-            raise ValueError(f"pair {c.a}-{c.b}: slot {c.slot} outside 1..{event.slots}")
-        if c.locked and c.slot is None:
-            raise ValueError(f"locked pair {c.a}-{c.b} has no slot")
-        if c.session != "any" and event.morning_slots is None:
-            raise ValueError(f"pair {c.a}-{c.b} asks for a session but the event has none")
-
-
-def _prepare(event: Event, *, mode: Mode, previous: Sequence[Meeting]) -> _Prepared:
-    """Turn candidates into slot-model tasks, setting aside pairs that can never meet."""
-    _validate(event)
-    people = {p.id: i for i, p in enumerate(event.participants)}
-    by_id = {p.id: p for p in event.participants}
-    candidates = list(event.candidates)
-    index = {frozenset((c.a, c.b)): k for k, c in enumerate(candidates)}
-    prev_of: dict[int, Meeting] = {}
-    dropped = 0
-    for mt in previous:
-        key = frozenset((mt.a, mt.b))
-        k = index.get(key)
-        if mode == "fill":
-            # Fill keeps every scheduled meeting exactly, candidate or not.
-            if k is None:
-                candidates.append(Candidate(mt.a, mt.b))
-                k = len(candidates) - 1
-                index[key] = k
-            candidates[k] = replace(candidates[k], locked=True, slot=mt.slot, table=mt.table)
-        elif k is None:
-            # A previous meeting that is no longer a candidate is dropped by force.
-            dropped += 1
-            continue
-        prev_of[k] = mt
-
-    capacity = tuple(
-        min(event.tables, event.capacity[s] if event.capacity else event.tables)
-        for s in range(event.slots)
-    )
-    tasks: list[Task] = []
-    task_candidate: list[int] = []
-    unmet: list[Unmet] = []
-    previous_slot: dict[int, int] = {}
-    previous_table: dict[int, int] = {}
-    for k, c in enumerate(candidates):
-        pa, pb = by_id[c.a], by_id[c.b]
-        reason = None
-        table = c.table if c.locked and c.table is not None else None
-        own = {t for t in (pa.table, pb.table) if t is not None}
-        if len(own) == 2:
-            reason = f"both have their own table ({pa.table} and {pb.table})"
-        elif own:
-            owned = own.pop()
-            if table is not None and table != owned:
-                reason = (
-                    f"locked at table {table} but {c.a if pa.table else c.b} keeps table {owned}"
-                )
-            table = owned
-        if table is not None and not 1 <= table <= event.tables:
-            reason = f"table {table} outside 1..{event.tables}"
-        slots = _allowed(event, c, pa, pb)
-        if reason is None and not slots:
-            reason = _no_slot_reason(event, c, pa, pb)
-        if reason is not None:
-            if c.required or c.locked:
-                kind = "locked" if c.locked else "required_pair"
-                unmet.append(Unmet(kind, (c.a, c.b), reason))
-            elif len(own) == 2:
-                unmet.append(Unmet("candidate", (c.a, c.b), reason))
-            if k in prev_of:
-                dropped += 1
-            continue
-        if k in prev_of:
-            previous_slot[len(tasks)] = prev_of[k].slot
-            previous_table[len(tasks)] = prev_of[k].table
-        tasks.append(
-            Task(
-                a=people[c.a],
-                b=people[c.b],
-                slots=tuple(slots),
-                required=c.locked,
-                weight=c.weight,
-                table=table,
-            )
-        )
-        task_candidate.append(k)
-    return _Prepared(
-        event=event,
-        people=people,
-        candidates=candidates,
-        tasks=tasks,
-        task_candidate=task_candidate,
-        unmet=unmet,
-        capacity=capacity,
-        previous_slot=previous_slot,
-        previous_table=previous_table,
-        dropped_previous=dropped,
-    )
-
-
-def _no_slot_reason(event: Event, c: Candidate, pa: Participant, pb: Participant) -> str:
-    """Say why a pair has no slot it could use."""
-    if c.slot is not None:
-        gone = [p.id for p in (pa, pb) if c.slot in p.unavailable]
-        if gone:
-            return f"slot {c.slot} is unavailable for {', '.join(gone)}"
-        return f"slot {c.slot} is outside the {c.session} session"
-    return f"no slot in the {c.session} session where both {c.a} and {c.b} are available"
-
-
-def _add_rules(
-    m: cp_model.CpModel, prep: _Prepared, placed: Sequence[cp_model.LinearExprT]
-) -> dict[str, cp_model.LinearExprT]:
-    """Max meetings as hard rules; the expressions of the objective levels."""
-    count: dict[int, list[cp_model.LinearExprT]] = defaultdict(list)
-    for i, t in enumerate(prep.tasks):
-        count[t.a].append(placed[i])
-        count[t.b].append(placed[i])
-    shortfall: list[cp_model.LinearExprT] = []
-    for p, part in enumerate(prep.event.participants):
-        mine = count.get(p, [])
-        if part.max_meetings is not None and len(mine) > part.max_meetings:
-            m.add(sum(mine) <= part.max_meetings)
-        if part.min_meetings > 0:
-            short = m.new_int_var(0, part.min_meetings, f"short{p}")
-            m.add(short >= part.min_meetings - sum(mine))
-            shortfall.append(short)
-    missing = sum(
-        1 - placed[i]
-        for i, k in enumerate(prep.task_candidate)
-        if prep.candidates[k].required and not prep.tasks[i].required
-    )
-    weight = sum(t.weight * placed[i] for i, t in enumerate(prep.tasks) if t.weight)
-    return {"required_missing": missing, "shortfall": sum(shortfall), "weight": weight}
 
 
 def _levels(
@@ -285,7 +85,7 @@ def _levels(
 
 
 def _solve_placement(
-    prep: _Prepared,
+    prep: Prepared,
     keep: Sequence[int],
     *,
     fairness: int | None,
@@ -324,7 +124,7 @@ def _solve_placement(
         tasks=list(tasks),
         task_candidate=[prep.task_candidate[i] for i in keep],
     )
-    exprs = _add_rules(sm.model, sub, sm.placed)
+    exprs = add_rules(sm.model, sub, sm.placed)
     if rebuild:
         kept = [
             sm.x[j, prep.previous_slot[i]]
@@ -361,7 +161,7 @@ def _solve_placement(
 
 
 def _select(
-    prep: _Prepared, *, rebuild: bool, time_limit: float, seed: int, workers: int
+    prep: Prepared, *, rebuild: bool, time_limit: float, seed: int, workers: int
 ) -> tuple[list[int], list[LevelResult], str]:
     """Choose pairs without slots, under every count the slots imply; a relaxation of the day."""
     m = cp_model.CpModel()
@@ -390,7 +190,7 @@ def _select(
         if len(members) > cap:
             m.add(sum(y[i] for i in members) <= cap)
     m.add(sum(y) <= sum(prep.capacity))
-    exprs = _add_rules(m, prep, y)
+    exprs = add_rules(m, prep, y)
     if rebuild:
         exprs["changes"] = sum(1 - y[i] for i in prep.previous_slot)
     levels = _levels(exprs, rebuild=rebuild, breaks=None)
@@ -424,622 +224,8 @@ def _select(
     return chosen, results, status
 
 
-def _sides(prep: _Prepared, free: Sequence[int]) -> list[int] | None:
-    """A two-colouring of the people by the free tasks' pairs, or None when it has an odd cycle."""
-    side = [-1] * len(prep.event.participants)
-    adjacent: dict[int, list[int]] = defaultdict(list)
-    for i in free:
-        t = prep.tasks[i]
-        adjacent[t.a].append(t.b)
-        adjacent[t.b].append(t.a)
-    for root in range(len(side)):
-        if side[root] >= 0:
-            continue
-        side[root] = 0
-        stack = [root]
-        while stack:
-            p = stack.pop()
-            for q in adjacent[p]:
-                if side[q] < 0:
-                    side[q] = 1 - side[p]
-                    stack.append(q)
-                elif side[q] == side[p]:
-                    return None
-    return side
-
-
-@dataclass(slots=True)
-class _Network:
-    """The selection flow network, kept so its optimum can be analysed after the solve.
-
-    Arc k is (tail, head, capacity, cost), also arc k of the OR-Tools solver; `flow[k]` its flow
-    at the optimum found. `pair_arc` maps a free task to its arc, `person_arcs` a person to the
-    arcs that carry its meeting count.
-    """
-
-    n_nodes: int
-    arcs: list[tuple[int, int, int, int]]
-    flow: list[int]
-    pair_arc: dict[int, int]
-    person_arcs: dict[int, list[int]]
-
-
-def _select_flow(
-    prep: _Prepared, *, rebuild: bool
-) -> tuple[list[int], list[LevelResult], str] | None:
-    """The selection relaxation as a min-cost flow: exact in milliseconds, or None when it does
-    not apply (pairs not bipartite, a table shared by several people, costs out of range).
-
-    Relaxed counts: a person's tasks <= min(max_meetings, the slots its tasks can use), every
-    task <= total capacity. Lexicographic levels become cost scales: a required pair outweighs
-    every shortfall unit, which outweighs every weight, which outweighs every kept previous pair.
-    """
-    solved = _flow_network(prep, rebuild=rebuild)
-    if solved is None:
-        return None
-    chosen, levels, _ = solved
-    return chosen, levels, "optimal"
-
-
-def _flow_network(
-    prep: _Prepared, *, rebuild: bool
-) -> tuple[list[int], list[LevelResult], _Network] | None:
-    """Build and solve the selection flow (see `_select_flow`); the network comes back too."""
-    started = time.monotonic()
-    event = prep.event
-    owners: dict[int, set[int]] = defaultdict(set)
-    for p, part in enumerate(event.participants):
-        if part.table is not None:
-            owners[part.table].add(p)
-    locked = [i for i, t in enumerate(prep.tasks) if t.required]
-    free = [i for i, t in enumerate(prep.tasks) if not t.required]
-    for i in free:
-        t = prep.tasks[i]
-        # A table's once-per-slot rule is a person's rule only when one person owns it.
-        if t.table is not None and owners.get(t.table, set()) - {t.a, t.b} != set():
-            return None
-    side = _sides(prep, free)
-    if side is None:
-        return None
-    n = len(event.participants)
-    usable: list[set[int]] = [set() for _ in range(n)]
-    held = [0] * n
-    for t in prep.tasks:
-        usable[t.a] |= set(t.slots)
-        usable[t.b] |= set(t.slots)
-        if t.required:
-            held[t.a] += 1
-            held[t.b] += 1
-    cap = [
-        min(len(usable[p]), part.max_meetings if part.max_meetings is not None else event.slots)
-        - held[p]
-        for p, part in enumerate(event.participants)
-    ]
-    room = sum(prep.capacity) - len(locked)
-    if min(cap, default=0) < 0 or room < 0:
-        return None
-    need = [
-        min(cap[p], max(0, part.min_meetings - held[p]))
-        for p, part in enumerate(event.participants)
-    ]
-    scale = len(prep.previous_slot) + 1 if rebuild else 1
-    value = [
-        prep.tasks[i].weight * scale + (1 if rebuild and i in prep.previous_slot else 0)
-        for i in range(len(prep.tasks))
-    ]
-    unit_short = sum(value[i] for i in free) + 1
-    unit_required = unit_short * (sum(need) + 1)
-    is_required = [prep.candidates[k].required for k in prep.task_candidate]
-    source, sink, hub = n, n + 1, n + 2
-    flow = min_cost_flow.SimpleMinCostFlow()
-    net = _Network(n_nodes=n + 3, arcs=[], flow=[], pair_arc={}, person_arcs=defaultdict(list))
-
-    def arc(tail: int, head: int, capacity: int, cost: int) -> int:
-        k = flow.add_arc_with_capacity_and_unit_cost(tail, head, capacity, cost)
-        net.arcs.append((tail, head, capacity, cost))
-        return int(k)
-
-    for p in range(n):
-        ends = (hub, p) if side[p] == 0 else (p, sink)
-        if need[p]:
-            net.person_arcs[p].append(arc(*ends, need[p], -unit_short))
-        if cap[p] > need[p]:
-            net.person_arcs[p].append(arc(*ends, cap[p] - need[p], 0))
-    for i in free:
-        t = prep.tasks[i]
-        a, b = (t.a, t.b) if side[t.a] == 0 else (t.b, t.a)
-        cost = -(value[i] + (unit_required if is_required[i] else 0))
-        net.pair_arc[i] = arc(a, b, 1, cost)
-    arc(source, hub, room, 0)
-    arc(source, sink, room, 0)
-    flow.set_node_supply(source, room)
-    flow.set_node_supply(sink, -room)
-    if flow.solve() != flow.OPTIMAL:
-        return None
-    net.flow = [int(flow.flow(k)) for k in range(len(net.arcs))]
-    chosen = sorted(locked + [i for i, k in net.pair_arc.items() if net.flow[k]])
-    count = [0] * n
-    for i in chosen:
-        count[prep.tasks[i].a] += 1
-        count[prep.tasks[i].b] += 1
-    on = set(chosen)
-    parts = event.participants
-    values = {
-        "required_missing": sum(1 for i, r in enumerate(is_required) if r and i not in on),
-        "shortfall": sum(max(0, part.min_meetings - count[p]) for p, part in enumerate(parts)),
-        "weight": sum(prep.tasks[i].weight for i in chosen),
-    }
-    if rebuild:
-        values["changes"] = sum(1 for i in prep.previous_slot if i not in on)
-    spent = time.monotonic() - started
-    levels = [LevelResult(k, v, v, True, spent) for k, v in values.items()]
-    return chosen, levels, net
-
-
-def _free_arcs(net: _Network) -> set[int]:
-    """The arcs whose flow differs between optimal flows; every other arc is the same in all.
-
-    Duality: with shortest-path potentials on the residual graph (no negative cycle at an
-    optimum) every residual arc has a reduced cost >= 0, and two optimal flows differ by
-    residual cycles of total cost 0, whose arcs all have reduced cost 0. So an arc can change
-    exactly when its residual arc lies on a cycle of zero-reduced-cost residual arcs: when both
-    ends share a strongly connected component of that subgraph.
-    """
-    n = net.n_nodes
-    out: list[list[tuple[int, int, int]]] = [[] for _ in range(n)]
-    for k, (u, v, capacity, cost) in enumerate(net.arcs):
-        f = net.flow[k]
-        if f < capacity:
-            out[u].append((v, cost, k))
-        if f > 0:
-            out[v].append((u, -cost, k))
-    # Bellman-Ford (queue-based) from a virtual root joined to every node at cost 0.
-    dist = [0] * n
-    queued = [True] * n
-    queue = deque(range(n))
-    relaxed = 0
-    while queue:
-        u = queue.popleft()
-        queued[u] = False
-        du = dist[u]
-        for v, cost, _ in out[u]:
-            if du + cost < dist[v]:
-                dist[v] = du + cost
-                relaxed += 1
-                if relaxed > n * (len(net.arcs) + n):
-                    raise RuntimeError("negative cycle: the flow was not optimal")
-                if not queued[v]:
-                    queued[v] = True
-                    queue.append(v)
-    tight: list[list[int]] = [[] for _ in range(n)]
-    zero: list[tuple[int, int, int]] = []
-    for u in range(n):
-        for v, cost, k in out[u]:
-            if cost + dist[u] - dist[v] == 0:
-                tight[u].append(v)
-                zero.append((u, v, k))
-    comp = _components(tight)
-    # A residual arc of reduced cost 0 lies on a zero cycle when its ends share a component.
-    return {k for u, v, k in zero if comp[u] == comp[v]}
-
-
-def _components(adjacent: list[list[int]]) -> list[int]:
-    """Strongly connected components (iterative Tarjan): a component number per node."""
-    n = len(adjacent)
-    index = [-1] * n
-    low = [0] * n
-    comp = [-1] * n
-    on_stack = [False] * n
-    stack: list[int] = []
-    counter = 0
-    found = 0
-    for root in range(n):
-        if index[root] >= 0:
-            continue
-        work = [(root, 0)]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = True
-        while work:
-            u, k = work[-1]
-            if k < len(adjacent[u]):
-                work[-1] = (u, k + 1)
-                v = adjacent[u][k]
-                if index[v] < 0:
-                    index[v] = low[v] = counter
-                    counter += 1
-                    stack.append(v)
-                    on_stack[v] = True
-                    work.append((v, 0))
-                elif on_stack[v]:
-                    low[u] = min(low[u], index[v])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[u])
-            if low[u] == index[u]:
-                while True:
-                    v = stack.pop()
-                    on_stack[v] = False
-                    comp[v] = found
-                    if v == u:
-                        break
-                found += 1
-    return comp
-
-
-@dataclass(slots=True)
-class _Freedom:
-    """What every schedule optimal on levels 1-3 shares, from the flow's optimal face.
-
-    `unique`: every such schedule meets exactly the chosen pairs. `floor[p]`: p meets at least
-    this often in every one; `usable[p]`: the slots p's meetings can take in any of them.
-    """
-
-    unique: bool
-    floor: list[int]
-    usable: list[set[int]]
-    # The tasks some optimal selection takes (all others are in none), those all take.
-    maybe: list[int]
-    sure: frozenset[int]
-
-
-def _freedom(prep: _Prepared) -> _Freedom | None:
-    """Which pairs and meeting counts are the same in every selection optimal on levels 1-3.
-
-    The flow without the rebuild term: its optimal flows are exactly the selections optimal on
-    levels 1-3 (a schedule's pairs are a flow of the same cost), a superset of those optimal on
-    changes too, so what holds here holds for every schedule the breaks level ranges over.
-    """
-    solved = _flow_network(prep, rebuild=False)
-    if solved is None:
-        return None
-    chosen, _, net = solved
-    free = _free_arcs(net)
-    n = len(prep.event.participants)
-    on = set(chosen)
-    floor = [0] * n
-    usable: list[set[int]] = [set() for _ in range(n)]
-    possible: list[int] = []
-    certain: set[int] = set()
-    for i, t in enumerate(prep.tasks):
-        k = net.pair_arc.get(i)
-        sure = t.required or (k is not None and k not in free and i in on)
-        maybe = sure or (k is not None and k in free)
-        if maybe:
-            possible.append(i)
-        if sure:
-            certain.add(i)
-        for p in (t.a, t.b):
-            if maybe:
-                usable[p] |= set(t.slots)
-            if sure:
-                floor[p] += 1
-    count = [0] * n
-    for i in chosen:
-        count[prep.tasks[i].a] += 1
-        count[prep.tasks[i].b] += 1
-    for p in range(n):
-        if not any(k in free for k in net.person_arcs.get(p, [])):
-            floor[p] = count[p]
-    unique = not any(k in free for k in net.pair_arc.values())
-    return _Freedom(
-        unique=unique, floor=floor, usable=usable, maybe=possible, sure=frozenset(certain)
-    )
-
-
-def _person_floor(n_slots: int, meetings: int, usable: set[int]) -> int:
-    """Fewest breaks of someone with `meetings` meetings in the `usable` slots.
-
-    Meetings in different maximal runs of usable slots are separated by an unusable (so empty)
-    slot; the fewest runs that hold them all, minus one, is the least number of idle gaps.
-    """
-    runs: list[int] = []
-    length = 0
-    for s in range(1, n_slots + 2):
-        if s in usable:
-            length += 1
-        elif length:
-            runs.append(length)
-            length = 0
-    runs.sort(reverse=True)
-    left, used = meetings, 0
-    for r in runs:
-        if left <= 0:
-            break
-        left -= r
-        used += 1
-    return max(0, used - 1)
-
-
-def _busy_sets(usable: Sequence[int], count: int, runs: int) -> list[tuple[int, ...]]:
-    """Every `count`-subset of the sorted `usable` slots made of exactly `runs` runs."""
-    free = set(usable)
-    out: list[tuple[int, ...]] = []
-
-    def extend(start: int, left: int, runs_left: int, acc: tuple[int, ...]) -> None:
-        for a in range(start, usable[-1] + 1):
-            if a not in free:
-                continue
-            length = 0
-            while a + length in free and length < left:
-                length += 1
-                run = acc + tuple(range(a, a + length))
-                if runs_left == 1:
-                    if length == left:
-                        out.append(run)
-                elif length < left:
-                    # The next run starts after an idle slot.
-                    extend(a + length + 1, left - length, runs_left - 1, run)
-
-    if usable and 0 < runs <= count:
-        extend(usable[0], count, runs, ())
-    return out
-
-
-def _seats(pair_slots: Sequence[Sequence[int]], busy: Sequence[int]) -> bool:
-    """Whether each pair can take its own slot of `busy`, all different (bipartite matching)."""
-    taken: dict[int, int] = {}
-    allowed = set(busy)
-
-    def augment(k: int, seen: set[int]) -> bool:
-        for s in pair_slots[k]:
-            if s in allowed and s not in seen:
-                seen.add(s)
-                if s not in taken or augment(taken[s], seen):
-                    taken[s] = k
-                    return True
-        return False
-
-    return all(augment(k, set()) for k in range(len(pair_slots)))
-
-
-def _matched_floor(usable: Sequence[int], pair_slots: Sequence[Sequence[int]], start: int) -> int:
-    """Fewest breaks of someone who meets exactly these pairs, each in one of its own slots.
-
-    From `start` runs up: the first run count with a busy set the pairs can be seated in (a
-    matching) gives the breaks; sets with fewer runs were all checked and none seats them.
-    """
-    count = len(pair_slots)
-    runs = start
-    while runs < count:
-        sets = _busy_sets(usable, count, runs)
-        if len(sets) > MATCH_SETS_LIMIT or any(_seats(pair_slots, b) for b in sets):
-            break
-        runs += 1
-    return runs - 1
-
-
-def person_floors(prep: _Prepared, freedom: _Freedom) -> list[int]:
-    """Per person, a lower bound on its breaks in every schedule optimal on levels 1-3.
-
-    A person whose pairs are the same in every optimal selection needs a busy set its pairs
-    can be seated in, each in a slot both sides can use (`_matched_floor`); anyone else at
-    least the runs of usable slots that hold its sure count (`_person_floor`).
-    """
-    n_slots = prep.event.slots
-    mine: dict[int, list[int]] = defaultdict(list)
-    for i in freedom.maybe:
-        mine[prep.tasks[i].a].append(i)
-        mine[prep.tasks[i].b].append(i)
-    floors = [0] * len(freedom.floor)
-    for p, k in enumerate(freedom.floor):
-        if k <= 1:
-            continue
-        low = _person_floor(n_slots, k, freedom.usable[p])
-        items = mine[p]
-        if all(i in freedom.sure for i in items):
-            usable = sorted(freedom.usable[p])
-            low = _matched_floor(usable, [prep.tasks[i].slots for i in items], low + 1)
-        floors[p] = low
-    return floors
-
-
-def breaks_floor(prep: _Prepared, freedom: _Freedom) -> int:
-    """A lower bound on the breaks of every schedule optimal on levels 1-3 (`person_floors`)."""
-    return sum(person_floors(prep, freedom))
-
-
-def _runs(slots: Sequence[int]) -> int:
-    """Maximal runs of consecutive slots in a sorted sequence."""
-    return sum(1 for k, s in enumerate(slots) if k == 0 or slots[k - 1] != s - 1)
-
-
-@dataclass(slots=True)
-class _Proof:
-    """What the break decision model settled: a proven bound, maybe a better schedule."""
-
-    bound: int
-    slot_of: dict[int, int] | None
-
-
-def _prove_breaks(
-    prep: _Prepared,
-    freedom: _Freedom,
-    values: dict[str, int],
-    *,
-    best: dict[int, int],
-    bound: int,
-    deadline: float,
-    seed: int,
-    workers: int,
-) -> _Proof:
-    """Raise the breaks bound over every schedule optimal on levels 1-3, or find one at it.
-
-    Ascending decisions "breaks <= bound": refuted, the bound rises by one; satisfied, the
-    schedule found sits at the bound, so it is optimal.
-
-    The model ranges over the pairs some optimal selection takes, those all take required,
-    levels 1-3 pinned: a superset of the schedules the breaks level ranges over (`_freedom`).
-    On top of the break count it states what every such schedule obeys:
-
-    - balance: every pair joins the two sides of the pair graph, so in each slot as many
-      people of one side are busy as of the other;
-    - patterns: a person whose pairs are the same in every optimal selection has a known count
-      c; its busy set is a c-subset of its slots, with r0 runs at least (r0 - 1 = its floor).
-      `e1` says the set is not one of the r0-run ones, `e2` not one with at most r0 + 1 runs;
-      its breaks are at least r0 - 1 + e1 + e2.
-
-    The sum of those per-person lower bounds <= target is a relaxation of "breaks <= target"
-    (each term is at most the person's breaks), so INFEASIBLE proves target + 1. The exact
-    count <= target is stated too, so a solution found is a schedule with at most target.
-    """
-    n_slots = prep.event.slots
-    maybe = freedom.maybe
-    sides = _sides(prep, maybe)
-    cur = dict(best)
-    cur_breaks = _objective(prep, cur).breaks
-    m = cp_model.CpModel()
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    at: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    tables: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
-    mine: dict[int, list[int]] = defaultdict(list)
-    placed: list[cp_model.LinearExprT] = []
-    for i in maybe:
-        t = prep.tasks[i]
-        row = []
-        for s in t.slots:
-            v = m.new_bool_var(f"x{i}_{s}")
-            x[i, s] = v
-            row.append(v)
-            at[t.a, s].append(v)
-            at[t.b, s].append(v)
-            by_slot[s].append(v)
-            if t.table is not None:
-                tables[t.table, s].append(v)
-        if i in freedom.sure:
-            m.add_exactly_one(row)
-        else:
-            m.add_at_most_one(row)
-        placed.append(sum(row))
-        mine[t.a].append(i)
-        mine[t.b].append(i)
-    for vs in (*at.values(), *tables.values()):
-        if len(vs) > 1:
-            m.add_at_most_one(vs)
-    for s, vs in by_slot.items():
-        if len(vs) > prep.capacity[s - 1]:
-            m.add(sum(vs) <= prep.capacity[s - 1])
-    sub = replace(
-        prep,
-        tasks=[prep.tasks[i] for i in maybe],
-        task_candidate=[prep.task_candidate[i] for i in maybe],
-    )
-    exprs = _add_rules(m, sub, placed)
-    m.add(exprs["required_missing"] <= values["required_missing"])
-    m.add(exprs["shortfall"] <= values["shortfall"])
-    m.add(exprs["weight"] >= values["weight"])
-    busy_now: dict[int, set[int]] = defaultdict(set)
-    for i, s in cur.items():
-        busy_now[prep.tasks[i].a].add(s)
-        busy_now[prep.tasks[i].b].add(s)
-    exact: list[cp_model.LinearExprT] = []
-    relaxed: list[cp_model.LinearExprT] = []
-    busy: dict[tuple[int, int], cp_model.IntVar] = {}
-    for p, items in mine.items():
-        usable = sorted({s for i in items for s in prep.tasks[i].slots})
-        for s in usable:
-            b = m.new_bool_var(f"b{p}_{s}")
-            m.add(sum(at[p, s]) == b)
-            m.add_hint(b, s in busy_now[p])
-            busy[p, s] = b
-        fixed = all(i in freedom.sure for i in items)
-        count = len(items)
-        if fixed:
-            # Its pairs are the same in every optimal selection: so is its meeting count.
-            m.add(sum(busy[p, s] for s in usable) == count)
-        if count <= 1:
-            continue
-        starts = []
-        for s in usable:
-            st = m.new_bool_var(f"st{p}_{s}")
-            m.add(st >= busy[p, s] - busy.get((p, s - 1), 0))
-            m.add_hint(st, s in busy_now[p] and s - 1 not in busy_now[p])
-            starts.append(st)
-        if freedom.floor[p] >= 1:
-            mine_breaks: cp_model.LinearExprT = sum(starts) - 1
-        else:
-            met = m.new_bool_var(f"met{p}")
-            m.add_max_equality(met, [busy[p, s] for s in usable])
-            m.add_hint(met, bool(busy_now[p]))
-            mine_breaks = sum(starts) - met
-        exact.append(mine_breaks)
-        if not fixed or count >= len(usable) or math.comb(len(usable), count) > PATTERN_LIMIT:
-            relaxed.append(mine_breaks)
-            continue
-        subsets = [(c, _runs(c)) for c in itertools.combinations(usable, count)]
-        r0 = min(r for _, r in subsets)
-        e1 = m.new_bool_var(f"e1_{p}")
-        e2 = m.new_bool_var(f"e2_{p}")
-        now = _runs(sorted(busy_now[p]))
-        m.add_hint(e1, now > r0)
-        m.add_hint(e2, now > r0 + 1)
-        tight: list[cp_model.IntVar] = []
-        near: list[cp_model.IntVar] = []
-        for c, r in subsets:
-            if r > r0 + 1:
-                continue
-            v = m.new_bool_var(f"pat{p}")
-            m.add_hint(v, set(c) == busy_now[p])
-            (tight if r == r0 else near).append(v)
-            for s in usable:
-                m.add_implication(v, busy[p, s] if s in c else busy[p, s].negated())
-        m.add_exactly_one([*tight, *near, e2])
-        m.add(sum(tight) + e1 == 1)
-        m.add_implication(e2, e1)
-        m.add(sum(starts) >= r0 + e1 + e2)
-        relaxed.append(r0 - 1 + e1 + e2)
-    if sides is not None:
-        for s in range(1, n_slots + 1):
-            left = [v for (p, t), v in busy.items() if t == s and sides[p] == 0]
-            right = [v for (p, t), v in busy.items() if t == s and sides[p] == 1]
-            m.add(sum(left) == sum(right))
-    cap = m.new_int_var(0, cur_breaks, "cap")
-    m.add(sum(exact) <= cap)
-    m.add(sum(relaxed) <= cap)
-    for (i, s), v in x.items():
-        m.add_hint(v, cur.get(i) == s)
-    found: dict[int, int] | None = None
-    while bound < cur_breaks and time.monotonic() < deadline:
-        # A small gap: ask for one fewer than the best (refuted: optimal in one solve). A large
-        # one: climb from the bound, each refutation raising it by one.
-        target = cur_breaks - 1 if cur_breaks - bound <= DESCEND_GAP else bound
-        domain = m.proto.variables[cap.index].domain
-        domain[0], domain[1] = 0, target
-        solver = solver_for(
-            time_limit=deadline - time.monotonic(),
-            seed=seed,
-            # One break above the bound, the question is whether the bound is reached, mostly
-            # answered by a schedule (the floors are mostly tight), which one worker alone
-            # cannot always find (the Wenzhou demo, for some orders of its participants:
-            # nothing in 3 s, two workers 0.15-0.45 s). Otherwise a refutation is the likelier
-            # answer, and one worker refutes faster than two on the loaded machine (the bench
-            # demo's 6: 0.6-1.0 s against 0.8-1.3 s).
-            workers=workers if cur_breaks - bound == 1 else 1,
-            deterministic=DETERMINISTIC,
-        )
-        code = solver.solve(m)
-        if code == cp_model.INFEASIBLE:
-            bound = target + 1
-            continue
-        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            break
-        sl = {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
-        if _rank(prep, sl) >= _rank(prep, cur):
-            break
-        cur, found = sl, sl
-        cur_breaks = _objective(prep, cur).breaks
-        m.clear_hints()  # type: ignore[no-untyped-call]
-        for (i, s), v in x.items():
-            m.add_hint(v, cur.get(i) == s)
-    return _Proof(bound=bound, slot_of=found)
-
-
 def _place_all(
-    prep: _Prepared,
+    prep: Prepared,
     keep: Sequence[int],
     *,
     time_limit: float,
@@ -1087,7 +273,7 @@ def _place_all(
     return {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
 
 
-def _greedy(prep: _Prepared) -> dict[int, int]:
+def _greedy(prep: Prepared) -> dict[int, int]:
     """Slot by slot, seat the best remaining pair that fits: locked, required, then weight."""
     event = prep.event
     limit = [
@@ -1126,7 +312,7 @@ def _greedy(prep: _Prepared) -> dict[int, int]:
     return slot_of
 
 
-def _assign_tables(prep: _Prepared, slot_of: dict[int, int]) -> list[Meeting]:
+def _assign_tables(prep: Prepared, slot_of: dict[int, int]) -> list[Meeting]:
     """Own and locked tables first, then free tables in a stable order, unowned ones first."""
     event = prep.event
     owned = {p.table for p in event.participants if p.table is not None}
@@ -1159,7 +345,7 @@ def _assign_tables(prep: _Prepared, slot_of: dict[int, int]) -> list[Meeting]:
     return sorted(out)
 
 
-def _explain(prep: _Prepared, slot_of: dict[int, int]) -> list[Unmet]:
+def _explain(prep: Prepared, slot_of: dict[int, int]) -> list[Unmet]:
     """Reasons for required pairs left out and participants under their minimum."""
     event = prep.event
     count = [0] * len(event.participants)
@@ -1206,32 +392,6 @@ def _explain(prep: _Prepared, slot_of: dict[int, int]) -> list[Unmet]:
     return out
 
 
-def _objective(prep: _Prepared, slot_of: dict[int, int]) -> Objective:
-    """Recompute every level from the schedule itself, independent of the model."""
-    event = prep.event
-    count = [0] * len(event.participants)
-    busy: dict[int, list[int]] = defaultdict(list)
-    for i, s in slot_of.items():
-        for p in (prep.tasks[i].a, prep.tasks[i].b):
-            count[p] += 1
-            busy[p].append(s)
-    missing = sum(
-        1
-        for i, k in enumerate(prep.task_candidate)
-        if prep.candidates[k].required and i not in slot_of
-    ) + sum(1 for u in prep.unmet if u.kind == "required_pair")
-    shortfall = sum(max(0, p.min_meetings - count[k]) for k, p in enumerate(event.participants))
-    weight = sum(prep.tasks[i].weight for i in slot_of)
-    changes = prep.dropped_previous + sum(
-        1 for i, s in prep.previous_slot.items() if slot_of.get(i) != s
-    )
-    breaks = sum(
-        sum(1 for a, b in zip(sorted(v), sorted(v)[1:], strict=False) if b > a + 1)
-        for v in busy.values()
-    )
-    return Objective(missing, shortfall, weight, changes, breaks)
-
-
 def tail_seconds(time_limit: float, size: int) -> float:
     """Time for the idle-gap levels once the pairs are placed: three seconds on the demo, growing
     with the model, half the limit at most (100x300 at 20 s: 10 s; 300x2000 at 60 s: 30 s).
@@ -1243,7 +403,7 @@ def tail_seconds(time_limit: float, size: int) -> float:
 
 
 def _flow_path(
-    prep: _Prepared,
+    prep: Prepared,
     flow: tuple[list[int], list[LevelResult], str],
     *,
     exact: bool,
@@ -1263,7 +423,7 @@ def _flow_path(
     events the break model over the pairs some optimal selection can take, hinted, then tries
     to improve it and prove a bound. The breaks bound is the larger of the per-person floor and
     that model's bound, both valid over every schedule optimal on the levels above (see
-    `_freedom`).
+    `freedom_of`).
     """
     chosen, found, _ = flow
     head = [lv for lv in found if lv.name in ("required_missing", "shortfall", "weight")]
@@ -1285,7 +445,7 @@ def _flow_path(
     # The breaks budget starts once the pairs are placed: on 300x2000 the placement alone took
     # 7-10 s of a 15 s budget on the busy machine, leaving the search a quarter of it.
     tail_deadline = min(deadline, time.monotonic() + tail_span)
-    freedom = _freedom(prep)
+    freedom = freedom_of(prep)
     floor = breaks_floor(prep, freedom) if freedom is not None else 0
     n_people = len(prep.event.participants)
 
@@ -1317,15 +477,15 @@ def _flow_path(
             # find the schedule (bench demo, seed 2: the search stopped at 8, the model refuted
             # 5 and then found nothing at 7 in its time); another seeded run from the best
             # mostly finds it (7) in a third of a second.
-            if _objective(prep, placed).breaks - floor <= DESCEND_GAP:
+            if objective_of(prep, placed).breaks - floor <= DESCEND_GAP:
                 break
             placed = search(placed, 0.5, SEARCH_MOVES_PER_PAIR_BEFORE_PROOF, attempt)
     else:
         placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR)
-    got = _objective(prep, placed)
+    got = objective_of(prep, placed)
     bound = floor
     # Previous meetings whose pair is no longer a candidate count as changes in every schedule
-    # (`_objective` includes them, the models do not): only changes above them are open.
+    # (`objective_of` includes them, the models do not): only changes above them are open.
     forced = prep.dropped_previous
     if rebuild and got.changes > forced and not bounded:
         # The break model over the chosen pairs lowers changes, which the search only keeps
@@ -1342,13 +502,13 @@ def _flow_path(
             only=tail,
             place_all=True,
         )
-        if more and _rank(prep, better) < _rank(prep, placed):
+        if more and rank(prep, better) < rank(prep, placed):
             placed = search(better, 1.0, SEARCH_MOVES_PER_PAIR)
     slot_of = placed
-    got = _objective(prep, slot_of)
+    got = objective_of(prep, slot_of)
     if bounded and freedom is not None and got.breaks > bound and got.changes <= forced:
         now = time.monotonic()
-        proof = _prove_breaks(
+        proof = prove_breaks(
             prep,
             freedom,
             values,
@@ -1364,7 +524,7 @@ def _flow_path(
         bound = proof.bound
         if proof.slot_of is not None:
             slot_of = proof.slot_of
-        got = _objective(prep, slot_of)
+        got = objective_of(prep, slot_of)
     full: list[LevelResult] = []
     open_tail = got.breaks > bound or (rebuild and got.changes > forced)
     if bounded and open_tail and time.monotonic() < tail_deadline:
@@ -1386,9 +546,9 @@ def _flow_path(
             core=False,
             must=sure,
         )
-        if full and _rank(prep, everywhere) <= _rank(prep, slot_of):
+        if full and rank(prep, everywhere) <= rank(prep, slot_of):
             slot_of = everywhere
-        got = _objective(prep, slot_of)
+        got = objective_of(prep, slot_of)
     last = {lv.name: lv for lv in full}
     if "breaks" in last:
         # Solved after the levels above were pinned at values no better than their optimum:
@@ -1419,14 +579,8 @@ def _flow_path(
     return levels, slot_of, status, values["weight"], breaks_bound
 
 
-def _rank(prep: _Prepared, slot_of: dict[int, int]) -> tuple[int, int, int, int, int]:
-    """The lexicographic key of a schedule, smaller is better."""
-    o = _objective(prep, slot_of)
-    return (o.required_missing, o.shortfall, -o.weight, o.changes, o.breaks)
-
-
 def _model_path(
-    prep: _Prepared,
+    prep: Prepared,
     *,
     method: str,
     fairness: int | None,
@@ -1517,7 +671,7 @@ def _model_path(
             )
 
             def rank(sl: dict[int, int]) -> tuple[int, int, int, int, int]:
-                o = _objective(prep, sl)
+                o = objective_of(prep, sl)
                 return (o.required_missing, o.shortfall, -o.weight, o.changes, o.breaks)
 
             if more and rank(full_slot_of) <= rank(slot_of):
@@ -1541,7 +695,7 @@ def schedule_event(
 ) -> Schedule:
     """Schedule an event day; `previous` is kept exactly in fill mode, changed little in rebuild."""
     started = time.monotonic()
-    prep = _prepare(event, mode=mode, previous=previous)
+    prep = prepare(event, mode=mode, previous=previous)
     rebuild = mode == "rebuild" and bool(previous)
     size = sum(len(t.slots) for t in prep.tasks)
     if method == "auto":
@@ -1550,7 +704,7 @@ def schedule_event(
         method = "exact"
     greedy = _greedy(prep)
     deadline = started + time_limit
-    flow = _select_flow(prep, rebuild=rebuild) if fairness is None else None
+    flow = select_flow(prep, rebuild=rebuild) if fairness is None else None
     quick = None
     if flow is not None:
         quick = _flow_path(
@@ -1582,7 +736,7 @@ def schedule_event(
         )
 
     def rank_of(sl: dict[int, int]) -> tuple[int, int, int]:
-        o = _objective(prep, sl)
+        o = objective_of(prep, sl)
         return (o.required_missing, o.shortfall, -o.weight)
 
     if levels and greedy and rank_of(greedy) < rank_of(slot_of):
@@ -1605,7 +759,7 @@ def schedule_event(
             breaks_bound=None,
         )
     meetings = _assign_tables(prep, slot_of)
-    objective = _objective(prep, slot_of)
+    objective = objective_of(prep, slot_of)
     if weight_bound is not None:
         weight_bound = max(weight_bound, objective.weight)
     gap = None
@@ -1627,13 +781,13 @@ def schedule_event(
 def greedy_schedule(*, event: Event) -> Schedule:
     """The baseline: fill slot by slot with the best remaining pair; no optimality claim."""
     started = time.monotonic()
-    prep = _prepare(event, mode="rebuild", previous=())
+    prep = prepare(event, mode="rebuild", previous=())
     slot_of = _greedy(prep)
     meetings = _assign_tables(prep, slot_of)
     return Schedule(
         status="feasible",
         meetings=tuple(meetings),
-        objective=_objective(prep, slot_of),
+        objective=objective_of(prep, slot_of),
         weight_bound=None,
         weight_gap=None,
         unmet=tuple(prep.unmet + _explain(prep, slot_of)),

@@ -6,15 +6,11 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.scheduling.engine import (
-    _prepare,
-    _select,
-    _select_flow,
-    greedy_schedule,
-    schedule_event,
-)
+from service.scheduling.engine import _select, greedy_schedule, schedule_event
 from service.scheduling.event import Candidate, Event, Meeting, Participant
+from service.scheduling.prepared import prepare
 from service.scheduling.rules import breaks_of, check_event
+from service.scheduling.selection import select_flow
 
 
 def _event(n: int, slots: int, cands: list[Candidate], **kw: object) -> Event:
@@ -304,8 +300,8 @@ def test_flow_selection_bounds_the_selection_model_and_the_schedule(
     seed: int, committees: int, orgs: int, slots: int
 ) -> None:
     event = _committee_day(seed, committees, orgs, slots)
-    prep = _prepare(event, mode="rebuild", previous=())
-    flow = _select_flow(prep, rebuild=False)
+    prep = prepare(event, mode="rebuild", previous=())
+    flow = select_flow(prep, rebuild=False)
     assert flow is not None
     _, exact, status = _select(prep, rebuild=False, time_limit=10, seed=0, workers=1)
     assert status == "optimal"

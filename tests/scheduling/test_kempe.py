@@ -6,19 +6,13 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.scheduling.engine import (
-    _assign_tables,
-    _freedom,
-    _greedy,
-    _objective,
-    _person_floor,
-    _prepare,
-    breaks_floor,
-    schedule_event,
-)
+from service.scheduling.engine import _assign_tables, _greedy, schedule_event
 from service.scheduling.event import Candidate, Event, Participant, Session
+from service.scheduling.floors import _person_floor, breaks_floor
 from service.scheduling.kempe import Stats, improve_breaks, mask_breaks
+from service.scheduling.prepared import objective_of, prepare
 from service.scheduling.rules import breaks_of, check_event
+from service.scheduling.selection import freedom_of
 
 
 def _day(seed: int, *, shared_table: bool = False, capacity: bool = False) -> Event:
@@ -85,7 +79,7 @@ def test_search_keeps_every_hard_rule_and_never_adds_breaks_or_changes(
     seed: int, shared_table: bool, capacity: bool, search_seed: int
 ) -> None:
     event = _day(seed, shared_table=shared_table, capacity=capacity)
-    prep = _prepare(event, mode="rebuild", previous=())
+    prep = prepare(event, mode="rebuild", previous=())
     start = _greedy(prep)
     # A locked pair that can never meet (unavailable at its slot) is absent before and after.
     absent = check_event(event=event, meetings=_assign_tables(prep, start))
@@ -114,7 +108,7 @@ def test_search_keeps_every_hard_rule_and_never_adds_breaks_or_changes(
         if len(prep.tasks[i].slots) == 1:
             assert s == start[i]
     assert check_event(event=event, meetings=_assign_tables(prep, out)) == absent
-    before, after = _objective(prep, start), _objective(prep, out)
+    before, after = objective_of(prep, start), objective_of(prep, out)
     assert (after.required_missing, after.shortfall, after.weight) == (
         before.required_missing,
         before.shortfall,
@@ -140,10 +134,10 @@ def test_search_closes_a_gap_by_a_chain_swap() -> None:
     )
     cands = (Candidate("C0", "O0"), Candidate("C1", "O0"), Candidate("C1", "O1"))
     event = Event(slots=3, tables=2, participants=people, candidates=cands)
-    prep = _prepare(event, mode="rebuild", previous=())
+    prep = prepare(event, mode="rebuild", previous=())
     start = {0: 1, 1: 3, 2: 2}
     out = improve_breaks(prep.tasks, n_people=4, capacity=prep.capacity, slot_of=start, seed=0)
-    assert _objective(prep, start).breaks == 1
+    assert objective_of(prep, start).breaks == 1
     assert out == {0: 1, 1: 2, 2: 3}
 
 
@@ -164,7 +158,7 @@ def test_person_floor() -> None:
 
 def _optimal_selections(event: Event) -> list[frozenset[int]]:
     """Every task set of the flow relaxation that is best on (missing, shortfall, -weight)."""
-    prep = _prepare(event, mode="rebuild", previous=())
+    prep = prepare(event, mode="rebuild", previous=())
     n = len(event.participants)
     usable: list[set[int]] = [set() for _ in range(n)]
     for t in prep.tasks:
@@ -237,8 +231,8 @@ def test_freedom_is_exactly_what_every_optimal_selection_shares(seed: int) -> No
         participants=tuple(committees + orgs),
         candidates=tuple(cands),
     )
-    prep = _prepare(event, mode="rebuild", previous=())
-    freedom = _freedom(prep)
+    prep = prepare(event, mode="rebuild", previous=())
+    freedom = freedom_of(prep)
     assert freedom is not None
     optimal = _optimal_selections(event)
     assert set(freedom.maybe) == set().union(*optimal)

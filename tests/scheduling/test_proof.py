@@ -7,25 +7,17 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.scheduling.engine import (
-    _busy_sets,
-    _freedom,
-    _matched_floor,
-    _objective,
-    _place_all,
-    _prepare,
-    _Prepared,
-    _prove_breaks,
-    _select_flow,
-    breaks_floor,
-    schedule_event,
-)
+from service.scheduling.engine import _place_all, schedule_event
 from service.scheduling.event import Candidate, Event, Participant
+from service.scheduling.floors import _busy_sets, _matched_floor, breaks_floor
+from service.scheduling.prepared import Prepared, objective_of, prepare
+from service.scheduling.proof import prove_breaks
 from service.scheduling.rules import check_event
+from service.scheduling.selection import freedom_of, select_flow
 from tests.scheduling.test_kempe import _optimal_selections
 
 
-def _fewest_breaks(prep: _Prepared, tasks: frozenset[int]) -> int | None:
+def _fewest_breaks(prep: Prepared, tasks: frozenset[int]) -> int | None:
     """The fewest breaks over every placement of `tasks` under the hard rules (None: none)."""
     order = sorted(tasks, key=lambda i: len(prep.tasks[i].slots))
     best: list[int] = []
@@ -33,7 +25,7 @@ def _fewest_breaks(prep: _Prepared, tasks: frozenset[int]) -> int | None:
 
     def walk(k: int) -> None:
         if k == len(order):
-            b = _objective(prep, slot_of).breaks
+            b = objective_of(prep, slot_of).breaks
             if not best or b < best[0]:
                 best[:] = [b]
             return
@@ -101,9 +93,9 @@ def _small_event(seed: int) -> Event:
 @given(st.integers(0, 100_000))
 def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
     event = _small_event(seed)
-    prep = _prepare(event, mode="rebuild", previous=())
-    flow = _select_flow(prep, rebuild=False)
-    freedom = _freedom(prep)
+    prep = prepare(event, mode="rebuild", previous=())
+    flow = select_flow(prep, rebuild=False)
+    freedom = freedom_of(prep)
     assert flow is not None and freedom is not None
     chosen, levels, _ = flow
     placed = _place_all(prep, chosen, time_limit=5, seed=0, workers=1, hint={})
@@ -115,7 +107,7 @@ def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -
     values = {lv.name: lv.value for lv in levels}
     floor = breaks_floor(prep, freedom)
     assert floor <= truth
-    proof = _prove_breaks(
+    proof = prove_breaks(
         prep,
         freedom,
         values,
@@ -128,8 +120,8 @@ def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -
     # Honest: never above the fewest breaks; complete on a small event: it reaches them.
     assert proof.bound <= truth
     final = proof.slot_of if proof.slot_of is not None else placed
-    got = _objective(prep, final)
-    start = _objective(prep, placed)
+    got = objective_of(prep, final)
+    start = objective_of(prep, placed)
     assert (got.required_missing, got.shortfall, got.weight) == (
         start.required_missing,
         start.shortfall,
