@@ -133,8 +133,8 @@ def _tiny(
     call restricted to those joins it (another CaDiCaL, for variety: 1.9.5 took 7.2 s and 33.5 s
     on forum-13crafc.original and ticf-13crafc.forb0003, 1.5.3 9.4 s and 31.5 s). The first
     answer settles: a schedule is optimal, unsatisfiable proves two. With one worker (or no
-    fork) the refutations come first, then one call: restricted to the candidates, or anybody's
-    when the refutations ran out of time.
+    fork) the refutations come first, then one call restricted to the candidates. When the
+    refutations run out of their time with no answer, the stage ends with bound 1.
     """
     deadline = time.monotonic() + time_limit * TINY_SHARE
     status, slots = blocks.decide(
@@ -163,16 +163,16 @@ def _tiny(
             workers=max(workers - len(calls), 1),
             stop=lambda: any(c.answered() for c in calls),
         )
+        answered = any(c.answered() for c in calls)
         if candidates == []:
             return blocks.BlockOutcome("unknown", None, 2, ())
-        if not any(c.answered() for c in calls):
-            if candidates:
-                only = blocks.one_break_cnf(base, n, candidates)
-                solver = "cadical195" if calls else "cadical153"
-                calls.append(blocks.SatCall(only, solver, deadline=deadline))
-            elif not calls:
-                anybody = blocks.one_break_cnf(base, n, None)
-                calls.append(blocks.SatCall(anybody, "cadical153", deadline=deadline))
+        if candidates is None and not answered:
+            # Out of time picking (as before the call ran beside): MaxSAT gets the rest.
+            return blocks.BlockOutcome("unknown", None, 1, ())
+        if candidates and not answered:
+            only = blocks.one_break_cnf(base, n, candidates)
+            solver = "cadical195" if calls else "cadical153"
+            calls.append(blocks.SatCall(only, solver, deadline=deadline))
         while calls:
             first = blocks.first_answer(calls, deadline=deadline)
             if first is None:
