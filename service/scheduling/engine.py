@@ -53,12 +53,13 @@ EXACT_LIMIT = 40_000
 # model over them runs after the search to prove a bound (100x300, 12,000: it found nothing in
 # 3 s, so the search keeps that time).
 BOUND_LIMIT = 6_000
-# Kempe-chain search budget in tried moves (about 2.5 us each): repeatable when it, not the
+# Kempe-chain search budget in tried moves (about 1.6 us each): repeatable when it, not the
 # time share, is what stops the search. Where the decision model follows (small events) the
-# search only needs a good start for it; elsewhere it is all there is (100x300 reached its
-# floor of 33 after about 8 million moves, 42 after 2.4 million).
+# search only needs a good start for it; elsewhere it is all there is, and a longer cooling
+# finds more (100x300 from one placement, two seeds each: 4 million moves 35 and 38, 8 million
+# 34 and 35, 16 million 33 and 33, its floor, reached after 5.6-7.7 million).
 SEARCH_MOVES_MIN = 150_000
-SEARCH_MOVES_PER_PAIR = 4_000
+SEARCH_MOVES_PER_PAIR = 16_000
 SEARCH_MOVES_PER_PAIR_BEFORE_PROOF = 1_000
 # Further seeded searches before the decision model while the best is more than DESCEND_GAP
 # above the bound.
@@ -394,17 +395,18 @@ def _explain(prep: Prepared, slot_of: dict[int, int]) -> list[Unmet]:
 
 def tail_seconds(time_limit: float, size: int) -> float:
     """Time for the idle-gap levels once the pairs are placed: three seconds on the demo, growing
-    with the model, three quarters of the limit at most (100x300 at 20 s: 13 s; 300x2000 at
-    60 s: 45 s).
+    with the model, three quarters of the limit at most (100x300 at 60 s: 26 s; 300x2000 at
+    60 s: 45 s; both 15 s at 20 s).
 
     The call returns as soon as the breaks are proven (the search stops at the bound), so the
-    whole budget is spent only on events it cannot close. Three quarters, not half: with half,
-    300x2000's search (18 million moves) followed the clock and reached its floor of 109 in one
-    run of four; with its moves fitting in the time, in five of eight (after 11-14 million moves,
-    22-30 s in all; the others ran out of moves at 110, 34-35 s). The placement's CP-SAT runs on
-    two workers, so its start, and the search's end, vary from run to run.
+    whole budget is spent only on events it cannot close. Measured with the bench at 60 s: with
+    half the limit, model size / 2,000 and 4,000 moves a pair, 100x300 never reached its floor
+    of 33 (34-38) and 300x2000 reached its 109 in one run of four; with this budget and 16,000
+    moves a pair, 100x300 in three of five (10-13 s; 34 and 36 after 22-23 s) and 300x2000 in
+    three of three (24-43 s). The placement's CP-SAT runs on two workers, so the search's start,
+    and its end, vary from run to run.
     """
-    return max(3.0, min(0.75 * time_limit, size / 2000))
+    return max(3.0, min(0.75 * time_limit, size / 1000))
 
 
 def _flow_path(
