@@ -195,11 +195,22 @@ def _optimal_selections(event: Event) -> list[frozenset[int]]:
     return best
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 100_000))
-def test_freedom_is_exactly_what_every_optimal_selection_shares(seed: int) -> None:
+def _small_event(
+    seed: int,
+    *,
+    fewest_slots: int,
+    org_gaps: int,
+    most_meetings: int,
+    keep: float,
+    at_most: int,
+    sessions: bool,
+) -> Event:
+    """1-3 committees at their own tables and 2-4 organizations, each missing up to 2 (for
+    organizations `org_gaps`) of `fewest_slots`-6 slots; each pair a candidate with chance
+    `keep`, `at_most` of them, weights 1-3 (few distinct weights, so that selections tie), a
+    tenth required, with `sessions` two in five confined to a half-day."""
     rng = random.Random(seed)
-    slots = rng.randint(2, 6)
+    slots = rng.randint(fewest_slots, 6)
     committees = [
         Participant(
             f"C{i}",
@@ -212,24 +223,39 @@ def test_freedom_is_exactly_what_every_optimal_selection_shares(seed: int) -> No
     orgs = [
         Participant(
             f"O{j}",
-            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 1))),
+            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, org_gaps))),
             min_meetings=rng.randint(0, 1),
-            max_meetings=rng.randint(1, 3),
+            max_meetings=rng.randint(1, most_meetings),
         )
         for j in range(rng.randint(2, 4))
     ]
-    # Few distinct weights, so that several selections tie.
+    halves: tuple[Session, ...] = ("any", "any", "any", "morning", "afternoon")
     cands = [
-        Candidate(c.id, o.id, weight=rng.choice((1, 2, 3)), required=rng.random() < 0.1)
+        Candidate(
+            c.id,
+            o.id,
+            weight=rng.choice((1, 2, 3)),
+            required=rng.random() < 0.1,
+            session=rng.choice(halves) if sessions else "any",
+        )
         for o in orgs
         for c in committees
-        if rng.random() < 0.7
-    ][:11]
-    event = Event(
+        if rng.random() < keep
+    ][:at_most]
+    return Event(
         slots=slots,
         tables=len(committees),
         participants=tuple(committees + orgs),
         candidates=tuple(cands),
+        morning_slots=slots // 2,
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 100_000))
+def test_freedom_is_exactly_what_every_optimal_selection_shares(seed: int) -> None:
+    event = _small_event(
+        seed, fewest_slots=2, org_gaps=1, most_meetings=3, keep=0.7, at_most=11, sessions=False
     )
     prep = prepare(event, mode="rebuild", previous=())
     freedom = freedom_of(prep)

@@ -8,13 +8,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.scheduling.engine import _place_all, schedule_event
-from service.scheduling.event import Candidate, Event, Participant
 from service.scheduling.floors import _busy_sets, _matched_floor, breaks_floor
 from service.scheduling.prepared import Prepared, objective_of, prepare
 from service.scheduling.proof import prove_breaks
 from service.scheduling.rules import check_event
 from service.scheduling.selection import freedom_of, select_flow
-from tests.scheduling.test_kempe import _optimal_selections
+from tests.scheduling.test_kempe import _optimal_selections, _small_event
 
 
 def _fewest_breaks(prep: Prepared, tasks: frozenset[int]) -> int | None:
@@ -47,52 +46,12 @@ def _fewest_breaks(prep: Prepared, tasks: frozenset[int]) -> int | None:
     return best[0] if best else None
 
 
-def _small_event(seed: int) -> Event:
-    rng = random.Random(seed)
-    slots = rng.randint(3, 6)
-    committees = [
-        Participant(
-            f"C{i}",
-            kind="committee",
-            table=i + 1,
-            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 2))),
-        )
-        for i in range(rng.randint(1, 3))
-    ]
-    orgs = [
-        Participant(
-            f"O{j}",
-            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 2))),
-            min_meetings=rng.randint(0, 1),
-            max_meetings=rng.randint(1, 4),
-        )
-        for j in range(rng.randint(2, 4))
-    ]
-    cands = [
-        Candidate(
-            c.id,
-            o.id,
-            weight=rng.choice((1, 2, 3)),
-            required=rng.random() < 0.1,
-            session=rng.choice(("any", "any", "any", "morning", "afternoon")),
-        )
-        for o in orgs
-        for c in committees
-        if rng.random() < 0.8
-    ][:9]
-    return Event(
-        slots=slots,
-        tables=len(committees),
-        participants=tuple(committees + orgs),
-        candidates=tuple(cands),
-        morning_slots=slots // 2,
-    )
-
-
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 100_000))
 def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
-    event = _small_event(seed)
+    event = _small_event(
+        seed, fewest_slots=3, org_gaps=2, most_meetings=4, keep=0.8, at_most=9, sessions=True
+    )
     prep = prepare(event, mode="rebuild", previous=())
     flow = select_flow(prep, rebuild=False)
     freedom = freedom_of(prep)
