@@ -1,7 +1,7 @@
 """Declarative base, engine, one transaction per request."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -144,10 +144,12 @@ def is_unique_violation(exc: Exception, *, table: str, column: str) -> bool:
     )
 
 
-def upsert_insert(session: AsyncSession, table: Any) -> "postgresql.Insert | sqlite.Insert":
-    """An INSERT with ON CONFLICT clauses, in the dialect of the session's database."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+# INSERT with ON CONFLICT clauses, by the name of the database's dialect: build the statement
+# for each, and run the one of `session.get_bind().dialect.name`.
+UPSERT_INSERTS: dict[str, Callable[[Any], "postgresql.Insert | sqlite.Insert"]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
 async def delete_unless_referred(session: AsyncSession, record: Any, *, refused: Exception) -> None:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -280,20 +280,27 @@ def participants_query(event_id: uuid.UUID) -> Select[Participant]:
     return _with_party(select(Participant)).where(Participant.event_id == event_id)
 
 
+# Built once: the door runs it on every scan.
+_BY_BADGE = (
+    select(Participant)
+    .options(
+        joinedload(Participant.people),
+        joinedload(Participant.committee),
+        joinedload(Participant.organization),
+    )
+    .where(
+        Participant.event_id == bindparam("event_id"),
+        Participant.badge_code == bindparam("badge_code"),
+    )
+)
+
+
 async def participant_by_badge(
     session: AsyncSession, *, event_id: uuid.UUID, badge_code: str
 ) -> Participant | None:
     """The event's participant with this badge, party and people in one query (the door's path)."""
-    stmt = (
-        select(Participant)
-        .options(
-            joinedload(Participant.people),
-            joinedload(Participant.committee),
-            joinedload(Participant.organization),
-        )
-        .where(Participant.event_id == event_id, Participant.badge_code == badge_code)
-    )
-    return (await session.execute(stmt)).unique().scalar_one_or_none()
+    rows = await session.execute(_BY_BADGE, {"event_id": event_id, "badge_code": badge_code})
+    return rows.unique().scalar_one_or_none()
 
 
 async def checked_in_times(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,16 +251,20 @@ async def delete_preference(
 # --- meetings -----------------------------------------------------------------------------------
 
 
+# Built once: every check-in asks it for the agenda.
+_CURRENT_SCHEDULE = (
+    select(Schedule)
+    .where(Schedule.event_id == bindparam("event_id"), Schedule.state == bindparam("state"))
+    .order_by(Schedule.created_at.desc(), Schedule.id)
+    .limit(1)
+)
+
+
 async def current_schedule(
     session: AsyncSession, *, event_id: uuid.UUID, state: str
 ) -> Schedule | None:
     """The published schedule, or the newest draft."""
-    return await session.scalar(
-        select(Schedule)
-        .where(Schedule.event_id == event_id, Schedule.state == state)
-        .order_by(Schedule.created_at.desc(), Schedule.id)
-        .limit(1)
-    )
+    return await session.scalar(_CURRENT_SCHEDULE, {"event_id": event_id, "state": state})
 
 
 async def _record_change(

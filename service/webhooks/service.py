@@ -12,7 +12,18 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import ColumnElement, Select, delete, exists, false, or_, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -33,6 +44,19 @@ from service.webhooks.schemas import WebhookIn, WebhookPatch
 SECRET_PREFIX = "whsec_"
 
 
+_PARTIES: BindParameter[uuid.UUID] = bindparam("parties", expanding=True)
+# Built once: every change partners hear of runs them (check-ins at the door among them).
+_AUDIENCE = select(WebhookSubscription.id, WebhookSubscription.event_types).where(
+    or_(
+        WebhookSubscription.committee_id.is_(None) & WebhookSubscription.organization_id.is_(None),
+        WebhookSubscription.committee_id.in_(_PARTIES),
+        WebhookSubscription.organization_id.in_(_PARTIES),
+    )
+)
+_OUTBOX = insert(OutboxEvent)
+_DELIVERIES = insert(WebhookDelivery)
+
+
 async def emit(
     session: AsyncSession,
     *,
@@ -48,31 +72,26 @@ async def emit(
     if type not in WEBHOOK_EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r}")
     now = utcnow()
-    event = OutboxEvent(id=new_id(), type=type, payload=to_jsonable_python(data), created_at=now)
-    session.add(event)
-    party_ids = list(set(parties))
-    audience: list[ColumnElement[bool]] = [
-        WebhookSubscription.committee_id.is_(None) & WebhookSubscription.organization_id.is_(None)
+    event_id = new_id()
+    await session.execute(
+        _OUTBOX,
+        {"id": event_id, "type": type, "payload": to_jsonable_python(data), "created_at": now},
+    )
+    subscriptions = await session.execute(_AUDIENCE, {"parties": list(set(parties))})
+    owed = [
+        {
+            "subscription_id": subscription_id,
+            "event_id": event_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for subscription_id, event_types in subscriptions
+        if type in event_types
     ]
-    if party_ids:
-        audience += [
-            WebhookSubscription.committee_id.in_(party_ids),
-            WebhookSubscription.organization_id.in_(party_ids),
-        ]
-    subscriptions = (await session.scalars(select(WebhookSubscription).where(or_(*audience)))).all()
-    for subscription in subscriptions:
-        if type in subscription.event_types:
-            session.add(
-                WebhookDelivery(
-                    subscription_id=subscription.id,
-                    event_id=event.id,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                )
-            )
-    await session.flush()
-    return event.id
+    if owed:
+        await session.execute(_DELIVERIES, owed)
+    return event_id
 
 
 def _visible(principal: Principal) -> list[ColumnElement[bool]]:
