@@ -9,6 +9,10 @@ it with `python -m service serve --workers N` and drives it with locust (headles
 time) from a separate process on loopback. In the same run it serves a minimal FastAPI app
 whose one endpoint does a single INSERT through asyncpg into a scratch table of the same
 database, with the same worker count and the same load: the ceiling a check-in is held to.
+Between the two it serves the service's own app with one more route that does that INSERT
+behind the kiosk's key, the request's transaction and the service's middleware: the floor of
+any write of the service, which splits the check-in's distance from the ceiling into what every
+request pays and what the check-in adds.
 
 Every phase is closed-loop: each simulated client sends its next request as soon as it has the
 answer to the last one, so throughput is the most the server gives to that many clients and the
@@ -18,8 +22,6 @@ and PostgreSQL; docs/benchmarks.md says what that means for the figures.
 This file is also the locustfile: locust loads it by path, and the user classes at the end are
 defined only then.
 """
-
-from __future__ import annotations
 
 import argparse
 import asyncio
@@ -202,6 +204,44 @@ def ceiling_app() -> Any:
             body["nonce"],
         )
         return {"id": row["id"], "checked_in_at": row["checked_in_at"].isoformat()}
+
+    return app
+
+
+def serve_floor(database_url: str, *, workers: int, port: int, log: Path, **settings: str) -> Any:
+    command = [sys.executable, "-m", "uvicorn", "bench.load:floor_app", "--factory"]
+    command += ["--workers", str(workers), "--port", str(port), "--log-level", "warning"]
+    return serving(command, env={"DATABASE_URL": database_url, **settings}, port=port, log=log)
+
+
+def floor_app() -> Any:
+    """The service's own app with one more route doing the ceiling's INSERT as a check-in would.
+
+    The route takes the kiosk's key (its role, revocation and rate-limit count), the request's
+    transaction and every middleware of the service, and does nothing of a check-in's own: what
+    any write of this service costs, which no check-in can beat either.
+    """
+    from sqlalchemy import text
+
+    from service.app import create_app
+    from service.auth.dependencies import KioskKey
+    from service.checkins.schemas import CheckInIn
+    from service.db import SessionDep
+
+    app = create_app()
+    insert = text(
+        "INSERT INTO bench_ceiling (badge_code, nonce) VALUES (:badge_code, :nonce) "
+        "RETURNING id, checked_in_at"
+    )
+
+    @app.post("/v1/events/{event_id}/floor-checkins", status_code=201)
+    async def floor(
+        event_id: uuid.UUID, body: CheckInIn, principal: KioskKey, session: SessionDep
+    ) -> dict[str, Any]:
+        row = (
+            await session.execute(insert, {"badge_code": body.badge_code, "nonce": body.nonce})
+        ).one()
+        return {"id": row.id, "checked_in_at": row.checked_in_at.isoformat()}
 
     return app
 
@@ -400,17 +440,21 @@ def main() -> None:
                 "CeilingKiosk", host=ceiling, data={"badges": badges}, **common
             )
         report("ceiling: one INSERT through asyncpg, minimal FastAPI app", ceiling_figures)
-        port = free_port()
         # Rate limits stay on (every request is counted) but high enough never to refuse.
+        limits = {"RATE_LIMIT_PARTNER": "10000000", "RATE_LIMIT_KIOSK": "10000000"}
+        port = free_port()
+        with serve_floor(
+            url, workers=args.workers, port=port, log=workdir / "floor.log", **limits
+        ) as floor:
+            data = {**make_keys(floor, admin, kiosks=args.users), "badges": badges}
+            floor_figures = run_locust("FloorKiosk", host=floor, data=data, **common)
+        report(
+            "service floor: the ceiling's INSERT behind the service's key and stack", floor_figures
+        )
+        port = free_port()
         with serve_service(
-            url,
-            workers=args.workers,
-            port=port,
-            log=workdir / "service.log",
-            RATE_LIMIT_PARTNER="10000000",
-            RATE_LIMIT_KIOSK="10000000",
+            url, workers=args.workers, port=port, log=workdir / "service.log", **limits
         ) as base:
-            data = {**make_keys(base, admin, kiosks=args.users), "badges": badges}
             checkin_figures = run_locust("Kiosk", host=base, data=data, **common)
             report("check-in burst: kiosks scanning fresh badges", checkin_figures)
             directory_figures = run_locust("PartnerDirectory", host=base, data=data, **common)
@@ -420,13 +464,18 @@ def main() -> None:
             )
             report("recommendations", recommendation_figures)
     ceiling_rps = ceiling_figures["Aggregated"]["rps"]
+    floor_rps = floor_figures["Aggregated"]["rps"]
     checkin = checkin_figures["Aggregated"]
-    phases = (checkin_figures, directory_figures, recommendation_figures)
+    phases = (floor_figures, checkin_figures, directory_figures, recommendation_figures)
     errors = sum(f["Aggregated"]["failures"] for f in phases)
     print(
         f"\ncheck-in throughput {checkin['rps']:.0f}/s = "
         f"{100 * checkin['rps'] / ceiling_rps:.0f}% of the ceiling's {ceiling_rps:.0f}/s "
         f"(goal 60%); check-in p99 {checkin['p99']:.0f} ms (goal < 50 ms); errors: {errors:.0f}"
+    )
+    print(
+        f"service floor {floor_rps:.0f}/s = {100 * floor_rps / ceiling_rps:.0f}% of the ceiling; "
+        f"the check-in makes {100 * checkin['rps'] / floor_rps:.0f}% of the floor"
     )
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
@@ -459,6 +508,28 @@ elif "locust" in sys.modules:
             self.client.post(
                 "/checkins",
                 json={"badge_code": badge, "nonce": f"k{self.number}-{next(self.scans)}"},
+                name="check-in",
+            )
+
+    class FloorKiosk(FastHttpUser):
+        """A kiosk against the service floor: the ceiling's INSERT behind the kiosk's key."""
+
+        wait_time = constant(0)
+
+        def on_start(self) -> None:
+            self.number = next(_USER_NUMBERS)
+            key = DATA["kiosk_keys"][self.number % len(DATA["kiosk_keys"])]
+            self.headers = {"Authorization": f"Bearer {key}"}
+            self.scans = itertools.count()
+
+        @task
+        def scan(self) -> None:
+            event_id, badge = next(_BADGES, None) or DATA["badges"][0]
+            self.client.post(
+                f"/v1/events/{event_id}/floor-checkins",
+                # Not the ceiling phase's nonces: the scratch table keeps them unique.
+                json={"badge_code": badge, "nonce": f"floor{self.number}-{next(self.scans)}"},
+                headers=self.headers,
                 name="check-in",
             )
 
