@@ -1,9 +1,9 @@
 """Who asks to meet whom, who prefers what, and the meetings themselves."""
 
 import uuid
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, Table, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -251,20 +251,33 @@ async def delete_preference(
 # --- meetings -----------------------------------------------------------------------------------
 
 
-# Built once: every check-in asks it for the agenda.
-_CURRENT_SCHEDULE = (
-    select(Schedule)
-    .where(Schedule.event_id == bindparam("event_id"), Schedule.state == bindparam("state"))
-    .order_by(Schedule.created_at.desc(), Schedule.id)
-    .limit(1)
-)
+_SCHEDULES = cast(Table, Schedule.__table__)
+
+
+def _newest_schedule(*what: Any) -> Select[Any]:
+    return (
+        select(*what)
+        .where(
+            _SCHEDULES.c.event_id == bindparam("event_id"), _SCHEDULES.c.state == bindparam("state")
+        )
+        .order_by(_SCHEDULES.c.created_at.desc(), _SCHEDULES.c.id)
+        .limit(1)
+    )
+
+
+# Built once: every check-in asks for the agenda, which needs only the id (no object to load).
+_CURRENT_SCHEDULE = _newest_schedule(Schedule)
+_CURRENT_SCHEDULE_ID = _newest_schedule(_SCHEDULES.c.id)
 
 
 async def current_schedule(
     session: AsyncSession, *, event_id: uuid.UUID, state: str
 ) -> Schedule | None:
     """The published schedule, or the newest draft."""
-    return await session.scalar(_CURRENT_SCHEDULE, {"event_id": event_id, "state": state})
+    schedule: Schedule | None = await session.scalar(
+        _CURRENT_SCHEDULE, {"event_id": event_id, "state": state}
+    )
+    return schedule
 
 
 async def _record_change(
@@ -437,8 +450,10 @@ async def agenda(
     session: AsyncSession, *, event: Event, participant: Participant
 ) -> list[dict[str, Any]]:
     """The participant's meetings in the published schedule, in slot order, with shared domains."""
-    schedule = await current_schedule(session, event_id=event.id, state="published")
-    if schedule is None:
+    schedule_id = await session.scalar(
+        _CURRENT_SCHEDULE_ID, {"event_id": event.id, "state": "published"}
+    )
+    if schedule_id is None:
         return []
     side = (
         Meeting.committee_participant_id
@@ -449,7 +464,7 @@ async def agenda(
         await session.scalars(
             select(Meeting)
             .where(
-                Meeting.schedule_id == schedule.id,
+                Meeting.schedule_id == schedule_id,
                 side == participant.id,
                 Meeting.status != "cancelled",
             )

@@ -9,13 +9,14 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Select,
+    Table,
     bindparam,
     delete,
     exists,
@@ -45,16 +46,18 @@ SECRET_PREFIX = "whsec_"
 
 
 _PARTIES: BindParameter[uuid.UUID] = bindparam("parties", expanding=True)
-# Built once: every change partners hear of runs them (check-ins at the door among them).
-_AUDIENCE = select(WebhookSubscription.id, WebhookSubscription.event_types).where(
+# Built once, on the tables rather than the mapped classes (no objects are loaded): every change
+# partners hear of runs them, check-ins at the door among them.
+_SUBSCRIPTIONS = cast(Table, WebhookSubscription.__table__)
+_AUDIENCE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
     or_(
-        WebhookSubscription.committee_id.is_(None) & WebhookSubscription.organization_id.is_(None),
-        WebhookSubscription.committee_id.in_(_PARTIES),
-        WebhookSubscription.organization_id.in_(_PARTIES),
+        _SUBSCRIPTIONS.c.committee_id.is_(None) & _SUBSCRIPTIONS.c.organization_id.is_(None),
+        _SUBSCRIPTIONS.c.committee_id.in_(_PARTIES),
+        _SUBSCRIPTIONS.c.organization_id.in_(_PARTIES),
     )
 )
-_OUTBOX = insert(OutboxEvent)
-_DELIVERIES = insert(WebhookDelivery)
+_OUTBOX = insert(cast(Table, OutboxEvent.__table__))
+_DELIVERIES = insert(cast(Table, WebhookDelivery.__table__))
 
 
 async def emit(
@@ -71,6 +74,8 @@ async def emit(
     """
     if type not in WEBHOOK_EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r}")
+    # The caller's changes are written before their notification, as the ORM would order them.
+    await session.flush()
     now = utcnow()
     event_id = new_id()
     await session.execute(
