@@ -16,7 +16,7 @@ from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses
 from service.events import service as events
 from service.events.routes import participant_out
 from service.meetings import service as meetings
-from service.models import Participant, Scan
+from service.models import Event, Participant, Scan
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
 
@@ -47,10 +47,8 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
 async def check_in(
     event_id: uuid.UUID, body: CheckInIn, principal: KioskKey, session: SessionDep, request: Request
 ) -> JSONResponse:
-    event = await events.get_event(session, event_id=event_id, principal=principal)
-
     async def render(
-        participant: Participant, checked_in_at: datetime, reason: str | None
+        event: Event, participant: Participant, checked_in_at: datetime, reason: str | None
     ) -> dict[str, Any]:
         out = CheckInOut(
             reason=reason,
@@ -62,7 +60,7 @@ async def check_in(
 
     status, answer = await service.check_in(
         session,
-        event=event,
+        event_id=event_id,
         badge_code=body.badge_code,
         nonce=body.nonce,
         scanned_at=body.scanned_at,

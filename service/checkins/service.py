@@ -88,7 +88,7 @@ def party_kind(participant: Participant) -> str:
 async def check_in(
     session: AsyncSession,
     *,
-    event: Event,
+    event_id: uuid.UUID,
     badge_code: str,
     nonce: str | None,
     scanned_at: datetime | None,
@@ -98,10 +98,14 @@ async def check_in(
 ) -> tuple[int, dict[str, Any]]:
     """Check a badge in and return the answer's status and body; the scan is kept either way.
 
-    Failures are answers here, not exceptions: the scan that failed must be committed.
-    `render(participant, checked_in_at, reason)` builds the success body.
+    Failures are answers here, not exceptions: the scan that failed must be committed. An
+    unknown event (404) or one the key may not serve (403) is raised before any scan is kept.
+    `render(event, participant, checked_in_at, reason)` builds the success body.
     """
     code = normalize_badge_code(badge_code)
+    event, participant = await events.event_at_door(
+        session, event_id=event_id, badge_code=code, principal=principal
+    )
     at = scanned_at.astimezone(UTC) if scanned_at else utcnow()
     # Claim the nonce first, in one statement: a repeat replays the first answer.
     scan_id = await session.scalar(
@@ -125,7 +129,6 @@ async def check_in(
         if replay is None:
             raise RuntimeError("a scan's nonce was taken but its answer is missing")
         return replay
-    participant = await events.participant_by_badge(session, event_id=event.id, badge_code=code)
     status, body = await _decide(
         session,
         offline=scanned_at is not None,
@@ -201,7 +204,7 @@ async def _decide(
         if offline and at < existing.checked_in_at:
             existing.checked_in_at = at
             await session.flush()
-        return 200, await render(participant, existing.checked_in_at, "already_checked_in")
+        return 200, await render(event, participant, existing.checked_in_at, "already_checked_in")
     await webhooks.emit(
         session,
         type="checkin.created",
@@ -217,7 +220,7 @@ async def _decide(
         },
         parties=[participant.committee_id or participant.organization_id],  # type: ignore[list-item]
     )
-    return 201, await render(participant, checked_in_at, None)
+    return 201, await render(event, participant, checked_in_at, None)
 
 
 async def _replay(

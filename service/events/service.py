@@ -48,7 +48,10 @@ async def get_event(
     session: AsyncSession, *, event_id: uuid.UUID, principal: Principal | None = None
 ) -> Event:
     """One event; 404 when there is none, 403 for a kiosk key bound to another event."""
-    event = await session.get(Event, event_id)
+    return _allowed(await session.get(Event, event_id), event_id=event_id, principal=principal)
+
+
+def _allowed(event: Event | None, *, event_id: uuid.UUID, principal: Principal | None) -> Event:
     if event is None:
         raise NotFound(f"No event has id {event_id}.")
     if principal is not None and principal.event_id is not None and principal.event_id != event_id:
@@ -281,26 +284,32 @@ def participants_query(event_id: uuid.UUID) -> Select[Participant]:
 
 
 # Built once: the door runs it on every scan.
-_BY_BADGE = (
-    select(Participant)
+_AT_DOOR = (
+    select(Event, Participant)
+    .outerjoin(
+        Participant,
+        (Participant.event_id == Event.id) & (Participant.badge_code == bindparam("badge_code")),
+    )
     .options(
         joinedload(Participant.people),
         joinedload(Participant.committee),
         joinedload(Participant.organization),
     )
-    .where(
-        Participant.event_id == bindparam("event_id"),
-        Participant.badge_code == bindparam("badge_code"),
-    )
+    .where(Event.id == bindparam("event_id"))
 )
 
 
-async def participant_by_badge(
-    session: AsyncSession, *, event_id: uuid.UUID, badge_code: str
-) -> Participant | None:
-    """The event's participant with this badge, party and people in one query (the door's path)."""
-    rows = await session.execute(_BY_BADGE, {"event_id": event_id, "badge_code": badge_code})
-    return rows.unique().scalar_one_or_none()
+async def event_at_door(
+    session: AsyncSession, *, event_id: uuid.UUID, badge_code: str, principal: Principal
+) -> tuple[Event, Participant | None]:
+    """The event and its participant with this badge, party and people, in one query.
+
+    404 and 403 as `get_event`; None for a badge no participant of the event has.
+    """
+    found = await session.execute(_AT_DOOR, {"event_id": event_id, "badge_code": badge_code})
+    row = found.unique().one_or_none()
+    event = _allowed(row[0] if row else None, event_id=event_id, principal=principal)
+    return event, row[1] if row else None
 
 
 async def checked_in_times(
