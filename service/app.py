@@ -18,7 +18,7 @@ from service.agreements.routes import router as agreements_router
 from service.auth.routes import router as api_keys_router
 from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
-from service.db import create_engine, create_sessionmaker, statement_sessionmaker
+from service.db import create_engine, create_sessionmaker, statement_connections
 from service.directory.routes import router as directory_router
 from service.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_response
 from service.events.routes import router as events_router
@@ -75,7 +75,7 @@ def create_app(
             own_engine = engine or create_engine(settings)
             app.state.engine = own_engine
             app.state.sessionmaker = create_sessionmaker(own_engine)
-        app.state.statement_sessionmaker = statement_sessionmaker(app.state.sessionmaker)
+        app.state.statement_connection = statement_connections(app.state.sessionmaker)
         # Not on a test's connection: its transaction is not for a background task to share.
         worker = None
         if bind is None and settings.webhook_worker_enabled:

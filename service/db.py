@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -111,18 +113,25 @@ def create_sessionmaker(bind: Any, **kwargs: Any) -> async_sessionmaker[AsyncSes
     return async_sessionmaker(bind, expire_on_commit=False, **kwargs)
 
 
-def statement_sessionmaker(
+def statement_connections(
     sessionmaker: async_sessionmaker[AsyncSession],
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions for work whose statements each stand alone, such as counting a request.
+) -> Callable[[], AbstractAsyncContextManager[AsyncConnection]]:
+    """Connections for work whose statements each stand alone, such as counting a request.
 
-    On PostgreSQL they run in autocommit, which saves the BEGIN and COMMIT round trips; on
-    SQLite, and on a test's connection, they are ordinary sessions.
+    On PostgreSQL they run in autocommit, without a session: that saves the BEGIN and COMMIT
+    round trips and the session's own work (about 0.25 ms of CPU a request). On SQLite, and on
+    a test's connection, they are the connection of an ordinary session's transaction.
     """
     bind = sessionmaker.kw.get("bind")
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
-        return create_sessionmaker(bind.execution_options(isolation_level="AUTOCOMMIT"))
-    return sessionmaker
+        return bind.execution_options(isolation_level="AUTOCOMMIT").connect
+
+    @asynccontextmanager
+    async def in_a_session() -> AsyncIterator[AsyncConnection]:
+        async with sessionmaker.begin() as session:
+            yield await session.connection()
+
+    return in_a_session
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

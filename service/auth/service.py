@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import Uuid, bindparam, delete, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.db import utcnow
 from service.errors import NotFound, Unprocessable
@@ -122,7 +122,7 @@ _COUNT = text(
 
 
 async def admit(
-    session: AsyncSession, *, secret: str, per_minute: Mapping[str, int]
+    connection: AsyncConnection, *, secret: str, per_minute: Mapping[str, int]
 ) -> tuple[Principal, int | None] | None:
     """The caller's principal and, when it is over its rate limit, the seconds to wait.
 
@@ -131,14 +131,17 @@ async def admit(
     secret_hash = hash_secret(secret)
     principal = _principals.get(secret_hash)
     if principal is None:
-        key = await session.scalar(
-            select(ApiKey).where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
+        found = await connection.execute(
+            select(ApiKey.__table__).where(
+                ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None)
+            )
         )
+        key = found.one_or_none()
         if key is None:
             return None
         principal = Principal(
             key_id=key.id,
-            role=key.role,  # type: ignore[arg-type]
+            role=key.role,
             name=key.name,
             committee_id=key.committee_id,
             organization_id=key.organization_id,
@@ -149,7 +152,7 @@ async def admit(
         _principals[secret_hash] = principal
     elif (
         not per_minute[principal.role]
-        and await session.scalar(_STILL_ACTIVE, {"key_id": principal.key_id}) is None
+        and await connection.scalar(_STILL_ACTIVE, {"key_id": principal.key_id}) is None
     ):
         _principals.pop(secret_hash, None)
         return None
@@ -158,14 +161,14 @@ async def admit(
         return principal, None
     now = time.time()
     window = int(now // 60)
-    count = await session.scalar(_COUNT, {"key_id": principal.key_id, "window": window})
+    count = await connection.scalar(_COUNT, {"key_id": principal.key_id, "window": window})
     if count is None:
         # Revoked since this process first saw the key.
         _principals.pop(secret_hash, None)
         return None
     if count == 1:
         # First request of a new minute: the key's older windows are of no further use.
-        await session.execute(
+        await connection.execute(
             delete(RateLimitWindow).where(
                 RateLimitWindow.api_key_id == principal.key_id,
                 RateLimitWindow.window_start < window,

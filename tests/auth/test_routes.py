@@ -125,8 +125,12 @@ async def test_revocation_applies_at_once_to_keys_the_process_has_seen(
     is_postgres: bool,
 ) -> None:
     # The production path: on PostgreSQL the key is checked by autocommit statements.
-    standalone = committed_app.state.statement_sessionmaker
-    assert (standalone is not committed_app.state.sessionmaker) == is_postgres
+    async with committed_app.state.statement_connection() as connection:
+        autocommit = (
+            connection.sync_connection.get_execution_options().get("isolation_level")
+            == "AUTOCOMMIT"
+        )
+    assert autocommit == is_postgres
     admin = await committed_key("admin")
     seen = {"kiosk": await committed_key("kiosk"), "admin": await committed_key("admin")}
     for headers in seen.values():
