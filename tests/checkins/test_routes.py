@@ -102,6 +102,27 @@ async def test_unknown_badge_and_closed_event_are_refused_and_kept(
     ).json()["items"] == []
 
 
+async def test_unknown_event_and_a_key_for_another_event_are_refused_before_any_scan(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    event_id, participant = await _participant(client, admin, 3)
+    other = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
+    elsewhere = await make_key("kiosk", event_id=other["id"])
+    scan = {"badge_code": participant["badge_code"], "nonce": "kiosk-9-000001"}
+    refused = await client.post(f"/v1/events/{event_id}/checkins", json=scan, headers=elsewhere)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "event_not_allowed"
+    kiosk = await make_key("kiosk")
+    missing = "00000000-0000-4000-8000-000000000000"
+    unknown = await client.post(f"/v1/events/{missing}/checkins", json=scan, headers=kiosk)
+    assert unknown.status_code == 404 and unknown.json()["code"] == "not_found"
+    scans = (await client.get(f"/v1/events/{event_id}/scans", headers=admin)).json()["items"]
+    assert scans == []
+    # The refused nonce was not taken: the right kiosk's scan with it checks the badge in.
+    accepted = await client.post(f"/v1/events/{event_id}/checkins", json=scan, headers=kiosk)
+    assert accepted.status_code == 201, accepted.text
+
+
 async def test_offline_upload_keeps_scan_time_whatever_the_order(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
