@@ -75,7 +75,7 @@ def create_app(
             own_engine = engine or create_engine(settings)
             app.state.engine = own_engine
             app.state.sessionmaker = create_sessionmaker(own_engine)
-        app.state.statement_connection = statement_connections(app.state.sessionmaker)
+        app.state.statement_connections = statement_connections(app.state.sessionmaker)
         # Not on a test's connection: its transaction is not for a background task to share.
         worker = None
         if bind is None and settings.webhook_worker_enabled:

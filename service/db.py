@@ -4,10 +4,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
@@ -151,6 +151,11 @@ def is_unique_violation(exc: Exception, *, table: str, column: str) -> bool:
         f"uq_{table}_{column}" in message
         or f"UNIQUE constraint failed: {table}.{column}" in message
     )
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's table: statements on it skip the ORM's per-statement work."""
+    return cast(Table, model.__table__)
 
 
 # INSERT with ON CONFLICT clauses, by the name of the database's dialect: build the statement

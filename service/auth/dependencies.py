@@ -43,7 +43,7 @@ async def authenticate(request: Request, *, secret: str) -> Principal:
         "partner": settings.rate_limit_partner,
         "kiosk": settings.rate_limit_kiosk,
     }
-    async with request.app.state.statement_connection() as connection:
+    async with request.app.state.statement_connections() as connection:
         admitted = await admit(connection, secret=secret, per_minute=limits)
     if admitted is None:
         raise Unauthorized("The API key is unknown or has been revoked.")

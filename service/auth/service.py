@@ -6,12 +6,12 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import Uuid, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.db import utcnow
+from service.db import table_of, utcnow
 from service.errors import NotFound, Unprocessable
 from service.models import ApiKey, Committee, Organization, RateLimitWindow
 
@@ -131,17 +131,16 @@ async def admit(
     secret_hash = hash_secret(secret)
     principal = _principals.get(secret_hash)
     if principal is None:
+        keys = table_of(ApiKey)
         found = await connection.execute(
-            select(ApiKey.__table__).where(
-                ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None)
-            )
+            select(keys).where(keys.c.secret_hash == secret_hash, keys.c.revoked_at.is_(None))
         )
         key = found.one_or_none()
         if key is None:
             return None
         principal = Principal(
             key_id=key.id,
-            role=key.role,
+            role=cast(Role, key.role),
             name=key.name,
             committee_id=key.committee_id,
             organization_id=key.organization_id,

@@ -3,14 +3,14 @@
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
-from service.db import UPSERT_INSERTS, new_id, utcnow
+from service.db import UPSERT_INSERTS, new_id, table_of, utcnow
 from service.errors import problem_body
 from service.events import service as events
 from service.models import CheckIn, Event, Participant, Scan
@@ -20,8 +20,8 @@ from service.webhooks import service as webhooks
 # more of a check-in's CPU than running them (pyinstrument, in-process check-ins on PostgreSQL).
 # Those that load no object are on the tables, not the mapped classes, so they skip the ORM's
 # per-statement work, which took about as much again.
-_SCANS = cast(Table, Scan.__table__)
-_CHECKINS = cast(Table, CheckIn.__table__)
+_SCANS = table_of(Scan)
+_CHECKINS = table_of(CheckIn)
 _SCAN_COLUMNS = (
     "id",
     "event_id",
@@ -103,6 +103,8 @@ async def check_in(
     `render(event, participant, checked_in_at, reason)` builds the success body.
     """
     code = normalize_badge_code(badge_code)
+    # Read before the nonce is claimed, so a replay loads a participant it does not use: one
+    # query either way, and a first scan, the common case, needs no second one.
     event, participant = await events.event_at_door(
         session, event_id=event_id, badge_code=code, principal=principal
     )

@@ -1,14 +1,14 @@
 """Who asks to meet whom, who prefers what, and the meetings themselves."""
 
 import uuid
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
-from service.db import utcnow
+from service.db import table_of, utcnow
 from service.directory import service as directory
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.etags import require_match
@@ -251,7 +251,7 @@ async def delete_preference(
 # --- meetings -----------------------------------------------------------------------------------
 
 
-_SCHEDULES = cast(Table, Schedule.__table__)
+_SCHEDULES = table_of(Schedule)
 
 
 def _newest_schedule(*what: Any) -> Select[Any]:

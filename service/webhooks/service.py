@@ -9,14 +9,13 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
     Select,
-    Table,
     bindparam,
     delete,
     exists,
@@ -30,7 +29,7 @@ from sqlalchemy.orm import selectinload
 
 from service.auth.service import Principal
 from service.config import Settings
-from service.db import new_id, utcnow
+from service.db import new_id, table_of, utcnow
 from service.errors import NotFound
 from service.etags import require_match
 from service.models import (
@@ -45,10 +44,10 @@ from service.webhooks.schemas import WebhookIn, WebhookPatch
 SECRET_PREFIX = "whsec_"
 
 
-_PARTIES: BindParameter[uuid.UUID] = bindparam("parties", expanding=True)
+_PARTIES: BindParameter[list[uuid.UUID]] = bindparam("parties", expanding=True)
 # Built once, on the tables rather than the mapped classes (no objects are loaded): every change
 # partners hear of runs them, check-ins at the door among them.
-_SUBSCRIPTIONS = cast(Table, WebhookSubscription.__table__)
+_SUBSCRIPTIONS = table_of(WebhookSubscription)
 _AUDIENCE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
     or_(
         _SUBSCRIPTIONS.c.committee_id.is_(None) & _SUBSCRIPTIONS.c.organization_id.is_(None),
@@ -56,8 +55,8 @@ _AUDIENCE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
         _SUBSCRIPTIONS.c.organization_id.in_(_PARTIES),
     )
 )
-_OUTBOX = insert(cast(Table, OutboxEvent.__table__))
-_DELIVERIES = insert(cast(Table, WebhookDelivery.__table__))
+_OUTBOX = insert(table_of(OutboxEvent))
+_DELIVERIES = insert(table_of(WebhookDelivery))
 
 
 async def emit(
@@ -74,7 +73,7 @@ async def emit(
     """
     if type not in WEBHOOK_EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r}")
-    # The caller's changes are written before their notification, as the ORM would order them.
+    # The caller's rows are written before the outbox's, and a flush error surfaces here as before.
     await session.flush()
     now = utcnow()
     event_id = new_id()
