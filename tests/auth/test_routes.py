@@ -125,7 +125,7 @@ async def test_revocation_applies_at_once_to_keys_the_process_has_seen(
     is_postgres: bool,
 ) -> None:
     # The production path: on PostgreSQL the key is checked by autocommit statements.
-    async with committed_app.state.statement_connection() as connection:
+    async with committed_app.state.statement_connections() as connection:
         autocommit = (
             connection.sync_connection.get_execution_options().get("isolation_level")
             == "AUTOCOMMIT"
