@@ -23,6 +23,8 @@ This file is also the locustfile: locust loads it by path, and the user classes 
 defined only then.
 """
 
+# No `from __future__ import annotations`: FastAPI reads floor_app's route annotations, which
+# name classes imported inside the function, so they must be objects, not strings.
 import argparse
 import asyncio
 import csv
@@ -164,10 +166,10 @@ def serve_service(database_url: str, *, workers: int, port: int, log: Path, **se
     return serving([*command, "--port", str(port)], env=env, port=port, log=log)
 
 
-def serve_ceiling(database_url: str, *, workers: int, port: int, log: Path) -> Any:
-    command = [sys.executable, "-m", "uvicorn", "bench.load:ceiling_app", "--factory"]
+def serve_factory(factory: str, *, workers: int, port: int, log: Path, env: dict[str, str]) -> Any:
+    """uvicorn serving one of this file's app factories (`ceiling_app`, `floor_app`)."""
+    command = [sys.executable, "-m", "uvicorn", f"bench.load:{factory}", "--factory"]
     command += ["--workers", str(workers), "--port", str(port), "--log-level", "warning"]
-    env = {"CEILING_DSN": plain_dsn(database_url)}
     return serving(command, env=env, port=port, log=log)
 
 
@@ -206,12 +208,6 @@ def ceiling_app() -> Any:
         return {"id": row["id"], "checked_in_at": row["checked_in_at"].isoformat()}
 
     return app
-
-
-def serve_floor(database_url: str, *, workers: int, port: int, log: Path, **settings: str) -> Any:
-    command = [sys.executable, "-m", "uvicorn", "bench.load:floor_app", "--factory"]
-    command += ["--workers", str(workers), "--port", str(port), "--log-level", "warning"]
-    return serving(command, env={"DATABASE_URL": database_url, **settings}, port=port, log=log)
 
 
 def floor_app() -> Any:
@@ -433,8 +429,12 @@ def main() -> None:
         random.Random(8).shuffle(badges)
         common = {"users": args.users, "seconds": args.seconds, "workdir": workdir}
         ceiling_port = free_port()
-        with serve_ceiling(
-            url, workers=args.workers, port=ceiling_port, log=workdir / "ceiling.log"
+        with serve_factory(
+            "ceiling_app",
+            workers=args.workers,
+            port=ceiling_port,
+            log=workdir / "ceiling.log",
+            env={"CEILING_DSN": plain_dsn(url)},
         ) as ceiling:
             ceiling_figures = run_locust(
                 "CeilingKiosk", host=ceiling, data={"badges": badges}, **common
@@ -443,8 +443,12 @@ def main() -> None:
         # Rate limits stay on (every request is counted) but high enough never to refuse.
         limits = {"RATE_LIMIT_PARTNER": "10000000", "RATE_LIMIT_KIOSK": "10000000"}
         port = free_port()
-        with serve_floor(
-            url, workers=args.workers, port=port, log=workdir / "floor.log", **limits
+        with serve_factory(
+            "floor_app",
+            workers=args.workers,
+            port=port,
+            log=workdir / "floor.log",
+            env={"DATABASE_URL": url, **limits},
         ) as floor:
             data = {**make_keys(floor, admin, kiosks=args.users), "badges": badges}
             floor_figures = run_locust("FloorKiosk", host=floor, data=data, **common)
@@ -511,32 +515,12 @@ elif "locust" in sys.modules:
                 name="check-in",
             )
 
-    class FloorKiosk(FastHttpUser):
-        """A kiosk against the service floor: the ceiling's INSERT behind the kiosk's key."""
-
-        wait_time = constant(0)
-
-        def on_start(self) -> None:
-            self.number = next(_USER_NUMBERS)
-            key = DATA["kiosk_keys"][self.number % len(DATA["kiosk_keys"])]
-            self.headers = {"Authorization": f"Bearer {key}"}
-            self.scans = itertools.count()
-
-        @task
-        def scan(self) -> None:
-            event_id, badge = next(_BADGES, None) or DATA["badges"][0]
-            self.client.post(
-                f"/v1/events/{event_id}/floor-checkins",
-                # Not the ceiling phase's nonces: the scratch table keeps them unique.
-                json={"badge_code": badge, "nonce": f"floor{self.number}-{next(self.scans)}"},
-                headers=self.headers,
-                name="check-in",
-            )
-
     class Kiosk(FastHttpUser):
         """A kiosk of the event scanning badges it has not seen, back to back."""
 
         wait_time = constant(0)
+        route = "checkins"
+        nonce_prefix = "k"
 
         def on_start(self) -> None:
             self.number = next(_USER_NUMBERS)
@@ -550,15 +534,23 @@ elif "locust" in sys.modules:
             # Fresh badges while they last (201); after that the same badges again (200).
             event_id, badge = next(_BADGES, None) or self.last or DATA["badges"][0]
             self.last = (event_id, badge)
+            nonce = f"{self.nonce_prefix}{self.number}-{next(self.scans)}"
             with self.client.post(
-                f"/v1/events/{event_id}/checkins",
-                json={"badge_code": badge, "nonce": f"k{self.number}-{next(self.scans)}"},
+                f"/v1/events/{event_id}/{self.route}",
+                json={"badge_code": badge, "nonce": nonce},
                 headers=self.headers,
                 name="check-in",
                 catch_response=True,
             ) as answer:
                 if answer.status_code not in (200, 201):
                     answer.failure(f"{answer.status_code}: {answer.text[:200]}")
+
+    class FloorKiosk(Kiosk):
+        """The same kiosk against the service floor: the ceiling's INSERT behind its key."""
+
+        route = "floor-checkins"
+        # Not the ceiling phase's nonces: the scratch table keeps them unique.
+        nonce_prefix = "floor"
 
     class PartnerDirectory(FastHttpUser):
         """A partner system reading the directory: search, a page, one record."""
