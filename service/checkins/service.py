@@ -22,39 +22,16 @@ from service.webhooks import service as webhooks
 # per-statement work, which took about as much again.
 _SCANS = table_of(Scan)
 _CHECKINS = table_of(CheckIn)
-_SCAN_COLUMNS = (
-    "id",
-    "event_id",
-    "nonce",
-    "badge_code",
-    "kiosk_key_id",
-    "kiosk_name",
-    "scanned_at",
-    "outcome",
-    "response_status",
-    "response_body",
-    "created_at",
-)
-_CHECKIN_COLUMNS = (
-    "id",
-    "event_id",
-    "participant_id",
-    "checked_in_at",
-    "kiosk_key_id",
-    "created_at",
-)
 # A repeat of a nonce (also a concurrent one, which waits for the first to commit) inserts
-# nothing; a second check-in of a participant neither.
+# nothing; a second check-in of a participant neither. Their columns are the parameters'.
 _CLAIM_SCAN = {
     name: insert(_SCANS)
-    .values({c: bindparam(c) for c in _SCAN_COLUMNS})
     .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
     .returning(_SCANS.c.id)
     for name, insert in UPSERT_INSERTS.items()
 }
 _CLAIM_CHECKIN = {
     name: insert(_CHECKINS)
-    .values({c: bindparam(c) for c in _CHECKIN_COLUMNS})
     .on_conflict_do_nothing(index_elements=["participant_id"])
     .returning(_CHECKINS.c.checked_in_at)
     for name, insert in UPSERT_INSERTS.items()
