@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -526,6 +526,32 @@ def run_locust(
     return figures
 
 
+def factory_phase(
+    factory: str,
+    user_class: str,
+    title: str,
+    *,
+    env: dict[str, str],
+    data_for: Callable[[str], dict[str, Any]],
+    workers: int,
+    **common: Any,
+) -> dict[str, dict[str, float]]:
+    """Serve one of this file's app factories, drive it with `user_class`, report the figures.
+
+    `data_for(base_url)` gives the clients' data; it may call the server (to make keys).
+    """
+    with serve_factory(
+        factory,
+        workers=workers,
+        port=free_port(),
+        log=common["workdir"] / f"{factory}.log",
+        env=env,
+    ) as host:
+        figures = run_locust(user_class, host=host, data=data_for(host), **common)
+    report(title, figures)
+    return figures
+
+
 def report(title: str, figures: dict[str, dict[str, float]]) -> None:
     print(f"\n{title}")
     print(f"  {'request':32} {'count':>8} {'req/s':>8} {'median':>8} {'p99':>8} {'errors':>7}")
@@ -572,32 +598,32 @@ def main() -> None:
         random.Random(8).shuffle(badges)
         random.Random(9).shuffle(write_set_badges)
         common = {"users": args.users, "seconds": args.seconds, "workdir": workdir}
-        ceiling_port = free_port()
-        with serve_factory(
+        ceiling_figures = factory_phase(
             "ceiling_app",
-            workers=args.workers,
-            port=ceiling_port,
-            log=workdir / "ceiling.log",
+            "CeilingKiosk",
+            "ceiling: one INSERT through asyncpg, minimal FastAPI app",
             env={"CEILING_DSN": plain_dsn(url)},
-        ) as ceiling:
-            ceiling_figures = run_locust(
-                "CeilingKiosk", host=ceiling, data={"badges": badges}, **common
-            )
-        report("ceiling: one INSERT through asyncpg, minimal FastAPI app", ceiling_figures)
+            data_for=lambda _: {"badges": badges},
+            workers=args.workers,
+            **common,
+        )
         # Rate limits stay on (every request is counted) but high enough never to refuse.
         limits = {"RATE_LIMIT_PARTNER": "10000000", "RATE_LIMIT_KIOSK": "10000000"}
-        port = free_port()
-        with serve_factory(
+        # The keys, made on the first server of the service's app, serve every later phase.
+        data: dict[str, Any] = {}
+
+        def with_keys(host: str) -> dict[str, Any]:
+            data.update(make_keys(host, admin, kiosks=args.users), badges=badges)
+            return data
+
+        floor_figures = factory_phase(
             "floor_app",
-            workers=args.workers,
-            port=port,
-            log=workdir / "floor.log",
+            "FloorKiosk",
+            "service floor: the ceiling's INSERT behind the service's key and stack",
             env={"DATABASE_URL": url, **limits},
-        ) as floor:
-            data = {**make_keys(floor, admin, kiosks=args.users), "badges": badges}
-            floor_figures = run_locust("FloorKiosk", host=floor, data=data, **common)
-        report(
-            "service floor: the ceiling's INSERT behind the service's key and stack", floor_figures
+            data_for=with_keys,
+            workers=args.workers,
+            **common,
         )
         port = free_port()
         with serve_service(
@@ -612,18 +638,15 @@ def main() -> None:
             )
             report("recommendations", recommendation_figures)
         # Last: its tens of thousands of rows are not in the tables while the service is measured.
-        port = free_port()
-        with serve_factory(
+        write_set_figures = factory_phase(
             "write_set_app",
-            workers=args.workers,
-            port=port,
-            log=workdir / "write-set.log",
+            "WriteSetKiosk",
+            "write set: a first check-in's rows in one statement",
             env={"DATABASE_URL": url, "CEILING_DSN": plain_dsn(url)},
-        ) as write_set:
-            write_set_figures = run_locust(
-                "WriteSetKiosk", host=write_set, data={**data, "badges": write_set_badges}, **common
-            )
-        report("write set: a first check-in's rows in one statement", write_set_figures)
+            data_for=lambda _: {**data, "badges": write_set_badges},
+            workers=args.workers,
+            **common,
+        )
     ceiling_rps = ceiling_figures["Aggregated"]["rps"]
     floor_rps = floor_figures["Aggregated"]["rps"]
     checkin = checkin_figures["Aggregated"]
@@ -649,6 +672,16 @@ def main() -> None:
         f"write set {write_set_rps:.0f}/s = {100 * write_set_rps / ceiling_rps:.0f}% of the "
         f"ceiling; the check-in makes {100 * checkin['rps'] / write_set_rps:.0f}% of it"
     )
+    for phase, figures, option in (
+        ("check-in", checkin_figures, "--copies"),
+        ("write-set", write_set_figures, "--write-set-copies"),
+    ):
+        if "check-in (repeat)" in figures:
+            repeats = figures["check-in (repeat)"]["count"]
+            print(
+                f"warning: the {phase} phase ran out of fresh badges ({repeats:.0f} repeats in "
+                f"its figures); raise {option} for first check-ins only"
+            )
     print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
 
 
