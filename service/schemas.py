@@ -1,7 +1,7 @@
 """Schema pieces every domain shares: text fields, pages, the problem document."""
 
 import unicodedata
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -91,3 +91,9 @@ class Problem(BaseModel):
 def examples(*items: dict[str, Any]) -> ConfigDict:
     """A model config carrying examples taken from the demo event."""
     return ConfigDict(json_schema_extra={"examples": list(items)})
+
+
+def examples_of(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A model's examples (none when its config has none), to build a larger model's from."""
+    extra = model.model_config.get("json_schema_extra")
+    return cast(list[dict[str, Any]], extra.get("examples", [])) if isinstance(extra, dict) else []

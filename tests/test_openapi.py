@@ -1,10 +1,16 @@
 """openapi.yaml is the committed contract: it must equal what the app generates."""
 
+import importlib
+import inspect
+import pkgutil
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel
 
+import service
 from service.app import create_app, openapi_yaml
+from service.schemas import examples_of
 
 CONTRACT = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -36,3 +42,30 @@ def test_every_schema_with_examples_in_components() -> None:
     schemas = document["components"]["schemas"]
     for name in ("CommitteeIn", "CommitteeOut", "OrganizationIn", "OrganizationOut", "Problem"):
         assert schemas[name].get("examples"), f"{name} has no example"
+
+
+def _models_with_examples() -> list[type[BaseModel]]:
+    """Every model of the service's schemas modules whose config (own or inherited) has examples."""
+    found = []
+    for module_info in pkgutil.walk_packages(service.__path__, "service."):
+        if not module_info.name.endswith("schemas"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for value in vars(module).values():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, BaseModel)
+                and value.__module__ == module.__name__
+                and examples_of(value)
+            ):
+                found.append(value)
+    return found
+
+
+def test_every_example_in_the_contract_is_valid_for_its_schema() -> None:
+    # Partners copy the examples: one the API itself would refuse or never send misleads them.
+    models = _models_with_examples()
+    assert len(models) > 30
+    for model in models:
+        for example in examples_of(model):
+            model.model_validate(example)

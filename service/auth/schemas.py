@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from service.schemas import Name, StrictModel, examples
+from service.schemas import Name, StrictModel, examples, examples_of
 
 
 class ApiKeyCreate(StrictModel):
@@ -62,4 +62,12 @@ class ApiKeyOut(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyOut):
+    # Its own example: the inherited one lacks the secret this answer always carries.
+    model_config = examples(
+        {
+            **examples_of(ApiKeyOut)[0],
+            "secret": "smk_Q2x9fV7kLmN3pR8sT1uW4yZ6aB0cD5eG9hJ2kM4nP7q",
+        }
+    )
+
     secret: str

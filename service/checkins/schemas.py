@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.events.schemas import ParticipantOut, PartyKind
-from service.meetings.schemas import AgendaEntry
-from service.schemas import StrictModel
+from service.meetings.schemas import Agenda, AgendaEntry
+from service.schemas import StrictModel, examples_of
 
 
 class CheckInIn(StrictModel):
@@ -42,16 +42,11 @@ class CheckInOut(BaseModel):
                 {
                     "reason": None,
                     "checked_in_at": "2025-09-23T00:41:07Z",
-                    "participant": ParticipantOut.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
-                    "agenda": [
-                        {
-                            "slot": 1,
-                            "start": "2025-09-23T09:00:00+08:00",
-                            "end": "2025-09-23T09:20:00+08:00",
-                            "table": 3,
-                            "counterpart": "温州瓯江智能装备有限公司",
-                        }
-                    ],
+                    "participant": {
+                        **examples_of(ParticipantOut)[0],
+                        "checked_in_at": "2025-09-23T00:41:07Z",
+                    },
+                    "agenda": examples_of(Agenda)[0]["meetings"],
                 }
             ]
         }
