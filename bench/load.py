@@ -302,39 +302,15 @@ def write_set_app() -> Any:
 
     from service.app import create_app
     from service.auth.service import hash_secret
+    from service.checkins.schemas import CheckInOut
+    from service.schemas import examples_of
 
     app = create_app()
     pools: dict[str, Any] = {}
     starting = asyncio.Lock()
-    # An answer the size of the door's (participant, party, one person, empty agenda), kept as
-    # the scan's response body.
-    answer = json.dumps(
-        {
-            "reason": None,
-            "checked_in_at": "2025-09-23T00:41:07.120000Z",
-            "participant": {
-                "id": str(uuid.uuid4()),
-                "event_id": str(uuid.uuid4()),
-                "party": {
-                    "kind": "committee",
-                    "id": str(uuid.uuid4()),
-                    "name_zh": "全国智能制造系统标准化技术委员会",
-                    "name_en": "Smart Manufacturing",
-                    "designation": "SAC/TC 591",
-                },
-                "badge_code": "K7QHD-3MXTA",
-                "people": [{"name": "邝嘉怡", "title": "秘书长", "phone": None, "email": None}],
-                "unavailable_slots": [8],
-                "min_meetings": 1,
-                "max_meetings": 6,
-                "checked_in_at": "2025-09-23T00:41:07.120000Z",
-                "version": 2,
-                "created_at": "2025-09-20T08:00:00Z",
-            },
-            "agenda": [],
-        },
-        ensure_ascii=False,
-    )
+    # The door's documented answer with the agenda the bench's events have (none), kept as the
+    # scan's response body.
+    answer = json.dumps({**examples_of(CheckInOut)[0], "agenda": []}, ensure_ascii=False)
 
     @app.post("/v1/events/{event_id}/write-set-checkins", status_code=201)
     async def write_set(
