@@ -38,7 +38,7 @@ def _person_floor(n_slots: int, meetings: int, usable: set[int]) -> int:
     return max(0, used - 1)
 
 
-def _busy_sets(usable: Sequence[int], count: int, runs: int) -> list[tuple[int, ...]]:
+def busy_sets(usable: Sequence[int], count: int, runs: int) -> list[tuple[int, ...]]:
     """Every `count`-subset of the sorted `usable` slots made of exactly `runs` runs."""
     free = set(usable)
     out: list[tuple[int, ...]] = []
@@ -63,7 +63,7 @@ def _busy_sets(usable: Sequence[int], count: int, runs: int) -> list[tuple[int, 
     return out
 
 
-def _seats(pair_slots: Sequence[Sequence[int]], busy: Sequence[int]) -> bool:
+def seats(pair_slots: Sequence[Sequence[int]], busy: Sequence[int]) -> bool:
     """Whether each pair can take its own slot of `busy`, all different (bipartite matching)."""
     taken: dict[int, int] = {}
     allowed = set(busy)
@@ -89,8 +89,8 @@ def _matched_floor(usable: Sequence[int], pair_slots: Sequence[Sequence[int]], s
     count = len(pair_slots)
     runs = start
     while runs < count:
-        sets = _busy_sets(usable, count, runs)
-        if len(sets) > MATCH_SETS_LIMIT or any(_seats(pair_slots, b) for b in sets):
+        sets = busy_sets(usable, count, runs)
+        if len(sets) > MATCH_SETS_LIMIT or any(seats(pair_slots, b) for b in sets):
             break
         runs += 1
     return runs - 1

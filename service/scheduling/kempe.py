@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import random
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -63,13 +64,14 @@ def improve_breaks(
     seconds: float = 1.0,
     floor: int = 0,
     stats: Stats | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[int, int]:
     """A schedule of the same tasks with no more breaks (and no more changes from `previous`).
 
     `slot_of` maps placed task -> slot (slots 1-based, capacity[s - 1]); it must obey the hard
     rules. Stops after `moves` tried moves or `seconds`, whichever comes first (or on reaching
-    `floor`, a proven lower bound on the breaks); with the moves as the binding limit the answer
-    depends on the seed only.
+    `floor`, a proven lower bound on the breaks, or when `stop` is set); with the moves as the
+    binding limit the answer depends on the seed only.
     """
     rng = random.Random(seed)
     previous = previous or {}
@@ -141,7 +143,7 @@ def improve_breaks(
     for step in range(moves):
         if step & 255 == 0:
             now = time.monotonic()
-            if now > deadline:
+            if now > deadline or (stop is not None and stop.is_set()):
                 break
             if step == CLOCK_PROBE and (now - started) * moves / step > seconds:
                 on_clock = True

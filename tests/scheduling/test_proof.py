@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.scheduling.engine import _place_all, schedule_event
-from service.scheduling.floors import _busy_sets, _matched_floor, breaks_floor
+from service.scheduling.floors import _matched_floor, breaks_floor, busy_sets
 from service.scheduling.prepared import Prepared, objective_of, prepare
 from service.scheduling.proof import prove_breaks
 from service.scheduling.rules import check_event
@@ -113,7 +113,7 @@ def test_matched_floor_is_the_fewest_runs_a_seating_allows(seed: int) -> None:
                 for c in itertools.combinations(usable, count)
                 if sum(1 for k, s in enumerate(c) if k == 0 or c[k - 1] != s - 1) == runs
             }
-            assert set(_busy_sets(usable, count, runs)) == want
+            assert set(busy_sets(usable, count, runs)) == want
     seatable = [
         c
         for c in itertools.combinations(usable, len(pairs))

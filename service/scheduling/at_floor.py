@@ -1,0 +1,167 @@
+"""The at-floor model: a schedule of the chosen pairs with everyone at their own breaks floor,
+each busy set one of the few the floor allows, solved in a background thread beside the search."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+
+from ortools.sat.python import cp_model
+
+from service.scheduling.floors import MATCH_SETS_LIMIT, busy_sets, seats
+from service.scheduling.prepared import DETERMINISTIC, Prepared
+from service.scheduling.selection import sides_of
+from service.scheduling.slotting import solver_for
+
+
+def at_floor_model(
+    prep: Prepared, keep: Sequence[int], floors: Sequence[int], *, hint: dict[int, int]
+) -> tuple[cp_model.CpModel, dict[tuple[int, int], cp_model.IntVar]] | None:
+    """Every pair of `keep` in a slot under the hard rules, each person at its floor; None when
+    someone has no busy set at its floor (its count here is above the one the floor assumed).
+
+    A person with c meetings here and floor f is busy in c slots forming exactly f + 1 runs:
+    one of the c-subsets of its usable slots with f + 1 runs in which its pairs can each take
+    a slot of their own (`seats`), stated as a table. Stated as "at most f + 1 starts" instead,
+    100x300 found nothing in 20 s; as tables, 11-19 s (one worker). In each slot as many people
+    of one side are busy as of the other when the pair graph is bipartite (a pair joins the two
+    sides): 11-13 s against 15-17 s without.
+    """
+    m = cp_model.CpModel()
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    at: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    tables: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+    mine: dict[int, list[int]] = defaultdict(list)
+    for i in keep:
+        t = prep.tasks[i]
+        row = []
+        for s in t.slots:
+            v = m.new_bool_var(f"x{i}_{s}")
+            x[i, s] = v
+            row.append(v)
+            at[t.a, s].append(v)
+            at[t.b, s].append(v)
+            by_slot[s].append(v)
+            if t.table is not None:
+                tables[t.table, s].append(v)
+            if i in hint:
+                m.add_hint(v, hint[i] == s)
+        m.add_exactly_one(row)
+        mine[t.a].append(i)
+        mine[t.b].append(i)
+    for vs in (*at.values(), *tables.values()):
+        if len(vs) > 1:
+            m.add_at_most_one(vs)
+    for s, vs in by_slot.items():
+        if len(vs) > prep.capacity[s - 1]:
+            m.add(sum(vs) <= prep.capacity[s - 1])
+    for p, items in mine.items():
+        if len(items) <= 1:
+            continue
+        usable = sorted({s for i in items for s in prep.tasks[i].slots})
+        sets = busy_sets(usable, len(items), floors[p] + 1)
+        if len(sets) > MATCH_SETS_LIMIT:
+            # Too many to list: at most f + 1 runs, counted on run starts.
+            busy = [sum(at[p, s]) for s in usable]
+            starts = []
+            for k, s in enumerate(usable):
+                st = m.new_bool_var(f"st{p}_{s}")
+                before = busy[k - 1] if k and usable[k - 1] == s - 1 else 0
+                m.add(st >= busy[k] - before)
+                starts.append(st)
+            m.add(sum(starts) <= floors[p] + 1)
+            continue
+        pair_slots = [prep.tasks[i].slots for i in items]
+        sets = [b for b in sets if seats(pair_slots, b)]
+        if not sets:
+            return None
+        flags = []
+        for s in usable:
+            b = m.new_bool_var(f"b{p}_{s}")
+            m.add(sum(at[p, s]) == b)
+            flags.append(b)
+        m.add_allowed_assignments(flags, [[int(s in chosen) for s in usable] for chosen in sets])
+    sides = sides_of(prep, keep)
+    if sides is not None:
+        for s in range(1, prep.event.slots + 1):
+            left = [v for p in mine if sides[p] == 0 for v in at[p, s]]
+            right = [v for p in mine if sides[p] == 1 for v in at[p, s]]
+            m.add(sum(left) == sum(right))
+    return m, x
+
+
+class FloorSearch:
+    """The at-floor model solving in a thread (CP-SAT releases the GIL) while the caller searches.
+
+    `found` is set when a schedule at the floor is there to take; `stop` ends the solve early.
+    """
+
+    def __init__(
+        self,
+        prep: Prepared,
+        keep: Sequence[int],
+        floors: Sequence[int],
+        *,
+        hint: dict[int, int],
+        deadline: float,
+        seed: int,
+    ) -> None:
+        self.found = threading.Event()
+        self.slot_of: dict[int, int] | None = None
+        self._solver: cp_model.CpSolver | None = None
+        self._cancelled = False
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(prep, list(keep), list(floors), dict(hint), deadline, seed),
+            name="at-floor",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def _run(
+        self,
+        prep: Prepared,
+        keep: list[int],
+        floors: list[int],
+        hint: dict[int, int],
+        deadline: float,
+        seed: int,
+    ) -> None:
+        built = at_floor_model(prep, keep, floors, hint=hint)
+        if built is None:
+            return
+        m, x = built
+        # One worker: the search holds the other core.
+        solver = solver_for(
+            time_limit=deadline - time.monotonic(),
+            seed=seed,
+            workers=1,
+            deterministic=DETERMINISTIC,
+        )
+        with self._lock:
+            if self._cancelled:
+                return
+            self._solver = solver
+        code = solver.solve(m)
+        if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            self.slot_of = {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
+            self.found.set()
+
+    def stop(self) -> None:
+        """End the solve (or keep it from starting) and wait for the thread."""
+        with self._lock:
+            self._cancelled = True
+            if self._solver is not None:
+                self._solver.stop_search()
+        self._thread.join()
+
+    def wait(self, deadline: float) -> dict[int, int] | None:
+        """The schedule at the floor, waiting for the solve up to `deadline` at most."""
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():
+            self.stop()
+        return self.slot_of
