@@ -497,14 +497,15 @@ def _flow_path(
             placed = search(placed, 0.5, SEARCH_MOVES_PER_PAIR_BEFORE_PROOF, attempt)
     elif workers > 1 and not rebuild and objective_of(prep, placed).breaks > floor:
         # Beside the search, on the other core, the at-floor model (`at_floor.py`): 100x300
-        # reaches its floor of 33 there in 11-19 s where the search alone ends at 34-36 after
-        # 24 s; whichever reaches the floor first ends the other.
-        race = FloorSearch(prep, chosen, floors, hint=placed, deadline=tail_deadline, seed=seed)
+        # reaches its floor of 33 there in 11-34 s where the search alone ends at 34-36 after
+        # 24 s; whichever reaches the floor first ends the other. The model may use the whole
+        # time limit: the tail's span is what the search's cooling needs.
+        race = FloorSearch(prep, chosen, floors, hint=placed, deadline=deadline, seed=seed)
         placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR, stop=race.found)
         if objective_of(prep, placed).breaks <= floor:
             race.stop()
         else:
-            at_floor = race.wait(tail_deadline)
+            at_floor = race.wait(deadline)
             if at_floor is not None:
                 placed = at_floor
     else:
