@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from ortools.sat.python import cp_model
 
 from service.scheduling.floors import MATCH_SETS_LIMIT, busy_sets, seats
-from service.scheduling.prepared import DETERMINISTIC, Prepared
+from service.scheduling.prepared import DETERMINISTIC, Prepared, add_seating
 from service.scheduling.selection import sides_of
 from service.scheduling.slotting import solver_for
 
@@ -30,34 +30,12 @@ def at_floor_model(
     sides): 11-13 s against 15-17 s without.
     """
     m = cp_model.CpModel()
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    at: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    tables: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+    seating = add_seating(m, prep, keep, hint=hint)
+    at = seating.at
     mine: dict[int, list[int]] = defaultdict(list)
     for i in keep:
-        t = prep.tasks[i]
-        row = []
-        for s in t.slots:
-            v = m.new_bool_var(f"x{i}_{s}")
-            x[i, s] = v
-            row.append(v)
-            at[t.a, s].append(v)
-            at[t.b, s].append(v)
-            by_slot[s].append(v)
-            if t.table is not None:
-                tables[t.table, s].append(v)
-            if i in hint:
-                m.add_hint(v, hint[i] == s)
-        m.add_exactly_one(row)
-        mine[t.a].append(i)
-        mine[t.b].append(i)
-    for vs in (*at.values(), *tables.values()):
-        if len(vs) > 1:
-            m.add_at_most_one(vs)
-    for s, vs in by_slot.items():
-        if len(vs) > prep.capacity[s - 1]:
-            m.add(sum(vs) <= prep.capacity[s - 1])
+        mine[prep.tasks[i].a].append(i)
+        mine[prep.tasks[i].b].append(i)
     for p, items in mine.items():
         if len(items) <= 1:
             continue
@@ -90,7 +68,7 @@ def at_floor_model(
             left = [v for p in mine if sides[p] == 0 for v in at[p, s]]
             right = [v for p in mine if sides[p] == 1 for v in at[p, s]]
             m.add(sum(left) == sum(right))
-    return m, x
+    return m, seating.x
 
 
 class FloorSearch:

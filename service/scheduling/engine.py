@@ -34,6 +34,7 @@ from service.scheduling.prepared import (
     DETERMINISTIC,
     Prepared,
     add_rules,
+    add_seating,
     objective_of,
     prepare,
     rank,
@@ -242,31 +243,7 @@ def _place_all(
     the full time-indexed model found nothing in five.
     """
     m = cp_model.CpModel()
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    groups: dict[tuple[object, ...], list[cp_model.IntVar]] = defaultdict(list)
-    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
-    for i in keep:
-        t = prep.tasks[i]
-        row = []
-        for s in t.slots:
-            v = m.new_bool_var(f"x{i}_{s}")
-            x[i, s] = v
-            row.append(v)
-            groups["person", t.a, s].append(v)
-            groups["person", t.b, s].append(v)
-            if t.table is not None:
-                groups["table", t.table, s].append(v)
-            by_slot[s].append(v)
-        m.add_exactly_one(row)
-    for vs in groups.values():
-        if len(vs) > 1:
-            m.add_at_most_one(vs)
-    for s, vs in by_slot.items():
-        if len(vs) > prep.capacity[s - 1]:
-            m.add(sum(vs) <= prep.capacity[s - 1])
-    for (i, s), v in x.items():
-        if i in hint:
-            m.add_hint(v, hint[i] == s)
+    x = add_seating(m, prep, keep, hint=hint).x
     solver = solver_for(
         time_limit=time_limit, seed=seed, workers=workers, deterministic=DETERMINISTIC
     )

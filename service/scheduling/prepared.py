@@ -5,7 +5,7 @@ expressions for the engine's models and the break decision model."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
@@ -184,6 +184,60 @@ def _no_slot_reason(event: Event, c: Candidate, pa: Participant, pb: Participant
             return f"slot {c.slot} is unavailable for {', '.join(gone)}"
         return f"slot {c.slot} is outside the {c.session} session"
     return f"no slot in the {c.session} session where both {c.a} and {c.b} are available"
+
+
+@dataclass(slots=True)
+class Seating:
+    """A model's booleans x[task, slot]; per (person, slot) and per task, the ones that concern
+    it."""
+
+    x: dict[tuple[int, int], cp_model.IntVar]
+    at: dict[tuple[int, int], list[cp_model.IntVar]]
+    rows: dict[int, list[cp_model.IntVar]]
+
+
+def add_seating(
+    m: cp_model.CpModel,
+    prep: Prepared,
+    keep: Sequence[int],
+    *,
+    optional: Collection[int] = (),
+    hint: dict[int, int] | None = None,
+) -> Seating:
+    """x[i, s] for every task of `keep` and slot it may take, under the hard rules of the
+    slots: each task exactly once (at most once when in `optional`), a person and a table at
+    most once a slot, a slot's capacity; hinted at the slots `hint` gives."""
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    at: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    tables: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
+    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+    rows: dict[int, list[cp_model.IntVar]] = {}
+    for i in keep:
+        t = prep.tasks[i]
+        row = []
+        for s in t.slots:
+            v = m.new_bool_var(f"x{i}_{s}")
+            x[i, s] = v
+            row.append(v)
+            at[t.a, s].append(v)
+            at[t.b, s].append(v)
+            by_slot[s].append(v)
+            if t.table is not None:
+                tables[t.table, s].append(v)
+            if hint is not None and i in hint:
+                m.add_hint(v, hint[i] == s)
+        if i in optional:
+            m.add_at_most_one(row)
+        else:
+            m.add_exactly_one(row)
+        rows[i] = row
+    for vs in (*at.values(), *tables.values()):
+        if len(vs) > 1:
+            m.add_at_most_one(vs)
+    for s, vs in by_slot.items():
+        if len(vs) > prep.capacity[s - 1]:
+            m.add(sum(vs) <= prep.capacity[s - 1])
+    return Seating(x=x, at=at, rows=rows)
 
 
 def add_rules(

@@ -12,7 +12,14 @@ from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
-from service.scheduling.prepared import DETERMINISTIC, Prepared, add_rules, objective_of, rank
+from service.scheduling.prepared import (
+    DETERMINISTIC,
+    Prepared,
+    add_rules,
+    add_seating,
+    objective_of,
+    rank,
+)
 from service.scheduling.selection import Freedom, sides_of
 from service.scheduling.slotting import solver_for
 
@@ -73,37 +80,13 @@ def prove_breaks(
     cur = dict(best)
     cur_breaks = objective_of(prep, cur).breaks
     m = cp_model.CpModel()
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    at: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    tables: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
+    seating = add_seating(m, prep, maybe, optional=set(maybe) - freedom.sure)
+    x, at = seating.x, seating.at
+    placed: list[cp_model.LinearExprT] = [sum(seating.rows[i]) for i in maybe]
     mine: dict[int, list[int]] = defaultdict(list)
-    placed: list[cp_model.LinearExprT] = []
     for i in maybe:
-        t = prep.tasks[i]
-        row = []
-        for s in t.slots:
-            v = m.new_bool_var(f"x{i}_{s}")
-            x[i, s] = v
-            row.append(v)
-            at[t.a, s].append(v)
-            at[t.b, s].append(v)
-            by_slot[s].append(v)
-            if t.table is not None:
-                tables[t.table, s].append(v)
-        if i in freedom.sure:
-            m.add_exactly_one(row)
-        else:
-            m.add_at_most_one(row)
-        placed.append(sum(row))
-        mine[t.a].append(i)
-        mine[t.b].append(i)
-    for vs in (*at.values(), *tables.values()):
-        if len(vs) > 1:
-            m.add_at_most_one(vs)
-    for s, vs in by_slot.items():
-        if len(vs) > prep.capacity[s - 1]:
-            m.add(sum(vs) <= prep.capacity[s - 1])
+        mine[prep.tasks[i].a].append(i)
+        mine[prep.tasks[i].b].append(i)
     sub = replace(
         prep,
         tasks=[prep.tasks[i] for i in maybe],

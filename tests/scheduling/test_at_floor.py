@@ -15,21 +15,13 @@ from service.scheduling.prepared import objective_of, prepare
 from service.scheduling.rules import check_event
 from service.scheduling.selection import freedom_of, select_flow
 from tests.scheduling.test_engine import _committee_day
-from tests.scheduling.test_kempe import _small_event
-from tests.scheduling.test_proof import _fewest_breaks
+from tests.scheduling.test_proof import _fewest_breaks, small_flow
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 100_000))
 def test_at_floor_schedule_exists_exactly_when_brute_force_finds_one(seed: int) -> None:
-    event = _small_event(
-        seed, fewest_slots=3, org_gaps=2, most_meetings=4, keep=0.8, at_most=9, sessions=True
-    )
-    prep = prepare(event, mode="rebuild", previous=())
-    flow = select_flow(prep, rebuild=False)
-    freedom = freedom_of(prep)
-    assert flow is not None and freedom is not None
-    chosen = flow[0]
+    _, prep, chosen, _, freedom = small_flow(seed)
     floors = person_floors(prep, freedom)
     fewest = _fewest_breaks(prep, frozenset(chosen))
     built = at_floor_model(prep, chosen, floors, hint={})

@@ -8,11 +8,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.scheduling.engine import _place_all, schedule_event
+from service.scheduling.event import Event
 from service.scheduling.floors import _matched_floor, breaks_floor, busy_sets
 from service.scheduling.prepared import Prepared, objective_of, prepare
 from service.scheduling.proof import prove_breaks
 from service.scheduling.rules import check_event
-from service.scheduling.selection import freedom_of, select_flow
+from service.scheduling.selection import Freedom, freedom_of, select_flow
+from service.scheduling.slotting import LevelResult
 from tests.scheduling.test_kempe import _optimal_selections, _small_event
 
 
@@ -46,9 +48,9 @@ def _fewest_breaks(prep: Prepared, tasks: frozenset[int]) -> int | None:
     return best[0] if best else None
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 100_000))
-def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
+def small_flow(seed: int) -> tuple[Event, Prepared, list[int], list[LevelResult], Freedom]:
+    """A small event with ties and sessions, prepared; its flow selection and levels, and what
+    every optimal selection shares."""
     event = _small_event(
         seed, fewest_slots=3, org_gaps=2, most_meetings=4, keep=0.8, at_most=9, sessions=True
     )
@@ -56,7 +58,13 @@ def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -
     flow = select_flow(prep, rebuild=False)
     freedom = freedom_of(prep)
     assert flow is not None and freedom is not None
-    chosen, levels, _ = flow
+    return event, prep, flow[0], flow[1], freedom
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 100_000))
+def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
+    event, prep, chosen, levels, freedom = small_flow(seed)
     placed = _place_all(prep, chosen, time_limit=5, seed=0, workers=1, hint={})
     if placed is None:
         return  # the engine leaves the flow path; the decision model is not used
