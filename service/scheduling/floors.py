@@ -119,8 +119,3 @@ def person_floors(prep: Prepared, freedom: Freedom) -> list[int]:
             low = _matched_floor(usable, [prep.tasks[i].slots for i in items], low + 1)
         floors[p] = low
     return floors
-
-
-def breaks_floor(prep: Prepared, freedom: Freedom) -> int:
-    """A lower bound on the breaks of every schedule optimal on levels 1-3 (`person_floors`)."""
-    return sum(person_floors(prep, freedom))

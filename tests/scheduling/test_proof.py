@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from service.scheduling.engine import _place_all, schedule_event
 from service.scheduling.event import Event
-from service.scheduling.floors import _matched_floor, breaks_floor, busy_sets
+from service.scheduling.floors import _matched_floor, busy_sets, person_floors
 from service.scheduling.prepared import Prepared, objective_of, prepare
 from service.scheduling.proof import prove_breaks
 from service.scheduling.rules import check_event
@@ -72,7 +72,7 @@ def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -
         b for sel in _optimal_selections(event) if (b := _fewest_breaks(prep, sel)) is not None
     )
     values = {lv.name: lv.value for lv in levels}
-    floor = breaks_floor(prep, freedom)
+    floor = sum(person_floors(prep, freedom))
     assert floor <= truth
     proof = prove_breaks(
         prep,
