@@ -130,16 +130,20 @@ class FloorSearch:
             self.found.set()
 
     def stop(self) -> None:
-        """End the solve (or keep it from starting) and wait for the thread."""
+        """End the solve (or keep it from starting) and wait for the thread; idempotent. A model
+        being built is finished first (up to 3 s on 300x2000)."""
         with self._lock:
             self._cancelled = True
-            if self._solver is not None:
-                self._solver.stop_search()
-        self._thread.join()
+        while self._thread.is_alive():
+            # Asked again until the thread ends: a stop that comes before the solve has
+            # started is not kept by CP-SAT.
+            with self._lock:
+                if self._solver is not None:
+                    self._solver.stop_search()
+            self._thread.join(0.05)
 
     def wait(self, deadline: float) -> dict[int, int] | None:
         """The schedule at the floor, waiting for the solve up to `deadline` at most."""
         self._thread.join(max(0.0, deadline - time.monotonic()))
-        if self._thread.is_alive():
-            self.stop()
+        self.stop()
         return self.slot_of

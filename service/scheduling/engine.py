@@ -478,13 +478,14 @@ def _flow_path(
         # 24 s; whichever reaches the floor first ends the other. The model may use the whole
         # time limit: the tail's span is what the search's cooling needs.
         race = FloorSearch(prep, chosen, floors, hint=placed, deadline=deadline, seed=seed)
-        placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR, stop=race.found)
-        if objective_of(prep, placed).breaks <= floor:
+        try:
+            placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR, stop=race.found)
+            if objective_of(prep, placed).breaks > floor:
+                at_floor = race.wait(deadline)
+                if at_floor is not None:
+                    placed = at_floor
+        finally:
             race.stop()
-        else:
-            at_floor = race.wait(deadline)
-            if at_floor is not None:
-                placed = at_floor
     else:
         placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR)
     got = objective_of(prep, placed)
