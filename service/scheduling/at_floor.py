@@ -3,6 +3,7 @@ each busy set one of the few the floor allows, solved in a background thread bes
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
@@ -15,12 +16,15 @@ from service.scheduling.prepared import DETERMINISTIC, Prepared, add_seating
 from service.scheduling.selection import sides_of
 from service.scheduling.slotting import solver_for
 
+log = logging.getLogger(__name__)
+
 
 def at_floor_model(
     prep: Prepared, keep: Sequence[int], floors: Sequence[int], *, hint: dict[int, int]
 ) -> tuple[cp_model.CpModel, dict[tuple[int, int], cp_model.IntVar]] | None:
     """Every pair of `keep` in a slot under the hard rules, each person at its floor; None when
-    someone has no busy set at its floor (its count here is above the one the floor assumed).
+    someone has no busy set at its floor that its pairs can be seated in (its count here may
+    be above the one its floor assumed).
 
     A person with c meetings here and floor f is busy in c slots forming exactly f + 1 runs:
     one of the c-subsets of its usable slots with f + 1 runs in which its pairs can each take
@@ -40,7 +44,7 @@ def at_floor_model(
         if len(items) <= 1:
             continue
         usable = sorted({s for i in items for s in prep.tasks[i].slots})
-        sets = busy_sets(usable, len(items), floors[p] + 1)
+        sets = busy_sets(usable, len(items), floors[p] + 1, limit=MATCH_SETS_LIMIT)
         if len(sets) > MATCH_SETS_LIMIT:
             # Too many to list: at most f + 1 runs, counted on run starts.
             busy = [sum(at[p, s]) for s in usable]
@@ -101,6 +105,21 @@ class FloorSearch:
         self._thread.start()
 
     def _run(
+        self,
+        prep: Prepared,
+        keep: list[int],
+        floors: list[int],
+        hint: dict[int, int],
+        deadline: float,
+        seed: int,
+    ) -> None:
+        try:
+            self._solve(prep, keep, floors, hint, deadline, seed)
+        except Exception:
+            # The search's answer stands; a failure here must not pass unseen.
+            log.exception("the at-floor model failed; the search's schedule is kept")
+
+    def _solve(
         self,
         prep: Prepared,
         keep: list[int],

@@ -378,12 +378,14 @@ def tail_seconds(time_limit: float, size: int) -> float:
     60 s: 45 s; both 15 s at 20 s).
 
     The call returns as soon as the breaks are proven (the search stops at the bound), so the
-    whole budget is spent only on events it cannot close. Measured with the bench at 60 s: with
-    half the limit, model size / 2,000 and 4,000 moves a pair, 100x300 never reached its floor
-    of 33 (34-38) and 300x2000 reached its 109 in one run of four; with this budget and 16,000
-    moves a pair, 100x300 in three of five (10-13 s; 34 and 36 after 22-23 s) and 300x2000 in
-    three of three (24-43 s). The placement's CP-SAT runs on two workers, so the search's start,
-    and its end, vary from run to run.
+    whole budget is spent only on events it cannot close; on large events the at-floor model
+    beside the search may go on to the time limit (`_flow_path`).
+
+    Measured with the bench at 60 s: with half the limit, model size / 2,000 and 4,000 moves a
+    pair, 100x300 never reached its floor of 33 (34-38) and 300x2000 reached its 109 in one run
+    of four; with this budget and 16,000 moves a pair, 100x300 in three of five (10-13 s; 34
+    and 36 after 22-23 s) and 300x2000 in three of three (24-43 s). The placement's CP-SAT runs
+    on two workers, so the search's start, and its end, vary from run to run.
     """
     return max(3.0, min(0.75 * time_limit, size / 1000))
 
@@ -472,7 +474,12 @@ def _flow_path(
             if objective_of(prep, placed).breaks - floor <= DESCEND_GAP:
                 break
             placed = search(placed, 0.5, SEARCH_MOVES_PER_PAIR_BEFORE_PROOF, attempt)
-    elif workers > 1 and not rebuild and objective_of(prep, placed).breaks > floor:
+    elif (
+        workers > 1
+        and not rebuild
+        and freedom is not None
+        and objective_of(prep, placed).breaks > floor
+    ):
         # Beside the search, on the other core, the at-floor model (`at_floor.py`): 100x300
         # reaches its floor of 33 there in 11-34 s where the search alone ends at 34-36 after
         # 24 s; whichever reaches the floor first ends the other. The model may use the whole

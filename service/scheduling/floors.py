@@ -4,8 +4,9 @@ seated in."""
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from service.scheduling.prepared import Prepared
 from service.scheduling.selection import Freedom
@@ -38,12 +39,16 @@ def _person_floor(n_slots: int, meetings: int, usable: set[int]) -> int:
     return max(0, used - 1)
 
 
-def busy_sets(usable: Sequence[int], count: int, runs: int) -> list[tuple[int, ...]]:
-    """Every `count`-subset of the sorted `usable` slots made of exactly `runs` runs."""
+def busy_sets(
+    usable: Sequence[int], count: int, runs: int, *, limit: int | None = None
+) -> list[tuple[int, ...]]:
+    """Every `count`-subset of the sorted `usable` slots made of exactly `runs` runs; with a
+    `limit`, at most `limit` + 1 of them (enough to tell that there are more than `limit`)."""
     free = set(usable)
-    out: list[tuple[int, ...]] = []
 
-    def extend(start: int, left: int, runs_left: int, acc: tuple[int, ...]) -> None:
+    def extend(
+        start: int, left: int, runs_left: int, acc: tuple[int, ...]
+    ) -> Iterator[tuple[int, ...]]:
         for a in range(start, usable[-1] + 1):
             if a not in free:
                 continue
@@ -53,14 +58,15 @@ def busy_sets(usable: Sequence[int], count: int, runs: int) -> list[tuple[int, .
                 run = acc + tuple(range(a, a + length))
                 if runs_left == 1:
                     if length == left:
-                        out.append(run)
+                        yield run
                 elif length < left:
                     # The next run starts after an idle slot.
-                    extend(a + length + 1, left - length, runs_left - 1, run)
+                    yield from extend(a + length + 1, left - length, runs_left - 1, run)
 
-    if usable and 0 < runs <= count:
-        extend(usable[0], count, runs, ())
-    return out
+    if not usable or not 0 < runs <= count:
+        return []
+    found = extend(usable[0], count, runs, ())
+    return list(found if limit is None else itertools.islice(found, limit + 1))
 
 
 def seats(pair_slots: Sequence[Sequence[int]], busy: Sequence[int]) -> bool:
@@ -89,7 +95,7 @@ def _matched_floor(usable: Sequence[int], pair_slots: Sequence[Sequence[int]], s
     count = len(pair_slots)
     runs = start
     while runs < count:
-        sets = busy_sets(usable, count, runs)
+        sets = busy_sets(usable, count, runs, limit=MATCH_SETS_LIMIT)
         if len(sets) > MATCH_SETS_LIMIT or any(seats(pair_slots, b) for b in sets):
             break
         runs += 1

@@ -1,21 +1,40 @@
 """The at-floor model: it finds a schedule with everyone at their floor exactly when one exists."""
 
+import random
+import threading
 import time
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from service.scheduling import engine
+from service.scheduling import at_floor, engine
 from service.scheduling.at_floor import FloorSearch, at_floor_model
 from service.scheduling.engine import schedule_event
-from service.scheduling.floors import person_floors
-from service.scheduling.prepared import objective_of, prepare
+from service.scheduling.floors import MATCH_SETS_LIMIT, person_floors
+from service.scheduling.prepared import Prepared, objective_of, prepare
 from service.scheduling.rules import check_event
 from service.scheduling.selection import freedom_of, select_flow
 from tests.scheduling.test_engine import _committee_day
 from tests.scheduling.test_proof import _fewest_breaks, small_flow
+
+
+def _at_floor(prep: Prepared, chosen: list[int], floors: list[int]) -> dict[int, int] | None:
+    """The at-floor model's schedule, solved to the end; None when declined or infeasible."""
+    built = at_floor_model(prep, chosen, floors, hint={})
+    if built is None:
+        return None
+    model, x = built
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    code = solver.solve(model)
+    assert code in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
+    if code == cp_model.INFEASIBLE:
+        return None
+    return {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -24,23 +43,16 @@ def test_at_floor_schedule_exists_exactly_when_brute_force_finds_one(seed: int) 
     _, prep, chosen, _, freedom = small_flow(seed)
     floors = person_floors(prep, freedom)
     fewest = _fewest_breaks(prep, frozenset(chosen))
-    built = at_floor_model(prep, chosen, floors, hint={})
-    if built is None:
-        # Declined only when someone cannot be at its floor with these pairs.
-        assert fewest is None or fewest > sum(floors)
-        return
-    model, x = built
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    code = solver.solve(model)
-    assert code in (cp_model.OPTIMAL, cp_model.INFEASIBLE)
-    if code == cp_model.INFEASIBLE:
-        assert fewest is None or fewest > sum(floors)
-        return
-    assert fewest == sum(floors)
-    slot_of = {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
-    assert sorted(slot_of) == sorted(chosen)
-    assert objective_of(prep, slot_of).breaks == sum(floors)
+    # The busy sets as tables, and (as when a person has too many to list) as run starts.
+    for limit in (MATCH_SETS_LIMIT, -1):
+        with patch.object(at_floor, "MATCH_SETS_LIMIT", limit):
+            slot_of = _at_floor(prep, chosen, floors)
+        if slot_of is None:
+            assert fewest is None or fewest > sum(floors)
+            continue
+        assert fewest == sum(floors)
+        assert sorted(slot_of) == sorted(chosen)
+        assert objective_of(prep, slot_of).breaks == sum(floors)
 
 
 def test_engine_takes_the_at_floor_schedule_when_the_search_stalls(
@@ -62,7 +74,54 @@ def test_engine_takes_the_at_floor_schedule_when_the_search_stalls(
     assert alone.objective.breaks > result.objective.breaks
 
 
-def test_stop_ends_the_solve_at_once() -> None:
+def _hard(*_: object, **__: object) -> tuple[cp_model.CpModel, dict[object, object]]:
+    """Random 3-SAT at the threshold, 400 variables: one worker decides nothing in 10 s."""
+    rng = random.Random(1)
+    m = cp_model.CpModel()
+    v = [m.new_bool_var(f"v{k}") for k in range(400)]
+    for _ in range(1704):
+        m.add_bool_or([v[k] if rng.random() < 0.5 else ~v[k] for k in rng.sample(range(400), 3)])
+    return m, {}
+
+
+class _LateSolver(cp_model.CpSolver):
+    """A solver whose solve begins only after a first stop was asked, which CP-SAT drops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.asked = threading.Event()
+        self.parameters.num_workers = 1
+        self.parameters.max_time_in_seconds = 20
+
+    def stop_search(self) -> None:
+        super().stop_search()
+        self.asked.set()
+
+    def solve(self, *args: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        assert self.asked.wait(20)
+        return super().solve(*args, **kwargs)
+
+
+def test_stop_ends_a_solve_that_starts_after_it_was_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = _LateSolver()
+    monkeypatch.setattr(at_floor, "at_floor_model", _hard)
+    monkeypatch.setattr(at_floor, "solver_for", lambda **_: made)
+    prep = prepare(_committee_day(1, 2, 3, 4), mode="rebuild", previous=())
+    race = FloorSearch(prep, [], [], hint={}, deadline=time.monotonic() + 20, seed=0)
+    assert made.entered.wait(20)
+    started = time.monotonic()
+    race.stop()
+    # One stop_search alone would leave the solve running for its 20 s.
+    assert time.monotonic() - started < 5
+    assert made.response_proto.status == cp_model.UNKNOWN  # stopped, not decided
+    assert not race.found.is_set() and race.slot_of is None
+
+
+def test_stop_during_the_build_keeps_the_solve_from_starting() -> None:
     event = _committee_day(3, 12, 60, 10)
     prep = prepare(event, mode="rebuild", previous=())
     flow = select_flow(prep, rebuild=False)
@@ -70,7 +129,22 @@ def test_stop_ends_the_solve_at_once() -> None:
     assert flow is not None and freedom is not None
     floors = person_floors(prep, freedom)
     race = FloorSearch(prep, flow[0], floors, hint={}, deadline=time.monotonic() + 60, seed=0)
-    started = time.monotonic()
     race.stop()
-    assert time.monotonic() - started < 5
+    # This event's model is solved in a tenth of a second: a solve would have found it.
     assert not race.found.is_set() and race.slot_of is None
+    again = FloorSearch(prep, flow[0], floors, hint={}, deadline=time.monotonic() + 60, seed=0)
+    assert again.wait(time.monotonic() + 30) is not None
+
+
+def test_a_failing_model_is_logged_and_the_search_answer_kept(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise IndexError("no floor for this person")
+
+    monkeypatch.setattr(at_floor, "at_floor_model", broken)
+    prep = prepare(_committee_day(1, 2, 3, 4), mode="rebuild", previous=())
+    race = FloorSearch(prep, [], [], hint={}, deadline=time.monotonic() + 10, seed=0)
+    assert race.wait(time.monotonic() + 10) is None
+    assert "the at-floor model failed" in caplog.text
+    assert "no floor for this person" in caplog.text
