@@ -29,7 +29,7 @@ def at_floor_model(
     A person with c meetings here and floor f is busy in c slots forming exactly f + 1 runs:
     one of the c-subsets of its usable slots with f + 1 runs in which its pairs can each take
     a slot of their own (`seats`), stated as a table. Stated as "at most f + 1 starts" instead,
-    100x300 found nothing in 20 s; as tables, 11-19 s (one worker). In each slot as many people
+    100x300 found nothing in 20 s; as tables, 11-34 s (one worker). In each slot as many people
     of one side are busy as of the other when the pair graph is bipartite (a pair joins the two
     sides): 11-13 s against 15-17 s without.
     """
