@@ -18,17 +18,11 @@ import time
 
 import numpy as np
 
-from service.scoring import (
-    Match,
-    Profile,
-    ProfileMatrix,
-    ScoringWeights,
-    Taxonomy,
-    score_pair,
-    text_tokens,
-    top_matches,
-    top_matches_all,
-)
+from service.scoring.index import Match, ProfileMatrix, top_matches, top_matches_all
+from service.scoring.reference import score_pair
+from service.scoring.taxonomy import Profile, Taxonomy
+from service.scoring.text import text_tokens
+from service.scoring.weights import ScoringWeights
 
 SEED = 20261127
 # Real topic words, so the tokenizer timing below cuts text like the service's.

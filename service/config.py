@@ -6,7 +6,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from service.scoring import ScoringWeights
+from service.scoring.weights import ScoringWeights
 
 DEFAULT_SQLITE_PATH = Path("var") / "service.db"
 

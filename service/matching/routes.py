@@ -23,7 +23,8 @@ from service.matching.schemas import (
     Reason,
 )
 from service.models import Committee, Organization
-from service.scoring import Explanation, ScoringWeights
+from service.scoring.reference import Explanation
+from service.scoring.weights import ScoringWeights
 
 router = APIRouter(prefix="/v1", tags=["matching"])
 

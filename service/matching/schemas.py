@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from service.schemas import examples
-from service.scoring import Relation
+from service.scoring.taxonomy import Relation
 
 # The demo's worked example (docs/matching.md): ISO/TC 299 and a Hangzhou AI company. Ids are
 # made up; every name and figure is the demo's.

@@ -17,17 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from service.directory import service as directory
 from service.models import Committee, CommitteeDomain, Domain, Organization, OrganizationDomain
-from service.scoring import (
-    Explanation,
-    Match,
-    Profile,
-    ProfileMatrix,
-    ScoringWeights,
-    Taxonomy,
-    explain,
-    text_tokens,
-    top_matches,
-)
+from service.scoring.index import Match, ProfileMatrix, top_matches
+from service.scoring.reference import Explanation, explain
+from service.scoring.taxonomy import Profile, Taxonomy
+from service.scoring.text import text_tokens
+from service.scoring.weights import ScoringWeights
 
 # Which side of the directory a list of parties is on.
 Side = Literal["committee", "organization"]

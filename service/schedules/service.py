@@ -30,7 +30,7 @@ from service.scheduling.event import Candidate
 from service.scheduling.event import Event as EngineEvent
 from service.scheduling.event import Meeting as EngineMeeting
 from service.scheduling.event import Participant as EngineParticipant
-from service.scoring import score_pair
+from service.scoring.reference import score_pair
 from service.webhooks import service as webhooks
 
 

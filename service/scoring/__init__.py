@@ -1,29 +1,8 @@
 """Pure scoring of committee–organization pairs by domain, with an optional text signal.
 
 No database and no web: plain typed data in, scores and explanations out. docs/matching.md
-has the formula.
+has the formula. The modules: `taxonomy` (profiles and the domain tree), `weights` (the
+score's coefficients), `reference` (the score of one pair and its explanation), `index` (the
+fast path over a whole directory), `text` (the text signal). Nothing is imported here, so
+that `service.config` can take `ScoringWeights` without loading the text signal's dictionaries.
 """
-
-from service.scoring.index import Match, ProfileMatrix, TopMatches, top_matches, top_matches_all
-from service.scoring.reference import Contribution, Explanation, explain, score_pair
-from service.scoring.taxonomy import Profile, Relation, Taxonomy
-from service.scoring.text import similarity, text_tokens
-from service.scoring.weights import ScoringWeights
-
-__all__ = [
-    "Contribution",
-    "Explanation",
-    "Match",
-    "Profile",
-    "ProfileMatrix",
-    "Relation",
-    "ScoringWeights",
-    "Taxonomy",
-    "TopMatches",
-    "explain",
-    "score_pair",
-    "similarity",
-    "text_tokens",
-    "top_matches",
-    "top_matches_all",
-]

@@ -19,7 +19,10 @@ from service.config import Settings
 from service.db import create_sessionmaker
 from service.matching import service
 from service.models import Committee, Organization
-from service.scoring import Explanation, Profile, ScoringWeights, explain, text_tokens
+from service.scoring.reference import Explanation, explain
+from service.scoring.taxonomy import Profile
+from service.scoring.text import text_tokens
+from service.scoring.weights import ScoringWeights
 
 WEIGHTS = ScoringWeights()
 

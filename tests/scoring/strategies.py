@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from service.scoring import Profile, Taxonomy
+from service.scoring.taxonomy import Profile, Taxonomy
 
 WORDS = ("人工智能", "机器人", "数据", "安全", "iot", "标准", "制造", "能源", "edge", "质量")
 weight = st.floats(min_value=0.001, max_value=1.0, allow_nan=False)

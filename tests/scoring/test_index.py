@@ -5,16 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.scoring import (
-    Match,
-    Profile,
-    ProfileMatrix,
-    ScoringWeights,
-    Taxonomy,
-    score_pair,
-    top_matches,
-    top_matches_all,
-)
+from service.scoring.index import Match, ProfileMatrix, top_matches, top_matches_all
+from service.scoring.reference import score_pair
+from service.scoring.taxonomy import Profile, Taxonomy
+from service.scoring.weights import ScoringWeights
 from tests.scoring.strategies import profiles, taxonomies
 
 

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from service.scoring import Profile, Relation, ScoringWeights, Taxonomy, explain, score_pair
+from service.scoring.reference import explain, score_pair
+from service.scoring.taxonomy import Profile, Relation, Taxonomy
+from service.scoring.weights import ScoringWeights
 from tests.scoring.strategies import profiles, taxonomies, weight
 
 WEIGHTS = ScoringWeights()

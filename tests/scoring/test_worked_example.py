@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from service.scoring import (
-    Profile,
-    ProfileMatrix,
-    Relation,
-    ScoringWeights,
-    Taxonomy,
-    explain,
-    text_tokens,
-    top_matches,
-)
+from service.scoring.index import ProfileMatrix, top_matches
+from service.scoring.reference import explain
+from service.scoring.taxonomy import Profile, Relation, Taxonomy
+from service.scoring.text import text_tokens
+from service.scoring.weights import ScoringWeights
 
 TAXONOMY = Taxonomy(
     parents={
