@@ -3,11 +3,12 @@ each busy set one of the few the floor allows, solved in a background thread bes
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ortools.sat.python import cp_model
 
@@ -96,25 +97,18 @@ class FloorSearch:
         self._solver: cp_model.CpSolver | None = None
         self._cancelled = False
         self._lock = threading.Lock()
+        solve = functools.partial(
+            self._solve, prep, list(keep), list(floors), dict(hint), deadline, seed
+        )
         self._thread = threading.Thread(
-            target=self._run,
-            args=(prep, list(keep), list(floors), dict(hint), deadline, seed),
-            name="at-floor",
-            daemon=True,
+            target=self._run, args=(solve,), name="at-floor", daemon=True
         )
         self._thread.start()
 
-    def _run(
-        self,
-        prep: Prepared,
-        keep: list[int],
-        floors: list[int],
-        hint: dict[int, int],
-        deadline: float,
-        seed: int,
-    ) -> None:
+    @staticmethod
+    def _run(solve: Callable[[], None]) -> None:
         try:
-            self._solve(prep, keep, floors, hint, deadline, seed)
+            solve()
         except Exception:
             # The search's answer stands; a failure here must not pass unseen.
             log.exception("the at-floor model failed; the search's schedule is kept")
