@@ -7,7 +7,6 @@ import functools
 import logging
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from ortools.sat.python import cp_model
@@ -36,11 +35,7 @@ def at_floor_model(
     """
     m = cp_model.CpModel()
     seating = add_seating(m, prep, keep, hint=hint)
-    at = seating.at
-    mine: dict[int, list[int]] = defaultdict(list)
-    for i in keep:
-        mine[prep.tasks[i].a].append(i)
-        mine[prep.tasks[i].b].append(i)
+    at, mine = seating.at, seating.tasks_of
     for p, items in mine.items():
         if len(items) <= 1:
             continue

@@ -189,11 +189,12 @@ def _no_slot_reason(event: Event, c: Candidate, pa: Participant, pb: Participant
 @dataclass(slots=True)
 class Seating:
     """A model's booleans x[task, slot]; per (person, slot) and per task, the ones that concern
-    it."""
+    it; per person, its tasks."""
 
     x: dict[tuple[int, int], cp_model.IntVar]
     at: dict[tuple[int, int], list[cp_model.IntVar]]
     rows: dict[int, list[cp_model.IntVar]]
+    tasks_of: dict[int, list[int]]
 
 
 def add_seating(
@@ -212,8 +213,11 @@ def add_seating(
     tables: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
     by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
     rows: dict[int, list[cp_model.IntVar]] = {}
+    tasks_of: dict[int, list[int]] = defaultdict(list)
     for i in keep:
         t = prep.tasks[i]
+        tasks_of[t.a].append(i)
+        tasks_of[t.b].append(i)
         row = []
         for s in t.slots:
             v = m.new_bool_var(f"x{i}_{s}")
@@ -237,7 +241,7 @@ def add_seating(
     for s, vs in by_slot.items():
         if len(vs) > prep.capacity[s - 1]:
             m.add(sum(vs) <= prep.capacity[s - 1])
-    return Seating(x=x, at=at, rows=rows)
+    return Seating(x=x, at=at, rows=rows, tasks_of=tasks_of)
 
 
 def add_rules(

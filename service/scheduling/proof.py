@@ -83,10 +83,6 @@ def prove_breaks(
     seating = add_seating(m, prep, maybe, optional=set(maybe) - freedom.sure)
     x, at = seating.x, seating.at
     placed: list[cp_model.LinearExprT] = [sum(seating.rows[i]) for i in maybe]
-    mine: dict[int, list[int]] = defaultdict(list)
-    for i in maybe:
-        mine[prep.tasks[i].a].append(i)
-        mine[prep.tasks[i].b].append(i)
     sub = replace(
         prep,
         tasks=[prep.tasks[i] for i in maybe],
@@ -103,7 +99,7 @@ def prove_breaks(
     exact: list[cp_model.LinearExprT] = []
     relaxed: list[cp_model.LinearExprT] = []
     busy: dict[tuple[int, int], cp_model.IntVar] = {}
-    for p, items in mine.items():
+    for p, items in seating.tasks_of.items():
         usable = sorted({s for i in items for s in prep.tasks[i].slots})
         for s in usable:
             b = m.new_bool_var(f"b{p}_{s}")
