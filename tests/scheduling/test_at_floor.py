@@ -121,15 +121,31 @@ def test_stop_ends_a_solve_that_starts_after_it_was_asked(
     assert not race.found.is_set() and race.slot_of is None
 
 
-def test_stop_during_the_build_keeps_the_solve_from_starting() -> None:
+def test_stop_during_the_build_keeps_the_solve_from_starting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     event = _committee_day(3, 12, 60, 10)
     prep = prepare(event, mode="rebuild", previous=())
     flow = select_flow(prep, rebuild=False)
     freedom = freedom_of(prep)
     assert flow is not None and freedom is not None
     floors = person_floors(prep, freedom)
-    race = FloorSearch(prep, flow[0], floors, hint={}, deadline=time.monotonic() + 60, seed=0)
+    races: list[FloorSearch] = []
+
+    def built_after_the_stop(*args: Any, **kwargs: Any) -> Any:
+        # The build ends only once the stop was asked, whatever the machine's load.
+        give_up = time.monotonic() + 20
+        while not (races and races[0]._cancelled) and time.monotonic() < give_up:
+            time.sleep(0.005)
+        return at_floor_model(*args, **kwargs)
+
+    monkeypatch.setattr(at_floor, "at_floor_model", built_after_the_stop)
+    races.append(
+        FloorSearch(prep, flow[0], floors, hint={}, deadline=time.monotonic() + 60, seed=0)
+    )
+    race = races[0]
     race.stop()
+    monkeypatch.undo()
     # This event's model is solved in a tenth of a second: a solve would have found it.
     assert not race.found.is_set() and race.slot_of is None
     again = FloorSearch(prep, flow[0], floors, hint={}, deadline=time.monotonic() + 60, seed=0)
