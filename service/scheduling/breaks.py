@@ -184,8 +184,8 @@ def encode(instance: Instance, *, d: int | None) -> BreakCnf | None:
             cnf.at_most(pm, k - only_am)
         if k < 2:
             continue
-        h = _chain(cnf, [busy.get((p, s)) for s in range(1, n_slots + 1)])
-        g = _chain(cnf, [busy.get((p, s)) for s in range(n_slots, 0, -1)])
+        h = gap_ends(cnf, [busy.get((p, s)) for s in range(1, n_slots + 1)])
+        g = gap_ends(cnf, [busy.get((p, s)) for s in range(n_slots, 0, -1)])
         if d is not None:
             cnf.at_most(h, d)
             cnf.at_most(g, d)
@@ -194,7 +194,7 @@ def encode(instance: Instance, *, d: int | None) -> BreakCnf | None:
     return cnf
 
 
-def _chain(cnf: BreakCnf, busy: Sequence[int | None]) -> list[int]:
+def gap_ends(cnf: BreakCnf, busy: Sequence[int | None]) -> list[int]:
     """Booleans forced up where a gap ends, slots in this order (busy, idle before, met before)."""
     out: list[int] = []
     before: int | None = None

@@ -530,9 +530,6 @@ def _flow_path(
             # The break model below keeps a share: it proves what the decision model cannot
             # on some events (the Wenzhou demo's inputs vary with the participants' ids).
             deadline=now + PROOF_SHARE * (tail_deadline - now),
-            seed=seed,
-            # The caller's, for the solves that ask for the bound itself (see there).
-            workers=workers,
         )
         bound = proof.bound
         if proof.slot_of is not None:

@@ -1,38 +1,30 @@
-"""The break decision model: over the pairs some optimal selection can take, decisions
+"""The break decision model: over the pairs some optimal selection can take, SAT decisions
 "breaks <= target" raise the breaks bound or find a schedule at it."""
 
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from ortools.sat.python import cp_model
+from pysat.card import EncType, ITotalizer  # type: ignore[import-untyped]
+from pysat.solvers import Solver  # type: ignore[import-untyped]
 
-from service.scheduling.prepared import (
-    DETERMINISTIC,
-    Prepared,
-    add_rules,
-    add_seating,
-    objective_of,
-    rank,
-)
+from service.scheduling.breaks import CHUNK, BreakCnf, gap_ends
+from service.scheduling.prepared import Prepared, objective_of, rank
 from service.scheduling.selection import Freedom, sides_of
-from service.scheduling.slotting import solver_for
 
-# A person's busy sets are enumerated for the break decision model up to this many.
-PATTERN_LIMIT = 300
+# Glucose 4.1 (PySAT): on the bench demo events it decided "breaks <= target" in 0.05-0.3 s,
+# with MiniSat 2.2 alike and CaDiCaL 1.5.3 and 1.9.5 up to twice as long.
+SAT_SOLVER = "glucose4"
+# Up to this many free pairs (taken by some optimal selection, not all), the optimal selections
+# among them are listed and the model ranges over exactly those; above, over a superset.
+FREE_LIMIT = 12
 # Up to this gap between the best schedule and the bound, the decision model asks for one
 # fewer than the best; above it, it climbs from the bound.
 DESCEND_GAP = 2
-
-
-def _runs(slots: Sequence[int]) -> int:
-    """Maximal runs of consecutive slots in a sorted sequence."""
-    return sum(1 for k, s in enumerate(slots) if k == 0 or slots[k - 1] != s - 1)
 
 
 @dataclass(slots=True)
@@ -43,6 +35,195 @@ class Proof:
     slot_of: dict[int, int] | None
 
 
+def optimal_selections(
+    prep: Prepared, freedom: Freedom, values: dict[str, int]
+) -> list[frozenset[int]] | None:
+    """The sets of free pairs that, with the sure ones, are optimal on levels 1-3 (None when
+    there are more than `FREE_LIMIT` free pairs to try).
+
+    Exactly the selections of the flow relaxation optimal on its levels (`values`): nobody over
+    its most meetings or the slots its pairs can use, no more pairs than the day's capacity,
+    required pairs missing, shortfall and weight no worse.
+    """
+    free = sorted(set(freedom.maybe) - freedom.sure)
+    if len(free) > FREE_LIMIT:
+        return None
+    people = prep.event.participants
+    usable: list[set[int]] = [set() for _ in people]
+    for t in prep.tasks:
+        usable[t.a] |= set(t.slots)
+        usable[t.b] |= set(t.slots)
+    cap = [
+        min(len(usable[p]), part.max_meetings if part.max_meetings is not None else len(usable[p]))
+        for p, part in enumerate(people)
+    ]
+    room = sum(prep.capacity) - len(freedom.sure)
+    count = [0] * len(people)
+    weight = 0
+    for i in freedom.sure:
+        count[prep.tasks[i].a] += 1
+        count[prep.tasks[i].b] += 1
+        weight += prep.tasks[i].weight
+    touched = {p for i in free for p in (prep.tasks[i].a, prep.tasks[i].b)}
+    short_rest = sum(
+        max(0, part.min_meetings - count[p]) for p, part in enumerate(people) if p not in touched
+    )
+    required = {
+        i
+        for i in free
+        if prep.candidates[prep.task_candidate[i]].required and not prep.tasks[i].required
+    }
+    out = []
+    for take in itertools.product((False, True), repeat=len(free)):
+        chosen = [i for i, t in zip(free, take, strict=True) if t]
+        if len(chosen) > room:
+            continue
+        mine = {p: count[p] for p in touched}
+        for i in chosen:
+            mine[prep.tasks[i].a] += 1
+            mine[prep.tasks[i].b] += 1
+        if any(c > cap[p] for p, c in mine.items()):
+            continue
+        shortfall = short_rest + sum(max(0, people[p].min_meetings - c) for p, c in mine.items())
+        if (
+            len(required - set(chosen)) <= values["required_missing"]
+            and shortfall <= values["shortfall"]
+            and weight + sum(prep.tasks[i].weight for i in chosen) >= values["weight"]
+        ):
+            out.append(frozenset(chosen))
+    return out
+
+
+@dataclass(slots=True)
+class _Decision:
+    """The CNF of the decision model and the totalizer over its break literals."""
+
+    cnf: BreakCnf
+    # total.rhs[k] is true when more than k breaks are.
+    total: ITotalizer
+
+
+def _encode(prep: Prepared, freedom: Freedom, values: dict[str, int], most: int) -> _Decision:
+    """Schedules of the pairs some optimal selection takes, those all take placed, levels 1-3
+    at their optimum (over a superset of the selections when they are too many to list).
+
+    Booleans x[i, s] seat pair i in slot s under the placement's hard rules; busy[p, s] and
+    the break-end literals of `gap_ends`, forced up where a gap ends, are counted by a
+    totalizer up to `most`. Implied, and decisive: every pair joins the two sides of the
+    pair graph, so in each slot as many people of one side are busy as of the other (the
+    demo's "at most 6": refuted in 0.07 s with it, still open after 10 minutes without); a
+    person whose pairs are all sure is busy in exactly as many slots as it has pairs.
+    """
+    cnf = BreakCnf()
+    n_slots = prep.event.slots
+    mine: dict[int, list[int]] = defaultdict(list)
+    at: dict[tuple[int, int], list[int]] = defaultdict(list)
+    tables: dict[tuple[int, int], list[int]] = defaultdict(list)
+    by_slot: dict[int, list[int]] = defaultdict(list)
+    placed: dict[int, int] = {}
+    for i in freedom.maybe:
+        t = prep.tasks[i]
+        mine[t.a].append(i)
+        mine[t.b].append(i)
+        row = []
+        for s in t.slots:
+            v = cnf.new()
+            cnf.x[i, s] = v
+            row.append(v)
+            at[t.a, s].append(v)
+            at[t.b, s].append(v)
+            by_slot[s].append(v)
+            if t.table is not None:
+                tables[t.table, s].append(v)
+        cnf.at_most(row, 1)
+        if i in freedom.sure:
+            cnf.hard.append(row)
+        else:
+            placed[i] = v = cnf.new()
+            cnf.hard.append([-v, *row])
+            cnf.hard.extend([-u, v] for u in row)
+    for vs in tables.values():
+        cnf.at_most(vs, 1)
+    for s, vs in by_slot.items():
+        cnf.at_most(vs, prep.capacity[s - 1], enc=EncType.kmtotalizer)
+
+    # Empty only if the flow's levels and this arithmetic disagreed: the superset then.
+    selections = optimal_selections(prep, freedom, values) or None
+    if selections is not None:
+        picks = [cnf.new() for _ in selections]
+        cnf.hard.append(picks)
+        cnf.at_most(picks, 1)
+        for pick, chosen in zip(picks, selections, strict=True):
+            cnf.hard.extend([-pick, v if i in chosen else -v] for i, v in placed.items())
+    people = prep.event.participants
+    breaks: list[int] = []
+    for p, items in mine.items():
+        day: list[int | None] = []
+        for s in range(1, n_slots + 1):
+            vs = at.get((p, s), [])
+            if not vs:
+                day.append(None)
+                continue
+            u = cnf.new()
+            cnf.busy[p, s] = u
+            cnf.hard.extend([-v, u] for v in vs)
+            cnf.hard.append([-u, *vs])
+            cnf.at_most(vs, 1)
+            day.append(u)
+        busy = [u for u in day if u is not None]
+        if all(i in freedom.sure for i in items):
+            cnf.at_most(busy, len(items))
+            cnf.at_least(busy, len(items))
+        elif selections is None:
+            # Over the superset: the hard rule on counts, and what every optimal selection meets.
+            most_p = people[p].max_meetings
+            if most_p is not None:
+                cnf.at_most(busy, most_p)
+            cnf.at_least(busy, freedom.floor[p])
+        if len(items) > 1:
+            breaks.extend(gap_ends(cnf, day))
+
+    sides = sides_of(prep, freedom.maybe)
+    if sides is not None:
+        for s in range(1, n_slots + 1):
+            left = [u for (p, t), u in cnf.busy.items() if t == s and sides[p] == 0]
+            right = [u for (p, t), u in cnf.busy.items() if t == s and sides[p] == 1]
+            _same_count(cnf, left, right)
+    total = ITotalizer(lits=breaks, ubound=most, top_id=cnf.top)
+    cnf.top = max(cnf.top, total.top_id)
+    cnf.hard.extend(total.cnf.clauses)
+    return _Decision(cnf=cnf, total=total)
+
+
+def _same_count(cnf: BreakCnf, left: Sequence[int], right: Sequence[int]) -> None:
+    """As many of `left` are true as of `right` (two totalizers, outputs tied)."""
+    outs: list[list[int]] = []
+    for lits in (left, right):
+        if not lits:
+            outs.append([])
+            continue
+        with ITotalizer(lits=list(lits), ubound=len(lits), top_id=cnf.top) as tot:
+            cnf.top = max(cnf.top, tot.top_id)
+            cnf.hard.extend(tot.cnf.clauses)
+            outs.append(list(tot.rhs))
+    a, b = outs
+    for k in range(max(len(a), len(b))):
+        if k < len(a) and k < len(b):
+            cnf.hard.extend([[-a[k], b[k]], [-b[k], a[k]]])
+        else:
+            cnf.hard.append([-(a[k] if k < len(a) else b[k])])
+
+
+def _decide(sat: Solver, assumptions: list[int], deadline: float) -> bool | None:
+    """One SAT call in slices of `CHUNK` conflicts, the clock read between (None: time's up)."""
+    while time.monotonic() < deadline:
+        sat.conf_budget(CHUNK)
+        result: bool | None = sat.solve_limited(assumptions=assumptions)
+        if result is not None:
+            return result
+    return None
+
+
 def prove_breaks(
     prep: Prepared,
     freedom: Freedom,
@@ -51,148 +232,37 @@ def prove_breaks(
     best: dict[int, int],
     bound: int,
     deadline: float,
-    seed: int,
-    workers: int,
 ) -> Proof:
     """Raise the breaks bound over every schedule optimal on levels 1-3, or find one at it.
 
-    Ascending decisions "breaks <= bound": refuted, the bound rises by one; satisfied, the
-    schedule found sits at the bound, so it is optimal.
-
-    The model ranges over the pairs some optimal selection takes, those all take required,
-    levels 1-3 pinned: a superset of the schedules the breaks level ranges over (`freedom_of`).
-    On top of the break count it states what every such schedule obeys:
-
-    - balance: every pair joins the two sides of the pair graph, so in each slot as many
-      people of one side are busy as of the other;
-    - patterns: a person whose pairs are the same in every optimal selection has a known count
-      c; its busy set is a c-subset of its slots, with r0 runs at least (r0 - 1 = its floor).
-      `e1` says the set is not one of the r0-run ones, `e2` not one with at most r0 + 1 runs;
-      its breaks are at least r0 - 1 + e1 + e2.
-
-    The sum of those per-person lower bounds <= target is a relaxation of "breaks <= target"
-    (each term is at most the person's breaks), so INFEASIBLE proves target + 1. The exact
-    count <= target is stated too, so a solution found is a schedule with at most target.
+    With a gap of at most `DESCEND_GAP`, decisions ask for one break fewer than the best
+    (refuted: the best is optimal; satisfied: a better schedule, ask again); with a larger
+    one they climb from the bound (refuted: the bound rises by one; satisfied: a schedule at
+    the bound, optimal). The model ranges over the pairs some optimal selection takes, those
+    all take required, levels 1-3 at their optimum: a superset of the schedules the breaks
+    level ranges over (`freedom_of`), so a refutation is a proof. A schedule it finds is
+    kept only when it ranks better than the best.
     """
-    n_slots = prep.event.slots
-    maybe = freedom.maybe
-    sides = sides_of(prep, maybe)
     cur = dict(best)
     cur_breaks = objective_of(prep, cur).breaks
-    m = cp_model.CpModel()
-    seating = add_seating(m, prep, maybe, optional=set(maybe) - freedom.sure)
-    x, at = seating.x, seating.at
-    placed: list[cp_model.LinearExprT] = [sum(seating.rows[i]) for i in maybe]
-    sub = replace(
-        prep,
-        tasks=[prep.tasks[i] for i in maybe],
-        task_candidate=[prep.task_candidate[i] for i in maybe],
-    )
-    exprs = add_rules(m, sub, placed)
-    m.add(exprs["required_missing"] <= values["required_missing"])
-    m.add(exprs["shortfall"] <= values["shortfall"])
-    m.add(exprs["weight"] >= values["weight"])
-    busy_now: dict[int, set[int]] = defaultdict(set)
-    for i, s in cur.items():
-        busy_now[prep.tasks[i].a].add(s)
-        busy_now[prep.tasks[i].b].add(s)
-    exact: list[cp_model.LinearExprT] = []
-    relaxed: list[cp_model.LinearExprT] = []
-    busy: dict[tuple[int, int], cp_model.IntVar] = {}
-    for p, items in seating.tasks_of.items():
-        usable = sorted({s for i in items for s in prep.tasks[i].slots})
-        for s in usable:
-            b = m.new_bool_var(f"b{p}_{s}")
-            m.add(sum(at[p, s]) == b)
-            m.add_hint(b, s in busy_now[p])
-            busy[p, s] = b
-        fixed = all(i in freedom.sure for i in items)
-        count = len(items)
-        if fixed:
-            # Its pairs are the same in every optimal selection: so is its meeting count.
-            m.add(sum(busy[p, s] for s in usable) == count)
-        if count <= 1:
-            continue
-        starts = []
-        for s in usable:
-            st = m.new_bool_var(f"st{p}_{s}")
-            m.add(st >= busy[p, s] - busy.get((p, s - 1), 0))
-            m.add_hint(st, s in busy_now[p] and s - 1 not in busy_now[p])
-            starts.append(st)
-        if freedom.floor[p] >= 1:
-            mine_breaks: cp_model.LinearExprT = sum(starts) - 1
-        else:
-            met = m.new_bool_var(f"met{p}")
-            m.add_max_equality(met, [busy[p, s] for s in usable])
-            m.add_hint(met, bool(busy_now[p]))
-            mine_breaks = sum(starts) - met
-        exact.append(mine_breaks)
-        if not fixed or count >= len(usable) or math.comb(len(usable), count) > PATTERN_LIMIT:
-            relaxed.append(mine_breaks)
-            continue
-        subsets = [(c, _runs(c)) for c in itertools.combinations(usable, count)]
-        r0 = min(r for _, r in subsets)
-        e1 = m.new_bool_var(f"e1_{p}")
-        e2 = m.new_bool_var(f"e2_{p}")
-        now = _runs(sorted(busy_now[p]))
-        m.add_hint(e1, now > r0)
-        m.add_hint(e2, now > r0 + 1)
-        tight: list[cp_model.IntVar] = []
-        near: list[cp_model.IntVar] = []
-        for c, r in subsets:
-            if r > r0 + 1:
-                continue
-            v = m.new_bool_var(f"pat{p}")
-            m.add_hint(v, set(c) == busy_now[p])
-            (tight if r == r0 else near).append(v)
-            for s in usable:
-                m.add_implication(v, busy[p, s] if s in c else busy[p, s].negated())
-        m.add_exactly_one([*tight, *near, e2])
-        m.add(sum(tight) + e1 == 1)
-        m.add_implication(e2, e1)
-        m.add(sum(starts) >= r0 + e1 + e2)
-        relaxed.append(r0 - 1 + e1 + e2)
-    if sides is not None:
-        for s in range(1, n_slots + 1):
-            left = [v for (p, t), v in busy.items() if t == s and sides[p] == 0]
-            right = [v for (p, t), v in busy.items() if t == s and sides[p] == 1]
-            m.add(sum(left) == sum(right))
-    cap = m.new_int_var(0, cur_breaks, "cap")
-    m.add(sum(exact) <= cap)
-    m.add(sum(relaxed) <= cap)
-    for (i, s), v in x.items():
-        m.add_hint(v, cur.get(i) == s)
+    if bound >= cur_breaks:
+        return Proof(bound=bound, slot_of=None)
+    model = _encode(prep, freedom, values, cur_breaks)
     found: dict[int, int] | None = None
-    while bound < cur_breaks and time.monotonic() < deadline:
-        # A small gap: ask for one fewer than the best (refuted: optimal in one solve). A large
-        # one: climb from the bound, each refutation raising it by one.
-        target = cur_breaks - 1 if cur_breaks - bound <= DESCEND_GAP else bound
-        domain = m.proto.variables[cap.index].domain
-        domain[0], domain[1] = 0, target
-        solver = solver_for(
-            time_limit=deadline - time.monotonic(),
-            seed=seed,
-            # One break above the bound, the question is whether the bound is reached, mostly
-            # answered by a schedule (the floors are mostly tight), which one worker alone
-            # cannot always find (the Wenzhou demo, for some orders of its participants:
-            # nothing in 3 s, two workers 0.15-0.45 s). Otherwise a refutation is the likelier
-            # answer, and one worker refutes faster than two on the loaded machine (the bench
-            # demo's 6: 0.6-1.0 s against 0.8-1.3 s).
-            workers=workers if cur_breaks - bound == 1 else 1,
-            deterministic=DETERMINISTIC,
-        )
-        code = solver.solve(m)
-        if code == cp_model.INFEASIBLE:
-            bound = target + 1
-            continue
-        if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            break
-        sl = {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
-        if rank(prep, sl) >= rank(prep, cur):
-            break
-        cur, found = sl, sl
-        cur_breaks = objective_of(prep, cur).breaks
-        m.clear_hints()  # type: ignore[no-untyped-call]
-        for (i, s), v in x.items():
-            m.add_hint(v, cur.get(i) == s)
+    with Solver(name=SAT_SOLVER, bootstrap_with=model.cnf.hard) as sat:
+        while bound < cur_breaks:
+            target = cur_breaks - 1 if cur_breaks - bound <= DESCEND_GAP else bound
+            answer = _decide(sat, [-model.total.rhs[target]], deadline)
+            if answer is None:
+                break
+            if not answer:
+                bound = target + 1
+                continue
+            true = {v for v in sat.get_model() if v > 0}
+            sl = {i: s for (i, s), v in model.cnf.x.items() if v in true}
+            if rank(prep, sl) >= rank(prep, cur):
+                break
+            cur, found = sl, sl
+            cur_breaks = objective_of(prep, cur).breaks
+    model.total.delete()
     return Proof(bound=bound, slot_of=found)

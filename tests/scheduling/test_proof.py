@@ -3,15 +3,17 @@
 import itertools
 import random
 import time
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.scheduling import proof as proof_module
 from service.scheduling.engine import _place_all, schedule_event
 from service.scheduling.event import Event
 from service.scheduling.floors import _matched_floor, busy_sets, person_floors
-from service.scheduling.prepared import Prepared, objective_of, prepare
-from service.scheduling.proof import prove_breaks
+from service.scheduling.prepared import Prepared, objective_of, prepare, rank
+from service.scheduling.proof import optimal_selections, prove_breaks
 from service.scheduling.rules import check_event
 from service.scheduling.selection import Freedom, freedom_of, select_flow
 from service.scheduling.slotting import LevelResult
@@ -61,28 +63,33 @@ def small_flow(seed: int) -> tuple[Event, Prepared, list[int], list[LevelResult]
     return event, prep, flow[0], flow[1], freedom
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, 100_000))
-def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
+def _decision_case(
+    seed: int,
+) -> tuple[Event, Prepared, Freedom, dict[str, int], dict[int, int], int, int] | None:
+    """A small event on the flow path: its levels, a placement of the flow's pairs, the fewest
+    breaks of every optimal selection by brute force, and the floor (None: off the flow path)."""
     event, prep, chosen, levels, freedom = small_flow(seed)
     placed = _place_all(prep, chosen, time_limit=5, seed=0, workers=1, hint={})
     if placed is None:
-        return  # the engine leaves the flow path; the decision model is not used
+        return None  # the engine leaves the flow path; the decision model is not used
     truth = min(
         b for sel in _optimal_selections(event) if (b := _fewest_breaks(prep, sel)) is not None
     )
     values = {lv.name: lv.value for lv in levels}
     floor = sum(person_floors(prep, freedom))
     assert floor <= truth
+    return event, prep, freedom, values, placed, truth, floor
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 100_000))
+def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
+    case = _decision_case(seed)
+    if case is None:
+        return
+    event, prep, freedom, values, placed, truth, floor = case
     proof = prove_breaks(
-        prep,
-        freedom,
-        values,
-        best=placed,
-        bound=floor,
-        deadline=time.monotonic() + 10,
-        seed=0,
-        workers=1,
+        prep, freedom, values, best=placed, bound=floor, deadline=time.monotonic() + 10
     )
     # Honest: never above the fewest breaks; complete on a small event: it reaches them.
     assert proof.bound <= truth
@@ -102,6 +109,35 @@ def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -
     assert check_event(event=event, meetings=result.meetings) == []
     if result.breaks_bound is not None:
         assert result.breaks_bound <= truth <= result.objective.breaks
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 100_000))
+def test_proof_over_the_superset_of_selections_stays_below_the_fewest_breaks(seed: int) -> None:
+    # With too many free pairs to list their optimal selections, the model ranges over every
+    # set of them within the counts: its refutations still hold, its schedules are checked.
+    case = _decision_case(seed)
+    if case is None:
+        return
+    _, prep, freedom, values, placed, truth, floor = case
+    with patch.object(proof_module, "FREE_LIMIT", -1):
+        proof = prove_breaks(
+            prep, freedom, values, best=placed, bound=floor, deadline=time.monotonic() + 10
+        )
+    assert proof.bound <= truth
+    if proof.slot_of is not None:
+        assert rank(prep, proof.slot_of) < rank(prep, placed)
+        assert objective_of(prep, proof.slot_of).breaks >= truth
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 100_000))
+def test_listed_selections_are_the_optimal_ones(seed: int) -> None:
+    event, prep, _, levels, freedom = small_flow(seed)
+    values = {lv.name: lv.value for lv in levels}
+    listed = optimal_selections(prep, freedom, values)
+    assert listed is not None
+    assert {freedom.sure | s for s in listed} == set(_optimal_selections(event))
 
 
 @settings(max_examples=300, deadline=None)
