@@ -1,6 +1,6 @@
 """The prepared problem: candidates checked and indexed into slot-model tasks, pairs that can
 never meet set aside; the objective levels recomputed from a schedule, and stated as CP-SAT
-expressions for the engine's models and the break decision model."""
+expressions for the engine's models and the at-floor model."""
 
 from __future__ import annotations
 

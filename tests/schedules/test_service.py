@@ -36,8 +36,8 @@ async def test_demo_is_optimal_on_every_level_whatever_order_its_participants_co
     session: AsyncSession, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The engine's input follows the order the database returns participants in, which varies
-    # with the ids a load draws; for some orders the break decision model on one worker could
-    # not find the demo's 0-break schedule and the build came back `feasible`.
+    # with the ids a load draws; for some orders the earlier (CP-SAT) break decision model on
+    # one worker could not find the demo's 0-break schedule and the build came back `feasible`.
     event = (await session.scalars(select(Event))).one()
     seen: list[dict[str, Any]] = []
     real = engine.schedule_event
