@@ -467,10 +467,10 @@ def _flow_path(
     if bounded:
         placed = search(placed, 0.5, SEARCH_MOVES_PER_PAIR_BEFORE_PROOF)
         for attempt in range(1, SEARCH_RESTARTS + 1):
-            # Far above the bound the decision model would climb from it and then have to
-            # find the schedule (bench demo, seed 2: the search stopped at 8, the model refuted
-            # 5 and then found nothing at 7 in its time); another seeded run from the best
-            # mostly finds it (7) in a third of a second.
+            # Far above the bound the decision model climbs from it and then has to find the
+            # schedule (bench demo, seed 2, with the earlier CP-SAT model: the search stopped
+            # at 8, the model refuted 5 and then found nothing at 7 in its time); another
+            # seeded run from the best mostly finds it (7) in a third of a second.
             if objective_of(prep, placed).breaks - floor <= DESCEND_GAP:
                 break
             placed = search(placed, 0.5, SEARCH_MOVES_PER_PAIR_BEFORE_PROOF, attempt)
@@ -527,8 +527,8 @@ def _flow_path(
             values,
             best=slot_of,
             bound=bound,
-            # The break model below keeps a share: it proves what the decision model cannot
-            # on some events (the Wenzhou demo's inputs vary with the participants' ids).
+            # The break model below keeps a share, for when the decision model runs out of
+            # time or stops at a schedule no better than the best.
             deadline=now + PROOF_SHARE * (tail_deadline - now),
         )
         bound = proof.bound

@@ -17,8 +17,8 @@ from service.scheduling.prepared import Prepared, objective_of, rank
 from service.scheduling.selection import Freedom, sides_of
 
 # CaDiCaL 1.5.3, as in the benchmark's MaxSAT race: over the 16 demo-size events of bench
-# seeds 1-30 that reach the model it settled all in 4.8 s together, CaDiCaL 1.9.5 in 5.0 s,
-# Glucose 4.1 in 5.5 s, MiniSat 2.2 in 5.8 s (the longest event 1.4-2.3 s on each).
+# seeds 1-30 that reach the model it settled all in 4.8-5.0 s together (the longest, seed 27,
+# 1.75-1.89 s); CaDiCaL 1.9.5 took 5.0 s, Glucose 4.1 5.5 s, MiniSat 2.2 5.8 s.
 SAT_SOLVER = "cadical153"
 # Up to this many free pairs (taken by some optimal selection, not all), the optimal selections
 # among them are listed and the model ranges over exactly those; above, over a superset.
@@ -26,10 +26,9 @@ FREE_LIMIT = 12
 # Up to this gap between the best schedule and the bound, the decision model asks for one
 # fewer than the best; above it, it climbs from the bound.
 DESCEND_GAP = 2
-# The balance of the two sides per slot as one cardinality equality: over the 16 demo-size
-# events of bench seeds 1-30 that reach the model, totalizers decided all in 5.7-6.2 s together
-# (at most 2.1 s), sequential counters in 7.5 s (at most 3.7 s); cardinality networks took
-# 2.5 s on seed 7 alone (totalizers 0.6-1.0 s).
+# The balance of the two sides per slot as one cardinality equality. Measured on Glucose 4.1
+# over those 16 events: totalizers 5.4-6.2 s together (at most 2.1 s), sequential counters
+# 7.5 s (at most 3.7 s); cardinality networks took 2.5 s on seed 7 alone (totalizers 0.6-1.0 s).
 BALANCE_ENC = EncType.totalizer
 
 
@@ -156,8 +155,8 @@ def _encode(prep: Prepared, freedom: Freedom, values: dict[str, int], most: int)
     selections = optimal_selections(prep, freedom, values) or None
     if selections is not None:
         picks = [cnf.new() for _ in selections]
+        # At least one; two cannot hold at once, since each fixes every placed literal.
         cnf.hard.append(picks)
-        cnf.at_most(picks, 1)
         for pick, chosen in zip(picks, selections, strict=True):
             cnf.hard.extend([-pick, v if i in chosen else -v] for i, v in placed.items())
     people = prep.event.participants
