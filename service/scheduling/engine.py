@@ -532,8 +532,8 @@ def _flow_path(
             values,
             best=slot_of,
             bound=bound,
-            # The break model below keeps a share, for when the decision model runs out of
-            # time or stops at a schedule no better than the best.
+            # Within the budget the break model below keeps a share, for when the decision
+            # model runs out of time or stops at a schedule no better than the best.
             deadline=min(
                 deadline, max(now + PROOF_SHARE * (tail_deadline - now), now + PROOF_SECONDS)
             ),
