@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from ortools.sat.python import cp_model
 
 from service.scheduling.event import Candidate, Event, Meeting, Mode, Objective, Participant, Unmet
-from service.scheduling.slotting import Task
+from service.scheduling.slotting import Seats, Task
 
 # Interleaved (deterministic) parallel search proved far weaker on the demo event; workers=1
 # gives repeatable answers, the default two workers repeat objective values, not always ties.
@@ -186,17 +186,6 @@ def _no_slot_reason(event: Event, c: Candidate, pa: Participant, pb: Participant
     return f"no slot in the {c.session} session where both {c.a} and {c.b} are available"
 
 
-@dataclass(slots=True)
-class Seating:
-    """A model's booleans x[task, slot]; per (person, slot) and per task, the ones that concern
-    it; per person, its tasks."""
-
-    x: dict[tuple[int, int], cp_model.IntVar]
-    at: dict[tuple[int, int], list[cp_model.IntVar]]
-    rows: dict[int, list[cp_model.IntVar]]
-    tasks_of: dict[int, list[int]]
-
-
 def add_seating(
     m: cp_model.CpModel,
     prep: Prepared,
@@ -204,44 +193,30 @@ def add_seating(
     *,
     optional: Collection[int] = (),
     hint: dict[int, int] | None = None,
-) -> Seating:
+) -> Seats[cp_model.IntVar]:
     """x[i, s] for every task of `keep` and slot it may take, under the hard rules of the
     slots: each task exactly once (at most once when in `optional`), a person and a table at
     most once a slot, a slot's capacity; hinted at the slots `hint` gives."""
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    at: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    tables: dict[tuple[int, int], list[cp_model.IntVar]] = defaultdict(list)
-    by_slot: dict[int, list[cp_model.IntVar]] = defaultdict(list)
-    rows: dict[int, list[cp_model.IntVar]] = {}
-    tasks_of: dict[int, list[int]] = defaultdict(list)
-    for i in keep:
-        t = prep.tasks[i]
-        tasks_of[t.a].append(i)
-        tasks_of[t.b].append(i)
-        row = []
-        for s in t.slots:
-            v = m.new_bool_var(f"x{i}_{s}")
-            x[i, s] = v
-            row.append(v)
-            at[t.a, s].append(v)
-            at[t.b, s].append(v)
-            by_slot[s].append(v)
-            if t.table is not None:
-                tables[t.table, s].append(v)
-            if hint is not None and i in hint:
-                m.add_hint(v, hint[i] == s)
+
+    def new(i: int, s: int) -> cp_model.IntVar:
+        v = m.new_bool_var(f"x{i}_{s}")
+        if hint is not None and i in hint:
+            m.add_hint(v, hint[i] == s)
+        return v
+
+    seats: Seats[cp_model.IntVar] = Seats()
+    for i, row in seats.add(prep.tasks, keep, new):
         if i in optional:
             m.add_at_most_one(row)
         else:
             m.add_exactly_one(row)
-        rows[i] = row
-    for vs in (*at.values(), *tables.values()):
+    for vs in (*seats.at.values(), *seats.tables.values()):
         if len(vs) > 1:
             m.add_at_most_one(vs)
-    for s, vs in by_slot.items():
+    for s, vs in seats.by_slot.items():
         if len(vs) > prep.capacity[s - 1]:
             m.add(sum(vs) <= prep.capacity[s - 1])
-    return Seating(x=x, at=at, rows=rows, tasks_of=tasks_of)
+    return seats
 
 
 def add_rules(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from pysat.solvers import Solver  # type: ignore[import-untyped]
 from service.scheduling.breaks import CHUNK, BreakCnf, gap_ends
 from service.scheduling.prepared import Prepared, objective_of, rank
 from service.scheduling.selection import Freedom, sides_of
+from service.scheduling.slotting import Seats
 
 # CaDiCaL 1.5.3, as in the benchmark's MaxSAT race: over the 16 demo-size events of bench
 # seeds 1-30 that reach the model it settled all in 4.8-5.0 s together (the longest, seed 27,
@@ -120,25 +120,9 @@ def _encode(prep: Prepared, freedom: Freedom, values: dict[str, int], most: int)
     """
     cnf = BreakCnf()
     n_slots = prep.event.slots
-    mine: dict[int, list[int]] = defaultdict(list)
-    at: dict[tuple[int, int], list[int]] = defaultdict(list)
-    tables: dict[tuple[int, int], list[int]] = defaultdict(list)
-    by_slot: dict[int, list[int]] = defaultdict(list)
+    seats: Seats[int] = Seats(x=cnf.x)
     placed: dict[int, int] = {}
-    for i in freedom.maybe:
-        t = prep.tasks[i]
-        mine[t.a].append(i)
-        mine[t.b].append(i)
-        row = []
-        for s in t.slots:
-            v = cnf.new()
-            cnf.x[i, s] = v
-            row.append(v)
-            at[t.a, s].append(v)
-            at[t.b, s].append(v)
-            by_slot[s].append(v)
-            if t.table is not None:
-                tables[t.table, s].append(v)
+    for i, row in seats.add(prep.tasks, freedom.maybe, lambda i, s: cnf.new()):
         cnf.at_most(row, 1)
         if i in freedom.sure:
             cnf.hard.append(row)
@@ -146,9 +130,10 @@ def _encode(prep: Prepared, freedom: Freedom, values: dict[str, int], most: int)
             placed[i] = v = cnf.new()
             cnf.hard.append([-v, *row])
             cnf.hard.extend([-u, v] for u in row)
-    for vs in tables.values():
+    at = seats.at
+    for vs in seats.tables.values():
         cnf.at_most(vs, 1)
-    for s, vs in by_slot.items():
+    for s, vs in seats.by_slot.items():
         cnf.at_most(vs, prep.capacity[s - 1], enc=EncType.kmtotalizer)
 
     # Empty only if the flow's levels and this arithmetic disagreed: the superset then.
@@ -161,7 +146,7 @@ def _encode(prep: Prepared, freedom: Freedom, values: dict[str, int], most: int)
             cnf.hard.extend([-pick, v if i in chosen else -v] for i, v in placed.items())
     people = prep.event.participants
     breaks: list[int] = []
-    for p, items in mine.items():
+    for p, items in seats.tasks_of.items():
         day: list[int | None] = []
         for s in range(1, n_slots + 1):
             vs = at.get((p, s), [])

@@ -10,12 +10,16 @@ minimum and make an unfair schedule look fair.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from ortools.sat.python import cp_model
 
 Expr = cp_model.LinearExprT
+# A model's boolean: a CP-SAT variable, or a CNF literal.
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,42 @@ class Task:
     weight: int = 0
     # Tasks sharing a table (a committee's own table) take it at most once per slot.
     table: int | None = None
+
+
+@dataclass(slots=True)
+class Seats(Generic[V]):
+    """A model's booleans x[task, slot], and the ones that concern each task (`rows`), person
+    and slot (`at`), table and slot, and slot; per person, its tasks. Shared by the CP-SAT
+    models and the SAT decision model, which state the same hard rules on them."""
+
+    x: dict[tuple[int, int], V] = field(default_factory=dict)
+    rows: dict[int, list[V]] = field(default_factory=dict)
+    at: dict[tuple[int, int], list[V]] = field(default_factory=lambda: defaultdict(list))
+    tables: dict[tuple[int, int], list[V]] = field(default_factory=lambda: defaultdict(list))
+    by_slot: dict[int, list[V]] = field(default_factory=lambda: defaultdict(list))
+    tasks_of: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(
+        self, tasks: Sequence[Task], keep: Iterable[int], new: Callable[[int, int], V]
+    ) -> Iterator[tuple[int, list[V]]]:
+        """For each task i of `keep`, a boolean new(i, s) per slot it may take, indexed; yields
+        i and its row, for the caller's rule on how often the task sits."""
+        for i in keep:
+            t = tasks[i]
+            self.tasks_of[t.a].append(i)
+            self.tasks_of[t.b].append(i)
+            row = []
+            for s in t.slots:
+                v = new(i, s)
+                self.x[i, s] = v
+                row.append(v)
+                self.at[t.a, s].append(v)
+                self.at[t.b, s].append(v)
+                self.by_slot[s].append(v)
+                if t.table is not None:
+                    self.tables[t.table, s].append(v)
+            self.rows[i] = row
+            yield i, row
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,31 +104,17 @@ def build(problem: SlotProblem) -> SlotModel:
     """Build the CP-SAT model of a slot problem with its implied constraints."""
     m = cp_model.CpModel()
     n_slots = problem.n_slots
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
     placed: list[Expr] = []
-    by_person_slot: dict[tuple[int, int], list[cp_model.IntVar]] = {}
-    by_slot: dict[int, list[cp_model.IntVar]] = {}
-    by_table_slot: dict[tuple[int, int], list[cp_model.IntVar]] = {}
-    tasks_of: list[list[int]] = [[] for _ in range(problem.n_people)]
-    for i, task in enumerate(problem.tasks):
-        tasks_of[task.a].append(i)
-        tasks_of[task.b].append(i)
-        row = []
-        for s in task.slots:
-            v = m.new_bool_var(f"x{i}_{s}")
-            x[i, s] = v
-            row.append(v)
-            by_person_slot.setdefault((task.a, s), []).append(v)
-            by_person_slot.setdefault((task.b, s), []).append(v)
-            by_slot.setdefault(s, []).append(v)
-            if task.table is not None:
-                by_table_slot.setdefault((task.table, s), []).append(v)
-        total = sum(row)
-        if task.required:
+    seats: Seats[cp_model.IntVar] = Seats()
+    tasks = problem.tasks
+    for i, row in seats.add(tasks, range(len(tasks)), lambda i, s: m.new_bool_var(f"x{i}_{s}")):
+        if tasks[i].required:
             m.add_exactly_one(row)
         else:
             m.add_at_most_one(row)
-        placed.append(total)
+        placed.append(sum(row))
+    x, by_person_slot, by_slot, by_table_slot = seats.x, seats.at, seats.by_slot, seats.tables
+    tasks_of = [seats.tasks_of[p] for p in range(problem.n_people)]
 
     for vs in by_person_slot.values():
         m.add_at_most_one(vs)
