@@ -13,7 +13,7 @@ from pysat.solvers import Solver  # type: ignore[import-untyped]
 
 from service.scheduling.breaks import CHUNK, BreakCnf, gap_ends
 from service.scheduling.prepared import Prepared, objective_of, rank
-from service.scheduling.selection import Freedom, sides_of
+from service.scheduling.selection import Freedom, most_meetings, sides_of
 from service.scheduling.slotting import Seats
 
 # CaDiCaL 1.5.3, as in the benchmark's MaxSAT race: over the 16 demo-size events of bench
@@ -54,14 +54,7 @@ def optimal_selections(
     if len(free) > FREE_LIMIT:
         return None
     people = prep.event.participants
-    usable: list[set[int]] = [set() for _ in people]
-    for t in prep.tasks:
-        usable[t.a] |= set(t.slots)
-        usable[t.b] |= set(t.slots)
-    cap = [
-        min(len(usable[p]), part.max_meetings if part.max_meetings is not None else len(usable[p]))
-        for p, part in enumerate(people)
-    ]
+    cap = most_meetings(prep)
     room = sum(prep.capacity) - len(freedom.sure)
     count = [0] * len(people)
     weight = 0

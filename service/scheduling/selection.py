@@ -71,6 +71,19 @@ def select_flow(
     return chosen, levels, "optimal"
 
 
+def most_meetings(prep: Prepared) -> list[int]:
+    """Per person, the most meetings the relaxation allows: its max_meetings, and no more than
+    the slots its tasks can use."""
+    usable: list[set[int]] = [set() for _ in prep.event.participants]
+    for t in prep.tasks:
+        usable[t.a] |= set(t.slots)
+        usable[t.b] |= set(t.slots)
+    return [
+        min(len(usable[p]), part.max_meetings if part.max_meetings is not None else len(usable[p]))
+        for p, part in enumerate(prep.event.participants)
+    ]
+
+
 def _flow_network(
     prep: Prepared, *, rebuild: bool
 ) -> tuple[list[int], list[LevelResult], _Network] | None:
@@ -92,19 +105,12 @@ def _flow_network(
     if side is None:
         return None
     n = len(event.participants)
-    usable: list[set[int]] = [set() for _ in range(n)]
     held = [0] * n
     for t in prep.tasks:
-        usable[t.a] |= set(t.slots)
-        usable[t.b] |= set(t.slots)
         if t.required:
             held[t.a] += 1
             held[t.b] += 1
-    cap = [
-        min(len(usable[p]), part.max_meetings if part.max_meetings is not None else event.slots)
-        - held[p]
-        for p, part in enumerate(event.participants)
-    ]
+    cap = [most - held[p] for p, most in enumerate(most_meetings(prep))]
     room = sum(prep.capacity) - len(locked)
     if min(cap, default=0) < 0 or room < 0:
         return None
