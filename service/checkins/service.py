@@ -228,10 +228,3 @@ async def status(session: AsyncSession, *, event_id: uuid.UUID) -> dict[str, Any
             for kind in ("committee", "enterprise", "association", "institute")
         },
     }
-
-
-async def agenda(
-    session: AsyncSession, *, event: Event, participant: Participant
-) -> list[dict[str, Any]]:
-    """The participant's published meetings, in slot order."""
-    return []
