@@ -46,10 +46,6 @@ class InUse(Conflict):
     code, title = "in_use", "Record is referred to"
 
 
-class DuplicateKey(Conflict):
-    code, title = "duplicate", "Record already exists"
-
-
 class Unprocessable(ServiceError):
     status, code, title = 422, "invalid", "Invalid request"
 

@@ -16,7 +16,6 @@ from service.errors import Unprocessable
 T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 
 
 class InvalidCursor(Unprocessable):

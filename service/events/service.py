@@ -1,7 +1,7 @@
 """Events and registrations: the rules of who takes part, and finding them at the door."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -119,12 +119,6 @@ def slot_times(event: Event) -> list[tuple[datetime, datetime]]:
     return [
         (datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])) for s in event.slots
     ]
-
-
-def slot_length(event: Event) -> timedelta:
-    """The common length of the event's slots."""
-    start, end = slot_times(event)[0]
-    return end - start
 
 
 # --- participants -------------------------------------------------------------------------------
@@ -383,17 +377,6 @@ async def search_participants(
 
 
 # --- registration from spreadsheets -------------------------------------------------------------
-
-PARTICIPANT_COLUMNS = (
-    "party",
-    "person_name",
-    "person_title",
-    "person_phone",
-    "person_email",
-    "unavailable_slots",
-    "min_meetings",
-    "max_meetings",
-)
 
 
 async def _party_index(session: AsyncSession) -> dict[str, tuple[str, uuid.UUID]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from ortools.sat.python import cp_model
 
 from service.scheduling.floors import MATCH_SETS_LIMIT, busy_sets, seats
-from service.scheduling.prepared import DETERMINISTIC, Prepared, add_seating
+from service.scheduling.prepared import Prepared, add_seating
 from service.scheduling.selection import sides_of
 from service.scheduling.slotting import solver_for
 
@@ -126,7 +126,6 @@ class FloorSearch:
             time_limit=deadline - time.monotonic(),
             seed=seed,
             workers=1,
-            deterministic=DETERMINISTIC,
         )
         with self._lock:
             if self._cancelled:

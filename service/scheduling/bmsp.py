@@ -284,7 +284,7 @@ def _try_zero(
     trial = sm.model.clone()
     trial.clear_objective()  # type: ignore[no-untyped-call]
     trial.add(sm.total_breaks <= 0)
-    solver = solver_for(time_limit=time_limit, seed=seed, workers=workers, deterministic=False)
+    solver = solver_for(time_limit=time_limit, seed=seed, workers=workers)
     code = solver.solve(trial)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         slot_of = {i: s for (i, s), v in sm.x.items() if solver.boolean_value(v)}

@@ -31,7 +31,6 @@ from service.scheduling.event import (
 from service.scheduling.floors import person_floors
 from service.scheduling.kempe import improve_breaks
 from service.scheduling.prepared import (
-    DETERMINISTIC,
     Prepared,
     add_rules,
     add_seating,
@@ -162,7 +161,6 @@ def _solve_placement(
         time_limit=time_limit,
         seed=seed,
         workers=workers,
-        deterministic=DETERMINISTIC,
         hint={j: hint[i] for j, i in enumerate(keep) if i in hint},
     )
     slot_of = {keep[j]: s for j, s in outcome.slot_of.items()}
@@ -210,9 +208,7 @@ def _select(
     for level in levels:
         started = time.monotonic()
         m.minimize(level.sense * level.expr)
-        solver = solver_for(
-            time_limit=deadline - started, seed=seed, workers=workers, deterministic=DETERMINISTIC
-        )
+        solver = solver_for(time_limit=deadline - started, seed=seed, workers=workers)
         code = solver.solve(m)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             status = "infeasible" if code == cp_model.INFEASIBLE else status
@@ -249,9 +245,7 @@ def _place_all(
     """
     m = cp_model.CpModel()
     x = add_seating(m, prep, keep, hint=hint).x
-    solver = solver_for(
-        time_limit=time_limit, seed=seed, workers=workers, deterministic=DETERMINISTIC
-    )
+    solver = solver_for(time_limit=time_limit, seed=seed, workers=workers)
     code = solver.solve(m)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None

@@ -13,10 +13,6 @@ from ortools.sat.python import cp_model
 from service.scheduling.event import Candidate, Event, Meeting, Mode, Objective, Participant, Unmet
 from service.scheduling.slotting import Seats, Task
 
-# Interleaved (deterministic) parallel search proved far weaker on the demo event; workers=1
-# gives repeatable answers, the default two workers repeat objective values, not always ties.
-DETERMINISTIC = False
-
 
 @dataclass(slots=True)
 class Prepared:
