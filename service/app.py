@@ -26,7 +26,12 @@ from service.idempotency import Idempotency, finish_pending_stores
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
 from service.metrics import RequestMetrics, add_metrics_route
-from service.middleware import BodyLimits, JsonLogFormatter, RefuseNul, RequestContext
+from service.middleware import (
+    BodyLimits,
+    JsonLogFormatter,
+    RefuseUnreadableText,
+    RequestContext,
+)
 from service.reports.routes import router as reports_router
 from service.schedules.routes import router as schedules_router
 from service.schemas import Problem
@@ -117,7 +122,7 @@ def create_app(
     # Starlette runs the last added outermost.
     app.add_middleware(Idempotency, settings=settings)
     app.add_middleware(BodyLimits, settings=settings)
-    app.add_middleware(RefuseNul)
+    app.add_middleware(RefuseUnreadableText)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

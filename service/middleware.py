@@ -145,23 +145,42 @@ class NulCharacter(Unprocessable):
     code, title = "nul_character", "Text contains a NUL character"
 
 
-class RefuseNul:
-    """Refuse a NUL character in the path or query (422): PostgreSQL text cannot hold one."""
+class InvalidEncoding(Unprocessable):
+    code, title = "invalid_encoding", "Text is not valid UTF-8"
+
+
+class RefuseUnreadableText:
+    """Refuse, with 422, a NUL character in the path or query (PostgreSQL text cannot hold one)
+    and a query that is not UTF-8 once percent-decoded (read as is, its bytes would become
+    U+FFFD and search for something the client never sent)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            query = unquote_to_bytes(scope.get("query_string", b""))
-            for part, text in (("path", scope["path"].encode()), ("query", query)):
-                if b"\x00" in text:
-                    error = NulCharacter(
-                        f"The {part} has a NUL character (%00), which no parameter accepts."
-                    )
-                    await send_problem(scope, receive, send, error)
-                    return
+            error = _unreadable(scope["path"].encode(), scope.get("query_string", b""))
+            if error is not None:
+                await send_problem(scope, receive, send, error)
+                return
         await self.app(scope, receive, send)
+
+
+def _unreadable(path: bytes, query_string: bytes) -> Unprocessable | None:
+    query = unquote_to_bytes(query_string)
+    for part, text in (("path", path), ("query", query)):
+        if b"\x00" in text:
+            return NulCharacter(
+                f"The {part} has a NUL character (%00), which no parameter accepts."
+            )
+    try:
+        query.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return InvalidEncoding(
+            f"The query is not valid UTF-8 once percent-decoded (byte 0x{query[exc.start]:02x} "
+            f"at offset {exc.start}); encode parameters as UTF-8 before percent-encoding them."
+        )
+    return None
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
