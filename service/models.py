@@ -616,6 +616,9 @@ class Preference(Timestamped, Base):
         ForeignKey("participants.id", ondelete="CASCADE")
     )
     kind: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
 class Schedule(Base):

@@ -174,6 +174,7 @@ async def set_preference(
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"/v1/events/{event_id}/preferences/{preference.id}"
+    response.headers["ETag"] = etag(preference.version)
     return PreferenceOut.model_validate(preference, from_attributes=True)
 
 
@@ -209,18 +210,46 @@ async def list_preferences(
     )
 
 
+@router.get(
+    "/preferences/{preference_id}",
+    operation_id="getPreference",
+    summary="Read a preference of the caller's party",
+    responses=problem_responses(NotFound),
+)
+async def get_preference(
+    event_id: uuid.UUID,
+    preference_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+) -> PreferenceOut:
+    preference = await service.visible_preference(
+        session, event_id=event_id, preference_id=preference_id, principal=principal
+    )
+    response.headers["ETag"] = etag(preference.version)
+    return PreferenceOut.model_validate(preference, from_attributes=True)
+
+
 @router.delete(
     "/preferences/{preference_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="deletePreference",
-    summary="Forget a preference",
-    responses=problem_responses(NotFound),
+    summary="Forget a preference, at the version read (If-Match)",
+    responses=problem_responses(NotFound, PreconditionFailed, PreconditionRequired),
 )
 async def delete_preference(
-    event_id: uuid.UUID, preference_id: uuid.UUID, principal: PartnerKey, session: SessionDep
+    event_id: uuid.UUID,
+    preference_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    if_match: IfMatch = None,
 ) -> None:
     await service.delete_preference(
-        session, event_id=event_id, preference_id=preference_id, principal=principal
+        session,
+        event_id=event_id,
+        preference_id=preference_id,
+        principal=principal,
+        if_match=if_match,
     )
 
 

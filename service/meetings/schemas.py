@@ -101,6 +101,9 @@ class PreferenceOut(BaseModel):
     participant_id: uuid.UUID
     counterpart_id: uuid.UUID
     kind: PreferenceKind
+    version: int = Field(
+        description="Bumped by every change; its ETag is what DELETE's If-Match takes."
+    )
     created_at: datetime
     updated_at: datetime
 

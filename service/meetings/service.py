@@ -232,10 +232,10 @@ async def set_preference(
     return preference, True
 
 
-async def delete_preference(
+async def visible_preference(
     session: AsyncSession, *, event_id: uuid.UUID, preference_id: uuid.UUID, principal: Principal
-) -> None:
-    """Forget a preference; another party's answers 404."""
+) -> Preference:
+    """One preference of the caller's party (any, for admins); another party's answers 404."""
     own = await visible_participant_ids(session, event_id=event_id, principal=principal)
     preference = await session.get(Preference, preference_id)
     if (
@@ -244,6 +244,22 @@ async def delete_preference(
         or (own is not None and preference.participant_id not in own)
     ):
         raise NotFound(f"No preference {preference_id} in event {event_id}.")
+    return preference
+
+
+async def delete_preference(
+    session: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    preference_id: uuid.UUID,
+    principal: Principal,
+    if_match: str | None,
+) -> None:
+    """Forget a preference, at the version the caller read."""
+    preference = await visible_preference(
+        session, event_id=event_id, preference_id=preference_id, principal=principal
+    )
+    require_match(if_match, version=preference.version)
     await session.delete(preference)
     await session.flush()
 

@@ -124,12 +124,44 @@ async def test_preferences_are_set_changed_and_private(
         "do_not_meet"
     ]
     assert all(p["participant_id"] == owner["id"] for p in mine)
+    one = f"{url}/{created.json()['id']}"
+    read = await client.get(one, headers=partner)
+    assert read.json() == changed.json() and read.headers["etag"] == changed.headers["etag"]
+    assert created.headers["etag"] != changed.headers["etag"]
     outsider = await make_key("partner", **key_for(organizations[7]))
-    gone = await client.delete(f"{url}/{created.json()['id']}", headers=outsider)
+    assert (await client.get(one, headers=outsider)).status_code == 404
+    gone = await client.delete(one, headers={**outsider, "If-Match": read.headers["etag"]})
     assert gone.status_code == 404
-    assert (
-        await client.delete(f"{url}/{created.json()['id']}", headers=partner)
-    ).status_code == 204
+
+
+async def test_deleting_a_preference_takes_the_version_read(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    event_id, committees, organizations = await parties(client, admin)
+    owner = organizations[8]
+    partner = await make_key("partner", **key_for(owner))
+    url = f"/v1/events/{event_id}/preferences"
+    body = {
+        "participant_id": owner["id"],
+        "counterpart_id": committees[4]["id"],
+        "kind": "must_meet",
+    }
+    first = await client.post(url, json=body, headers=partner)
+    one = first.headers["location"]
+    unconditional = await client.delete(one, headers=partner)
+    assert unconditional.status_code == 428
+    assert unconditional.json()["code"] == "precondition_required"
+    changed = await client.post(url, json={**body, "kind": "would_like"}, headers=partner)
+    # Changed since it was first read: deleting what the caller saw would lose the change.
+    stale = await client.delete(one, headers={**partner, "If-Match": first.headers["etag"]})
+    assert stale.status_code == 412
+    assert stale.json()["current_etag"] == changed.headers["etag"]
+    assert (await client.get(one, headers=partner)).json()["kind"] == "would_like"
+    current = {**partner, "If-Match": changed.headers["etag"]}
+    assert (await client.delete(one, headers=current)).status_code == 204
+    assert (await client.get(one, headers=partner)).status_code == 404
+    mine = (await client.get(url, params={"limit": 500}, headers=partner)).json()["items"]
+    assert all(p["id"] != first.json()["id"] for p in mine)
 
 
 async def _built(client: httpx.AsyncClient, admin: Headers, event_id: str) -> dict[str, Any]:
