@@ -34,7 +34,8 @@ class Settings(BaseSettings):
     # A request still marked in progress after this long is taken to have died with its worker.
     idempotency_lock_seconds: int = 60
 
-    # Browsers are refused until origins are configured (comma-separated in the environment).
+    # Browsers are refused until origins are configured: a JSON list in the environment,
+    # CORS_ORIGINS='["https://a.example", "https://b.example"]'.
     cors_origins: list[str] = Field(default_factory=list)
 
     log_level: str = "INFO"
