@@ -1,5 +1,6 @@
 """The command line as a user runs it: migrate, load the demo, keys, import and export."""
 
+import asyncio
 import csv
 import io
 import os
@@ -8,6 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+
+from service.config import Settings
+from service.db import Base, create_engine
 
 
 def run(
@@ -33,9 +38,30 @@ def migrated(scratch_url: str) -> str:
     return scratch_url
 
 
+def row_counts(database_url: str) -> dict[str, int]:
+    """Rows in every table of the service's schema."""
+
+    async def count() -> dict[str, int]:
+        engine = create_engine(Settings(database_url=database_url))
+        try:
+            async with engine.connect() as connection:
+                return {
+                    table.name: (await connection.scalar(select(func.count()).select_from(table)))
+                    or 0
+                    for table in Base.metadata.sorted_tables
+                }
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(count())
+
+
 def test_load_demo_twice_gives_the_same_22_and_35(migrated: str, tmp_path: Path) -> None:
     assert "22 committees, 35 organizations" in run(migrated, "load-demo").stdout
+    once = row_counts(migrated)
+    assert once["committees"] == 22 and once["organizations"] == 35 and once["events"] == 1
     assert "22 committees, 35 organizations" in run(migrated, "load-demo").stdout
+    assert row_counts(migrated) == once  # a second load changes nothing, in any table
     assert "not loaded" in run(migrated, "load-demo", "--if-empty").stdout
     run(migrated, "export", "committees", "--output", str(tmp_path / "c.csv"))
     run(
