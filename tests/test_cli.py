@@ -6,13 +6,16 @@ import io
 import os
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from service.config import Settings
 from service.db import Base, create_engine
+from service.models import IdempotencyRecord, OutboxEvent
 
 
 def run(
@@ -112,9 +115,43 @@ def test_openapi_command_writes_the_contract(tmp_path: Path) -> None:
     assert out.read_text("utf-8") == committed.read_text("utf-8")
 
 
-def test_purge_reports_what_it_deleted(migrated: str) -> None:
+def seed_purgeable(database_url: str) -> None:
+    """Two expired idempotency records and a live one; 1,003 webhook events 8 days old (more
+    than one of purge's batches) and a new one."""
+    now, hour = datetime.now(UTC), timedelta(hours=1)
+
+    async def seed() -> None:
+        engine = create_engine(Settings(database_url=database_url))
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    insert(IdempotencyRecord),
+                    [
+                        {"scope": "s", "key": f"k{n}", "fingerprint": "f", "expires_at": at}
+                        for n, at in enumerate([now - hour] * 2 + [now + hour])
+                    ],
+                )
+                await connection.execute(
+                    insert(OutboxEvent),
+                    [
+                        {"id": uuid.uuid4(), "type": "t", "payload": {}, "created_at": at}
+                        for at in [now - timedelta(days=8)] * 1_003 + [now]
+                    ],
+                )
+        finally:
+            await engine.dispose()
+
+    asyncio.run(seed())
+
+
+def test_purge_deletes_in_batches_what_has_expired_and_keeps_the_rest(migrated: str) -> None:
+    seed_purgeable(migrated)
     out = run(migrated, "purge", env={"WEBHOOK_RETENTION_DAYS": "7"}).stdout.splitlines()
     assert out == [
-        "0 expired idempotency records deleted",
-        "0 finished webhook events older than 7 days deleted, with their attempts",
+        "2 expired idempotency records deleted",
+        "1003 finished webhook events older than 7 days deleted, with their attempts",
     ]
+    left = row_counts(migrated)
+    assert left["idempotency_records"] == 1 and left["outbox_events"] == 1
+    again = run(migrated, "purge", env={"WEBHOOK_RETENTION_DAYS": "7"}).stdout.splitlines()
+    assert again[0].startswith("0 ") and again[1].startswith("0 ")
