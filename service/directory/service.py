@@ -188,6 +188,22 @@ def _linked(
     return result
 
 
+LinkValues = list[tuple[uuid.UUID, float, int]]
+
+
+def _link_values(links: list[Any]) -> LinkValues:
+    return [(link.domain_id, link.weight, link.position) for link in links]
+
+
+def _stamp_if_changed(
+    session: AsyncSession, record: Committee | Organization, links: LinkValues
+) -> None:
+    """Stamp updated_at (and so bump the version) only on a real change: importing the same
+    roster again leaves every record, and its ETag, as it was."""
+    if session.is_modified(record) or _link_values(record.domains) != links:
+        record.updated_at = utcnow()
+
+
 async def _flush_unique(
     session: AsyncSession, checks: Iterable[tuple[str, str, Exception]]
 ) -> None:
@@ -572,11 +588,12 @@ async def upsert_committees(
         if committee is None:
             committee = Committee(domains=[])
             session.add(committee)
+        links = _link_values(committee.domains)
         committee.domains = _linked(
             committee.domains, CommitteeDomain, taxonomy.resolve(item.domains)
         )
         _apply_committee(committee, item.model_dump(exclude={"domains"}))
-        committee.updated_at = utcnow()
+        _stamp_if_changed(session, committee, links)
     await session.flush()
     return len(items) - len(existing), len(existing)
 
@@ -621,11 +638,12 @@ async def upsert_organizations(
             session.add(organization)
         else:
             updated += 1
+        links = _link_values(organization.domains)
         organization.domains = _linked(
             organization.domains, OrganizationDomain, taxonomy.resolve(item.domains)
         )
         _apply_organization(organization, item.model_dump(exclude={"domains"}))
-        organization.updated_at = utcnow()
+        _stamp_if_changed(session, organization, links)
     await session.flush()
     return len(items) - updated, updated
 

@@ -240,10 +240,14 @@ async def update_participant(
     patch: ParticipantPatch,
     if_match: str | None,
 ) -> Participant:
-    """Apply the fields sent, against the version the client read."""
+    """Apply the fields sent, against the version the client read; a patch that changes
+    nothing leaves the record, and its version, as they were."""
     participant = await get_participant(session, event_id=event.id, participant_id=participant_id)
     require_match(if_match, version=participant.version)
-    if patch.people is not None:
+    if patch.people is not None and [p.model_dump() for p in patch.people] != [
+        {"name": p.name, "title": p.title, "phone": p.phone, "email": p.email}
+        for p in participant.people
+    ]:
         participant.people = _people(patch.people)
     if patch.unavailable_slots is not None:
         participant.unavailable_slots = _check_slot_numbers(event, patch.unavailable_slots)
@@ -254,8 +258,9 @@ async def update_participant(
     if participant.max_meetings < participant.min_meetings:
         raise Unprocessable("max_meetings must be at least min_meetings.")
     _index_for_search(participant)
-    participant.updated_at = utcnow()
-    await session.flush()
+    if session.is_modified(participant):
+        participant.updated_at = utcnow()
+        await session.flush()
     return participant
 
 

@@ -194,6 +194,15 @@ async def test_partner_edits_only_its_own_registration(
         headers={**partner, "If-Match": f'"{own["version"]}"'},
     )
     assert mine.status_code == 200 and mine.json()["unavailable_slots"] == [8]
+    assert mine.json()["version"] == own["version"] + 1
+    # The same patch again changes nothing: the version, and so the ETag, stay.
+    same = await client.patch(
+        f"{url}/{own['id']}",
+        json={"unavailable_slots": [8], "people": mine.json()["people"]},
+        headers={**partner, "If-Match": mine.headers["etag"]},
+    )
+    assert same.status_code == 200 and same.headers["etag"] == mine.headers["etag"]
+    assert same.json() == mine.json()
     theirs = await client.patch(
         f"{url}/{other['id']}",
         json={"unavailable_slots": [8]},
