@@ -220,9 +220,10 @@ async def set_preference(
         .with_for_update()
     )
     if preference is not None:
-        preference.kind = data.kind
-        preference.updated_at = utcnow()
-        await session.flush()
+        if preference.kind != data.kind:  # the same kind again changes nothing, not its version
+            preference.kind = data.kind
+            preference.updated_at = utcnow()
+            await session.flush()
         return preference, False
     preference = Preference(
         event_id=event.id, participant_id=owner.id, counterpart_id=counterpart.id, kind=data.kind

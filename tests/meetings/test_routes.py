@@ -115,6 +115,9 @@ async def test_preferences_are_set_changed_and_private(
     changed = await client.post(url, json={**body, "kind": "do_not_meet"}, headers=partner)
     assert changed.status_code == 200 and changed.json()["id"] == created.json()["id"]
     assert changed.json()["kind"] == "do_not_meet"
+    # The same kind again is no change: the version stays.
+    again = await client.post(url, json={**body, "kind": "do_not_meet"}, headers=partner)
+    assert again.status_code == 200 and again.headers["etag"] == changed.headers["etag"]
     for_other = await client.post(
         url, json={**body, "participant_id": organizations[6]["id"]}, headers=partner
     )
