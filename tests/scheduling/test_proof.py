@@ -87,7 +87,7 @@ def _decision_case(
 def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
     case = _decision_case(seed)
     if case is None:
-        reject()  # off the flow path: Hypothesis counts it, and fails if too few are left
+        reject()  # off the flow path: Hypothesis counts it, and fails if it rejects too many
     event, prep, freedom, values, placed, truth = case
     # From 0, not the floor, so that decisions run also where the placement sits at the floor.
     proof = prove_breaks(
@@ -121,7 +121,7 @@ def test_proof_over_the_superset_of_selections_reaches_the_fewest_breaks(seed: i
     # reaches the truth (a schedule worse on levels 1-3 would end it early: never seen).
     case = _decision_case(seed)
     if case is None:
-        reject()  # off the flow path: Hypothesis counts it, and fails if too few are left
+        reject()  # off the flow path: Hypothesis counts it, and fails if it rejects too many
     _, prep, freedom, values, placed, truth = case
     with patch.object(proof_module, "FREE_LIMIT", -1):
         proof = prove_breaks(
