@@ -214,23 +214,45 @@ async def set_preference(
     _counterparts(owner, counterpart)
     if not (principal.is_admin or party_of(principal, owner)):
         raise Forbidden("A partner key sets only its own party's preferences.")
-    preference = await session.scalar(
+    preference = await _preference_of(session, owner.id, counterpart.id)
+    if preference is None:
+        preference = Preference(
+            event_id=event.id,
+            participant_id=owner.id,
+            counterpart_id=counterpart.id,
+            kind=data.kind,
+        )
+        try:
+            # Added inside the savepoint: begin_nested flushes what is pending before it starts,
+            # and a failed flush outside it would end the request's transaction.
+            async with session.begin_nested():
+                session.add(preference)
+                await session.flush()
+            return preference, True
+        except IntegrityError:
+            # Another request created it since the read above (the unique pair decides): this
+            # one sets the winner's record, as it would have had it come second.
+            preference = await _preference_of(session, owner.id, counterpart.id)
+            if preference is None:
+                raise
+    if preference.kind != data.kind:  # the same kind again changes nothing, not its version
+        preference.kind = data.kind
+        preference.updated_at = utcnow()
+        await session.flush()
+    return preference, False
+
+
+async def _preference_of(
+    session: AsyncSession, participant_id: uuid.UUID, counterpart_id: uuid.UUID
+) -> Preference | None:
+    return await session.scalar(
         select(Preference)
-        .where(Preference.participant_id == owner.id, Preference.counterpart_id == counterpart.id)
+        .where(
+            Preference.participant_id == participant_id,
+            Preference.counterpart_id == counterpart_id,
+        )
         .with_for_update()
     )
-    if preference is not None:
-        if preference.kind != data.kind:  # the same kind again changes nothing, not its version
-            preference.kind = data.kind
-            preference.updated_at = utcnow()
-            await session.flush()
-        return preference, False
-    preference = Preference(
-        event_id=event.id, participant_id=owner.id, counterpart_id=counterpart.id, kind=data.kind
-    )
-    session.add(preference)
-    await session.flush()
-    return preference, True
 
 
 async def visible_preference(

@@ -1,9 +1,11 @@
 """Meeting requests, preferences, hand-placed meetings, history and agendas."""
 
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 
+from service.meetings import service as meetings
 from tests.conftest import Headers, KeyFactory
 from tests.events.test_routes import EVENT, demo_event
 
@@ -322,3 +324,34 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
     assert agenda["meetings"][0]["counterpart"]["name_zh"] in html.text
     outsider = await make_key("partner", **key_for(committees[1]))
     assert (await client.get(url, headers=outsider)).status_code == 404
+
+
+async def test_a_preference_created_by_a_concurrent_request_is_set_not_a_500(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    event_id, committees, organizations = await parties(client, admin)
+    owner = organizations[9]
+    partner = await make_key("partner", **key_for(owner))
+    url = f"/v1/events/{event_id}/preferences"
+    body = {"participant_id": owner["id"], "counterpart_id": committees[5]["id"]}
+    body["kind"] = "must_meet"
+    first = await client.post(url, json=body, headers=partner)
+    assert first.status_code == 201
+    # The second request read before the first inserted: its own insert hits the unique pair.
+    real = meetings._preference_of
+    calls = 0
+
+    async def read_too_early(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else await real(*args)
+
+    with patch.object(meetings, "_preference_of", read_too_early):
+        second = await client.post(url, json={**body, "kind": "do_not_meet"}, headers=partner)
+    assert calls == 2
+    assert second.status_code == 200, second.text
+    assert second.json()["id"] == first.json()["id"] and second.json()["kind"] == "do_not_meet"
+    mine = (await client.get(url, params={"limit": 500}, headers=partner)).json()["items"]
+    assert [p["kind"] for p in mine if p["counterpart_id"] == committees[5]["id"]] == [
+        "do_not_meet"
+    ]
