@@ -214,9 +214,11 @@ async def register(session: AsyncSession, *, event: Event, data: ParticipantIn) 
         max_meetings=len(event.slots) if data.max_meetings is None else data.max_meetings,
         people=_people(data.people),
     )
-    session.add(participant)
     try:
+        # Added inside the savepoint (begin_nested flushes what is pending before it starts),
+        # so that a second badge can be drawn in the same transaction.
         async with session.begin_nested():
+            session.add(participant)
             await session.flush()
     except IntegrityError as exc:
         if is_unique_violation(exc, table="participants", column="badge_code"):

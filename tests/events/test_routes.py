@@ -4,6 +4,7 @@ import io
 import itertools
 import string
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ import zxingcpp
 from PIL import Image
 
 from service.badges import ALPHABET
+from service.events import service as events_service
 from tests.conftest import Headers, KeyFactory
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -75,6 +77,25 @@ async def test_slots_must_be_equal_and_ordered(client: httpx.AsyncClient, admin:
         "/v1/events", json={**EVENT, "timezone": "Mars/Olympus"}, headers=admin
     )
     assert bad_zone.status_code == 422
+
+
+async def test_a_badge_code_drawn_twice_is_drawn_again(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
+    first, second = (await client.get("/v1/committees", headers=admin)).json()["items"][:2]
+    url = f"/v1/events/{event['id']}/participants"
+    person = {"people": [{"name": "刘宇宁"}]}
+    taken = (
+        await client.post(url, json={"committee_id": first["id"], **person}, headers=admin)
+    ).json()
+    draws = iter([taken["badge_code"], "K7Q-4HD-9WM"])  # 46 random bits: forced here
+    with patch.object(events_service, "new_badge_code", lambda: next(draws)):
+        again = await client.post(url, json={"committee_id": second["id"], **person}, headers=admin)
+    assert again.status_code == 201, again.text
+    assert again.json()["badge_code"] == "K7Q-4HD-9WM"
+    listed = (await client.get(url, params={"limit": 500}, headers=admin)).json()["items"]
+    assert sorted(p["badge_code"] for p in listed) == sorted([taken["badge_code"], "K7Q-4HD-9WM"])
 
 
 async def test_register_once_with_badge_and_clear_errors(
