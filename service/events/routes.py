@@ -34,7 +34,7 @@ from service.events.schemas import (
     PersonOut,
 )
 from service.models import Event, Participant
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page, page_of_ranked
 from service.schemas import Limit, Page
 from service.spreadsheets import UnreadableFile, read_table
 
@@ -207,8 +207,11 @@ async def list_participants(
 ) -> Page[ParticipantOut]:
     await service.get_event(session, event_id=event_id, principal=principal)
     if q:
-        items = await service.search_participants(session, event_id=event_id, query=q, limit=limit)
-        next_cursor = None
+        items, next_cursor = page_of_ranked(
+            await service.search_participants(session, event_id=event_id, query=q),
+            limit=limit,
+            cursor=cursor,
+        )
     else:
         items, next_cursor = await fetch_page(
             session,

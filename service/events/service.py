@@ -19,6 +19,7 @@ from service.errors import Conflict, Forbidden, InUse, NotFound, Unprocessable
 from service.etags import require_match
 from service.events.schemas import EventIn, EventPatch, ParticipantIn, ParticipantPatch, PersonIn
 from service.models import CheckIn, Committee, Event, Organization, Participant, Person
+from service.pagination import Rank
 
 
 class AlreadyRegistered(Conflict):
@@ -374,13 +375,16 @@ def search_filter(query: str) -> Any:
 
 
 async def search_participants(
-    session: AsyncSession, *, event_id: uuid.UUID, query: str, limit: int
-) -> list[Participant]:
-    """Participants matching a name (either script), pinyin, initials, badge or phone tail."""
+    session: AsyncSession, *, event_id: uuid.UUID, query: str
+) -> list[tuple[Rank, Participant]]:
+    """Participants matching a name (either script), pinyin, initials, badge or phone tail,
+    best first, each with its place in that order."""
     rows = (await session.scalars(participants_query(event_id).where(search_filter(query)))).all()
-    scored = [(rank, p) for p in rows if (rank := _rank(p, query)) > 0]
-    scored.sort(key=lambda item: (-item[0], party_names(item[1])[0], str(item[1].id)))
-    return [p for _, p in scored[:limit]]
+    ranked = [
+        ((-rank, party_names(p)[0], str(p.id)), p) for p in rows if (rank := _rank(p, query)) > 0
+    ]
+    ranked.sort(key=lambda item: item[0])
+    return ranked
 
 
 # --- registration from spreadsheets -------------------------------------------------------------

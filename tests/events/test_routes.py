@@ -302,6 +302,27 @@ async def test_search_ranks_exact_before_partial(client: httpx.AsyncClient, admi
     assert starts == sorted(starts, reverse=True)
 
 
+async def test_a_search_pages_on_in_its_order(client: httpx.AsyncClient, admin: Headers) -> None:
+    event = await demo_event(client, admin)
+    url = f"/v1/events/{event['id']}/participants"
+    whole = (await client.get(url, params={"q": "温州", "limit": 500}, headers=admin)).json()
+    assert whole["next_cursor"] is None and len(whole["items"]) >= 10
+    pages, cursor = [], None
+    while True:
+        params = {"q": "温州", "limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(url, params=params, headers=admin)).json()
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [p["id"] for items in pages for p in items] == [p["id"] for p in whole["items"]]
+    assert all(len(items) == 3 for items in pages[:-1])
+    # A listing's cursor is not a search's: 422, not a silently different page.
+    listing = (await client.get(url, params={"limit": 2}, headers=admin)).json()["next_cursor"]
+    wrong = await client.get(url, params={"q": "温州", "cursor": listing}, headers=admin)
+    assert wrong.status_code == 422 and wrong.json()["code"] == "invalid_cursor"
+
+
 async def test_roster_import_registers_all_or_nothing(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
