@@ -20,15 +20,32 @@ from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, statement_connections
 from service.directory.routes import router as directory_router
-from service.errors import PROBLEM_MEDIA_TYPE, install_error_handlers, problem_response
+from service.errors import (
+    PROBLEM_MEDIA_TYPE,
+    DatabaseUnavailable,
+    PayloadTooLarge,
+    ServiceError,
+    UnsupportedMediaType,
+    install_error_handlers,
+    problem_response,
+)
 from service.events.routes import router as events_router
-from service.idempotency import Idempotency, finish_pending_stores
+from service.idempotency import (
+    Idempotency,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+    finish_pending_stores,
+)
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
 from service.metrics import RequestMetrics, add_metrics_route
 from service.middleware import (
     BodyLimits,
+    InvalidEncoding,
+    InvalidJson,
     JsonLogFormatter,
+    NulCharacter,
     RefuseUnreadableText,
     RequestContext,
 )
@@ -205,19 +222,45 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
+# What the middleware and the database may answer on any operation, beside what its route lists:
+# on every authenticated one, on those with a body, and on every POST (the Idempotency-Key).
+ANY_OPERATION: tuple[type[ServiceError], ...] = (NulCharacter, InvalidEncoding, DatabaseUnavailable)
+WITH_A_BODY: tuple[type[ServiceError], ...] = (PayloadTooLarge, UnsupportedMediaType, InvalidJson)
+ON_POST: tuple[type[ServiceError], ...] = (
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidIdempotencyKey,
+)
+PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
 def _problems_for_validation_errors(document: dict[str, Any]) -> None:
-    """Document 422 as the problem document it is, and the Idempotency-Key of every POST."""
+    """Document 422 as the problem document it is, the Idempotency-Key of every POST, and the
+    problems any operation may answer (ANY_OPERATION, WITH_A_BODY, ON_POST)."""
     for operations in document.get("paths", {}).values():
         for method, operation in operations.items():
-            if method == "post":
-                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
-            response = operation.get("responses", {}).get("422")
+            responses = operation.setdefault("responses", {})
+            response = responses.get("422")
             if response is not None:
-                response["content"] = {
-                    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-                }
+                response["content"] = PROBLEM_CONTENT
                 if response.get("description") == "Validation Error":
                     response["description"] = "Request failed validation (`validation_failed`)"
+            if not operation.get("security"):
+                continue  # /healthz, /readyz, /metrics: no key, no body, their own answers
+            errors = list(ANY_OPERATION)
+            if "requestBody" in operation:
+                errors += WITH_A_BODY
+            if method == "post":
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
+                errors += ON_POST
+            labels = [(422, "Request failed validation (`validation_failed`)")]
+            labels += [(e.status, f"{e.title} (`{e.code}`)") for e in errors]
+            for status, label in labels:
+                entry = responses.setdefault(str(status), {"description": label})
+                if label not in entry["description"]:
+                    entry["description"] = f"{entry['description'].rstrip('.')}; {label}"
+                entry["content"] = PROBLEM_CONTENT
+            operation["responses"] = dict(sorted(responses.items()))
     schemas = document.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)

@@ -31,9 +31,18 @@ def test_every_operation_has_id_summary_and_problem_responses() -> None:
             assert operation.get("summary"), f"{method} {path} has no summary"
             if path.startswith("/v1/"):
                 assert operation["security"] == [{"HTTPBearer": []}], f"{method} {path}"
-                for status in ("401", "403", "429"):
+                for status in ("401", "403", "429", "503"):
                     content = operation["responses"][status]["content"]
                     assert "application/problem+json" in content, f"{method} {path} {status}"
+                # What the middleware answers before any route: documented where it applies.
+                described = {s: r["description"] for s, r in operation["responses"].items()}
+                assert "`nul_character`" in described["422"], f"{method} {path}"
+                if "requestBody" in operation:
+                    assert "`payload_too_large`" in described["413"], f"{method} {path}"
+                    assert "`unsupported_media_type`" in described["415"], f"{method} {path}"
+                if method == "post":
+                    assert "`idempotency_in_progress`" in described["409"], f"{method} {path}"
+                    assert "`idempotency_key_reused`" in described["422"], f"{method} {path}"
     assert len(operation_ids) == len(set(operation_ids))
 
 
