@@ -1,6 +1,7 @@
 """Schema pieces every domain shares: text fields, pages, the problem document."""
 
 import unicodedata
+from collections.abc import Iterable
 from typing import Annotated, Any, Generic, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -36,6 +37,14 @@ LongText = Annotated[
 ]
 
 Limit = Annotated[int, Field(ge=1, le=500, description="Items per page (at most 500).")]
+
+
+def refuse_nulls(model: BaseModel, fields: Iterable[str]) -> None:
+    """JSON merge semantics: null clears a field, so one that cannot be empty refuses it (422)
+    instead of taking null as 'leave it'."""
+    for name in sorted(model.model_fields_set & set(fields)):
+        if getattr(model, name) is None:
+            raise ValueError(f"{name} cannot be null")
 
 
 class StrictModel(BaseModel):

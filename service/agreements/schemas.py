@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from service.directory.schemas import Contact, DomainCode
-from service.schemas import LongText, Name, StrictModel, examples
+from service.schemas import LongText, Name, StrictModel, examples, refuse_nulls
 
 IntentState = Literal["proposed", "confirmed", "in_progress", "fulfilled", "withdrawn"]
 MemorandumState = Literal["signed", "active", "expired", "terminated"]
@@ -24,12 +24,6 @@ def _unique(value: list[Any] | None) -> list[Any] | None:
     if value is not None and len(value) != len(set(value)):
         raise ValueError("each item may be listed once")
     return value
-
-
-def _no_null(model: BaseModel, names: set[str]) -> None:
-    for name in model.model_fields_set & names:
-        if getattr(model, name) is None:
-            raise ValueError(f"{name} cannot be null")
 
 
 # --- intents ------------------------------------------------------------------------------------
@@ -84,7 +78,7 @@ class IntentPatch(StrictModel):
 
     @model_validator(mode="after")
     def _required(self) -> "IntentPatch":
-        _no_null(self, {"domains", "summary"})
+        refuse_nulls(self, {"domains", "summary"})
         return self
 
 
@@ -209,7 +203,7 @@ class MemorandumPatch(StrictModel):
 
     @model_validator(mode="after")
     def _required(self) -> "MemorandumPatch":
-        _no_null(self, {"notes"})
+        refuse_nulls(self, {"notes"})
         return self
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.directory.credit_code import is_valid_credit_code
-from service.schemas import LongText, Name, ShortText, StrictModel
+from service.schemas import LongText, Name, ShortText, StrictModel, refuse_nulls
 
 Level = Literal["international", "national", "industry", "provincial"]
 Kind = Literal["enterprise", "association", "institute"]
@@ -97,9 +97,7 @@ class _Patch(StrictModel):
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> "_Patch":
-        for name in self.model_fields_set & set(self._required):
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        refuse_nulls(self, self._required)
         return self
 
 

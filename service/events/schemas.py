@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.schemas import Name, ShortText, StrictModel
+from service.schemas import Name, ShortText, StrictModel, refuse_nulls
 
 EventState = Literal["draft", "open", "closed"]
 SlotNumber = Annotated[int, Field(ge=1, le=64)]
@@ -89,9 +89,7 @@ class EventPatch(StrictModel):
 
     @model_validator(mode="after")
     def _no_null_for_required(self) -> "EventPatch":
-        for name in self.model_fields_set - {"name_en"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        refuse_nulls(self, set(EventPatch.model_fields) - {"name_en"})
         return self
 
 
@@ -186,9 +184,7 @@ class ParticipantPatch(StrictModel):
 
     @model_validator(mode="after")
     def _no_null(self) -> "ParticipantPatch":
-        for name in self.model_fields_set:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        refuse_nulls(self, ParticipantPatch.model_fields)
         return self
 
 

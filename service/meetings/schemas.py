@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from service.schemas import LongText, StrictModel
+from service.schemas import LongText, StrictModel, refuse_nulls
 
 RequestState = Literal["pending", "accepted", "declined", "withdrawn"]
 PreferenceKind = Literal["must_meet", "would_like", "do_not_meet"]
@@ -151,6 +151,11 @@ class MeetingPatch(StrictModel):
     status: MeetingStatus | None = None
     locked: bool | None = None
     notes: LongText | None = None
+
+    @model_validator(mode="after")
+    def _no_null(self) -> "MeetingPatch":
+        refuse_nulls(self, MeetingPatch.model_fields)  # notes are cleared with ""
+        return self
 
 
 class MeetingOut(BaseModel):
