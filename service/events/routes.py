@@ -13,8 +13,8 @@ from service.badges import badge_png, badge_svg
 from service.db import SessionDep
 from service.directory.routes import IMPORT_BODY
 from service.errors import (
-    Conflict,
     Forbidden,
+    InUse,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
@@ -329,7 +329,7 @@ async def update_participant(
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="unregisterParticipant",
     summary="Remove a registration nothing refers to",
-    responses=problem_responses(NotFound, Conflict, PreconditionFailed, PreconditionRequired),
+    responses=problem_responses(NotFound, InUse, PreconditionFailed, PreconditionRequired),
 )
 async def unregister_participant(
     event_id: uuid.UUID,

@@ -262,6 +262,24 @@ async def test_hand_placed_meeting_that_double_books_is_409(
         headers={**admin, "If-Match": f'"{fine.json()["version"]}"'},
     )
     assert move.status_code == 409
+    # A registration meetings refer to stays; one nothing refers to goes.
+    booked = f"{url}/participants/{c1['id']}"
+    etag = (await client.get(booked, headers=admin)).headers["etag"]
+    assert (await client.delete(booked, headers=admin)).status_code == 428
+    refused = await client.delete(booked, headers={**admin, "If-Match": etag})
+    assert refused.status_code == 409 and refused.json()["code"] == "in_use"
+    assert (await client.get(booked, headers=admin)).status_code == 200
+    spare = (
+        await client.post(
+            f"{url}/participants",
+            json={**key_for(organizations[2]), "people": [{"name": "代表"}]},
+            headers=admin,
+        )
+    ).json()
+    free = f"{url}/participants/{spare['id']}"
+    gone = await client.delete(free, headers={**admin, "If-Match": f'"{spare["version"]}"'})
+    assert gone.status_code == 204
+    assert (await client.get(free, headers=admin)).status_code == 404
 
 
 async def test_status_changes_are_kept_with_who_and_when(
@@ -283,6 +301,11 @@ async def test_status_changes_are_kept_with_who_and_when(
         headers={**admin, "If-Match": f'"{meeting["version"]}"'},
     )
     assert stale.status_code == 412
+    current = {**admin, "If-Match": held.headers["etag"]}
+    for field in ("slot", "status", "notes"):
+        nulled = await client.patch(f"{url}/{meeting['id']}", json={field: None}, headers=current)
+        assert nulled.status_code == 422, field
+        assert f"{field} cannot be null" in nulled.json()["detail"]
     history = (await client.get(f"{url}/{meeting['id']}/history", headers=admin)).json()
     assert [(h["from_status"], h["to_status"]) for h in history] == [("scheduled", "held")]
     assert history[0]["note"] == "双方同意起草合作意向" and history[0]["actor_name"] == "test admin"
