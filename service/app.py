@@ -223,9 +223,10 @@ class _NoAliasDumper(yaml.SafeDumper):
 
 
 # What the middleware and the database may answer on any operation, beside what its route lists:
-# on every authenticated one, on those with a body, and on every POST (the Idempotency-Key).
+# on every authenticated one; on every POST and PATCH, whose bodies BodyLimits checks (JSON
+# ones also for invalid_json; `:import` takes files); and on every POST (the Idempotency-Key).
 ANY_OPERATION: tuple[type[ServiceError], ...] = (NulCharacter, InvalidEncoding, DatabaseUnavailable)
-WITH_A_BODY: tuple[type[ServiceError], ...] = (PayloadTooLarge, UnsupportedMediaType, InvalidJson)
+WITH_A_BODY: tuple[type[ServiceError], ...] = (PayloadTooLarge, UnsupportedMediaType)
 ON_POST: tuple[type[ServiceError], ...] = (
     IdempotencyInProgress,
     IdempotencyKeyReused,
@@ -237,7 +238,7 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
 def _problems_for_validation_errors(document: dict[str, Any]) -> None:
     """Document 422 as the problem document it is, the Idempotency-Key of every POST, and the
     problems any operation may answer (ANY_OPERATION, WITH_A_BODY, ON_POST)."""
-    for operations in document.get("paths", {}).values():
+    for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
             response = responses.get("422")
@@ -248,8 +249,10 @@ def _problems_for_validation_errors(document: dict[str, Any]) -> None:
             if not operation.get("security"):
                 continue  # /healthz, /readyz, /metrics: no key, no body, their own answers
             errors = list(ANY_OPERATION)
-            if "requestBody" in operation:
+            if method in ("post", "patch", "put"):
                 errors += WITH_A_BODY
+                if not path.endswith(":import"):
+                    errors.append(InvalidJson)
             if method == "post":
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
                 errors += ON_POST

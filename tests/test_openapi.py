@@ -37,9 +37,11 @@ def test_every_operation_has_id_summary_and_problem_responses() -> None:
                 # What the middleware answers before any route: documented where it applies.
                 described = {s: r["description"] for s, r in operation["responses"].items()}
                 assert "`nul_character`" in described["422"], f"{method} {path}"
-                if "requestBody" in operation:
+                if method in ("post", "patch"):
                     assert "`payload_too_large`" in described["413"], f"{method} {path}"
                     assert "`unsupported_media_type`" in described["415"], f"{method} {path}"
+                    json_body = not path.endswith(":import")
+                    assert ("`invalid_json`" in described["422"]) == json_body, f"{method} {path}"
                 if method == "post":
                     assert "`idempotency_in_progress`" in described["409"], f"{method} {path}"
                     assert "`idempotency_key_reused`" in described["422"], f"{method} {path}"
