@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from service.schemas import ShortText, StrictModel, examples
+from service.schemas import ShortText, StrictModel, examples, refuse_nulls
 
 EventType = Literal[
     "intent.created",
@@ -71,9 +71,7 @@ class WebhookPatch(StrictModel):
 
     @model_validator(mode="after")
     def _no_null(self) -> "WebhookPatch":
-        for name in self.model_fields_set & {"url", "event_types", "description"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
+        refuse_nulls(self, WebhookPatch.model_fields)
         return self
 
 
