@@ -42,32 +42,34 @@ Rank = tuple[int, str, str]
 
 
 def page_of_ranked(
-    ranked: list[tuple[Rank, T]], *, limit: int, cursor: str | None
+    ranked: list[tuple[Rank, T]], *, query: str, limit: int, cursor: str | None
 ) -> tuple[list[T], str | None]:
-    """One page of a list sorted by rank (a search's best first) and the next page's cursor.
+    """One page of a search's results sorted by rank, best first, and the next page's cursor.
 
-    The cursor holds the last rank served, so the next page starts after it even if records
-    were added or changed in between, as with the listings' cursors.
+    The cursor holds the query and the last rank served, so the next page starts after it even
+    if records were added or changed in between, as with the listings' cursors.
     """
     if cursor:
-        after = _decode_rank(cursor)
+        after = _decode_rank(cursor, query)
         ranked = [item for item in ranked if item[0] > after]
     if len(ranked) <= limit:
         return [item for _, item in ranked], None
     page = ranked[:limit]
-    raw = json.dumps(page[-1][0]).encode()
+    raw = json.dumps([query, *page[-1][0]]).encode()
     return [item for _, item in page], base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_rank(cursor: str) -> Rank:
+def _decode_rank(cursor: str, query: str) -> Rank:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        score, name, record_id = json.loads(raw)
+        searched, score, name, record_id = json.loads(raw)
         if not (isinstance(score, int) and isinstance(name, str) and isinstance(record_id, str)):
             raise TypeError(cursor)
-        return score, name, record_id
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise InvalidCursor("The cursor was not returned by this API for this search.") from exc
+        raise InvalidCursor("The cursor was not returned by this API for a search.") from exc
+    if searched != query:
+        raise InvalidCursor("The cursor belongs to another search; send the same q with it.")
+    return score, name, record_id
 
 
 async def fetch_page(

@@ -209,6 +209,7 @@ async def list_participants(
     if q:
         items, next_cursor = page_of_ranked(
             await service.search_participants(session, event_id=event_id, query=q),
+            query=q,
             limit=limit,
             cursor=cursor,
         )

@@ -321,6 +321,10 @@ async def test_a_search_pages_on_in_its_order(client: httpx.AsyncClient, admin: 
     listing = (await client.get(url, params={"limit": 2}, headers=admin)).json()["next_cursor"]
     wrong = await client.get(url, params={"q": "温州", "cursor": listing}, headers=admin)
     assert wrong.status_code == 422 and wrong.json()["code"] == "invalid_cursor"
+    # Nor is another search's.
+    first = (await client.get(url, params={"q": "温州", "limit": 3}, headers=admin)).json()
+    other = await client.get(url, params={"q": "温", "cursor": first["next_cursor"]}, headers=admin)
+    assert other.status_code == 422 and "another search" in other.json()["detail"]
 
 
 async def test_roster_import_registers_all_or_nothing(
