@@ -1,10 +1,19 @@
 """Schema pieces every domain shares: text fields, pages, the problem document."""
 
 import unicodedata
-from collections.abc import Iterable
-from typing import Annotated, Any, Generic, TypeVar, cast
+from typing import Annotated, Any, Generic, Self, TypeVar, cast, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import CoreSchema
 
 
 def _printable(value: str) -> str:
@@ -39,18 +48,43 @@ LongText = Annotated[
 Limit = Annotated[int, Field(ge=1, le=500, description="Items per page (at most 500).")]
 
 
-def refuse_nulls(model: BaseModel, fields: Iterable[str]) -> None:
-    """JSON merge semantics: null clears a field, so one that cannot be empty refuses it (422)
-    instead of taking null as 'leave it'."""
-    for name in sorted(model.model_fields_set & set(fields)):
-        if getattr(model, name) is None:
-            raise ValueError(f"{name} cannot be null")
-
-
 class StrictModel(BaseModel):
     """An input schema: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# A PATCH field that may be left out but never sent as null: `name_zh: Name | Absent = None`.
+Absent = SkipJsonSchema[None]
+
+
+def _absent_only(annotation: Any) -> bool:
+    """Whether the field's None is `Absent` (left out), not a null the field may hold."""
+    return Absent in get_args(annotation)
+
+
+class PatchModel(StrictModel):
+    """A PATCH body, with JSON merge semantics: a field left out stays as it is; null clears a
+    field whose schema allows null; a field typed `X | Absent` refuses null (422), and the
+    contract shows no null for it."""
+
+    @model_validator(mode="after")
+    def _refuse_nulls(self) -> Self:
+        fields = type(self).model_fields
+        for name in sorted(self.model_fields_set):
+            if getattr(self, name) is None and _absent_only(fields[name].annotation):
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        # No defaults in the contract: a field left out keeps its value, it is not set to one.
+        json_schema = handler(core_schema)
+        for field in handler.resolve_ref_schema(json_schema).get("properties", {}).values():
+            field.pop("default", None)
+        return json_schema
 
 
 T = TypeVar("T")

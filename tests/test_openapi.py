@@ -6,11 +6,11 @@ import pkgutil
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 import service
 from service.app import create_app, openapi_yaml
-from service.schemas import examples_of
+from service.schemas import PatchModel, examples_of
 
 CONTRACT = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -55,8 +55,8 @@ def test_every_schema_with_examples_in_components() -> None:
         assert schemas[name].get("examples"), f"{name} has no example"
 
 
-def _models_with_examples() -> list[type[BaseModel]]:
-    """Every model of the service's schemas modules whose config (own or inherited) has examples."""
+def _schema_models() -> list[type[BaseModel]]:
+    """Every model defined in the service's schemas modules."""
     found = []
     for module_info in pkgutil.walk_packages(service.__path__, "service."):
         if not module_info.name.endswith("schemas"):
@@ -67,10 +67,32 @@ def _models_with_examples() -> list[type[BaseModel]]:
                 inspect.isclass(value)
                 and issubclass(value, BaseModel)
                 and value.__module__ == module.__name__
-                and examples_of(value)
             ):
                 found.append(value)
     return found
+
+
+def _models_with_examples() -> list[type[BaseModel]]:
+    """Every schema model whose config (own or inherited) has examples."""
+    return [model for model in _schema_models() if examples_of(model)]
+
+
+def test_a_patch_field_takes_null_exactly_where_the_contract_says() -> None:
+    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    patches = [m for m in _schema_models() if issubclass(m, PatchModel) and m is not PatchModel]
+    assert {m.__name__ for m in patches} >= {"EventPatch", "MeetingPatch", "CommitteePatch"}
+    for model in patches:
+        properties = document["components"]["schemas"][model.__name__]["properties"]
+        for name, field in properties.items():
+            assert "default" not in field, f"{model.__name__}.{name}: left out is not a default"
+            admits_null = {"type": "null"} in field.get("anyOf", [])
+            try:
+                model.model_validate({name: None})
+                accepted = True
+            except ValidationError as error:
+                accepted = False
+                assert f"{name} cannot be null" in str(error)
+            assert accepted == admits_null, f"{model.__name__}.{name}"
 
 
 def test_every_example_in_the_contract_is_valid_for_its_schema() -> None:

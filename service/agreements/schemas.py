@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from service.directory.schemas import Contact, DomainCode
-from service.schemas import LongText, Name, StrictModel, examples, refuse_nulls
+from service.schemas import Absent, LongText, Name, PatchModel, StrictModel, examples
 
 IntentState = Literal["proposed", "confirmed", "in_progress", "fulfilled", "withdrawn"]
 MemorandumState = Literal["signed", "active", "expired", "terminated"]
@@ -63,23 +63,18 @@ class IntentIn(StrictModel):
         return self
 
 
-class IntentPatch(StrictModel):
+class IntentPatch(PatchModel):
     """JSON merge semantics: absent fields stay; null clears the date and contacts only."""
 
     model_config = examples({"target_date": "2026-06-30"})
 
-    domains: DomainCodes | None = None
-    summary: Annotated[LongText, Field(min_length=1)] | None = None
+    domains: DomainCodes | Absent = None
+    summary: Annotated[LongText, Field(min_length=1)] | Absent = None
     target_date: date | None = None
     committee_contact: Contact | None = None
     organization_contact: Contact | None = None
 
     _check_domains = field_validator("domains")(_unique)
-
-    @model_validator(mode="after")
-    def _required(self) -> "IntentPatch":
-        refuse_nulls(self, {"domains", "summary"})
-        return self
 
 
 class IntentOut(BaseModel):
@@ -184,7 +179,7 @@ class MemorandumIn(StrictModel):
 CONTENT_FIELDS = frozenset(MemorandumIn.model_fields) - {"notes"}
 
 
-class MemorandumPatch(StrictModel):
+class MemorandumPatch(PatchModel):
     """Only notes may change: the signed content answers 409 `memorandum_signed`."""
 
     model_config = examples({"notes": "原件存于温州市市场监督管理局标准化处。"})
@@ -199,12 +194,7 @@ class MemorandumPatch(StrictModel):
     effective_to: date | None = None
     document: Document | None = None
     event_id: uuid.UUID | None = None
-    notes: Note | None = None
-
-    @model_validator(mode="after")
-    def _required(self) -> "MemorandumPatch":
-        refuse_nulls(self, {"notes"})
-        return self
+    notes: Note | Absent = None
 
 
 class MemorandumOut(BaseModel):

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.directory.credit_code import is_valid_credit_code
-from service.schemas import LongText, Name, ShortText, StrictModel, refuse_nulls
+from service.schemas import Absent, LongText, Name, PatchModel, ShortText, StrictModel
 
 Level = Literal["international", "national", "industry", "provincial"]
 Kind = Literal["enterprise", "association", "institute"]
@@ -90,17 +90,6 @@ class TrackRecord(StrictModel):
     zhejiang_made: Count = Field(0, description='"Zhejiang Made" (浙江制造) standards led.')
 
 
-class _Patch(StrictModel):
-    """JSON merge semantics: absent fields stay; null clears only where a field may be empty."""
-
-    _required: tuple[str, ...] = ()
-
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> "_Patch":
-        refuse_nulls(self, self._required)
-        return self
-
-
 class CommitteeIn(StrictModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [COMMITTEE_EXAMPLE]})
 
@@ -116,17 +105,15 @@ class CommitteeIn(StrictModel):
     _check_domains = field_validator("domains")(_unique_domains)
 
 
-class CommitteePatch(_Patch):
-    _required = ("designation", "level", "name_zh", "name_en", "scope", "domains")
-
-    designation: Annotated[Name, Field(max_length=100)] | None = None
-    level: Level | None = None
-    name_zh: Name | None = None
-    name_en: Name | None = None
-    scope: LongText | None = None
+class CommitteePatch(PatchModel):
+    designation: Annotated[Name, Field(max_length=100)] | Absent = None
+    level: Level | Absent = None
+    name_zh: Name | Absent = None
+    name_en: Name | Absent = None
+    scope: LongText | Absent = None
     secretariat: ShortText | None = None
     contact: Contact | None = None
-    domains: Annotated[list[DomainWeight], Field(max_length=30)] | None = None
+    domains: Annotated[list[DomainWeight], Field(max_length=30)] | Absent = None
 
     _check_domains = field_validator("domains")(_unique_domains)
 
@@ -191,17 +178,15 @@ class OrganizationIn(StrictModel):
     _check_code = field_validator("credit_code")(_credit_code)
 
 
-class OrganizationPatch(_Patch):
-    _required = ("kind", "name_zh", "domains", "needs", "track_record")
-
-    kind: Kind | None = None
-    name_zh: Name | None = None
+class OrganizationPatch(PatchModel):
+    kind: Kind | Absent = None
+    name_zh: Name | Absent = None
     name_en: Name | None = None
     credit_code: Annotated[str, Field(max_length=40)] | None = None
     region: ShortText | None = None
-    domains: Annotated[list[DomainWeight], Field(max_length=30)] | None = None
-    needs: LongText | None = None
-    track_record: TrackRecord | None = None
+    domains: Annotated[list[DomainWeight], Field(max_length=30)] | Absent = None
+    needs: LongText | Absent = None
+    track_record: TrackRecord | Absent = None
 
     _check_domains = field_validator("domains")(_unique_domains)
     _check_code = field_validator("credit_code")(_credit_code)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.schemas import Name, ShortText, StrictModel, refuse_nulls
+from service.schemas import Absent, Name, PatchModel, ShortText, StrictModel
 
 EventState = Literal["draft", "open", "closed"]
 SlotNumber = Annotated[int, Field(ge=1, le=64)]
@@ -74,23 +74,18 @@ class EventIn(StrictModel):
     _timezone = field_validator("timezone")(_check_timezone)
 
 
-class EventPatch(StrictModel):
-    name_zh: Name | None = None
+class EventPatch(PatchModel):
+    name_zh: Name | Absent = None
     name_en: Name | None = None
-    venue: Name | None = None
-    date: CalendarDate | None = None
-    timezone: str | None = None
-    slots: Annotated[list[Slot], Field(min_length=1, max_length=64)] | None = None
-    tables: Annotated[int, Field(ge=1, le=1000)] | None = None
-    state: EventState | None = None
+    venue: Name | Absent = None
+    date: CalendarDate | Absent = None
+    timezone: str | Absent = None
+    slots: Annotated[list[Slot], Field(min_length=1, max_length=64)] | Absent = None
+    tables: Annotated[int, Field(ge=1, le=1000)] | Absent = None
+    state: EventState | Absent = None
 
     _slots = field_validator("slots")(_check_slots)
     _timezone = field_validator("timezone")(_check_timezone)
-
-    @model_validator(mode="after")
-    def _no_null_for_required(self) -> "EventPatch":
-        refuse_nulls(self, set(EventPatch.model_fields) - {"name_en"})
-        return self
 
 
 class EventOut(BaseModel):
@@ -176,16 +171,11 @@ class ParticipantIn(StrictModel):
         return self
 
 
-class ParticipantPatch(StrictModel):
-    people: Annotated[list[PersonIn], Field(min_length=1, max_length=20)] | None = None
-    unavailable_slots: Annotated[list[SlotNumber], Field(max_length=64)] | None = None
-    min_meetings: MeetingCount | None = None
-    max_meetings: MeetingCount | None = None
-
-    @model_validator(mode="after")
-    def _no_null(self) -> "ParticipantPatch":
-        refuse_nulls(self, ParticipantPatch.model_fields)
-        return self
+class ParticipantPatch(PatchModel):
+    people: Annotated[list[PersonIn], Field(min_length=1, max_length=20)] | Absent = None
+    unavailable_slots: Annotated[list[SlotNumber], Field(max_length=64)] | Absent = None
+    min_meetings: MeetingCount | Absent = None
+    max_meetings: MeetingCount | Absent = None
 
 
 PartyKind = Literal["committee", "enterprise", "association", "institute"]

@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from service.schemas import LongText, StrictModel, refuse_nulls
+from service.schemas import Absent, LongText, PatchModel, StrictModel
 
 RequestState = Literal["pending", "accepted", "declined", "withdrawn"]
 PreferenceKind = Literal["must_meet", "would_like", "do_not_meet"]
@@ -140,22 +140,17 @@ class MeetingIn(StrictModel):
     notes: LongText = ""
 
 
-class MeetingPatch(StrictModel):
+class MeetingPatch(PatchModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"status": "held", "notes": "双方同意起草合作意向。"}]},
     )
 
-    slot: Annotated[int, Field(ge=1, le=64)] | None = None
-    table: Annotated[int, Field(ge=1, le=1000)] | None = None
-    status: MeetingStatus | None = None
-    locked: bool | None = None
-    notes: LongText | None = None
-
-    @model_validator(mode="after")
-    def _no_null(self) -> "MeetingPatch":
-        refuse_nulls(self, MeetingPatch.model_fields)  # notes are cleared with ""
-        return self
+    slot: Annotated[int, Field(ge=1, le=64)] | Absent = None
+    table: Annotated[int, Field(ge=1, le=1000)] | Absent = None
+    status: MeetingStatus | Absent = None
+    locked: bool | Absent = None
+    notes: LongText | Absent = None
 
 
 class MeetingOut(BaseModel):

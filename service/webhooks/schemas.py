@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
-from service.schemas import ShortText, StrictModel, examples, refuse_nulls
+from service.schemas import Absent, PatchModel, ShortText, StrictModel, examples
 
 EventType = Literal[
     "intent.created",
@@ -60,19 +60,14 @@ class WebhookIn(StrictModel):
     _check_types = field_validator("event_types")(_unique_types)
 
 
-class WebhookPatch(StrictModel):
+class WebhookPatch(PatchModel):
     model_config = examples({"event_types": ["intent.created"]})
 
-    url: Url | None = None
-    event_types: EventTypes | None = None
-    description: ShortText | None = None
+    url: Url | Absent = None
+    event_types: EventTypes | Absent = None
+    description: ShortText | Absent = None
 
     _check_types = field_validator("event_types")(_unique_types)
-
-    @model_validator(mode="after")
-    def _no_null(self) -> "WebhookPatch":
-        refuse_nulls(self, WebhookPatch.model_fields)
-        return self
 
 
 class WebhookOut(BaseModel):
