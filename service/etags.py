@@ -1,5 +1,6 @@
 """Optimistic concurrency over HTTP: ETag out, If-Match in."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import Header
@@ -9,9 +10,15 @@ from service.errors import PreconditionFailed, PreconditionRequired
 IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 
 
-def etag(version: int) -> str:
-    """The strong entity tag of a record version."""
+def etag(version: int | uuid.UUID) -> str:
+    """The strong entity tag of a record version (of a schedule, which never changes: its id)."""
     return f'"{version}"'
+
+
+def matches(if_match: str, version: int | uuid.UUID) -> bool:
+    """Whether an If-Match header names this version (or any, `*`)."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    return "*" in tags or etag(version) in tags
 
 
 def require_match(if_match: str | None, *, version: int) -> None:
@@ -20,8 +27,7 @@ def require_match(if_match: str | None, *, version: int) -> None:
         raise PreconditionRequired(
             "Send If-Match with the ETag of the version you read, so no change is lost."
         )
-    tags = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    if "*" not in tags and etag(version) not in tags:
+    if not matches(if_match, version):
         raise PreconditionFailed(
             f"The record is at version {version}; read it again and reapply your change.",
             current_etag=etag(version),

@@ -3,13 +3,14 @@
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey
 from service.config import Settings
 from service.db import SessionDep
-from service.errors import NotFound, problem_responses
+from service.errors import NotFound, PreconditionFailed, problem_responses
+from service.etags import etag
 from service.events import service as events
 from service.meetings import service as meetings
 from service.models import Meeting, Schedule
@@ -81,6 +82,7 @@ async def build_schedule(
         settings=settings,
     )
     response.headers["Location"] = f"/v1/events/{event_id}/schedule"
+    response.headers["ETag"] = etag(schedule.id)
     return await schedule_out(session, schedule)
 
 
@@ -104,12 +106,25 @@ async def get_schedule(
 @router.post(
     "/schedule:publish",
     operation_id="publishSchedule",
-    summary="Publish the draft: agendas show it from now on",
-    responses=problem_responses(NotFound, service.NoDraft),
+    summary="Publish the draft: agendas show it from now on (If-Match: only the draft built)",
+    responses=problem_responses(NotFound, service.NoDraft, PreconditionFailed),
 )
-async def publish_schedule(event_id: uuid.UUID, _: AdminKey, session: SessionDep) -> ScheduleOut:
+async def publish_schedule(
+    event_id: uuid.UUID,
+    _: AdminKey,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            description="Optional: the ETag the draft's build answered. Then only that draft is "
+            "published (412 when another build has replaced it)."
+        ),
+    ] = None,
+) -> ScheduleOut:
     event = await events.get_event(session, event_id=event_id)
-    schedule = await service.publish(session, event=event)
+    schedule = await service.publish(session, event=event, if_match=if_match)
+    response.headers["ETag"] = etag(schedule.id)
     return await schedule_out(session, schedule)
 
 

@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload
 
 from service.config import Settings
 from service.db import utcnow
-from service.errors import Conflict
+from service.errors import Conflict, PreconditionFailed
+from service.etags import etag, matches
 from service.events import service as events
 from service.matching import service as matching
 from service.meetings.service import current_schedule
@@ -307,11 +308,21 @@ async def build(
     return schedule
 
 
-async def publish(session: AsyncSession, *, event: Event) -> Schedule:
-    """Make the newest draft the published schedule; the one before is superseded."""
+async def publish(session: AsyncSession, *, event: Event, if_match: str | None = None) -> Schedule:
+    """Make the newest draft the published schedule; the one before is superseded.
+
+    With If-Match (the ETag its build answered), only that draft: 412 when another build has
+    replaced it since, so an organizer never publishes a draft nobody reviewed.
+    """
     draft = await current_schedule(session, event_id=event.id, state="draft")
     if draft is None:
         raise NoDraft("Build a draft first (POST /v1/events/{id}/schedule).")
+    if if_match is not None and not matches(if_match, draft.id):
+        raise PreconditionFailed(
+            f"The newest draft is {draft.id}, built after the one you name; review it "
+            "(GET /v1/events/{id}/schedule) and publish it with its ETag.",
+            current_etag=etag(draft.id),
+        )
     await session.execute(
         update(Schedule)
         .where(Schedule.event_id == event.id, Schedule.state == "published")

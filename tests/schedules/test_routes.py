@@ -220,6 +220,28 @@ async def test_publish_supersedes_tells_partners_and_grid_exports(
     assert parsed[1][1] == "09:00–09:20"
 
 
+async def test_publish_with_if_match_publishes_only_the_draft_reviewed(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    _, committees, organizations = await parties(client, admin)
+    event_id, _ = await small_event(client, admin, committees[:2], organizations[:4])
+    url = f"/v1/events/{event_id}/schedule"
+    reviewed = await client.post(url, json={}, headers=admin)
+    assert reviewed.headers["etag"] == f'"{reviewed.json()["id"]}"'
+    # Another organizer builds again before the first one publishes what they reviewed.
+    rebuilt = await client.post(url, json={}, headers=admin)
+    stale = await client.post(
+        f"{url}:publish", headers={**admin, "If-Match": reviewed.headers["etag"]}
+    )
+    assert stale.status_code == 412 and stale.json()["current_etag"] == rebuilt.headers["etag"]
+    assert (await client.get(url, headers=admin)).json()["published"] is None
+    published = await client.post(
+        f"{url}:publish", headers={**admin, "If-Match": rebuilt.headers["etag"]}
+    )
+    assert published.status_code == 200 and published.json()["id"] == rebuilt.json()["id"]
+    assert published.headers["etag"] == rebuilt.headers["etag"]
+
+
 async def test_two_clients_placing_into_one_slot_get_one_201_and_one_409(
     settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
 ) -> None:
