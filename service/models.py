@@ -275,8 +275,9 @@ class CheckIn(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("events.id", ondelete="CASCADE"), index=True
     )
+    # Attendance is kept: a checked-in participant cannot be unregistered (RESTRICT).
     participant_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("participants.id", ondelete="CASCADE")
+        ForeignKey("participants.id", ondelete="RESTRICT")
     )
     # The earliest scan's time, as the kiosk saw it; offline uploads may arrive in any order.
     checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -270,13 +270,16 @@ async def update_participant(
 async def unregister(
     session: AsyncSession, *, event_id: uuid.UUID, participant_id: uuid.UUID, if_match: str | None
 ) -> None:
-    """Remove a registration; refused (409 `in_use`) while meetings refer to it."""
+    """Remove a registration; refused (409 `in_use`) while meetings or a check-in refer to it."""
     participant = await get_participant(session, event_id=event_id, participant_id=participant_id)
     require_match(if_match, version=participant.version)
     await delete_unless_referred(
         session,
         participant,
-        refused=InUse("Meetings refer to this participant; cancel them first."),
+        refused=InUse(
+            "Meetings or a check-in refer to this participant: cancel the meetings first; "
+            "a participant who has checked in stays registered."
+        ),
     )
 
 

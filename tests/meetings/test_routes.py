@@ -280,6 +280,20 @@ async def test_hand_placed_meeting_that_double_books_is_409(
     gone = await client.delete(free, headers={**admin, "If-Match": f'"{spare["version"]}"'})
     assert gone.status_code == 204
     assert (await client.get(free, headers=admin)).status_code == 404
+    # Attendance is kept: a participant who has checked in stays registered.
+    arrived = (
+        await client.post(
+            f"{url}/participants",
+            json={**key_for(organizations[3]), "people": [{"name": "代表"}]},
+            headers=admin,
+        )
+    ).json()
+    scan = {"badge_code": arrived["badge_code"]}
+    assert (await client.post(f"{url}/checkins", json=scan, headers=admin)).status_code == 201
+    kept = f"{url}/participants/{arrived['id']}"
+    refused = await client.delete(kept, headers={**admin, "If-Match": f'"{arrived["version"]}"'})
+    assert refused.status_code == 409 and refused.json()["code"] == "in_use"
+    assert (await client.get(kept, headers=admin)).status_code == 200
 
 
 async def test_status_changes_are_kept_with_who_and_when(
