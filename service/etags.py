@@ -11,7 +11,8 @@ IfMatch = Annotated[str | None, Header(description="The ETag of the version you 
 
 
 def etag(version: int | uuid.UUID) -> str:
-    """The strong entity tag of a record version (of a schedule, which never changes: its id)."""
+    """The strong entity tag of a record version (of a draft schedule, which a build replaces
+    whole: its id)."""
     return f'"{version}"'
 
 

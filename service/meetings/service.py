@@ -306,15 +306,17 @@ def _newest_schedule(*what: Any) -> Select[Any]:
 
 # Built once: every check-in asks for the agenda, which needs only the id (no object to load).
 _CURRENT_SCHEDULE = _newest_schedule(Schedule)
+_CURRENT_SCHEDULE_LOCKED = _CURRENT_SCHEDULE.with_for_update()
 _CURRENT_SCHEDULE_ID = _newest_schedule(_SCHEDULES.c.id)
 
 
 async def current_schedule(
-    session: AsyncSession, *, event_id: uuid.UUID, state: str
+    session: AsyncSession, *, event_id: uuid.UUID, state: str, lock: bool = False
 ) -> Schedule | None:
-    """The published schedule, or the newest draft."""
+    """The published schedule, or the newest draft; locked for this transaction with `lock`."""
     schedule: Schedule | None = await session.scalar(
-        _CURRENT_SCHEDULE, {"event_id": event_id, "state": state}
+        _CURRENT_SCHEDULE_LOCKED if lock else _CURRENT_SCHEDULE,
+        {"event_id": event_id, "state": state},
     )
     return schedule
 

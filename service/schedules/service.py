@@ -311,16 +311,20 @@ async def build(
 async def publish(session: AsyncSession, *, event: Event, if_match: str | None = None) -> Schedule:
     """Make the newest draft the published schedule; the one before is superseded.
 
-    With If-Match (the ETag its build answered), only that draft: 412 when another build has
-    replaced it since, so an organizer never publishes a draft nobody reviewed.
+    With If-Match (the ETag its build answered: the draft's id), only the draft of that build:
+    412 when another build has replaced it since. Hand edits to its meetings, each made against
+    the meeting's own version, are published with it.
+
+    The draft is locked: a second publisher waits and then finds no draft (409), and a build
+    finishing meanwhile leaves the published schedule alone (it replaces drafts only).
     """
-    draft = await current_schedule(session, event_id=event.id, state="draft")
+    draft = await current_schedule(session, event_id=event.id, state="draft", lock=True)
     if draft is None:
         raise NoDraft("Build a draft first (POST /v1/events/{id}/schedule).")
-    if if_match is not None and not matches(if_match, draft.id):
+    if if_match and not matches(if_match, draft.id):
         raise PreconditionFailed(
-            f"The newest draft is {draft.id}, built after the one you name; review it "
-            "(GET /v1/events/{id}/schedule) and publish it with its ETag.",
+            f"The newest draft is {draft.id}, from a build after the one you name; review it "
+            f'(GET /v1/events/{{id}}/schedule) and publish it with If-Match: "{draft.id}".',
             current_etag=etag(draft.id),
         )
     await session.execute(

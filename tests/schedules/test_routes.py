@@ -291,3 +291,33 @@ async def test_two_clients_placing_into_one_slot_get_one_201_and_one_409(
         live = [m for m in await all_meetings(a, admin, event_id) if m["status"] != "cancelled"]
         assert len(live) == 1
         await a.delete(f"/v1/events/{event_id}", headers={**admin, "If-Match": '"1"'})
+
+
+async def test_two_organizers_publishing_at_once_publish_the_draft_once(
+    settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
+) -> None:
+    admin = await committed_key("admin")
+    other_worker = create_app(settings, engine=committed_app.state.engine)
+    async with (
+        other_worker.router.lifespan_context(other_worker),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
+        ) as a,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other_worker), base_url="http://b"
+        ) as b,
+    ):
+        _, committees, organizations = await parties(a, admin)
+        event_id, _ = await small_event(a, admin, committees[:2], organizations[:2])
+        url = f"/v1/events/{event_id}/schedule"
+        draft = await a.post(url, json={}, headers=admin)
+        tagged = {**admin, "If-Match": draft.headers["etag"]}
+        racing = await asyncio.gather(
+            a.post(f"{url}:publish", headers=tagged), b.post(f"{url}:publish", headers=tagged)
+        )
+        # The draft is locked: the second finds it published, no draft left, and says so.
+        assert sorted(r.status_code for r in racing) == [200, 409]
+        assert [r.json()["code"] for r in racing if r.status_code == 409] == ["no_draft"]
+        current = (await a.get(url, headers=admin)).json()
+        assert current["published"]["id"] == draft.json()["id"] and current["draft"] is None
+        await a.delete(f"/v1/events/{event_id}", headers={**admin, "If-Match": '"1"'})
