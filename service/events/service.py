@@ -277,8 +277,8 @@ async def unregister(
         session,
         participant,
         refused=InUse(
-            "Meetings or a check-in refer to this participant: cancel the meetings first; "
-            "a participant who has checked in stays registered."
+            "Meetings or a check-in refer to this participant: a participant with meetings "
+            "in a schedule, cancelled ones included, or who has checked in stays registered."
         ),
     )
 
