@@ -35,6 +35,7 @@ if os.environ.get("CI"):
 
 Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
+Workers = tuple[httpx.AsyncClient, httpx.AsyncClient]
 
 
 @pytest.fixture(scope="session")
@@ -173,6 +174,20 @@ async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncC
     transport = httpx.ASGITransport(app=committed_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client
+
+
+@pytest.fixture
+async def two_workers(settings: Settings, committed_app: FastAPI) -> AsyncIterator[Workers]:
+    """Two clients on two apps over one committed database, as two worker processes see it."""
+    other = create_app(settings, engine=committed_app.state.engine)
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
+        ) as a,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://b") as b,
+    ):
+        yield a, b
 
 
 @pytest.fixture

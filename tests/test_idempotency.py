@@ -6,17 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import idempotency
-from service.app import create_app
-from service.config import Settings
 from service.db import utcnow
 from service.idempotency import purge_expired
 from service.models import IdempotencyRecord
-from tests.conftest import Headers, KeyFactory
+from tests.conftest import Headers, KeyFactory, Workers
 
 BODY = {
     "kind": "enterprise",
@@ -94,36 +91,27 @@ async def test_overlong_key_is_refused(client: httpx.AsyncClient, admin: Headers
 
 
 async def test_concurrent_duplicates_from_two_workers_make_one_record(
-    settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
+    two_workers: Workers, committed_key: KeyFactory
 ) -> None:
     admin = await committed_key("admin")
-    second_worker = create_app(settings, engine=committed_app.state.engine)
     headers = {**admin, "Idempotency-Key": "venue-wifi-dropped"}
     body = {**BODY, "name_zh": "并发重试测试公司"}
-    async with (
-        second_worker.router.lifespan_context(second_worker),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
-        ) as a,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=second_worker), base_url="http://b"
-        ) as b,
-    ):
-        responses = await asyncio.gather(
-            *[
-                (a if i % 2 else b).post("/v1/organizations", json=body, headers=headers)
-                for i in range(6)
-            ]
-        )
-        statuses = sorted(r.status_code for r in responses)
-        assert set(statuses) <= {201, 409}, statuses
-        created = [r for r in responses if r.status_code == 201]
-        assert created and len({r.json()["id"] for r in created}) == 1
-        for conflict in (r for r in responses if r.status_code == 409):
-            assert conflict.json()["code"] == "idempotency_in_progress"
-        retry = await a.post("/v1/organizations", json=body, headers=headers)
-        assert retry.status_code == 201 and retry.json()["id"] == created[0].json()["id"]
-        assert await _count(a, admin, "并发重试测试公司") == 1
+    a, b = two_workers
+    responses = await asyncio.gather(
+        *[
+            (a if i % 2 else b).post("/v1/organizations", json=body, headers=headers)
+            for i in range(6)
+        ]
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}, statuses
+    created = [r for r in responses if r.status_code == 201]
+    assert created and len({r.json()["id"] for r in created}) == 1
+    for conflict in (r for r in responses if r.status_code == 409):
+        assert conflict.json()["code"] == "idempotency_in_progress"
+    retry = await a.post("/v1/organizations", json=body, headers=headers)
+    assert retry.status_code == 201 and retry.json()["id"] == created[0].json()["id"]
+    assert await _count(a, admin, "并发重试测试公司") == 1
 
 
 async def test_an_unknown_key_leaves_no_idempotency_record(

@@ -3,9 +3,7 @@
 import httpx
 from fastapi import FastAPI
 
-from service.app import create_app
-from service.config import Settings
-from tests.conftest import Headers, KeyFactory
+from tests.conftest import Headers, KeyFactory, Workers
 
 
 async def test_admin_creates_lists_and_revokes_keys(
@@ -95,27 +93,16 @@ async def test_partner_updates_only_its_own_profile(
 
 
 async def test_revocation_applies_at_once_in_another_worker(
-    settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
+    two_workers: Workers, committed_key: KeyFactory
 ) -> None:
     admin = await committed_key("admin")
     victim = await committed_key("kiosk")
-    other_worker = create_app(settings, engine=committed_app.state.engine)
-    async with (
-        other_worker.router.lifespan_context(other_worker),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
-        ) as a,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other_worker), base_url="http://b"
-        ) as b,
-    ):
-        assert (
-            await b.get("/v1/api-keys", headers=victim)
-        ).status_code == 403  # known, not allowed
-        keys = (await a.get("/v1/api-keys", params={"limit": 500}, headers=admin)).json()["items"]
-        victim_id = next(k["id"] for k in keys if k["name"] == "test kiosk")
-        assert (await a.delete(f"/v1/api-keys/{victim_id}", headers=admin)).status_code == 204
-        assert (await b.get("/v1/api-keys", headers=victim)).status_code == 401
+    a, b = two_workers
+    assert (await b.get("/v1/api-keys", headers=victim)).status_code == 403  # known, not allowed
+    keys = (await a.get("/v1/api-keys", params={"limit": 500}, headers=admin)).json()["items"]
+    victim_id = next(k["id"] for k in keys if k["name"] == "test kiosk")
+    assert (await a.delete(f"/v1/api-keys/{victim_id}", headers=admin)).status_code == 204
+    assert (await b.get("/v1/api-keys", headers=victim)).status_code == 401
 
 
 async def test_revocation_applies_at_once_to_keys_the_process_has_seen(

@@ -4,14 +4,11 @@ import asyncio
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.app import create_app
-from service.config import Settings
 from service.models import OutboxEvent
-from tests.conftest import Headers, KeyFactory
+from tests.conftest import Headers, KeyFactory, Workers
 from tests.events.test_routes import EVENT, demo_event
 
 
@@ -168,57 +165,48 @@ async def test_status_by_kind(
 
 
 async def test_two_kiosks_on_two_workers_make_one_record(
-    settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
+    two_workers: Workers, committed_key: KeyFactory
 ) -> None:
     admin = await committed_key("admin")
     kiosks = [await committed_key("kiosk"), await committed_key("kiosk")]
-    other_worker = create_app(settings, engine=committed_app.state.engine)
-    async with (
-        other_worker.router.lifespan_context(other_worker),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
-        ) as a,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other_worker), base_url="http://b"
-        ) as b,
-    ):
-        event = (await a.post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)).json()
-        committee = (await a.get("/v1/committees", headers=admin)).json()["items"][0]
-        participant = (
-            await a.post(
-                f"/v1/events/{event['id']}/participants",
-                json={"committee_id": committee["id"], "people": [{"name": "刘宇宁"}]},
-                headers=admin,
+    a, b = two_workers
+    event = (await a.post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)).json()
+    committee = (await a.get("/v1/committees", headers=admin)).json()["items"][0]
+    participant = (
+        await a.post(
+            f"/v1/events/{event['id']}/participants",
+            json={"committee_id": committee["id"], "people": [{"name": "刘宇宁"}]},
+            headers=admin,
+        )
+    ).json()
+    scan = {"badge_code": participant["badge_code"]}
+    responses = await asyncio.gather(
+        *[
+            (a, b)[i % 2].post(
+                f"/v1/events/{event['id']}/checkins", json=scan, headers=kiosks[i % 2]
             )
-        ).json()
-        scan = {"badge_code": participant["badge_code"]}
-        responses = await asyncio.gather(
-            *[
-                (a, b)[i % 2].post(
-                    f"/v1/events/{event['id']}/checkins", json=scan, headers=kiosks[i % 2]
-                )
-                for i in range(8)
-            ]
-        )
-        assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
-        assert len({r.json()["checked_in_at"] for r in responses}) == 1
-        status = (await b.get(f"/v1/events/{event['id']}/checkins/status", headers=admin)).json()
-        assert status["total"]["checked_in"] == 1
-        same_nonce = {"badge_code": participant["badge_code"], "nonce": "n-1"}
-        replies = await asyncio.gather(
-            *[
-                (a, b)[i % 2].post(
-                    f"/v1/events/{event['id']}/checkins", json=same_nonce, headers=kiosks[0]
-                )
-                for i in range(4)
-            ]
-        )
-        assert len({(r.status_code, r.text) for r in replies}) == 1
-        scans = (
-            await a.get(f"/v1/events/{event['id']}/scans", params={"limit": 500}, headers=admin)
-        ).json()["items"]
-        assert len(scans) == 9
-        await a.delete(f"/v1/events/{event['id']}", headers={**admin, "If-Match": '"1"'})
+            for i in range(8)
+        ]
+    )
+    assert sorted(r.status_code for r in responses) == [200] * 7 + [201]
+    assert len({r.json()["checked_in_at"] for r in responses}) == 1
+    status = (await b.get(f"/v1/events/{event['id']}/checkins/status", headers=admin)).json()
+    assert status["total"]["checked_in"] == 1
+    same_nonce = {"badge_code": participant["badge_code"], "nonce": "n-1"}
+    replies = await asyncio.gather(
+        *[
+            (a, b)[i % 2].post(
+                f"/v1/events/{event['id']}/checkins", json=same_nonce, headers=kiosks[0]
+            )
+            for i in range(4)
+        ]
+    )
+    assert len({(r.status_code, r.text) for r in replies}) == 1
+    scans = (
+        await a.get(f"/v1/events/{event['id']}/scans", params={"limit": 500}, headers=admin)
+    ).json()["items"]
+    assert len(scans) == 9
+    await a.delete(f"/v1/events/{event['id']}", headers={**admin, "If-Match": '"1"'})
 
 
 async def test_first_check_in_tells_partner_systems_once(

@@ -7,15 +7,12 @@ from collections import Counter
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.app import create_app
-from service.config import Settings
 from service.models import OutboxEvent
-from tests.conftest import Headers, KeyFactory
+from tests.conftest import Headers, KeyFactory, Workers
 from tests.events.test_routes import EVENT
 from tests.meetings.test_routes import key_for, parties
 
@@ -243,81 +240,63 @@ async def test_publish_with_if_match_publishes_only_the_draft_reviewed(
 
 
 async def test_two_clients_placing_into_one_slot_get_one_201_and_one_409(
-    settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
+    two_workers: Workers, committed_key: KeyFactory
 ) -> None:
     admin = await committed_key("admin")
-    other_worker = create_app(settings, engine=committed_app.state.engine)
-    async with (
-        other_worker.router.lifespan_context(other_worker),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
-        ) as a,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other_worker), base_url="http://b"
-        ) as b,
-    ):
-        _, committees, organizations = await parties(a, admin)
-        event_id, registered = await small_event(a, admin, committees[:2], organizations[:1])
-        c1, c2, o1 = registered
-        await a.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
-        await a.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
-        for m in await all_meetings(a, admin, event_id):
-            await a.patch(
-                f"/v1/events/{event_id}/meetings/{m['id']}",
-                json={"status": "cancelled"},
-                headers={**admin, "If-Match": f'"{m["version"]}"'},
-            )
-        racing = await asyncio.gather(
-            a.post(
-                f"/v1/events/{event_id}/meetings",
-                json={
-                    "committee_participant_id": c1["id"],
-                    "organization_participant_id": o1["id"],
-                    "slot": 2,
-                },
-                headers=admin,
-            ),
-            b.post(
-                f"/v1/events/{event_id}/meetings",
-                json={
-                    "committee_participant_id": c2["id"],
-                    "organization_participant_id": o1["id"],
-                    "slot": 2,
-                },
-                headers=admin,
-            ),
+    a, b = two_workers
+    _, committees, organizations = await parties(a, admin)
+    event_id, registered = await small_event(a, admin, committees[:2], organizations[:1])
+    c1, c2, o1 = registered
+    await a.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
+    await a.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    for m in await all_meetings(a, admin, event_id):
+        await a.patch(
+            f"/v1/events/{event_id}/meetings/{m['id']}",
+            json={"status": "cancelled"},
+            headers={**admin, "If-Match": f'"{m["version"]}"'},
         )
-        assert sorted(r.status_code for r in racing) == [201, 409]
-        live = [m for m in await all_meetings(a, admin, event_id) if m["status"] != "cancelled"]
-        assert len(live) == 1
-        await a.delete(f"/v1/events/{event_id}", headers={**admin, "If-Match": '"1"'})
+    racing = await asyncio.gather(
+        a.post(
+            f"/v1/events/{event_id}/meetings",
+            json={
+                "committee_participant_id": c1["id"],
+                "organization_participant_id": o1["id"],
+                "slot": 2,
+            },
+            headers=admin,
+        ),
+        b.post(
+            f"/v1/events/{event_id}/meetings",
+            json={
+                "committee_participant_id": c2["id"],
+                "organization_participant_id": o1["id"],
+                "slot": 2,
+            },
+            headers=admin,
+        ),
+    )
+    assert sorted(r.status_code for r in racing) == [201, 409]
+    live = [m for m in await all_meetings(a, admin, event_id) if m["status"] != "cancelled"]
+    assert len(live) == 1
+    await a.delete(f"/v1/events/{event_id}", headers={**admin, "If-Match": '"1"'})
 
 
 async def test_two_organizers_publishing_at_once_publish_the_draft_once(
-    settings: Settings, committed_app: FastAPI, committed_key: KeyFactory
+    two_workers: Workers, committed_key: KeyFactory
 ) -> None:
     admin = await committed_key("admin")
-    other_worker = create_app(settings, engine=committed_app.state.engine)
-    async with (
-        other_worker.router.lifespan_context(other_worker),
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=committed_app), base_url="http://a"
-        ) as a,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=other_worker), base_url="http://b"
-        ) as b,
-    ):
-        _, committees, organizations = await parties(a, admin)
-        event_id, _ = await small_event(a, admin, committees[:2], organizations[:2])
-        url = f"/v1/events/{event_id}/schedule"
-        draft = await a.post(url, json={}, headers=admin)
-        tagged = {**admin, "If-Match": draft.headers["etag"]}
-        racing = await asyncio.gather(
-            a.post(f"{url}:publish", headers=tagged), b.post(f"{url}:publish", headers=tagged)
-        )
-        # The draft is locked: the second finds it published, no draft left, and says so.
-        assert sorted(r.status_code for r in racing) == [200, 409]
-        assert [r.json()["code"] for r in racing if r.status_code == 409] == ["no_draft"]
-        current = (await a.get(url, headers=admin)).json()
-        assert current["published"]["id"] == draft.json()["id"] and current["draft"] is None
-        await a.delete(f"/v1/events/{event_id}", headers={**admin, "If-Match": '"1"'})
+    a, b = two_workers
+    _, committees, organizations = await parties(a, admin)
+    event_id, _ = await small_event(a, admin, committees[:2], organizations[:2])
+    url = f"/v1/events/{event_id}/schedule"
+    draft = await a.post(url, json={}, headers=admin)
+    tagged = {**admin, "If-Match": draft.headers["etag"]}
+    racing = await asyncio.gather(
+        a.post(f"{url}:publish", headers=tagged), b.post(f"{url}:publish", headers=tagged)
+    )
+    # The draft is locked: the second finds it published, no draft left, and says so.
+    assert sorted(r.status_code for r in racing) == [200, 409]
+    assert [r.json()["code"] for r in racing if r.status_code == 409] == ["no_draft"]
+    current = (await a.get(url, headers=admin)).json()
+    assert current["published"]["id"] == draft.json()["id"] and current["draft"] is None
+    await a.delete(f"/v1/events/{event_id}", headers={**admin, "If-Match": '"1"'})
