@@ -100,20 +100,31 @@ async def test_requests_need_registered_counterparts(
     assert elsewhere.status_code == 422 and elsewhere.json()["code"] == "not_registered"
 
 
+async def first_preference(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, *, owner: int, kind: str
+) -> tuple[str, Headers, dict[str, Any], httpx.Response]:
+    """Organization number `owner` of the demo marks a committee: the list's URL, the owner's
+    partner key, the body and the 201."""
+    event_id, committees, organizations = await parties(client, admin)
+    partner = await make_key("partner", **key_for(organizations[owner]))
+    url = f"/v1/events/{event_id}/preferences"
+    body = {
+        "participant_id": organizations[owner]["id"],
+        "counterpart_id": committees[owner - 2]["id"],
+        "kind": kind,
+    }
+    created = await client.post(url, json=body, headers=partner)
+    assert created.status_code == 201, created.text
+    return url, partner, body, created
+
+
 async def test_preferences_are_set_changed_and_private(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
-    event_id, committees, organizations = await parties(client, admin)
-    owner = organizations[5]
-    partner = await make_key("partner", **key_for(owner))
-    url = f"/v1/events/{event_id}/preferences"
-    body = {
-        "participant_id": owner["id"],
-        "counterpart_id": committees[3]["id"],
-        "kind": "would_like",
-    }
-    created = await client.post(url, json=body, headers=partner)
-    assert created.status_code == 201
+    url, partner, body, created = await first_preference(
+        client, admin, make_key, owner=5, kind="would_like"
+    )
+    _, _, organizations = await parties(client, admin)
     changed = await client.post(url, json={**body, "kind": "do_not_meet"}, headers=partner)
     assert changed.status_code == 200 and changed.json()["id"] == created.json()["id"]
     assert changed.json()["kind"] == "do_not_meet"
@@ -125,10 +136,10 @@ async def test_preferences_are_set_changed_and_private(
     )
     assert for_other.status_code == 403
     mine = (await client.get(url, params={"limit": 500}, headers=partner)).json()["items"]
-    assert [p["kind"] for p in mine if p["counterpart_id"] == committees[3]["id"]] == [
+    assert [p["kind"] for p in mine if p["counterpart_id"] == body["counterpart_id"]] == [
         "do_not_meet"
     ]
-    assert all(p["participant_id"] == owner["id"] for p in mine)
+    assert all(p["participant_id"] == body["participant_id"] for p in mine)
     one = f"{url}/{created.json()['id']}"
     read = await client.get(one, headers=partner)
     assert read.json() == changed.json() and read.headers["etag"] == changed.headers["etag"]
@@ -142,16 +153,9 @@ async def test_preferences_are_set_changed_and_private(
 async def test_deleting_a_preference_takes_the_version_read(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
-    event_id, committees, organizations = await parties(client, admin)
-    owner = organizations[8]
-    partner = await make_key("partner", **key_for(owner))
-    url = f"/v1/events/{event_id}/preferences"
-    body = {
-        "participant_id": owner["id"],
-        "counterpart_id": committees[4]["id"],
-        "kind": "must_meet",
-    }
-    first = await client.post(url, json=body, headers=partner)
+    url, partner, body, first = await first_preference(
+        client, admin, make_key, owner=8, kind="must_meet"
+    )
     one = first.headers["location"]
     unconditional = await client.delete(one, headers=partner)
     assert unconditional.status_code == 428
@@ -366,14 +370,9 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
 async def test_a_preference_created_by_a_concurrent_request_is_set_not_a_500(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
-    event_id, committees, organizations = await parties(client, admin)
-    owner = organizations[9]
-    partner = await make_key("partner", **key_for(owner))
-    url = f"/v1/events/{event_id}/preferences"
-    body = {"participant_id": owner["id"], "counterpart_id": committees[5]["id"]}
-    body["kind"] = "must_meet"
-    first = await client.post(url, json=body, headers=partner)
-    assert first.status_code == 201
+    url, partner, body, first = await first_preference(
+        client, admin, make_key, owner=9, kind="must_meet"
+    )
     # The second request read before the first inserted: its own insert hits the unique pair.
     real = meetings._preference_of
     calls = 0
@@ -389,6 +388,6 @@ async def test_a_preference_created_by_a_concurrent_request_is_set_not_a_500(
     assert second.status_code == 200, second.text
     assert second.json()["id"] == first.json()["id"] and second.json()["kind"] == "do_not_meet"
     mine = (await client.get(url, params={"limit": 500}, headers=partner)).json()["items"]
-    assert [p["kind"] for p in mine if p["counterpart_id"] == committees[5]["id"]] == [
+    assert [p["kind"] for p in mine if p["counterpart_id"] == body["counterpart_id"]] == [
         "do_not_meet"
     ]
