@@ -61,6 +61,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def stamp_if_changed(session: AsyncSession, record: Any, *, children_changed: bool = False) -> None:
+    """Stamp updated_at, which moves the version and the ETag, only on a real change: the
+    record's own columns and collections as the session sees them, or `children_changed` for
+    edits inside child rows it cannot see. A write of the same values leaves it as it was."""
+    if children_changed or session.is_modified(record):
+        record.updated_at = utcnow()
+
+
 def new_id() -> uuid.UUID:
     """A fresh random record id."""
     return uuid.uuid4()

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from service.chinese import fold, like_pattern
-from service.db import delete_unless_referred, is_unique_violation, utcnow
+from service.db import delete_unless_referred, is_unique_violation, stamp_if_changed, utcnow
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
@@ -193,15 +193,6 @@ LinkValues = list[tuple[uuid.UUID, float, int]]
 
 def _link_values(links: list[Any]) -> LinkValues:
     return [(link.domain_id, link.weight, link.position) for link in links]
-
-
-def _stamp_if_changed(
-    session: AsyncSession, record: Committee | Organization, links: LinkValues
-) -> None:
-    """Stamp updated_at (and so bump the version) only on a real change: importing the same
-    roster again leaves every record, and its ETag, as it was."""
-    if session.is_modified(record) or _link_values(record.domains) != links:
-        record.updated_at = utcnow()
 
 
 async def _flush_unique(
@@ -593,7 +584,9 @@ async def upsert_committees(
             committee.domains, CommitteeDomain, taxonomy.resolve(item.domains)
         )
         _apply_committee(committee, item.model_dump(exclude={"domains"}))
-        _stamp_if_changed(session, committee, links)
+        stamp_if_changed(
+            session, committee, children_changed=_link_values(committee.domains) != links
+        )
     await session.flush()
     return len(items) - len(existing), len(existing)
 
@@ -643,7 +636,9 @@ async def upsert_organizations(
             organization.domains, OrganizationDomain, taxonomy.resolve(item.domains)
         )
         _apply_organization(organization, item.model_dump(exclude={"domains"}))
-        _stamp_if_changed(session, organization, links)
+        stamp_if_changed(
+            session, organization, children_changed=_link_values(organization.domains) != links
+        )
     await session.flush()
     return len(items) - updated, updated
 

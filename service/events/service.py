@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from service.auth.service import Principal
 from service.badges import looks_like_badge_code, new_badge_code, normalize_badge_code
 from service.chinese import fold, like_pattern, pinyin_forms
-from service.db import delete_unless_referred, is_unique_violation, utcnow
+from service.db import delete_unless_referred, is_unique_violation, stamp_if_changed, utcnow
 from service.directory.schemas import RowError
 from service.errors import Conflict, Forbidden, InUse, NotFound, Unprocessable
 from service.etags import require_match
@@ -261,9 +261,8 @@ async def update_participant(
     if participant.max_meetings < participant.min_meetings:
         raise Unprocessable("max_meetings must be at least min_meetings.")
     _index_for_search(participant)
-    if session.is_modified(participant):
-        participant.updated_at = utcnow()
-        await session.flush()
+    stamp_if_changed(session, participant)
+    await session.flush()
     return participant
 
 
