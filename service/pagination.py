@@ -22,17 +22,25 @@ class InvalidCursor(Unprocessable):
     code, title = "invalid_cursor", "Cursor is not valid"
 
 
+def _pack(position: list[Any]) -> str:
+    """An opaque cursor holding a position: JSON in URL-safe base64, unpadded."""
+    return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+
+
+def _unpack(cursor: str) -> Any:
+    """What _pack packed; ValueError (or binascii.Error) when it is not such a cursor."""
+    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+
+
 def encode_cursor(created_at: datetime, record_id: uuid.UUID) -> str:
     """An opaque cursor pointing just after the given record."""
-    raw = json.dumps([created_at.isoformat(), str(record_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _pack([created_at.isoformat(), str(record_id)])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The position a cursor points after; 422 when it was not made by us."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, record_id = json.loads(raw)
+        created_at, record_id = _unpack(cursor)
         return datetime.fromisoformat(created_at), uuid.UUID(record_id)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
         raise InvalidCursor("The cursor was not returned by this API.") from exc
@@ -55,14 +63,12 @@ def page_of_ranked(
     if len(ranked) <= limit:
         return [item for _, item in ranked], None
     page = ranked[:limit]
-    raw = json.dumps([query, *page[-1][0]]).encode()
-    return [item for _, item in page], base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return [item for _, item in page], _pack([query, *page[-1][0]])
 
 
 def _decode_rank(cursor: str, query: str) -> Rank:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        searched, score, name, record_id = json.loads(raw)
+        searched, score, name, record_id = _unpack(cursor)
         if not (isinstance(score, int) and isinstance(name, str) and isinstance(record_id, str)):
             raise TypeError(cursor)
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
