@@ -235,7 +235,7 @@ ON_POST: tuple[type[ServiceError], ...] = (
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
-def _problems_for_validation_errors(document: dict[str, Any]) -> None:
+def _document_problems(document: dict[str, Any]) -> None:
     """Document 422 as the problem document it is, the Idempotency-Key of every POST, and the
     problems any operation may answer (ANY_OPERATION, WITH_A_BODY, ON_POST)."""
     for path, operations in document.get("paths", {}).items():
@@ -287,7 +287,7 @@ def _add_problem_schema(app: FastAPI) -> None:
         problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(problem.pop("$defs", {}))
         schemas["Problem"] = problem
-        _problems_for_validation_errors(document)
+        _document_problems(document)
         app.openapi_schema = document
         return document
 
