@@ -65,14 +65,15 @@ def small_flow(seed: int) -> tuple[Event, Prepared, list[int], list[LevelResult]
 
 def _decision_case(
     seed: int,
-) -> tuple[Event, Prepared, Freedom, dict[str, int], dict[int, int], int] | None:
+) -> tuple[Event, Prepared, Freedom, dict[str, int], dict[int, int], int]:
     """A small event on the flow path: its levels, a placement of the flow's pairs, the fewest
-    breaks of every optimal selection by brute force, checked against the floor (None: off the
-    flow path)."""
+    breaks of every optimal selection by brute force, checked against the floor. Off the flow
+    path (the decision model is not used there) the example is rejected: Hypothesis counts it,
+    and fails if it rejects too many."""
     event, prep, chosen, levels, freedom = small_flow(seed)
     placed = _place_all(prep, chosen, time_limit=5, seed=0, workers=1, hint={})
     if placed is None:
-        return None  # the engine leaves the flow path; the decision model is not used
+        reject()
     truth = min(
         b for sel in _optimal_selections(event) if (b := _fewest_breaks(prep, sel)) is not None
     )
@@ -85,10 +86,7 @@ def _decision_case(
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 100_000))
 def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -> None:
-    case = _decision_case(seed)
-    if case is None:
-        reject()  # off the flow path: Hypothesis counts it, and fails if it rejects too many
-    event, prep, freedom, values, placed, truth = case
+    event, prep, freedom, values, placed, truth = _decision_case(seed)
     # From 0, not the floor, so that decisions run also where the placement sits at the floor.
     proof = prove_breaks(
         prep, freedom, values, best=placed, bound=0, deadline=time.monotonic() + 10
@@ -119,10 +117,7 @@ def test_proof_over_the_superset_of_selections_reaches_the_fewest_breaks(seed: i
     # With too many free pairs to list their optimal selections, the model ranges over every
     # set of them within the counts: its refutations still hold, and on small events it still
     # reaches the truth (a schedule worse on levels 1-3 would end it early: never seen).
-    case = _decision_case(seed)
-    if case is None:
-        reject()  # off the flow path: Hypothesis counts it, and fails if it rejects too many
-    _, prep, freedom, values, placed, truth = case
+    _, prep, freedom, values, placed, truth = _decision_case(seed)
     with patch.object(proof_module, "FREE_LIMIT", -1):
         proof = prove_breaks(
             prep, freedom, values, best=placed, bound=0, deadline=time.monotonic() + 10
