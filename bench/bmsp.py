@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.scheduling.bmsp import BmspResult, solve_bmsp
-from service.scheduling.dzn import load_dzn
-from service.scheduling.rules import check_bmsp
+from service.solver.bmsp import BmspResult, solve_bmsp
+from service.solver.dzn import load_dzn
+from service.solver.rules import check_bmsp
 
 
 def _solve(path: Path, *, d: int, time_limit: float) -> BmspResult:

@@ -23,9 +23,9 @@ from ortools.sat.python import cp_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from service.scheduling.engine import greedy_schedule, schedule_event
-from service.scheduling.event import Candidate, Event, Participant, Session
-from service.scheduling.rules import check_event
+from service.solver.engine import greedy_schedule, schedule_event
+from service.solver.problem import Attendee, Candidate, Problem, Session
+from service.solver.rules import check_event
 
 SIZES = {
     "demo": (22, 35, 8),
@@ -34,7 +34,7 @@ SIZES = {
 }
 
 
-def make_event(*, committees: int, orgs: int, slots: int, seed: int) -> Event:
+def make_event(*, committees: int, orgs: int, slots: int, seed: int) -> Problem:
     """A random event: committees keep their own tables, orgs have a long tail of candidates.
 
     Each organization gets 5 to 20 weighted candidate committees (a Pareto tail, popular
@@ -43,15 +43,15 @@ def make_event(*, committees: int, orgs: int, slots: int, seed: int) -> Event:
     """
     rng = np.random.default_rng(seed)
     morning = slots // 2
-    people: list[Participant] = []
+    people: list[Attendee] = []
     for i in range(committees):
         gone = _gaps(rng, slots)
-        people.append(Participant(id=f"C{i + 1}", kind="committee", unavailable=gone, table=i + 1))
+        people.append(Attendee(id=f"C{i + 1}", kind="committee", unavailable=gone, table=i + 1))
     for j in range(orgs):
         gone = _gaps(rng, slots)
         cap = int(rng.integers(3, min(slots, 8) + 1))
         people.append(
-            Participant(
+            Attendee(
                 id=f"O{j + 1}",
                 kind="organization",
                 unavailable=gone,
@@ -80,7 +80,7 @@ def make_event(*, committees: int, orgs: int, slots: int, seed: int) -> Event:
                     session=session,
                 )
             )
-    return Event(
+    return Problem(
         slots=slots,
         tables=committees,
         participants=tuple(people),
@@ -110,7 +110,7 @@ class Row:
     breaks_bound: int | None = None
 
 
-def straight(event: Event, *, time_limit: float) -> Row:
+def straight(event: Problem, *, time_limit: float) -> Row:
     """The same hard rules as one plain CP-SAT model: x[pair, slot], weighted-sum objective.
 
     No implied constraints, no decomposition, no hint; required pairs and min-meeting shortfall
@@ -182,7 +182,7 @@ def straight(event: Event, *, time_limit: float) -> Row:
     return Row("straight CP-SAT", weight, bound, status, seconds)
 
 
-def run(name: str, event: Event, *, time_limit: float, straight_limit: float) -> list[Row]:
+def run(name: str, event: Problem, *, time_limit: float, straight_limit: float) -> list[Row]:
     """Run the three methods on one event and check the engine's answer."""
     rows = []
     result = schedule_event(event=event, time_limit=time_limit)

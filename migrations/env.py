@@ -9,7 +9,8 @@ from sqlalchemy.engine import Connection
 
 from service import models  # noqa: F401  (registers every table on the metadata)
 from service.config import get_settings
-from service.db import Base, UTCDateTime, create_engine
+from service.db import Base, create_engine
+from service.models.columns import UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata

@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service import schema
+from service import schema_migrations
 from service.config import get_settings
-from service.db import create_engine, create_sessionmaker, utcnow
+from service.db import create_engine, create_sessionmaker
 from service.errors import ServiceError
+from service.models.columns import utcnow
 
 T = TypeVar("T")
 
@@ -42,7 +43,7 @@ def migrate(_: argparse.Namespace) -> None:
     from service.directory.service import sync_taxonomy
 
     _ensure_sqlite_directory()
-    schema.upgrade()
+    schema_migrations.upgrade()
     count = asyncio.run(_in_transaction(sync_taxonomy))
     print(f"database at head; {count} domains in the taxonomy")
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service import schema
+from service import schema_migrations
 from service.agreements.routes import router as agreements_router
 from service.auth.routes import router as api_keys_router
 from service.checkins.routes import router as checkins_router
@@ -179,7 +179,9 @@ def _add_health_routes(app: FastAPI) -> None:
         try:
             async with request.app.state.sessionmaker() as session:
                 await session.execute(text("SELECT 1"))
-                at_head = await session.run_sync(lambda s: schema.is_at_head(s.connection()))
+                at_head = await session.run_sync(
+                    lambda s: schema_migrations.is_at_head(s.connection())
+                )
         except Exception:
             return _not_ready(request, "unreachable", "The database is not reachable.", retry=2)
         if not at_head:

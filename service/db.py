@@ -1,16 +1,11 @@
 """Declarative base, engine, one transaction per request."""
 
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, Table, event
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -19,7 +14,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
 
 from service.config import Settings
 
@@ -34,44 +28,6 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp that is always timezone-aware UTC, also on SQLite which keeps no zone."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given where a UTC time is required")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
-
-
-def stamp_if_changed(session: AsyncSession, record: Any, *, children_changed: bool = False) -> None:
-    """Stamp updated_at, which moves the version and the ETag, only on a real change: the
-    record's own columns and collections as the session sees them, or `children_changed` for
-    edits inside child rows it cannot see. A write of the same values leaves it as it was."""
-    if children_changed or session.is_modified(record):
-        record.updated_at = utcnow()
-
-
-def new_id() -> uuid.UUID:
-    """A fresh random record id."""
-    return uuid.uuid4()
 
 
 def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
@@ -150,38 +106,3 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-def is_unique_violation(exc: Exception, *, table: str, column: str) -> bool:
-    """Whether an IntegrityError is the unique constraint on table.column, on either database."""
-    message = str(getattr(exc, "orig", exc))
-    return (
-        f"uq_{table}_{column}" in message
-        or f"UNIQUE constraint failed: {table}.{column}" in message
-    )
-
-
-def table_of(model: type[Base]) -> Table:
-    """A mapped class's table: statements on it skip the ORM's per-statement work."""
-    return cast(Table, model.__table__)
-
-
-# INSERT with ON CONFLICT clauses, by the name of the database's dialect: build the statement
-# for each, and run the one of `session.get_bind().dialect.name`.
-UPSERT_INSERTS: dict[str, Callable[[Any], "postgresql.Insert | sqlite.Insert"]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
-
-
-async def delete_unless_referred(session: AsyncSession, record: Any, *, refused: Exception) -> None:
-    """Delete a record, or raise `refused` when a foreign key still refers to it.
-
-    The database decides, so a table added later that refers to the record blocks it too.
-    """
-    try:
-        async with session.begin_nested():
-            await session.delete(record)
-            await session.flush()
-    except IntegrityError as exc:
-        raise refused from exc

@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
-from service.db import utcnow
 from service.errors import (
     Conflict,
     ServiceError,
@@ -30,6 +29,7 @@ from service.errors import (
 )
 from service.middleware import read_body, send_problem
 from service.models import IdempotencyRecord
+from service.models.columns import utcnow
 
 log = logging.getLogger("service.idempotency")
 

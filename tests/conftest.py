@@ -19,13 +19,14 @@ from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from service import schema
+from service import schema_migrations
 from service.app import create_app
 from service.auth.service import create_api_key
 from service.config import Settings
-from service.db import Base, create_engine, create_sessionmaker, utcnow
+from service.db import Base, create_engine, create_sessionmaker
 from service.demo.load import load_demo
 from service.directory.service import sync_taxonomy
+from service.models.columns import utcnow
 
 # CI must give the same verdict on the same commit: there, property tests draw a fixed sequence
 # of examples; on a developer's machine they explore new ones every run.
@@ -85,7 +86,7 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings)
     await reset_database(engine)
     async with engine.begin() as connection:
-        await connection.run_sync(schema.upgrade)
+        await connection.run_sync(schema_migrations.upgrade)
     async with create_sessionmaker(engine).begin() as session:
         await sync_taxonomy(session)
         await load_demo(session)

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import idempotency
-from service.db import utcnow
 from service.idempotency import purge_expired
 from service.models import IdempotencyRecord
+from service.models.columns import utcnow
 from tests.conftest import Headers, KeyFactory, Workers
 
 BODY = {

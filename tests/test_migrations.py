@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service import schema
+from service import schema_migrations
 from service.config import Settings
 from service.db import Base, create_engine
 
@@ -40,13 +40,13 @@ async def test_downgrade_to_base_and_upgrade_to_head_round_trip(
     scratch_engine: AsyncEngine,
 ) -> None:
     async with scratch_engine.begin() as connection:
-        await connection.run_sync(schema.upgrade)
+        await connection.run_sync(schema_migrations.upgrade)
         assert await connection.run_sync(_tables) == set(Base.metadata.tables)
-        assert await connection.run_sync(schema.is_at_head)
+        assert await connection.run_sync(schema_migrations.is_at_head)
     async with scratch_engine.begin() as connection:
-        await connection.run_sync(schema.downgrade)
+        await connection.run_sync(schema_migrations.downgrade)
         assert await connection.run_sync(_tables) == set()
     async with scratch_engine.begin() as connection:
-        await connection.run_sync(schema.upgrade)
+        await connection.run_sync(schema_migrations.upgrade)
         assert await connection.run_sync(_diff) == []
-        assert await connection.run_sync(schema.is_at_head)
+        assert await connection.run_sync(schema_migrations.is_at_head)

@@ -27,10 +27,10 @@ from service.db import SessionDep
 from service.directory.schemas import Contact
 from service.directory.service import UnknownDomain, domain_codes
 from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
-from service.etags import IfMatch, etag
 from service.models import Intent, IntentTransition, Memorandum, MemorandumTransition
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
+from service.versions import IfMatch, etag
 
 router = APIRouter(prefix="/v1", tags=["agreements"])
 

@@ -18,11 +18,9 @@ from service.agreements.schemas import (
     MemorandumPatch,
 )
 from service.auth.service import Principal
-from service.db import new_id, utcnow
 from service.directory.schemas import Contact
 from service.directory.service import UnknownDomain, domain_codes, load_taxonomy
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
-from service.etags import require_match
 from service.models import (
     ApiKey,
     Committee,
@@ -37,6 +35,8 @@ from service.models import (
     MemorandumTransition,
     Organization,
 )
+from service.models.columns import new_id, utcnow
+from service.versions import require_match
 from service.webhooks.service import emit
 
 INTENT_FLOW: dict[str, tuple[str, ...]] = {

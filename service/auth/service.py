@@ -11,9 +11,10 @@ from typing import Literal, cast
 from sqlalchemy import Uuid, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.db import table_of, utcnow
 from service.errors import NotFound, Unprocessable
 from service.models import ApiKey, Committee, Organization, RateLimitWindow
+from service.models.columns import utcnow
+from service.statements import table_of
 
 Role = Literal["admin", "partner", "kiosk"]
 KEY_PREFIX = "smk_"

@@ -10,10 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
-from service.db import UPSERT_INSERTS, new_id, table_of, utcnow
 from service.errors import problem_body
 from service.events import service as events
 from service.models import CheckIn, Event, Participant, Scan
+from service.models.columns import new_id, utcnow
+from service.statements import UPSERT_INSERTS, table_of
 from service.webhooks import service as webhooks
 
 # The door's statements are built once: building and keying them again for every scan took

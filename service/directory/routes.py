@@ -32,7 +32,6 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.etags import IfMatch, etag
 from service.models import Committee, Organization
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
@@ -43,6 +42,7 @@ from service.spreadsheets import (
     file_response,
     read_table,
 )
+from service.versions import IfMatch, etag
 
 router = APIRouter(prefix="/v1", tags=["directory"])
 

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from service.chinese import fold, like_pattern
-from service.db import delete_unless_referred, is_unique_violation, stamp_if_changed, utcnow
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
@@ -24,8 +23,10 @@ from service.directory.schemas import (
     RowError,
 )
 from service.errors import Conflict, InUse, NotFound, Unprocessable
-from service.etags import require_match
+from service.integrity import delete_unless_referred, is_unique_violation
 from service.models import Committee, CommitteeDomain, Domain, Organization, OrganizationDomain
+from service.models.columns import utcnow
+from service.versions import require_match, stamp_if_changed
 
 DOMAIN_NAMESPACE = uuid.UUID("0b3c5d2e-6f71-4a8b-9c0d-1e2f3a4b5c6d")
 

@@ -20,7 +20,6 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.etags import IfMatch, etag
 from service.events import service
 from service.events.schemas import (
     EventIn,
@@ -37,6 +36,7 @@ from service.models import Event, Participant
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page, page_of_ranked
 from service.schemas import Limit, Page
 from service.spreadsheets import UnreadableFile, read_table
+from service.versions import IfMatch, etag
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 

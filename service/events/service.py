@@ -13,13 +13,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from service.auth.service import Principal
 from service.badges import looks_like_badge_code, new_badge_code, normalize_badge_code
 from service.chinese import fold, like_pattern, pinyin_forms
-from service.db import delete_unless_referred, is_unique_violation, stamp_if_changed, utcnow
 from service.directory.schemas import RowError
 from service.errors import Conflict, Forbidden, InUse, NotFound, Unprocessable
-from service.etags import require_match
 from service.events.schemas import EventIn, EventPatch, ParticipantIn, ParticipantPatch, PersonIn
+from service.integrity import delete_unless_referred, is_unique_violation
 from service.models import CheckIn, Committee, Event, Organization, Participant, Person
+from service.models.columns import utcnow
 from service.pagination import Rank
+from service.versions import require_match, stamp_if_changed
 
 
 class AlreadyRegistered(Conflict):

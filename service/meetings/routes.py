@@ -19,7 +19,6 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.etags import IfMatch, etag
 from service.events import service as events
 from service.meetings import service
 from service.meetings.schemas import (
@@ -40,6 +39,7 @@ from service.models import Event, Meeting, MeetingRequest, Preference
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schedules.service import committee_tables
 from service.schemas import Limit, Page
+from service.versions import IfMatch, etag
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["meetings"])
 templates = Environment(loader=PackageLoader("service.meetings"), autoescape=select_autoescape())

@@ -8,10 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
-from service.db import table_of, utcnow
 from service.directory import service as directory
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
-from service.etags import require_match
 from service.events import service as events
 from service.meetings.schemas import MeetingIn, MeetingPatch, MeetingRequestIn, PreferenceIn
 from service.models import (
@@ -26,6 +24,9 @@ from service.models import (
     Preference,
     Schedule,
 )
+from service.models.columns import utcnow
+from service.statements import table_of
+from service.versions import require_match
 
 
 class NotRegistered(Unprocessable):

@@ -10,7 +10,6 @@ from service.auth.dependencies import AdminKey
 from service.config import Settings
 from service.db import SessionDep
 from service.errors import NotFound, PreconditionFailed, problem_responses
-from service.etags import etag
 from service.events import service as events
 from service.meetings import service as meetings
 from service.models import Meeting, Schedule
@@ -21,6 +20,7 @@ from service.spreadsheets import (
     XLSX_MEDIA_TYPE,
     file_response,
 )
+from service.versions import etag
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["schedule"])
 

@@ -10,9 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from service.config import Settings
-from service.db import utcnow
 from service.errors import Conflict, PreconditionFailed
-from service.etags import etag, matches
 from service.events import service as events
 from service.matching import service as matching
 from service.meetings.service import current_schedule
@@ -26,12 +24,11 @@ from service.models import (
     Preference,
     Schedule,
 )
-from service.scheduling import engine
-from service.scheduling.event import Candidate
-from service.scheduling.event import Event as EngineEvent
-from service.scheduling.event import Meeting as EngineMeeting
-from service.scheduling.event import Participant as EngineParticipant
+from service.models.columns import utcnow
 from service.scoring.reference import score_pair
+from service.solver import engine
+from service.solver.problem import Attendee, Candidate, Placement, Problem
+from service.versions import etag, matches
 from service.webhooks import service as webhooks
 
 
@@ -168,7 +165,7 @@ def _engine_event(
     pairs: list[Pair],
     tables: dict[uuid.UUID, int],
     locked: list[Meeting],
-) -> EngineEvent:
+) -> Problem:
     fixed = {(m.committee_participant_id, m.organization_participant_id): m for m in locked}
     candidates = []
     for pair in pairs:
@@ -197,11 +194,11 @@ def _engine_event(
         )
         for m in fixed.values()
     )
-    return EngineEvent(
+    return Problem(
         slots=len(event.slots),
         tables=event.tables,
         participants=tuple(
-            EngineParticipant(
+            Attendee(
                 id=str(p.id),
                 kind="committee" if p.committee_id else "organization",
                 unavailable=frozenset(p.unavailable_slots),
@@ -248,7 +245,7 @@ async def build(
         event=problem,
         mode=mode,  # type: ignore[arg-type]
         previous=[
-            EngineMeeting(
+            Placement(
                 slot=m.slot,
                 table=m.table_number,
                 a=str(m.committee_participant_id),

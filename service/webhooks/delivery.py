@@ -26,9 +26,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.config import Settings
-from service.db import utcnow
 from service.errors import Unprocessable, is_database_unavailable
 from service.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from service.models.columns import utcnow
 
 log = logging.getLogger("service.webhooks")
 

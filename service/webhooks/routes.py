@@ -7,10 +7,10 @@ from fastapi import APIRouter, Request, Response, status
 from service.auth.dependencies import PartnerKey
 from service.db import SessionDep
 from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
-from service.etags import IfMatch, etag
 from service.models import WebhookDelivery, WebhookSubscription
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
+from service.versions import IfMatch, etag
 from service.webhooks import service
 from service.webhooks.delivery import UnsafeWebhookUrl
 from service.webhooks.schemas import (

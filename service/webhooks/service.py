@@ -29,15 +29,16 @@ from sqlalchemy.orm import selectinload
 
 from service.auth.service import Principal
 from service.config import Settings
-from service.db import new_id, table_of, utcnow
 from service.errors import NotFound
-from service.etags import require_match
 from service.models import (
     WEBHOOK_EVENT_TYPES,
     OutboxEvent,
     WebhookDelivery,
     WebhookSubscription,
 )
+from service.models.columns import new_id, utcnow
+from service.statements import table_of
+from service.versions import require_match
 from service.webhooks.delivery import resolve_target
 from service.webhooks.schemas import WebhookIn, WebhookPatch
 

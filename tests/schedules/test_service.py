@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.config import Settings
 from service.models import Event
 from service.schedules.service import build, pair_weights
-from service.scheduling import engine
-from service.scheduling.event import Participant as EngineParticipant
+from service.solver import engine
+from service.solver.problem import Attendee
 
 
 async def test_weights_of_the_documented_demo_pairs(
@@ -42,7 +42,7 @@ async def test_demo_is_optimal_on_every_level_whatever_order_its_participants_co
     seen: list[dict[str, Any]] = []
     real = engine.schedule_event
 
-    def keep(**kw: Any) -> engine.Schedule:
+    def keep(**kw: Any) -> engine.Solution:
         seen.append(kw)
         return real(**kw)
 
@@ -56,7 +56,7 @@ async def test_demo_is_optimal_on_every_level_whatever_order_its_participants_co
         weights[c.a].append(c.weight)
         weights[c.b].append(c.weight)
 
-    def canonical(p: EngineParticipant) -> tuple[Any, ...]:
+    def canonical(p: Attendee) -> tuple[Any, ...]:
         return (p.kind, p.table or 0, p.min_meetings, p.max_meetings, sorted(weights[p.id]))
 
     people = sorted(problem.participants, key=canonical)

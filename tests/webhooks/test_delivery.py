@@ -22,8 +22,9 @@ from service.agreements.service import create_intent
 from service.app import create_app
 from service.auth.service import Principal
 from service.config import Settings
-from service.db import Base, utcnow
+from service.db import Base
 from service.models import ApiKey, OutboxEvent, WebhookDelivery
+from service.models.columns import utcnow
 from service.webhooks.delivery import backoff, deliver_due, is_public_address
 from tests.conftest import Headers, KeyFactory, _make_key
 from tests.webhooks.conftest import Receiver

@@ -8,15 +8,15 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
-from service.scheduling import proof as proof_module
-from service.scheduling.engine import _place_all, schedule_event
-from service.scheduling.event import Candidate, Event, Participant
-from service.scheduling.floors import _matched_floor, busy_sets, person_floors
-from service.scheduling.prepared import Prepared, objective_of, prepare, rank
-from service.scheduling.proof import optimal_selections, prove_breaks
-from service.scheduling.rules import check_event
-from service.scheduling.selection import Freedom, freedom_of, select_flow
-from service.scheduling.slotting import LevelResult
+from service.solver import proof as proof_module
+from service.solver.engine import _place_all, schedule_event
+from service.solver.floors import _matched_floor, busy_sets, person_floors
+from service.solver.prepared import Prepared, objective_of, prepare, rank
+from service.solver.problem import Attendee, Candidate, Problem
+from service.solver.proof import optimal_selections, prove_breaks
+from service.solver.rules import check_event
+from service.solver.selection import Freedom, freedom_of, select_flow
+from service.solver.slotting import LevelResult
 from tests.scheduling.test_kempe import _optimal_selections, _small_event
 
 
@@ -50,7 +50,7 @@ def _fewest_breaks(prep: Prepared, tasks: frozenset[int]) -> int | None:
     return best[0] if best else None
 
 
-def small_flow(seed: int) -> tuple[Event, Prepared, list[int], list[LevelResult], Freedom]:
+def small_flow(seed: int) -> tuple[Problem, Prepared, list[int], list[LevelResult], Freedom]:
     """A small event with ties and sessions, prepared; its flow selection and levels, and what
     every optimal selection shares."""
     event = _small_event(
@@ -65,7 +65,7 @@ def small_flow(seed: int) -> tuple[Event, Prepared, list[int], list[LevelResult]
 
 def _decision_case(
     seed: int,
-) -> tuple[Event, Prepared, Freedom, dict[str, int], dict[int, int], int]:
+) -> tuple[Problem, Prepared, Freedom, dict[str, int], dict[int, int], int]:
     """A small event on the flow path: its levels, a placement of the flow's pairs, the fewest
     breaks of every optimal selection by brute force, checked against the floor. Off the flow
     path (the decision model is not used there) the example is rejected: Hypothesis counts it,
@@ -141,15 +141,15 @@ def test_listed_selections_count_required_pairs_no_optimal_selection_takes() -> 
     # Two required pairs are missing from every optimal selection; a selection missing a third
     # must not be listed (found by a review: {C0-O1, C1-O1, C0-O2} was).
     people = (
-        Participant("C0", kind="committee", table=1, max_meetings=2),
-        Participant("C1", kind="committee", table=2, max_meetings=1),
-        Participant("O0", max_meetings=1),
-        Participant("O1", max_meetings=2),
-        Participant("O2", max_meetings=1),
+        Attendee("C0", kind="committee", table=1, max_meetings=2),
+        Attendee("C1", kind="committee", table=2, max_meetings=1),
+        Attendee("O0", max_meetings=1),
+        Attendee("O1", max_meetings=2),
+        Attendee("O2", max_meetings=1),
     )
     pairs = [("C0", "O0", 2, True), ("C1", "O0", 4, True), ("C0", "O1", 2, False)]
     pairs += [("C1", "O1", 4, False), ("C0", "O2", 2, True), ("C1", "O2", 3, True)]
-    event = Event(
+    event = Problem(
         slots=3,
         tables=2,
         participants=people,

@@ -2,10 +2,10 @@
 
 import pytest
 
-from service.scheduling.dzn import parse_dzn
-from service.scheduling.rules import breaks_of, check_bmsp, participant_breaks
+from service.solver.dzn import parse_dzn
+from service.solver.rules import breaks_of, check_bmsp, participant_breaks
 
-# Participant 1 meets 2, 3, 4 and 5; participant 6 meets 2 in the afternoon only.
+# Attendee 1 meets 2, 3, 4 and 5; participant 6 meets 2 in the afternoon only.
 TEXT = """
 nBusiness = 6; nMeetings = 5; nTables = 2; nTotalSlots = 6; nMorningSlots = 3;
 requested = [|1, 2,3, |1, 3,3, |1, 4,1, |1, 5,3, |6, 2,2, |];
@@ -59,7 +59,7 @@ def test_too_many_tables() -> None:
 
 
 def test_unfair_breaks_are_rejected() -> None:
-    # Participant 1 meets in slots 1, 2, 3 and 6: one break, everyone else none.
+    # Attendee 1 meets in slots 1, 2, 3 and 6: one break, everyone else none.
     slots = [1, 6, 3, 2, 5]
     assert participant_breaks(instance=INST, slots=slots)[0] == 1
     assert check_bmsp(instance=INST, slots=slots, d=0) != []

@@ -7,16 +7,16 @@ import time
 
 import pytest
 
-from service.scheduling import blocks
-from service.scheduling.breaks import (
+from service.solver import blocks
+from service.solver.breaks import (
     BreakCnf,
     encode,
     fairness_is_per_person,
     solve_cnf,
     solve_descent,
 )
-from service.scheduling.dzn import Instance
-from service.scheduling.rules import check_bmsp, participant_breaks
+from service.solver.dzn import Instance
+from service.solver.rules import check_bmsp, participant_breaks
 
 
 def _instance(rng: random.Random) -> Instance:
@@ -152,7 +152,7 @@ def _every_valid_breaks(inst: Instance) -> list[list[int]]:
 
 def test_block_model_agrees_with_brute_force() -> None:
     """'No breaks' and 'exactly one break, p's' are decided as enumerating every schedule does."""
-    from service.scheduling.blocks import decide
+    from service.solver.blocks import decide
 
     rng = random.Random(7)
     for _ in range(12):

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from ortools.graph.python import min_cost_flow
 
-from service.scheduling.prepared import Prepared
-from service.scheduling.slotting import LevelResult
+from service.solver.prepared import Prepared
+from service.solver.slotting import LevelResult
 
 
 def sides_of(prep: Prepared, free: Sequence[int]) -> list[int] | None:

@@ -11,13 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.sat.python import cp_model
 
-from service.scheduling import at_floor, engine
-from service.scheduling.at_floor import FloorSearch, at_floor_model
-from service.scheduling.engine import schedule_event
-from service.scheduling.floors import MATCH_SETS_LIMIT, person_floors
-from service.scheduling.prepared import Prepared, objective_of, prepare
-from service.scheduling.rules import check_event
-from service.scheduling.selection import freedom_of, select_flow
+from service.solver import at_floor, engine
+from service.solver.at_floor import FloorSearch, at_floor_model
+from service.solver.engine import schedule_event
+from service.solver.floors import MATCH_SETS_LIMIT, person_floors
+from service.solver.prepared import Prepared, objective_of, prepare
+from service.solver.rules import check_event
+from service.solver.selection import freedom_of, select_flow
 from tests.scheduling.test_engine import _committee_day
 from tests.scheduling.test_proof import _fewest_breaks, small_flow
 

@@ -34,7 +34,7 @@ from pysat.examples.rc2 import RC2  # type: ignore[import-untyped]
 from pysat.formula import WCNF  # type: ignore[import-untyped]
 from pysat.solvers import Solver  # type: ignore[import-untyped]
 
-from service.scheduling.dzn import Instance
+from service.solver.dzn import Instance
 
 # CaDiCaL 1.9.5 behind RC2: on the zero-break decisions it beat Glucose 3 by a wide margin.
 SAT_SOLVER = "cadical195"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from service.scheduling.dzn import DznError, load_dzn, parse_dzn
+from service.solver.dzn import DznError, load_dzn, parse_dzn
 
 TINY = """
 nBusiness = 3; nMeetings = 2; nTables = 1; nTotalSlots = 3; nMorningSlots = 2;

@@ -10,15 +10,15 @@ from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
-from service.scheduling.event import Candidate, Event, Meeting, Mode, Objective, Participant, Unmet
-from service.scheduling.slotting import Seats, Task
+from service.solver.problem import Attendee, Candidate, Mode, Objective, Placement, Problem, Unmet
+from service.solver.slotting import Seats, Task
 
 
 @dataclass(slots=True)
 class Prepared:
     """Candidates checked and indexed: the tasks that can meet and what never can."""
 
-    event: Event
+    event: Problem
     people: dict[str, int]
     candidates: list[Candidate]
     tasks: list[Task]
@@ -30,7 +30,7 @@ class Prepared:
     dropped_previous: int
 
 
-def _allowed(event: Event, c: Candidate, pa: Participant, pb: Participant) -> list[int]:
+def _allowed(event: Problem, c: Candidate, pa: Attendee, pb: Attendee) -> list[int]:
     """Slots a candidate may take by session, fixed slot and both sides' availability."""
     morning = event.morning_slots if event.morning_slots is not None else event.slots
     if c.session == "morning":
@@ -45,7 +45,7 @@ def _allowed(event: Event, c: Candidate, pa: Participant, pb: Participant) -> li
     return out
 
 
-def _validate(event: Event) -> None:
+def _validate(event: Problem) -> None:
     """Reject malformed input early with a plain ValueError."""
     if event.slots < 1 or event.tables < 0:
         raise ValueError("an event needs at least one slot and a non-negative table count")
@@ -82,14 +82,14 @@ def _validate(event: Event) -> None:
             raise ValueError(f"pair {c.a}-{c.b} asks for a session but the event has none")
 
 
-def prepare(event: Event, *, mode: Mode, previous: Sequence[Meeting]) -> Prepared:
+def prepare(event: Problem, *, mode: Mode, previous: Sequence[Placement]) -> Prepared:
     """Turn candidates into slot-model tasks, setting aside pairs that can never meet."""
     _validate(event)
     people = {p.id: i for i, p in enumerate(event.participants)}
     by_id = {p.id: p for p in event.participants}
     candidates = list(event.candidates)
     index = {frozenset((c.a, c.b)): k for k, c in enumerate(candidates)}
-    prev_of: dict[int, Meeting] = {}
+    prev_of: dict[int, Placement] = {}
     dropped = 0
     for mt in previous:
         key = frozenset((mt.a, mt.b))
@@ -172,7 +172,7 @@ def prepare(event: Event, *, mode: Mode, previous: Sequence[Meeting]) -> Prepare
     )
 
 
-def _no_slot_reason(event: Event, c: Candidate, pa: Participant, pb: Participant) -> str:
+def _no_slot_reason(event: Problem, c: Candidate, pa: Attendee, pb: Attendee) -> str:
     """Say why a pair has no slot it could use."""
     if c.slot is not None:
         gone = [p.id for p in (pa, pb) if c.slot in p.unavailable]

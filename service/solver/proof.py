@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pysat.card import CardEnc, EncType, ITotalizer  # type: ignore[import-untyped]
 from pysat.solvers import Solver  # type: ignore[import-untyped]
 
-from service.scheduling.breaks import CHUNK, BreakCnf, gap_ends
-from service.scheduling.prepared import Prepared, objective_of, rank
-from service.scheduling.selection import Freedom, most_meetings, sides_of
-from service.scheduling.slotting import Seats
+from service.solver.breaks import CHUNK, BreakCnf, gap_ends
+from service.solver.prepared import Prepared, objective_of, rank
+from service.solver.selection import Freedom, most_meetings, sides_of
+from service.solver.slotting import Seats
 
 # CaDiCaL 1.5.3, as in the benchmark's MaxSAT race: over the 16 demo-size events of bench
 # seeds 1-30 that reach the model it settled all in 4.8-5.0 s together (the longest, seed 27,

@@ -9,17 +9,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.scheduling import engine
-from service.scheduling.engine import _select, greedy_schedule, schedule_event
-from service.scheduling.event import Candidate, Event, Meeting, Participant
-from service.scheduling.prepared import prepare
-from service.scheduling.rules import breaks_of, check_event
-from service.scheduling.selection import select_flow
+from service.solver import engine
+from service.solver.engine import _select, greedy_schedule, schedule_event
+from service.solver.prepared import prepare
+from service.solver.problem import Attendee, Candidate, Placement, Problem
+from service.solver.rules import breaks_of, check_event
+from service.solver.selection import select_flow
 
 
-def _event(n: int, slots: int, cands: list[Candidate], **kw: object) -> Event:
-    people = tuple(Participant(id=f"P{i}") for i in range(n))
-    return Event(
+def _event(n: int, slots: int, cands: list[Candidate], **kw: object) -> Problem:
+    people = tuple(Attendee(id=f"P{i}") for i in range(n))
+    return Problem(
         slots=slots,
         tables=kw.pop("tables", n),
         participants=people,  # type: ignore[arg-type]
@@ -28,7 +28,7 @@ def _event(n: int, slots: int, cands: list[Candidate], **kw: object) -> Event:
     )  # type: ignore[arg-type]
 
 
-def _brute(event: Event) -> tuple[int, int, int, int]:
+def _brute(event: Problem) -> tuple[int, int, int, int]:
     """Best (missing required, shortfall, -weight, breaks) over every slot-or-none choice."""
     best = None
     people = {p.id: p for p in event.participants}
@@ -68,13 +68,13 @@ def _tiny(
     rows: list[tuple[tuple[int, int], int, bool]],
     mins: list[int],
     gone: list[frozenset[int]],
-) -> Event:
+) -> Problem:
     """Four participants with minimums and missing slots, up to five candidate pairs."""
-    return Event(
+    return Problem(
         slots=slots,
         tables=tables,
         participants=tuple(
-            Participant(id=f"P{i}", min_meetings=mins[i], unavailable=gone[i]) for i in range(4)
+            Attendee(id=f"P{i}", min_meetings=mins[i], unavailable=gone[i]) for i in range(4)
         ),
         candidates=tuple(
             Candidate(a=f"P{a}", b=f"P{b}", weight=w, required=r) for (a, b), w, r in rows
@@ -102,7 +102,7 @@ tiny_events = st.builds(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_events)
-def test_hard_rules_and_optimality_against_brute_force(event: Event) -> None:
+def test_hard_rules_and_optimality_against_brute_force(event: Problem) -> None:
     result = schedule_event(event=event, time_limit=10)
     assert check_event(event=event, meetings=result.meetings) == []
     assert result.status == "optimal"
@@ -130,11 +130,11 @@ def test_vetoed_pairs_never_meet_and_greedy_obeys_rules() -> None:
 
 def test_required_pair_that_cannot_meet_is_reported_with_reason() -> None:
     people = (
-        Participant("A", unavailable=frozenset({1})),
-        Participant("B", unavailable=frozenset({2})),
-        Participant("C"),
+        Attendee("A", unavailable=frozenset({1})),
+        Attendee("B", unavailable=frozenset({2})),
+        Attendee("C"),
     )
-    event = Event(
+    event = Problem(
         slots=2,
         tables=2,
         participants=people,
@@ -150,8 +150,8 @@ def test_required_pair_that_cannot_meet_is_reported_with_reason() -> None:
 
 def test_min_meetings_beat_weight() -> None:
     # D needs one meeting; its only pair is light, yet it must win over the heavy one.
-    people = (Participant("A"), Participant("B"), Participant("D", min_meetings=1))
-    event = Event(
+    people = (Attendee("A"), Attendee("B"), Attendee("D", min_meetings=1))
+    event = Problem(
         slots=1,
         tables=1,
         participants=people,
@@ -164,12 +164,12 @@ def test_min_meetings_beat_weight() -> None:
 
 def test_own_tables() -> None:
     people = (
-        Participant("C1", kind="committee", table=2),
-        Participant("C2", kind="committee", table=1),
-        Participant("O1"),
-        Participant("O2"),
+        Attendee("C1", kind="committee", table=2),
+        Attendee("C2", kind="committee", table=1),
+        Attendee("O1"),
+        Attendee("O2"),
     )
-    event = Event(
+    event = Problem(
         slots=2,
         tables=3,
         participants=people,
@@ -196,9 +196,12 @@ def test_fill_mode_keeps_every_scheduled_meeting() -> None:
     ]
     event = _event(5, 4, cands, tables=2)
     # A poor but valid earlier schedule, including a pair that is no longer a candidate.
-    previous = (Meeting(slot=3, table=2, a="P3", b="P4"), Meeting(slot=1, table=1, a="P0", b="P9"))
-    people = (*event.participants, Participant("P9"))
-    event = Event(slots=4, tables=2, participants=people, candidates=event.candidates)
+    previous = (
+        Placement(slot=3, table=2, a="P3", b="P4"),
+        Placement(slot=1, table=1, a="P0", b="P9"),
+    )
+    people = (*event.participants, Attendee("P9"))
+    event = Problem(slots=4, tables=2, participants=people, candidates=event.candidates)
     result = schedule_event(event=event, mode="fill", previous=previous, time_limit=10)
     for mt in previous:
         assert mt in result.meetings
@@ -209,26 +212,26 @@ def test_fill_mode_keeps_every_scheduled_meeting() -> None:
 def test_rebuild_moves_as_few_previous_meetings_as_the_objective_allows() -> None:
     cands = [Candidate("P0", "P1", 5), Candidate("P2", "P3", 5), Candidate("P0", "P2", 1)]
     event = _event(4, 3, cands, tables=2)
-    previous = (Meeting(3, 1, "P0", "P1"), Meeting(1, 2, "P2", "P3"))
+    previous = (Placement(3, 1, "P0", "P1"), Placement(1, 2, "P2", "P3"))
     result = schedule_event(event=event, previous=previous, time_limit=10)
     assert result.objective is not None
     assert result.objective.weight == 11
     assert result.objective.changes == 0
-    assert Meeting(3, 1, "P0", "P1") in result.meetings
-    assert Meeting(1, 2, "P2", "P3") in result.meetings
+    assert Placement(3, 1, "P0", "P1") in result.meetings
+    assert Placement(1, 2, "P2", "P3") in result.meetings
     # Now P2 cannot keep slot 1: exactly one previous meeting has to move.
     people = (
         *event.participants[:2],
-        Participant("P2", unavailable=frozenset({1})),
+        Attendee("P2", unavailable=frozenset({1})),
         event.participants[3],
     )
     moved = schedule_event(
-        event=Event(slots=3, tables=2, participants=people, candidates=event.candidates),
+        event=Problem(slots=3, tables=2, participants=people, candidates=event.candidates),
         previous=previous,
         time_limit=10,
     )
     assert moved.objective is not None and moved.objective.changes == 1
-    assert Meeting(3, 1, "P0", "P1") in moved.meetings
+    assert Placement(3, 1, "P0", "P1") in moved.meetings
 
 
 def test_same_input_same_output_with_one_worker() -> None:
@@ -246,14 +249,14 @@ def test_committee_day_is_proven_optimal_when_a_gapless_placement_exists() -> No
     # Three committees at their own tables, six organizations with two candidates each: the
     # selection takes every pair and a placement without idle gaps exists, so every level
     # is proven (breaks at zero need no further search over the other candidates).
-    committees = tuple(Participant(f"C{i}", kind="committee", table=i + 1) for i in range(3))
-    orgs = tuple(Participant(f"O{j}", max_meetings=2) for j in range(6))
+    committees = tuple(Attendee(f"C{i}", kind="committee", table=i + 1) for i in range(3))
+    orgs = tuple(Attendee(f"O{j}", max_meetings=2) for j in range(6))
     cands = tuple(
         Candidate(f"C{c}", f"O{j}", weight=10 + j + c)
         for j in range(6)
         for c in (j % 3, (j + 1) % 3)
     )
-    event = Event(slots=4, tables=3, participants=committees + orgs, candidates=cands)
+    event = Problem(slots=4, tables=3, participants=committees + orgs, candidates=cands)
     result = schedule_event(event=event, time_limit=10)
     assert check_event(event=event, meetings=result.meetings) == []
     assert result.status == "optimal"
@@ -263,11 +266,11 @@ def test_committee_day_is_proven_optimal_when_a_gapless_placement_exists() -> No
     assert result.weight_gap == 0.0
 
 
-def _committee_day(seed: int, committees: int, orgs: int, slots: int) -> Event:
+def _committee_day(seed: int, committees: int, orgs: int, slots: int) -> Problem:
     """Committees at their own tables, organizations with caps, minimums and missing slots."""
     rng = random.Random(seed)
     people = [
-        Participant(
+        Attendee(
             f"C{i}",
             kind="committee",
             table=i + 1,
@@ -276,7 +279,7 @@ def _committee_day(seed: int, committees: int, orgs: int, slots: int) -> Event:
         for i in range(committees)
     ]
     people += [
-        Participant(
+        Attendee(
             f"O{j}",
             unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 2))),
             min_meetings=rng.randint(0, 2),
@@ -289,7 +292,7 @@ def _committee_day(seed: int, committees: int, orgs: int, slots: int) -> Event:
         for j in range(orgs)
         for i in sorted(rng.sample(range(committees), rng.randint(1, committees)))
     ]
-    return Event(
+    return Problem(
         slots=slots, tables=committees, participants=tuple(people), candidates=tuple(cands)
     )
 
@@ -322,14 +325,14 @@ def test_flow_selection_bounds_the_selection_model_and_the_schedule(
 
 
 def test_committee_day_returns_optimal_quickly_and_the_time_limit_is_not_spent() -> None:
-    committees = tuple(Participant(f"C{i}", kind="committee", table=i + 1) for i in range(6))
-    orgs = tuple(Participant(f"O{j}", max_meetings=3, min_meetings=1) for j in range(12))
+    committees = tuple(Attendee(f"C{i}", kind="committee", table=i + 1) for i in range(6))
+    orgs = tuple(Attendee(f"O{j}", max_meetings=3, min_meetings=1) for j in range(12))
     cands = tuple(
         Candidate(f"C{c}", f"O{j}", weight=100 * ((j + c) % 7) + j)
         for j in range(12)
         for c in ((j + k) % 6 for k in range(3))
     )
-    event = Event(slots=6, tables=6, participants=committees + orgs, candidates=cands)
+    event = Problem(slots=6, tables=6, participants=committees + orgs, candidates=cands)
     result = schedule_event(event=event, time_limit=20)
     assert check_event(event=event, meetings=result.meetings) == []
     assert result.status == "optimal"
@@ -381,7 +384,7 @@ def test_rebuild_after_a_pair_left_is_proven_with_its_meeting_as_a_forced_change
     gone = first.meetings[0]
     left = tuple(c for c in event.candidates if {c.a, c.b} != {gone.a, gone.b})
     rebuilt = schedule_event(
-        event=Event(slots=6, tables=4, participants=event.participants, candidates=left),
+        event=Problem(slots=6, tables=4, participants=event.participants, candidates=left),
         previous=first.meetings,
         time_limit=10,
     )

@@ -1,6 +1,6 @@
 """The B2B meeting scheduling benchmark: MaxSAT first, the shared CP-SAT slot model as fallback.
 
-The MaxSAT model (service/scheduling/breaks.py, the paper's winning approach) proves the published
+The MaxSAT model (service/solver/breaks.py, the paper's winning approach) proves the published
 optima; when it runs out of time, its proven lower bound goes to the CP-SAT model of slotting.py,
 which then looks for the best schedule it can in the time left.
 """
@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 
 from ortools.sat.python import cp_model
 
-from service.scheduling import blocks
-from service.scheduling import breaks as maxsat
-from service.scheduling.dzn import Instance
-from service.scheduling.rules import check_bmsp, participant_breaks
-from service.scheduling.slotting import (
+from service.solver import blocks
+from service.solver import breaks as maxsat
+from service.solver.dzn import Instance
+from service.solver.rules import check_bmsp, participant_breaks
+from service.solver.slotting import (
     Level,
     Outcome,
     SlotModel,

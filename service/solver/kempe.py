@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from service.scheduling.slotting import Task
+from service.solver.slotting import Task
 
 # Annealing temperatures (a break costs 1) and the share of moves aimed at someone's gap.
 T_START = 0.6

@@ -19,18 +19,10 @@ from typing import Literal
 
 from ortools.sat.python import cp_model
 
-from service.scheduling.at_floor import FloorSearch
-from service.scheduling.event import (
-    Event,
-    Meeting,
-    Mode,
-    Schedule,
-    Status,
-    Unmet,
-)
-from service.scheduling.floors import person_floors
-from service.scheduling.kempe import improve_breaks
-from service.scheduling.prepared import (
+from service.solver.at_floor import FloorSearch
+from service.solver.floors import person_floors
+from service.solver.kempe import improve_breaks
+from service.solver.prepared import (
     Prepared,
     add_rules,
     add_seating,
@@ -38,9 +30,17 @@ from service.scheduling.prepared import (
     prepare,
     rank,
 )
-from service.scheduling.proof import DESCEND_GAP, prove_breaks
-from service.scheduling.selection import freedom_of, select_flow
-from service.scheduling.slotting import (
+from service.solver.problem import (
+    Mode,
+    Placement,
+    Problem,
+    Solution,
+    Status,
+    Unmet,
+)
+from service.solver.proof import DESCEND_GAP, prove_breaks
+from service.solver.selection import freedom_of, select_flow
+from service.solver.slotting import (
     Level,
     LevelResult,
     SlotProblem,
@@ -291,14 +291,14 @@ def _greedy(prep: Prepared) -> dict[int, int]:
     return slot_of
 
 
-def _assign_tables(prep: Prepared, slot_of: dict[int, int]) -> list[Meeting]:
+def _assign_tables(prep: Prepared, slot_of: dict[int, int]) -> list[Placement]:
     """Own and locked tables first, then free tables in a stable order, unowned ones first."""
     event = prep.event
     owned = {p.table for p in event.participants if p.table is not None}
     by_slot: dict[int, list[int]] = defaultdict(list)
     for i, s in slot_of.items():
         by_slot[s].append(i)
-    out: list[Meeting] = []
+    out: list[Placement] = []
     for s, items in sorted(by_slot.items()):
         table_of = {i: prep.tasks[i].table for i in items}
         taken = {t for t in table_of.values() if t is not None}
@@ -320,7 +320,7 @@ def _assign_tables(prep: Prepared, slot_of: dict[int, int]) -> list[Meeting]:
             c = prep.candidates[prep.task_candidate[i]]
             table = table_of[i]
             assert table is not None
-            out.append(Meeting(slot=s, table=table, a=c.a, b=c.b))
+            out.append(Placement(slot=s, table=table, a=c.a, b=c.b))
     return sorted(out)
 
 
@@ -695,15 +695,15 @@ def _model_path(
 
 def schedule_event(
     *,
-    event: Event,
+    event: Problem,
     mode: Mode = "rebuild",
-    previous: Sequence[Meeting] = (),
+    previous: Sequence[Placement] = (),
     fairness: int | None = None,
     time_limit: float = 30.0,
     seed: int = 0,
     workers: int = 2,
     method: Literal["auto", "exact", "decomposed"] = "auto",
-) -> Schedule:
+) -> Solution:
     """Schedule an event day; `previous` is kept exactly in fill mode, changed little in rebuild."""
     started = time.monotonic()
     prep = prepare(event, mode=mode, previous=previous)
@@ -758,7 +758,7 @@ def schedule_event(
         levels = [LevelResult("greedy", 0, 0, False, 0.0)]
         slot_of, status = greedy, "feasible"
     if status in ("infeasible", "unknown") or not levels:
-        return Schedule(
+        return Solution(
             status=_status(status),
             meetings=(),
             objective=None,
@@ -776,7 +776,7 @@ def schedule_event(
     gap = None
     if weight_bound is not None:
         gap = (weight_bound - objective.weight) / weight_bound if weight_bound else 0.0
-    return Schedule(
+    return Solution(
         status=_status(status),
         meetings=tuple(meetings),
         objective=objective,
@@ -789,13 +789,13 @@ def schedule_event(
     )
 
 
-def greedy_schedule(*, event: Event) -> Schedule:
+def greedy_schedule(*, event: Problem) -> Solution:
     """The baseline: fill slot by slot with the best remaining pair; no optimality claim."""
     started = time.monotonic()
     prep = prepare(event, mode="rebuild", previous=())
     slot_of = _greedy(prep)
     meetings = _assign_tables(prep, slot_of)
-    return Schedule(
+    return Solution(
         status="feasible",
         meetings=tuple(meetings),
         objective=objective_of(prep, slot_of),

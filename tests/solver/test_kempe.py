@@ -6,23 +6,23 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.scheduling.engine import _assign_tables, _greedy, schedule_event
-from service.scheduling.event import Candidate, Event, Participant, Session
-from service.scheduling.floors import _person_floor, person_floors
-from service.scheduling.kempe import Stats, improve_breaks, mask_breaks
-from service.scheduling.prepared import objective_of, prepare
-from service.scheduling.rules import breaks_of, check_event
-from service.scheduling.selection import freedom_of
+from service.solver.engine import _assign_tables, _greedy, schedule_event
+from service.solver.floors import _person_floor, person_floors
+from service.solver.kempe import Stats, improve_breaks, mask_breaks
+from service.solver.prepared import objective_of, prepare
+from service.solver.problem import Attendee, Candidate, Problem, Session
+from service.solver.rules import breaks_of, check_event
+from service.solver.selection import freedom_of
 
 
-def _day(seed: int, *, shared_table: bool = False, capacity: bool = False) -> Event:
+def _day(seed: int, *, shared_table: bool = False, capacity: bool = False) -> Problem:
     """Committees (some sharing a table), organizations with gaps, sessions, fixed and locked
     pairs: every rule the search must respect."""
     rng = random.Random(seed)
     slots = rng.randint(3, 8)
     n_comm, n_org = rng.randint(2, 5), rng.randint(3, 12)
     people = [
-        Participant(
+        Attendee(
             f"C{i}",
             kind="committee",
             table=(1 if shared_table and i < 2 else i + 1),
@@ -31,7 +31,7 @@ def _day(seed: int, *, shared_table: bool = False, capacity: bool = False) -> Ev
         for i in range(n_comm)
     ]
     people += [
-        Participant(
+        Attendee(
             f"O{j}",
             unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 2))),
             max_meetings=rng.randint(1, slots),
@@ -63,7 +63,7 @@ def _day(seed: int, *, shared_table: bool = False, capacity: bool = False) -> Ev
                 )
             )
     cap = tuple(rng.randint(1, n_comm) for _ in range(slots)) if capacity else None
-    return Event(
+    return Problem(
         slots=slots,
         tables=n_comm,
         participants=tuple(people),
@@ -127,13 +127,13 @@ def test_search_closes_a_gap_by_a_chain_swap() -> None:
     # O0 meets C0 in slot 1 and C1 in slot 3: one gap. Moving C1-O0 to slot 2 needs C1-O1 (in
     # slot 2) to move to slot 3 in the same swap.
     people = (
-        Participant("C0", table=1),
-        Participant("C1", table=2),
-        Participant("O0"),
-        Participant("O1"),
+        Attendee("C0", table=1),
+        Attendee("C1", table=2),
+        Attendee("O0"),
+        Attendee("O1"),
     )
     cands = (Candidate("C0", "O0"), Candidate("C1", "O0"), Candidate("C1", "O1"))
-    event = Event(slots=3, tables=2, participants=people, candidates=cands)
+    event = Problem(slots=3, tables=2, participants=people, candidates=cands)
     prep = prepare(event, mode="rebuild", previous=())
     start = {0: 1, 1: 3, 2: 2}
     out = improve_breaks(prep.tasks, n_people=4, capacity=prep.capacity, slot_of=start, seed=0)
@@ -156,7 +156,7 @@ def test_person_floor() -> None:
     assert _person_floor(8, 0, usable) == 0
 
 
-def _optimal_selections(event: Event) -> list[frozenset[int]]:
+def _optimal_selections(event: Problem) -> list[frozenset[int]]:
     """Every task set of the flow relaxation that is best on (missing, shortfall, -weight)."""
     prep = prepare(event, mode="rebuild", previous=())
     n = len(event.participants)
@@ -204,7 +204,7 @@ def _small_event(
     keep: float,
     at_most: int,
     sessions: bool,
-) -> Event:
+) -> Problem:
     """1-3 committees at their own tables and 2-4 organizations, each missing up to 2 (for
     organizations `org_gaps`) of `fewest_slots`-6 slots; each pair a candidate with chance
     `keep`, `at_most` of them, weights 1-3 (few distinct weights, so that selections tie), a
@@ -212,7 +212,7 @@ def _small_event(
     rng = random.Random(seed)
     slots = rng.randint(fewest_slots, 6)
     committees = [
-        Participant(
+        Attendee(
             f"C{i}",
             kind="committee",
             table=i + 1,
@@ -221,7 +221,7 @@ def _small_event(
         for i in range(rng.randint(1, 3))
     ]
     orgs = [
-        Participant(
+        Attendee(
             f"O{j}",
             unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, org_gaps))),
             min_meetings=rng.randint(0, 1),
@@ -242,7 +242,7 @@ def _small_event(
         for c in committees
         if rng.random() < keep
     ][:at_most]
-    return Event(
+    return Problem(
         slots=slots,
         tables=len(committees),
         participants=tuple(committees + orgs),

@@ -1,11 +1,13 @@
-"""Optimistic concurrency over HTTP: ETag out, If-Match in."""
+"""Record versions: moved only by a real change; ETag out, If-Match in."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import PreconditionFailed, PreconditionRequired
+from service.models.columns import utcnow
 
 IfMatch = Annotated[str | None, Header(description="The ETag of the version you read.")]
 
@@ -33,3 +35,11 @@ def require_match(if_match: str | None, *, version: int) -> None:
             f"The record is at version {version}; read it again and reapply your change.",
             current_etag=etag(version),
         )
+
+
+def stamp_if_changed(session: AsyncSession, record: Any, *, children_changed: bool = False) -> None:
+    """Stamp updated_at, which moves the version and the ETag, only on a real change: the
+    record's own columns and collections as the session sees them, or `children_changed` for
+    edits inside child rows it cannot see. A write of the same values leaves it as it was."""
+    if children_changed or session.is_modified(record):
+        record.updated_at = utcnow()

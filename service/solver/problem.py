@@ -11,7 +11,7 @@ Status = Literal["optimal", "feasible", "infeasible", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
-class Participant:
+class Attendee:
     """Someone who meets: a committee, an organization, or any other kind.
 
     `table` set means every meeting of this participant happens at that table (1-based).
@@ -45,7 +45,7 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class Problem:
     """One event day: slots 1..slots, the first `morning_slots` of them in the morning.
 
     At most `tables` meetings sit in a slot, or `capacity[s - 1]` when given (never above tables).
@@ -53,14 +53,14 @@ class Event:
 
     slots: int
     tables: int
-    participants: tuple[Participant, ...]
+    participants: tuple[Attendee, ...]
     candidates: tuple[Candidate, ...]
     morning_slots: int | None = None
     capacity: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, order=True)
-class Meeting:
+class Placement:
     """A placed meeting: the pair as given by its candidate, its slot and table."""
 
     slot: int
@@ -95,7 +95,7 @@ class Objective:
 
 
 @dataclass(frozen=True, slots=True)
-class Schedule:
+class Solution:
     """The engine's answer.
 
     status: "optimal" when every level is proven optimal, "feasible" when a schedule was found
@@ -109,7 +109,7 @@ class Schedule:
     """
 
     status: Status
-    meetings: tuple[Meeting, ...]
+    meetings: tuple[Placement, ...]
     objective: Objective | None
     weight_bound: int | None
     weight_gap: float | None

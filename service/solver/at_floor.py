@@ -11,10 +11,10 @@ from collections.abc import Callable, Sequence
 
 from ortools.sat.python import cp_model
 
-from service.scheduling.floors import MATCH_SETS_LIMIT, busy_sets, seats
-from service.scheduling.prepared import Prepared, add_seating
-from service.scheduling.selection import sides_of
-from service.scheduling.slotting import solver_for
+from service.solver.floors import MATCH_SETS_LIMIT, busy_sets, seats
+from service.solver.prepared import Prepared, add_seating
+from service.solver.selection import sides_of
+from service.solver.slotting import solver_for
 
 log = logging.getLogger(__name__)
 

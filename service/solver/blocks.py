@@ -32,8 +32,8 @@ from ortools.sat.python import cp_model
 from pysat.card import CardEnc, EncType  # type: ignore[import-untyped]
 from pysat.solvers import Solver  # type: ignore[import-untyped]
 
-from service.scheduling import breaks as maxsat
-from service.scheduling.dzn import Instance
+from service.solver import breaks as maxsat
+from service.solver.dzn import Instance
 
 # Time for one "the break is p's" refutation; refuted ones take 0.1-0.2 s, the rest run out.
 PER_PERSON = 0.4

@@ -8,8 +8,8 @@ import itertools
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 
-from service.scheduling.prepared import Prepared
-from service.scheduling.selection import Freedom
+from service.solver.prepared import Prepared
+from service.solver.selection import Freedom
 
 # The matched per-person floor stops climbing when a run count has more busy sets than this.
 MATCH_SETS_LIMIT = 20_000

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from service.scheduling.dzn import Instance
-from service.scheduling.event import Event, Meeting
+from service.solver.dzn import Instance
+from service.solver.problem import Placement, Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ def check_bmsp(*, instance: Instance, slots: Sequence[int], d: int | None = 2) -
 
 
 def check_event(
-    *, event: Event, meetings: Iterable[Meeting], also_allowed: Iterable[Meeting] = ()
+    *, event: Problem, meetings: Iterable[Placement], also_allowed: Iterable[Placement] = ()
 ) -> list[Violation]:
     """Every hard rule of the event day a list of meetings breaks; empty when it is valid.
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from service.scheduling.bmsp import solve_bmsp
-from service.scheduling.dzn import load_dzn
-from service.scheduling.rules import check_bmsp
+from service.solver.bmsp import solve_bmsp
+from service.solver.dzn import load_dzn
+from service.solver.rules import check_bmsp
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,65 @@
+"""Check-ins at the door and every scan kiosks sent."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from service.db import Base
+from service.models.columns import UTCDateTime, new_id, one_of, utcnow
+
+SCAN_OUTCOMES = ("checked_in", "already_checked_in", "unknown_badge", "event_not_open")
+
+
+class CheckIn(Base):
+    __tablename__ = "checkins"
+    # One check-in per participant, whatever the number of kiosks: the database decides.
+    __table_args__ = (UniqueConstraint("participant_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), index=True
+    )
+    # Attendance is kept: a checked-in participant cannot be unregistered (RESTRICT).
+    participant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("participants.id", ondelete="RESTRICT")
+    )
+    # The earliest scan's time, as the kiosk saw it; offline uploads may arrive in any order.
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kiosk_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Scan(Base):
+    """Every badge presented at a kiosk, successful or not, with the answer it got."""
+
+    __tablename__ = "scans"
+    __table_args__ = (
+        CheckConstraint(one_of("outcome", SCAN_OUTCOMES), name="outcome"),
+        UniqueConstraint("event_id", "nonce"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    nonce: Mapped[str | None] = mapped_column(String(100))
+    badge_code: Mapped[str] = mapped_column(String(100))
+    participant_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    kiosk_key_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    kiosk_name: Mapped[str | None] = mapped_column(String(200))
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[str] = mapped_column(String(20))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
