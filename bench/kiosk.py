@@ -58,8 +58,8 @@ async def add_people(database_url: str, total: int) -> dict[str, Any]:
 
     from service.config import Settings
     from service.db import create_engine, create_sessionmaker
-    from service.events import service as events
     from service.models import Event, Person
+    from service.participants import service as registration
 
     engine = create_engine(Settings(database_url=database_url))
     draw = random.Random(5)
@@ -67,7 +67,9 @@ async def add_people(database_url: str, total: int) -> dict[str, Any]:
         async with create_sessionmaker(engine).begin() as session:
             event = await session.scalar(select(Event).where(Event.name_zh == WENZHOU))
             assert event is not None
-            participants = list((await session.scalars(events.participants_query(event.id))).all())
+            participants = list(
+                (await session.scalars(registration.participants_query(event.id))).all()
+            )
             have = sum(len(p.people) for p in participants)
             for number in range(total - have):
                 participant = participants[number % len(participants)]
@@ -82,7 +84,7 @@ async def add_people(database_url: str, total: int) -> dict[str, Any]:
                     )
                 )
             for participant in participants:
-                events._index_for_search(participant)  # what registration does
+                registration._index_for_search(participant)  # what registration does
             await session.flush()
             people = [(p.badge_code, person) for p in participants for person in p.people]
             return {

@@ -49,6 +49,7 @@ from service.middleware import (
     RefuseUnreadableText,
     RequestContext,
 )
+from service.participants.routes import router as participants_router
 from service.reports.routes import router as reports_router
 from service.schedules.routes import router as schedules_router
 from service.schemas import Problem
@@ -129,6 +130,7 @@ def create_app(
     app.include_router(webhooks_router)
     app.include_router(matching_router)
     app.include_router(events_router)
+    app.include_router(participants_router)
     app.include_router(checkins_router)
     app.include_router(meetings_router)
     app.include_router(schedules_router)

@@ -50,6 +50,17 @@ class Unprocessable(ServiceError):
     status, code, title = 422, "invalid", "Invalid request"
 
 
+# Refusals several domains share, declared once.
+
+
+class UnknownParty(Unprocessable):
+    code, title = "unknown_party", "Party does not exist"
+
+
+class SlotOutOfRange(Unprocessable):
+    code, title = "slot_out_of_range", "Slot or table does not exist"
+
+
 class PreconditionRequired(ServiceError):
     status, code, title = 428, "precondition_required", "If-Match header required"
 
@@ -194,17 +205,23 @@ def _field_path(location: Sequence[int | str]) -> str:
     return path or (str(location[0]) if location else "")
 
 
-async def _service_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ServiceError)
+def render_problem(request: Request, error: ServiceError) -> JSONResponse:
+    """An error as its problem document, for a route that answers it without raising (so its
+    transaction still commits: a failed scan is kept)."""
     return problem_response(
         request,
-        status=exc.status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
-        headers=exc.headers,
-        **exc.extra,
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        headers=error.headers,
+        **error.extra,
     )
+
+
+async def _service_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return render_problem(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -121,3 +121,17 @@ def file_response(
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{name}.{file_format}"'},
     )
+
+
+# The request body of every `:import`: the file itself, as the contract shows it.
+IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The file itself: CSV (UTF-8 or GB18030) or XLSX, first row naming "
+        "the columns.",
+        "content": {
+            CSV_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}

@@ -26,7 +26,13 @@ from service.auth.service import Principal
 from service.db import SessionDep
 from service.directory.schemas import Contact
 from service.directory.service import UnknownDomain, domain_codes
-from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
+from service.errors import (
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    UnknownParty,
+    problem_responses,
+)
 from service.models import Intent, IntentTransition, Memorandum, MemorandumTransition
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
@@ -163,7 +169,7 @@ async def list_intents(
     status_code=status.HTTP_201_CREATED,
     operation_id="createIntent",
     summary="Record a cooperation intent between a committee and an organization",
-    responses=problem_responses(service.NotAParty, service.UnknownParty, UnknownDomain),
+    responses=problem_responses(service.NotAParty, UnknownParty, UnknownDomain),
 )
 async def create_intent(
     body: IntentIn, principal: PartnerKey, session: SessionDep, response: Response
@@ -306,7 +312,7 @@ async def list_memoranda(
     status_code=status.HTTP_201_CREATED,
     operation_id="createMemorandum",
     summary="Record a signed memorandum of understanding",
-    responses=problem_responses(service.NotAParty, service.UnknownParty, UnknownDomain),
+    responses=problem_responses(service.NotAParty, UnknownParty, UnknownDomain),
 )
 async def create_memorandum(
     body: MemorandumIn, principal: PartnerKey, session: SessionDep, response: Response

@@ -20,7 +20,7 @@ from service.agreements.schemas import (
 from service.auth.service import Principal
 from service.directory.schemas import Contact
 from service.directory.service import UnknownDomain, domain_codes, load_taxonomy
-from service.errors import Conflict, Forbidden, NotFound, Unprocessable
+from service.errors import Conflict, Forbidden, NotFound, UnknownParty, Unprocessable
 from service.models import (
     ApiKey,
     Committee,
@@ -80,10 +80,6 @@ async def _check_event_refs(
         meeting = await session.get(Meeting, meeting_id)
         if meeting is None or meeting.event_id != event_id:
             raise UnknownEvent(f"Event {event_id} has no meeting {meeting_id}.")
-
-
-class UnknownParty(Unprocessable):
-    code, title = "unknown_party", "Party does not exist"
 
 
 # --- shared -------------------------------------------------------------------------------------

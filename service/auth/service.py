@@ -6,12 +6,12 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
 from sqlalchemy import Uuid, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from service.errors import NotFound, Unprocessable
+from service.errors import NotFound, UnknownParty, Unprocessable
 from service.models import ApiKey, Committee, Organization, RateLimitWindow
 from service.models.columns import utcnow
 from service.statements import table_of
@@ -43,14 +43,24 @@ class Principal:
             organization_id is not None and organization_id == self.organization_id
         )
 
+    def speaks_for(self, party: "CarriesParty") -> bool:
+        """Whether the key speaks for the party a record carries (a participant, say)."""
+        return self.is_party(committee_id=party.committee_id, organization_id=party.organization_id)
+
+
+class CarriesParty(Protocol):
+    """A record that belongs to one committee or one organization."""
+
+    @property
+    def committee_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def organization_id(self) -> uuid.UUID | None: ...
+
 
 def hash_secret(secret: str) -> str:
     """The stored form of a key; keys are random enough that a fast hash is safe."""
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-class UnknownParty(Unprocessable):
-    code, title = "unknown_party", "Party does not exist"
 
 
 class PartyRequired(Unprocessable):

@@ -1,8 +1,7 @@
 """The kiosk over HTTP: check-in, scans, and who is still expected."""
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -10,14 +9,14 @@ from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey, KioskKey
 from service.checkins import service
-from service.checkins.schemas import CheckInIn, CheckInOut, CheckInStatus, ScanOut
+from service.checkins.schemas import CheckInIn, CheckInOut, CheckInStatus, ScanOut, StatusCounts
 from service.db import SessionDep
-from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses
+from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, render_problem
 from service.events import service as events
-from service.events.routes import participant_out
 from service.meetings import service as meetings
-from service.models import Event, Participant, Scan
+from service.models import Scan
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.participants.schemas import participant_out
 from service.schemas import Limit, Page
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["check-in"])
@@ -33,7 +32,7 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
     response_model=CheckInOut,
     responses={
         200: {"model": CheckInOut, "description": "Already checked in: the original time is kept."},
-        **problem_responses(NotFound, events.EventNotAllowed),
+        **problem_responses(NotFound, events.EventNotAllowed, service.NonceReused),
         404: {
             "description": "Unknown event, or unknown badge (`reason: unknown_badge`).",
             "content": PROBLEM_CONTENT,
@@ -47,29 +46,40 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
 async def check_in(
     event_id: uuid.UUID, body: CheckInIn, principal: KioskKey, session: SessionDep, request: Request
 ) -> JSONResponse:
-    async def render(
-        event: Event, participant: Participant, checked_in_at: datetime, reason: str | None
-    ) -> dict[str, Any]:
-        out = CheckInOut(
-            reason=reason,
-            checked_in_at=checked_in_at,
-            participant=participant_out(participant, principal, checked_in_at),
-            agenda=await meetings.agenda(session, event=event, participant=participant),
-        )
-        return out.model_dump(mode="json")
-
-    status, answer = await service.check_in(
+    scan = await service.check_in(
         session,
         event_id=event_id,
         badge_code=body.badge_code,
         nonce=body.nonce,
         scanned_at=body.scanned_at,
         principal=principal,
-        path=request.url.path,
-        render=render,
     )
-    media_type = "application/json" if status < 400 else PROBLEM_MEDIA_TYPE
-    return JSONResponse(answer, status_code=status, media_type=media_type)
+    # Refusals are answered, not raised: the failed scan commits with the request.
+    if scan.outcome == "event_not_open":
+        state = "was not open" if scan.replayed else f"is {scan.event.state}"
+        return render_problem(
+            request,
+            service.EventNotOpen(
+                f"The event {state}; check-in opens when an organizer opens it.",
+                reason="event_not_open",
+            ),
+        )
+    if scan.participant is None or scan.checked_in_at is None:
+        return render_problem(
+            request,
+            service.UnknownBadge(
+                f"No participant of this event has badge {scan.badge_code}.",
+                reason="unknown_badge",
+            ),
+        )
+    first = scan.outcome == "checked_in"
+    answer = CheckInOut(
+        reason=None if first else "already_checked_in",
+        checked_in_at=scan.checked_in_at,
+        participant=participant_out(scan.participant, principal, scan.checked_in_at),
+        agenda=await meetings.agenda(session, event=scan.event, participant=scan.participant),
+    )
+    return JSONResponse(answer.model_dump(mode="json"), status_code=201 if first else 200)
 
 
 @router.get(
@@ -82,7 +92,14 @@ async def check_in_status(
     event_id: uuid.UUID, principal: KioskKey, session: SessionDep
 ) -> CheckInStatus:
     await events.get_event(session, event_id=event_id, principal=principal)
-    return CheckInStatus.model_validate(await service.status(session, event_id=event_id))
+    total, by_kind = await service.status(session, event_id=event_id)
+
+    def out(counts: service.Counts) -> StatusCounts:
+        return StatusCounts(
+            registered=counts.registered, checked_in=counts.checked_in, expected=counts.expected
+        )
+
+    return CheckInStatus(total=out(total), by_kind={k: out(c) for k, c in by_kind.items()})
 
 
 @router.get(

@@ -6,8 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from service.events.schemas import ParticipantOut, PartyKind
 from service.meetings.schemas import Agenda, AgendaEntry
+from service.participants.schemas import ParticipantOut, PartyKind
 from service.schemas import StrictModel, examples_of
 
 

@@ -1,21 +1,60 @@
-"""Check-in at the door: one record per participant, replayable scans, every failure kept."""
+"""Check-in at the door: one record per participant, replayable scans, every failure kept.
+
+A scan is decided first (the event's state, the badge, the check-in claimed against the
+unique participant), then written once with its outcome. Failures are outcomes, not
+exceptions: a failed scan must be committed with the request.
+"""
 
 import uuid
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Literal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
-from service.errors import problem_body
-from service.events import service as events
+from service.errors import Conflict, NotFound, Unprocessable
+from service.events.service import visible_event
 from service.models import CheckIn, Event, Participant, Scan
 from service.models.columns import new_id, utcnow
+from service.participants.service import participants_query
 from service.statements import UPSERT_INSERTS, table_of
 from service.webhooks import service as webhooks
+
+Outcome = Literal["checked_in", "already_checked_in", "unknown_badge", "event_not_open"]
+
+
+class UnknownBadge(NotFound):
+    code, title = "unknown_badge", "Unknown badge"
+
+
+class EventNotOpen(Conflict):
+    code, title = "event_not_open", "Event is not open for check-in"
+
+
+class NonceReused(Unprocessable):
+    code, title = "nonce_reused", "Nonce already used for another badge"
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What a scan came to, for the route to render.
+
+    `participant` is None only for an unknown badge; `checked_in_at` is set when the
+    participant is (now or already) checked in.
+    """
+
+    outcome: Outcome
+    event: Event
+    badge_code: str
+    participant: Participant | None
+    checked_in_at: datetime | None
+    replayed: bool = False
+
 
 # The door's statements are built once: building and keying them again for every scan took
 # more of a check-in's CPU than running them (pyinstrument, in-process check-ins on PostgreSQL).
@@ -23,11 +62,27 @@ from service.webhooks import service as webhooks
 # per-statement work, which took about as much again.
 _SCANS = table_of(Scan)
 _CHECKINS = table_of(CheckIn)
-# A repeat of a nonce (also a concurrent one, which waits for the first to commit) inserts
-# nothing; a second check-in of a participant neither. Their columns are the parameters'.
-_CLAIM_SCAN = {
+_AT_DOOR = (
+    select(Event, Participant)
+    .outerjoin(
+        Participant,
+        (Participant.event_id == Event.id) & (Participant.badge_code == bindparam("badge_code")),
+    )
+    .options(
+        joinedload(Participant.people),
+        joinedload(Participant.committee),
+        joinedload(Participant.organization),
+    )
+    .where(Event.id == bindparam("event_id"))
+)
+_EARLIER_SCAN = select(_SCANS.c.badge_code, _SCANS.c.outcome).where(
+    _SCANS.c.kiosk_key_id == bindparam("kiosk_key_id"), _SCANS.c.nonce == bindparam("nonce")
+)
+# A scan whose nonce a concurrent request of the same key has just taken inserts nothing (it
+# waits for that one to commit); a second check-in of a participant neither.
+_RECORD_SCAN = {
     name: insert(_SCANS)
-    .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
+    .on_conflict_do_nothing(index_elements=["kiosk_key_id", "nonce"])
     .returning(_SCANS.c.id)
     for name, insert in UPSERT_INSERTS.items()
 }
@@ -37,30 +92,25 @@ _CLAIM_CHECKIN = {
     .returning(_CHECKINS.c.checked_in_at)
     for name, insert in UPSERT_INSERTS.items()
 }
-_ANSWER_SCAN = (
-    update(_SCANS)
-    .where(_SCANS.c.id == bindparam("scan_id"))
-    .values(
-        participant_id=bindparam("participant_id"),
-        outcome=bindparam("outcome"),
-        response_status=bindparam("response_status"),
-        response_body=bindparam("response_body"),
-    )
-)
 _EARLIER_CHECKIN = (
     select(CheckIn).where(CheckIn.participant_id == bindparam("participant_id")).with_for_update()
 )
-_REPLAY = select(Scan).where(
-    Scan.event_id == bindparam("event_id"), Scan.nonce == bindparam("nonce")
+_CHECKED_IN_AT = select(_CHECKINS.c.checked_in_at).where(
+    _CHECKINS.c.participant_id == bindparam("participant_id")
 )
 
 
-def party_kind(participant: Participant) -> str:
-    """committee, enterprise, association or institute."""
-    if participant.committee_id is not None:
-        return "committee"
-    assert participant.organization is not None
-    return participant.organization.kind
+async def event_at_door(
+    session: AsyncSession, *, event_id: uuid.UUID, badge_code: str, principal: Principal
+) -> tuple[Event, Participant | None]:
+    """The event and its participant with this badge, party and people, in one query.
+
+    404 and 403 as `get_event`; None for a badge no participant of the event has.
+    """
+    found = await session.execute(_AT_DOOR, {"event_id": event_id, "badge_code": badge_code})
+    row = found.unique().one_or_none()
+    event = visible_event(row[0] if row else None, event_id=event_id, principal=principal)
+    return event, row[1] if row else None
 
 
 async def check_in(
@@ -71,98 +121,98 @@ async def check_in(
     nonce: str | None,
     scanned_at: datetime | None,
     principal: Principal,
-    path: str,
-    render: Any,
-) -> tuple[int, dict[str, Any]]:
-    """Check a badge in and return the answer's status and body; the scan is kept either way.
+) -> ScanResult:
+    """Check a badge in; the scan is kept whatever it comes to.
 
-    Failures are answers here, not exceptions: the scan that failed must be committed. An
-    unknown event (404) or one the key may not serve (403) is raised before any scan is kept.
-    `render(event, participant, checked_in_at, reason)` builds the success body.
+    A nonce is the kiosk's own (its API key's): the same nonce again is the same scan, answered
+    as it was decided, and with another badge a 422. An unknown event (404) or one the key may
+    not serve (403) is raised before any scan is kept.
     """
     code = normalize_badge_code(badge_code)
-    # Read before the nonce is claimed, so a replay loads a participant it does not use: one
-    # query either way, and a first scan, the common case, needs no second one.
-    event, participant = await events.event_at_door(
+    event, participant = await event_at_door(
         session, event_id=event_id, badge_code=code, principal=principal
     )
+    if nonce is not None:
+        replay = await _replay(session, event, participant, code, nonce=nonce, principal=principal)
+        if replay is not None:
+            return replay
     at = scanned_at.astimezone(UTC) if scanned_at else utcnow()
-    # Claim the nonce first, in one statement: a repeat replays the first answer.
-    scan_id = await session.scalar(
-        _CLAIM_SCAN[session.get_bind().dialect.name],
+    result = await _decide(
+        session,
+        event,
+        participant,
+        code,
+        at=at,
+        offline=scanned_at is not None,
+        principal=principal,
+    )
+    recorded = await session.scalar(
+        _RECORD_SCAN[session.get_bind().dialect.name],
         {
             "id": new_id(),
             "event_id": event.id,
             "nonce": nonce,
             "badge_code": code,
+            "participant_id": participant.id if participant is not None else None,
             "kiosk_key_id": principal.key_id,
             "kiosk_name": principal.name,
             "scanned_at": at,
-            "outcome": "unknown_badge",
-            "response_status": 0,
-            "response_body": {},
+            "outcome": result.outcome,
             "created_at": utcnow(),
         },
     )
-    if scan_id is None:
-        replay = await _replay(session, event_id=event.id, nonce=nonce or "")
+    if recorded is None:
+        # The same kiosk sent this nonce twice at once and the other request won: it decided
+        # the scan (and this request, waiting on it, claimed nothing), so answer as it did.
+        replay = await _replay(
+            session, event, participant, code, nonce=nonce or "", principal=principal
+        )
         if replay is None:
-            raise RuntimeError("a scan's nonce was taken but its answer is missing")
+            raise RuntimeError("a scan's nonce was taken but its scan is missing")
         return replay
-    status, body = await _decide(
-        session,
-        offline=scanned_at is not None,
-        event=event,
-        participant=participant,
-        at=at,
-        principal=principal,
-        path=path,
-        render=render,
-        code=code,
-    )
-    await session.execute(
-        _ANSWER_SCAN,
-        {
-            "scan_id": scan_id,
-            "participant_id": participant.id if participant is not None else None,
-            "outcome": body.get("reason") or ("checked_in" if status == 201 else body["code"]),
-            "response_status": status,
-            "response_body": body,
-        },
-    )
-    return status, body
+    return result
+
+
+async def _replay(
+    session: AsyncSession,
+    event: Event,
+    participant: Participant | None,
+    code: str,
+    *,
+    nonce: str,
+    principal: Principal,
+) -> ScanResult | None:
+    earlier = (
+        await session.execute(_EARLIER_SCAN, {"kiosk_key_id": principal.key_id, "nonce": nonce})
+    ).one_or_none()
+    if earlier is None:
+        return None
+    if earlier.badge_code != code:
+        raise NonceReused(
+            f"This kiosk already used nonce {nonce!r} for badge {earlier.badge_code}, not "
+            f"{code}; every scan needs a nonce of its own.",
+            errors=[{"field": "nonce", "message": f"already used for badge {earlier.badge_code}"}],
+        )
+    checked_in_at = None
+    if participant is not None:
+        checked_in_at = await session.scalar(_CHECKED_IN_AT, {"participant_id": participant.id})
+    return ScanResult(earlier.outcome, event, code, participant, checked_in_at, replayed=True)
 
 
 async def _decide(
     session: AsyncSession,
-    *,
-    offline: bool,
     event: Event,
     participant: Participant | None,
-    at: datetime,
-    principal: Principal,
-    path: str,
-    render: Any,
     code: str,
-) -> tuple[int, dict[str, Any]]:
+    *,
+    at: datetime,
+    offline: bool,
+    principal: Principal,
+) -> ScanResult:
     if event.state != "open":
-        return 409, problem_body(
-            status=409,
-            code="event_not_open",
-            title="Event is not open for check-in",
-            detail=f"The event is {event.state}; check-in opens when an organizer opens it.",
-            instance=path,
-            reason="event_not_open",
-        )
+        return ScanResult("event_not_open", event, code, participant, None)
     if participant is None:
-        return 404, problem_body(
-            status=404,
-            code="unknown_badge",
-            title="Unknown badge",
-            detail=f"No participant of this event has badge {code}.",
-            instance=path,
-            reason="unknown_badge",
-        )
+        return ScanResult("unknown_badge", event, code, None, None)
     # One check-in per participant, whatever the number of kiosks: the unique constraint
     # decides, and the loser of a race reads the winner's record.
     checked_in_at = await session.scalar(
@@ -184,7 +234,7 @@ async def _decide(
         if offline and at < existing.checked_in_at:
             existing.checked_in_at = at
             await session.flush()
-        return 200, await render(event, participant, existing.checked_in_at, "already_checked_in")
+        return ScanResult("already_checked_in", event, code, participant, existing.checked_in_at)
     await webhooks.emit(
         session,
         type="checkin.created",
@@ -192,40 +242,49 @@ async def _decide(
             "event_id": event.id,
             "participant_id": participant.id,
             "party": {
-                "kind": party_kind(participant),
-                "id": participant.committee_id or participant.organization_id,
-                "name_zh": events.party_names(participant)[0],
+                "kind": participant.party_kind,
+                "id": participant.party_id,
+                "name_zh": participant.party_names[0],
             },
             "checked_in_at": checked_in_at,
         },
-        parties=[participant.committee_id or participant.organization_id],  # type: ignore[list-item]
+        parties=[participant.party_id],
     )
-    return 201, await render(event, participant, checked_in_at, None)
+    return ScanResult("checked_in", event, code, participant, checked_in_at)
 
 
-async def _replay(
-    session: AsyncSession, *, event_id: uuid.UUID, nonce: str
-) -> tuple[int, dict[str, Any]] | None:
-    scan = await session.scalar(_REPLAY, {"event_id": event_id, "nonce": nonce})
-    if scan is None or not scan.response_status:
-        return None
-    return scan.response_status, scan.response_body
+async def checked_in_times(
+    session: AsyncSession, *, participant_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each of these participants checked in, for those who did."""
+    if not participant_ids:
+        return {}
+    rows = await session.execute(
+        select(CheckIn.participant_id, CheckIn.checked_in_at).where(
+            CheckIn.participant_id.in_(participant_ids)
+        )
+    )
+    return {pid: at for pid, at in rows.all()}
 
 
-async def status(session: AsyncSession, *, event_id: uuid.UUID) -> dict[str, Any]:
-    """Registered, checked in and still expected, in total and by kind of party."""
-    participants = (await session.scalars(events.participants_query(event_id))).all()
-    arrived = await events.checked_in_times(session, participant_ids=[p.id for p in participants])
-    registered = Counter(party_kind(p) for p in participants)
-    checked = Counter(party_kind(p) for p in participants if p.id in arrived)
+@dataclass(frozen=True, slots=True)
+class Counts:
+    registered: int
+    checked_in: int
 
-    def counts(r: int, c: int) -> dict[str, int]:
-        return {"registered": r, "checked_in": c, "expected": r - c}
+    @property
+    def expected(self) -> int:
+        return self.registered - self.checked_in
 
-    return {
-        "total": counts(sum(registered.values()), sum(checked.values())),
-        "by_kind": {
-            kind: counts(registered[kind], checked[kind])
-            for kind in ("committee", "enterprise", "association", "institute")
-        },
-    }
+
+PARTY_KINDS = ("committee", "enterprise", "association", "institute")
+
+
+async def status(session: AsyncSession, *, event_id: uuid.UUID) -> tuple[Counts, dict[str, Counts]]:
+    """Registered and checked in, in total and by kind of party."""
+    participants = (await session.scalars(participants_query(event_id))).all()
+    arrived = await checked_in_times(session, participant_ids=[p.id for p in participants])
+    registered = Counter(p.party_kind for p in participants)
+    checked = Counter(p.party_kind for p in participants if p.id in arrived)
+    total = Counts(sum(registered.values()), sum(checked.values()))
+    return total, {kind: Counts(registered[kind], checked[kind]) for kind in PARTY_KINDS}

@@ -14,8 +14,10 @@ from service.agreements.service import load_demo_agreements
 from service.directory import service as directory
 from service.directory.schemas import CommitteeIn, OrganizationIn
 from service.events import service as events
-from service.events.schemas import EventIn, ParticipantIn, ParticipantPatch
+from service.events.schemas import EventIn
 from service.models import Committee, Event, MeetingRequest, Organization, Preference
+from service.participants.schemas import ParticipantIn, ParticipantPatch
+from service.participants.service import participants_query, register, update_participant
 
 
 def demo_file(name: str) -> Any:
@@ -99,7 +101,7 @@ async def load_event(session: AsyncSession) -> tuple[Event, int]:
     ids = await party_ids(session)
     registered = {
         (p.committee_id or p.organization_id): p
-        for p in (await session.scalars(events.participants_query(event.id))).all()
+        for p in (await session.scalars(participants_query(event.id))).all()
     }
     for item in data["participants"]:
         kind = "committee" if "committee" in item else "organization"
@@ -112,13 +114,13 @@ async def load_event(session: AsyncSession) -> tuple[Event, int]:
         }
         existing = registered.get(party_id)
         if existing is None:
-            await events.register(
+            await register(
                 session,
                 event=event,
                 data=ParticipantIn.model_validate({f"{kind}_id": party_id, **values}),
             )
         else:
-            await events.update_participant(
+            await update_participant(
                 session,
                 event=event,
                 participant_id=existing.id,
@@ -140,7 +142,7 @@ async def _load_requests_and_preferences(
 ) -> None:
     by_party: dict[uuid.UUID | None, uuid.UUID] = {
         (p.committee_id or p.organization_id): p.id
-        for p in (await session.scalars(events.participants_query(event.id))).all()
+        for p in (await session.scalars(participants_query(event.id))).all()
     }
 
     def participant(ref: dict[str, str]) -> uuid.UUID:

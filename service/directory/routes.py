@@ -37,6 +37,7 @@ from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
 from service.spreadsheets import (
     CSV_MEDIA_TYPE,
+    IMPORT_BODY,
     XLSX_MEDIA_TYPE,
     UnreadableFile,
     file_response,
@@ -60,17 +61,6 @@ TextQuery = Annotated[
 ]
 ExportFormat = Annotated[Literal["csv", "xlsx"], Query(alias="format", description="File format.")]
 
-IMPORT_BODY = {
-    "requestBody": {
-        "required": True,
-        "description": "The file itself: CSV (UTF-8 or GB18030) or XLSX, first row naming "
-        "the columns.",
-        "content": {
-            CSV_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-        },
-    }
-}
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The file.",

@@ -7,9 +7,9 @@ from datetime import date as CalendarDate
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from service.schemas import Absent, Name, PatchModel, ShortText, StrictModel
+from service.schemas import Absent, Name, PatchModel, StrictModel
 
 EventState = Literal["draft", "open", "closed"]
 SlotNumber = Annotated[int, Field(ge=1, le=64)]
@@ -116,123 +116,3 @@ class EventOut(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
-
-
-class PersonIn(StrictModel):
-    name: Annotated[Name, Field(max_length=100)]
-    title: ShortText | None = None
-    phone: Annotated[str, Field(max_length=40, pattern=r"^\+?[0-9 ()\-]{5,40}$")] | None = None
-    email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
-        None
-    )
-
-
-class PersonOut(BaseModel):
-    name: str
-    title: str | None
-    phone: str | None = Field(description="Shown only to admins and the person's own party.")
-    email: str | None = Field(description="Shown only to admins and the person's own party.")
-
-
-PARTICIPANT_EXAMPLE: dict[str, Any] = {
-    "committee_id": "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
-    "people": [
-        {
-            "name": "刘宇宁",
-            "title": "秘书长",
-            "phone": "+86 135 2431 8859",
-            "email": "yuning.liu@example.com",
-        }
-    ],
-    "unavailable_slots": [7, 8],
-    "min_meetings": 2,
-    "max_meetings": 6,
-}
-
-
-class ParticipantIn(StrictModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [PARTICIPANT_EXAMPLE]})
-
-    committee_id: uuid.UUID | None = None
-    organization_id: uuid.UUID | None = None
-    people: Annotated[list[PersonIn], Field(min_length=1, max_length=20)]
-    unavailable_slots: Annotated[list[SlotNumber], Field(max_length=64)] = []
-    min_meetings: MeetingCount = 0
-    max_meetings: MeetingCount | None = Field(
-        None, description="Defaults to the number of slots of the event."
-    )
-
-    @model_validator(mode="after")
-    def _one_party(self) -> "ParticipantIn":
-        if (self.committee_id is None) == (self.organization_id is None):
-            raise ValueError("give exactly one of committee_id and organization_id")
-        if self.max_meetings is not None and self.max_meetings < self.min_meetings:
-            raise ValueError("max_meetings must be at least min_meetings")
-        return self
-
-
-class ParticipantPatch(PatchModel):
-    people: Annotated[list[PersonIn], Field(min_length=1, max_length=20)] | Absent = None
-    unavailable_slots: Annotated[list[SlotNumber], Field(max_length=64)] | Absent = None
-    min_meetings: MeetingCount | Absent = None
-    max_meetings: MeetingCount | Absent = None
-
-
-PartyKind = Literal["committee", "enterprise", "association", "institute"]
-
-
-class Party(BaseModel):
-    kind: PartyKind
-    id: uuid.UUID
-    name_zh: str
-    name_en: str | None
-    designation: str | None = Field(description="Committees only.")
-
-
-class ParticipantOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
-                    "event_id": "1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10",
-                    "party": {
-                        "kind": "committee",
-                        "id": "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
-                        "name_zh": "物联网",
-                        "name_en": "Internet of Things and digital twin",
-                        "designation": "ISO/IEC JTC 1/SC 41",
-                    },
-                    "badge_code": "K7QHD-3MXTA",
-                    "people": PARTICIPANT_EXAMPLE["people"],
-                    "unavailable_slots": [7, 8],
-                    "min_meetings": 2,
-                    "max_meetings": 6,
-                    "checked_in_at": None,
-                    "version": 1,
-                    "created_at": "2025-09-01T02:00:00Z",
-                }
-            ]
-        }
-    )
-
-    id: uuid.UUID
-    event_id: uuid.UUID
-    party: Party
-    badge_code: str | None = Field(
-        description="Shown to admins, kiosks and the party itself: it checks the party in."
-    )
-    people: list[PersonOut]
-    unavailable_slots: list[int]
-    min_meetings: int
-    max_meetings: int
-    checked_in_at: datetime | None
-    version: int
-    created_at: datetime
-
-
-class ParticipantImportResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"created": 57, "updated": 0}]})
-
-    created: int
-    updated: int

@@ -17,6 +17,7 @@ from service.errors import (
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
+    SlotOutOfRange,
     problem_responses,
 )
 from service.events import service as events
@@ -37,6 +38,7 @@ from service.meetings.schemas import (
 )
 from service.models import Event, Meeting, MeetingRequest, Preference
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.participants.service import get_participant
 from service.schedules.service import committee_tables
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
@@ -342,7 +344,7 @@ async def list_meetings(
         NotFound,
         service.DoubleBooked,
         service.NoSchedule,
-        service.SlotOutOfRange,
+        SlotOutOfRange,
         service.NotRegistered,
         service.NotCounterparts,
     ),
@@ -407,7 +409,7 @@ async def get_meeting(
     responses=problem_responses(
         NotFound,
         service.DoubleBooked,
-        service.SlotOutOfRange,
+        SlotOutOfRange,
         PreconditionFailed,
         PreconditionRequired,
     ),
@@ -481,10 +483,8 @@ async def get_agenda(
     request: Request,
 ) -> Agenda:
     event = await events.get_event(session, event_id=event_id, principal=principal)
-    participant = await events.get_participant(
-        session, event_id=event_id, participant_id=participant_id
-    )
-    if principal.role == "partner" and not service.party_of(principal, participant):
+    participant = await get_participant(session, event_id=event_id, participant_id=participant_id)
+    if principal.role == "partner" and not principal.speaks_for(participant):
         raise NotFound(f"No participant {participant_id} in event {event_id}.")
     published = await service.current_schedule(session, event_id=event_id, state="published")
     agenda = Agenda(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
 from service.directory import service as directory
-from service.errors import Conflict, Forbidden, NotFound, Unprocessable
+from service.errors import Conflict, Forbidden, NotFound, SlotOutOfRange, Unprocessable
 from service.events import service as events
 from service.meetings.schemas import MeetingIn, MeetingPatch, MeetingRequestIn, PreferenceIn
 from service.models import (
@@ -25,6 +25,7 @@ from service.models import (
     Schedule,
 )
 from service.models.columns import utcnow
+from service.participants.service import participants_query
 from service.statements import table_of
 from service.versions import require_match
 
@@ -53,22 +54,11 @@ class NoSchedule(Conflict):
     code, title = "no_schedule", "No schedule to place meetings in"
 
 
-class SlotOutOfRange(Unprocessable):
-    code, title = "slot_out_of_range", "Slot or table does not exist"
-
-
-def party_of(principal: Principal, participant: Participant) -> bool:
-    """Whether the key speaks for this participant's party."""
-    return principal.is_party(
-        committee_id=participant.committee_id, organization_id=participant.organization_id
-    )
-
-
 async def _registered(
     session: AsyncSession, *, event_id: uuid.UUID, participant_id: uuid.UUID
 ) -> Participant:
     participant = await session.scalar(
-        events.participants_query(event_id).where(Participant.id == participant_id)
+        participants_query(event_id).where(Participant.id == participant_id)
     )
     if participant is None:
         raise NotRegistered(
@@ -103,7 +93,7 @@ async def create_request(
     sender = await _registered(session, event_id=event.id, participant_id=data.from_participant_id)
     recipient = await _registered(session, event_id=event.id, participant_id=data.to_participant_id)
     _counterparts(sender, recipient)
-    if not (principal.is_admin or party_of(principal, sender)):
+    if not (principal.is_admin or principal.speaks_for(sender)):
         raise Forbidden("A partner key asks for meetings only in its own party's name.")
     request = MeetingRequest(
         event_id=event.id,
@@ -136,7 +126,7 @@ async def visible_request(
         recipient = await _registered(
             session, event_id=event_id, participant_id=request.to_participant_id
         )
-        if principal.is_admin or party_of(principal, sender) or party_of(principal, recipient):
+        if principal.is_admin or principal.speaks_for(sender) or principal.speaks_for(recipient):
             return request, sender, recipient
     raise NotFound(f"No meeting request {request_id} in event {event_id}.")
 
@@ -156,7 +146,7 @@ async def act_on_request(
     )
     require_match(if_match, version=request.version)
     actor = sender if action == "withdraw" else recipient
-    if not (principal.is_admin or party_of(principal, actor)):
+    if not (principal.is_admin or principal.speaks_for(actor)):
         who = "sender" if action == "withdraw" else "recipient"
         raise Forbidden(f"Only the {who} may {action} this request.")
     if request.state != "pending":
@@ -213,7 +203,7 @@ async def set_preference(
     owner = await _registered(session, event_id=event.id, participant_id=data.participant_id)
     counterpart = await _registered(session, event_id=event.id, participant_id=data.counterpart_id)
     _counterparts(owner, counterpart)
-    if not (principal.is_admin or party_of(principal, owner)):
+    if not (principal.is_admin or principal.speaks_for(owner)):
         raise Forbidden("A partner key sets only its own party's preferences.")
     preference = await _preference_of(session, owner.id, counterpart.id)
     if preference is None:
@@ -471,20 +461,18 @@ async def meeting_changes(session: AsyncSession, *, meeting_id: uuid.UUID) -> li
 
 def party_name(participant: Participant) -> dict[str, Any]:
     """The participant as a name in both languages."""
-    names = events.party_names(participant)
-    name_en = (
-        participant.committee.name_en
-        if participant.committee
-        else (participant.organization.name_en if participant.organization else None)
-    )
-    return {"participant_id": participant.id, "name_zh": names[0], "name_en": name_en}
+    return {
+        "participant_id": participant.id,
+        "name_zh": participant.party_names[0],
+        "name_en": participant.party_name_en,
+    }
 
 
 async def names_by_participant(
     session: AsyncSession, *, event_id: uuid.UUID
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """Every participant of the event as a bilingual name."""
-    rows = (await session.scalars(events.participants_query(event_id))).all()
+    rows = (await session.scalars(participants_query(event_id))).all()
     return {p.id: party_name(p) for p in rows}
 
 
@@ -523,7 +511,7 @@ async def agenda(
         p.id: p
         for p in (
             await session.scalars(
-                events.participants_query(event.id).where(Participant.id.in_(counterpart_ids))
+                participants_query(event.id).where(Participant.id.in_(counterpart_ids))
             )
         ).all()
     }

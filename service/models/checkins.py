@@ -2,13 +2,10 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
     CheckConstraint,
     ForeignKey,
-    Integer,
     String,
     UniqueConstraint,
     Uuid,
@@ -41,12 +38,13 @@ class CheckIn(Base):
 
 
 class Scan(Base):
-    """Every badge presented at a kiosk, successful or not, with the answer it got."""
+    """Every badge presented at a kiosk, successful or not, with what it came to."""
 
     __tablename__ = "scans"
     __table_args__ = (
         CheckConstraint(one_of("outcome", SCAN_OUTCOMES), name="outcome"),
-        UniqueConstraint("event_id", "nonce"),
+        # A nonce is the kiosk's own: unique per API key, so two devices never cross.
+        UniqueConstraint("kiosk_key_id", "nonce"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -60,6 +58,4 @@ class Scan(Base):
     kiosk_name: Mapped[str | None] = mapped_column(String(200))
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(20))
-    response_status: Mapped[int] = mapped_column(Integer)
-    response_body: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

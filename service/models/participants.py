@@ -61,6 +61,40 @@ class Participant(Base):
     committee: Mapped[Committee | None] = relationship(lazy="raise")
     organization: Mapped[Organization | None] = relationship(lazy="raise")
 
+    # The party it carries: a committee or an organization (loaded with it where used).
+
+    @property
+    def party_id(self) -> uuid.UUID:
+        """The committee's or the organization's id."""
+        party = self.committee_id or self.organization_id
+        assert party is not None
+        return party
+
+    @property
+    def party_kind(self) -> str:
+        """committee, enterprise, association or institute."""
+        if self.committee_id is not None:
+            return "committee"
+        assert self.organization is not None
+        return self.organization.kind
+
+    @property
+    def party_names(self) -> list[str]:
+        """The names the party goes by, as stored, the Chinese name first."""
+        if self.committee is not None:
+            c = self.committee
+            return [c.name_zh, c.name_en, c.designation]
+        assert self.organization is not None
+        o = self.organization
+        return [n for n in (o.name_zh, o.name_en) if n]
+
+    @property
+    def party_name_en(self) -> str | None:
+        """The party's English name, where it has one."""
+        party = self.committee or self.organization
+        assert party is not None
+        return party.name_en
+
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 

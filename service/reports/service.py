@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.checkins.service import party_kind
 from service.config import Settings
 from service.directory.service import load_taxonomy
 from service.events import service as events
@@ -22,6 +21,7 @@ from service.models import (
     Memorandum,
     MemorandumDomain,
 )
+from service.participants.service import participants_query
 from service.schedules.service import match_scores, participants_with_domains
 
 KINDS = ("committee", "enterprise", "association", "institute")
@@ -56,7 +56,7 @@ async def figures(session: AsyncSession, *, event_list: list[Event]) -> dict[str
     """Participants, check-ins, meetings, intents and memoranda of these events."""
     event_ids = [e.id for e in event_list]
     participants = [
-        p for e in event_ids for p in (await session.scalars(events.participants_query(e))).all()
+        p for e in event_ids for p in (await session.scalars(participants_query(e))).all()
     ]
     arrived = (
         set(
@@ -69,8 +69,8 @@ async def figures(session: AsyncSession, *, event_list: list[Event]) -> dict[str
         if event_ids
         else set()
     )
-    registered = Counter(party_kind(p) for p in participants)
-    checked = Counter(party_kind(p) for p in participants if p.id in arrived)
+    registered = Counter(p.party_kind for p in participants)
+    checked = Counter(p.party_kind for p in participants if p.id in arrived)
 
     statuses: Counter[str] = Counter()
     per_slot: Counter[int] = Counter()

@@ -11,7 +11,6 @@ from sqlalchemy.orm import joinedload
 
 from service.config import Settings
 from service.errors import Conflict, PreconditionFailed
-from service.events import service as events
 from service.matching import service as matching
 from service.meetings.service import current_schedule
 from service.models import (
@@ -25,6 +24,7 @@ from service.models import (
     Schedule,
 )
 from service.models.columns import utcnow
+from service.participants.service import participants_query
 from service.scoring.reference import score_pair
 from service.solver import engine
 from service.solver.problem import Attendee, Candidate, Placement, Problem
@@ -50,7 +50,7 @@ class Pair:
 
 async def committee_tables(session: AsyncSession, *, event: Event) -> dict[uuid.UUID, int]:
     """Each committee's own table: set by hand, or the lowest free ones in designation order."""
-    participants = (await session.scalars(events.participants_query(event.id))).all()
+    participants = (await session.scalars(participants_query(event.id))).all()
     committees = sorted(
         (p for p in participants if p.committee is not None),
         key=lambda p: (p.committee.designation if p.committee else "", str(p.id)),
@@ -72,7 +72,7 @@ async def participants_with_domains(
     session: AsyncSession, *, event_id: uuid.UUID
 ) -> list[Participant]:
     """The event's participants with their parties' domains loaded, for scoring."""
-    stmt = events.participants_query(event_id).options(
+    stmt = participants_query(event_id).options(
         joinedload(Participant.committee).selectinload(Committee.domains),
         joinedload(Participant.organization).selectinload(Organization.domains),
     )
@@ -332,7 +332,7 @@ async def publish(session: AsyncSession, *, event: Event, if_match: str | None =
     draft.state = "published"
     draft.published_at = utcnow()
     await session.flush()
-    participants = (await session.scalars(events.participants_query(event.id))).all()
+    participants = (await session.scalars(participants_query(event.id))).all()
     await webhooks.emit(
         session,
         type="schedule.published",

@@ -226,3 +226,47 @@ async def test_first_check_in_tells_partner_systems_once(
     assert len(events) == 1
     assert events[0].payload["participant_id"] == participant["id"]
     assert events[0].payload["party"]["name_zh"] == participant["party"]["name_zh"]
+
+
+async def test_a_nonce_belongs_to_one_kiosk(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    """Kiosk 2 using the nonce kiosk 1 used checks its own badge in, never gets kiosk 1's
+    answer; and one kiosk's nonce sent again with another badge is a 422 naming both."""
+    first_kiosk, second_kiosk = await make_key("kiosk"), await make_key("kiosk")
+    event_id, one = await _participant(client, admin, 3)
+    _, other = await _participant(client, admin, 4)
+    url = f"/v1/events/{event_id}/checkins"
+    by_first = await client.post(
+        url, json={"badge_code": one["badge_code"], "nonce": "n1"}, headers=first_kiosk
+    )
+    by_second = await client.post(
+        url, json={"badge_code": other["badge_code"], "nonce": "n1"}, headers=second_kiosk
+    )
+    assert by_first.status_code == by_second.status_code == 201, by_second.text
+    assert by_second.json()["participant"]["id"] == other["id"]
+    shown = await client.get(f"/v1/events/{event_id}/participants/{other['id']}", headers=admin)
+    assert shown.json()["checked_in_at"] == by_second.json()["checked_in_at"]
+    crossed = await client.post(
+        url, json={"badge_code": other["badge_code"], "nonce": "n1"}, headers=first_kiosk
+    )
+    assert crossed.status_code == 422
+    problem = crossed.json()
+    assert problem["code"] == "nonce_reused"
+    assert one["badge_code"] in problem["detail"] and other["badge_code"] in problem["detail"]
+    scans = (await client.get(f"/v1/events/{event_id}/scans", headers=admin)).json()["items"]
+    assert sorted(s["badge_code"] for s in scans) == sorted(
+        [one["badge_code"], other["badge_code"]]
+    )
+
+
+async def test_an_unknown_badge_carries_a_request_id(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    kiosk = await make_key("kiosk")
+    event_id, _ = await _participant(client, admin)
+    unknown = await client.post(
+        f"/v1/events/{event_id}/checkins", json={"badge_code": "XXXXX-YYYYY"}, headers=kiosk
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["request_id"] == unknown.headers["X-Request-ID"]

@@ -12,7 +12,7 @@ import zxingcpp
 from PIL import Image
 
 from service.badges import ALPHABET
-from service.events import service as events_service
+from service.participants import service as participants_service
 from tests.conftest import Headers, KeyFactory
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -90,7 +90,7 @@ async def test_a_badge_code_drawn_twice_is_drawn_again(
         await client.post(url, json={"committee_id": first["id"], **person}, headers=admin)
     ).json()
     draws = iter([taken["badge_code"], "K7Q-4HD-9WM"])  # 46 random bits: forced here
-    with patch.object(events_service, "new_badge_code", lambda: next(draws)):
+    with patch.object(participants_service, "new_badge_code", lambda: next(draws)):
         again = await client.post(url, json={"committee_id": second["id"], **person}, headers=admin)
     assert again.status_code == 201, again.text
     assert again.json()["badge_code"] == "K7Q-4HD-9WM"
