@@ -20,9 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("scans", schema=None) as batch_op:
         batch_op.drop_constraint("uq_scans_event_id_nonce", type_="unique")
-        batch_op.create_unique_constraint(
-            "uq_scans_kiosk_key_id_nonce", ["kiosk_key_id", "nonce"]
-        )
+        batch_op.create_unique_constraint("uq_scans_kiosk_key_id_nonce", ["kiosk_key_id", "nonce"])
         batch_op.drop_column("response_status")
         batch_op.drop_column("response_body")
 
