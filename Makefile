@@ -26,8 +26,9 @@ run: install
 	@echo "Serving on http://$(HOST):$(PORT) - interactive docs at http://$(HOST):$(PORT)/docs"
 	$(BIN)/python -m service serve --host $(HOST) --port $(PORT)
 
+# Two worker processes (xdist), one per core of the machines this runs on; each has its own database.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check service migrations tests bench

@@ -5,8 +5,7 @@ SQLite file. The schema comes from the Alembic migrations, never from create_all
 """
 
 import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,22 +20,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from service import schema_migrations
 from service.app import create_app
-from service.auth.service import create_api_key
 from service.config import Settings
 from service.db import Base, create_engine, create_sessionmaker
 from service.demo.load import load_demo
 from service.directory.service import sync_taxonomy
 from service.models.columns import utcnow
+from tests.support import Headers, KeyFactory, Workers, key_in, new_postgres_database
 
 # CI must give the same verdict on the same commit: there, property tests draw a fixed sequence
 # of examples; on a developer's machine they explore new ones every run.
 if os.environ.get("CI"):
     hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
     hypothesis.settings.load_profile("ci")
-
-Headers = dict[str, str]
-KeyFactory = Callable[..., Awaitable[Headers]]
-Workers = tuple[httpx.AsyncClient, httpx.AsyncClient]
 
 
 @pytest.fixture(scope="session")
@@ -47,17 +42,8 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     if not base:
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/test.db"
         return
-    url = make_url(base)
-    name = f"{url.database or 'test'}_run_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(Settings(database_url=base), isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with new_postgres_database(base, f"{make_url(base).database or 'test'}_run") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -130,19 +116,12 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _make_key(maker: Any, role: str = "admin", **binding: Any) -> Headers:
-    binding = {k: uuid.UUID(str(v)) for k, v in binding.items()}
-    async with maker.begin() as session:
-        _, secret = await create_api_key(session, name=f"test {role}", role=role, **binding)
-    return {"Authorization": f"Bearer {secret}"}
-
-
 @pytest.fixture
 def make_key(session_factory: Any) -> KeyFactory:
     """Create an API key in the test's transaction and return its Authorization header."""
 
     async def make(role: str = "admin", **binding: Any) -> Headers:
-        return await _make_key(session_factory, role, **binding)
+        return await key_in(session_factory, role, **binding)
 
     return make
 
@@ -194,7 +173,7 @@ async def two_workers(settings: Settings, committed_app: FastAPI) -> AsyncIterat
 @pytest.fixture
 def committed_key(committed_app: FastAPI) -> KeyFactory:
     async def make(role: str = "admin", **binding: Any) -> Headers:
-        return await _make_key(committed_app.state.sessionmaker, role, **binding)
+        return await key_in(committed_app.state.sessionmaker, role, **binding)
 
     return make
 
@@ -206,17 +185,54 @@ async def scratch_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
     if url.get_backend_name() == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/scratch.db"
         return
-    name = f"scratch_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(settings, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with new_postgres_database(settings.database_url, "scratch") as scratch:
+        yield scratch
 
 
-def random_id() -> str:
-    return str(uuid.uuid4())
+# Tests that touch no database (the solver's, the scoring's) give the same verdict on either:
+# the PostgreSQL pass (TEST_DATABASE_URL set) leaves them to the SQLite pass and says so.
+DATABASE_FIXTURES = frozenset({"database_url", "scratch_url"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    collected = len(items)
+    if os.environ.get("TEST_DATABASE_URL"):
+        database_free = [
+            item for item in items if not DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        ]
+        if database_free:
+            config.hook.pytest_deselected(items=database_free)
+            kept = set(map(id, items)) - set(map(id, database_free))
+            items[:] = [item for item in items if id(item) in kept]
+    config.stash[_COUNTS] = (collected, len(items))
+
+
+_COUNTS = pytest.StashKey[tuple[int, int]]()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker hands its counts to the controller, which prints them.
+    counts = session.config.stash.get(_COUNTS, None)
+    if counts is not None and hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["test_counts"] = counts
+
+
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    counts = getattr(node, "workeroutput", {}).get("test_counts")
+    if counts is not None:
+        node.config.stash[_COUNTS] = tuple(counts)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    counts = config.stash.get(_COUNTS, None)
+    if counts is None or hasattr(config, "workerinput"):
+        return
+    collected, selected = counts
+    terminalreporter.write_line(
+        f"test cases: {collected} collected, {selected} run on this database"
+        + (
+            f", {collected - selected} database-free ones left to the SQLite pass"
+            if collected != selected
+            else ""
+        )
+    )

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Headers
+from tests.support import Headers
 
 PROBLEM = "application/problem+json"
 

@@ -3,9 +3,6 @@
 import asyncio
 import csv
 import io
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,22 +13,13 @@ from sqlalchemy import insert, select
 from service.config import Settings
 from service.db import Base, create_engine
 from service.models import IdempotencyRecord, OutboxEvent
+from tests.support import CliRun, run_cli
 
 
 def run(
     database_url: str, *args: str, check: bool = True, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
-    result = subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+) -> CliRun:
+    return run_cli(*args, env={**(env or {}), "DATABASE_URL": database_url}, check=check)
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.events.test_routes import WENZHOU
-from tests.test_workers import ServerProcess, free_port, run_cli, service_env
+from tests.support import WENZHOU, ServerProcess, free_port, run_cli, service_env
 
 # A request that the service has not answered after this long counts as hung.
 CLIENT_TIMEOUT_S = 10.0
@@ -122,7 +121,7 @@ def cluster() -> Iterator[Cluster]:
 
 async def _kiosk_setup(cluster: Cluster, base_url: str) -> tuple[str, dict[str, str], list[Any]]:
     env = service_env(cluster.url)
-    secret = run_cli("create-api-key", "--role", "admin", "--name", "faults", env=env)
+    secret = run_cli("create-api-key", "--role", "admin", "--name", "faults", env=env).stdout
     admin = {"Authorization": f"Bearer {secret.strip().splitlines()[-1]}"}
     async with httpx.AsyncClient(base_url=base_url, timeout=CLIENT_TIMEOUT_S) as client:
         kiosk_key = (

@@ -21,7 +21,7 @@ from schemathesis import checks
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
 
-from tests.conftest import Headers, KeyFactory
+from tests.support import Headers, KeyFactory
 
 CONTRACT = Path(__file__).resolve().parent.parent / "openapi.yaml"
 SCHEMA = schemathesis.openapi.from_path(CONTRACT)

@@ -13,7 +13,7 @@ from service import idempotency
 from service.idempotency import purge_expired
 from service.models import IdempotencyRecord
 from service.models.columns import utcnow
-from tests.conftest import Headers, KeyFactory, Workers
+from tests.support import Headers, KeyFactory, Workers
 
 BODY = {
     "kind": "enterprise",

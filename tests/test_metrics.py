@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.metrics import exposition_registry
 from service.models import WebhookSubscription
 from service.webhooks.service import emit
-from tests.conftest import Headers
+from tests.support import Headers
 
 ROOT = Path(__file__).resolve().parent.parent
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.app import create_app
 from service.config import Settings
 from service.middleware import JsonLogFormatter
-from tests.conftest import Headers
+from tests.support import Headers
 
 
 async def test_request_id_is_echoed_or_made(client: httpx.AsyncClient) -> None:

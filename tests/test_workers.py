@@ -7,163 +7,30 @@ schedule's no-double-booking rule.
 """
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from service.config import Settings
-from service.db import create_engine
-from tests.events.test_routes import EVENT, WENZHOU
-from tests.meetings.test_routes import key_for
+from tests.support import (
+    EVENT,
+    WENZHOU,
+    ServerProcess,
+    key_for,
+    new_postgres_database,
+    run_cli,
+    service_env,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 WORKERS = 4
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def run_cli(*args: str, env: dict[str, str]) -> str:
-    """Run `python -m service ...` and return what it printed; fail the test on an error."""
-    done = subprocess.run(
-        [sys.executable, "-m", "service", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"`service {' '.join(args)}` failed:\n{done.stderr}"
-    return done.stdout
-
-
-def service_env(database_url: str, **settings: str) -> dict[str, str]:
-    """The environment of a service process: this one's, the database, and the settings given."""
-    return {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **settings}
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        text_ = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text_.split()]
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        pass
-    return inodes
-
-
-@dataclass
-class ServerProcess:
-    """`python -m service serve` as a child process: started, awaited ready, always stopped."""
-
-    database_url: str
-    workers: int = WORKERS
-    settings: dict[str, str] = field(default_factory=dict)
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path = field(
-        default_factory=lambda: Path(tempfile.mkstemp(prefix="smk-serve-", suffix=".log")[1])
-    )
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "service", "serve", "--workers", str(self.workers)]
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)],
-                cwd=REPO,
-                env=service_env(self.database_url, **self.settings),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    async def wait_ready(self, within: float = 60) -> None:
-        """Until /readyz answers 200 (or fail, showing the server's log)."""
-        assert self.process is not None
-        deadline = time.monotonic() + within
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, f"server exited:\n{self.log()}"
-                try:
-                    if (await client.get("/readyz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"server not ready after {within} s:\n{self.log()}")
-
-    def stop(self, timeout: float = 30) -> int | None:
-        """SIGTERM, then SIGKILL to the whole process group if it does not exit in time."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-            raise
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
-
-    def worker_pids(self) -> list[int]:
-        assert self.process is not None
-        return _children(self.process.pid)
-
-    def pid_serving(self, client_port: int) -> int | None:
-        """The worker process holding the server side of the connection from client_port."""
-        wanted = f"0100007F:{self.port:04X} 0100007F:{client_port:04X}"
-        inode = None
-        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-            parts = line.split()
-            if f"{parts[1]} {parts[2]}" == wanted:
-                inode = parts[9]
-                break
-        if inode is None:
-            return None
-        for pid in self.worker_pids():
-            if inode in _socket_inodes(pid):
-                return pid
-        return None
 
 
 def tracing_client(server: ServerProcess, **kwargs: Any) -> httpx.AsyncClient:
@@ -233,16 +100,8 @@ async def scratch_postgres(settings: Settings) -> AsyncIterator[str]:
             "several worker processes need PostgreSQL (SQLite is for one process); this runs "
             "in the PostgreSQL pass, with TEST_DATABASE_URL=postgresql+asyncpg://..."
         )
-    name = f"scratch_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(settings, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        await admin.dispose()
+    async with new_postgres_database(settings.database_url, "scratch") as scratch:
+        yield scratch
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +109,7 @@ async def served(scratch_postgres: str) -> AsyncIterator[Served]:
     env = service_env(scratch_postgres)
     run_cli("migrate", env=env)
     run_cli("load-demo", env=env)
-    secret = run_cli("create-api-key", "--role", "admin", "--name", "workers", env=env)
+    secret = run_cli("create-api-key", "--role", "admin", "--name", "workers", env=env).stdout
     admin = {"Authorization": f"Bearer {secret.strip().splitlines()[-1]}"}
     server = ServerProcess(
         scratch_postgres,

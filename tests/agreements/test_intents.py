@@ -6,8 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Headers, KeyFactory, random_id
-from tests.events.test_routes import EVENT
+from tests.support import EVENT, Headers, KeyFactory, random_id
 
 PROBLEM = "application/problem+json"
 FLOW = {

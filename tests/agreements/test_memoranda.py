@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.demo.load import load_demo
 from service.models import Intent, Memorandum
-from tests.conftest import Headers, KeyFactory, random_id
+from tests.support import Headers, KeyFactory, random_id
 
 FLOW = {
     "signed": ["active"],

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import KeyFactory
+from tests.support import KeyFactory
 
 
 @pytest.fixture

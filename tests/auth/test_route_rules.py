@@ -11,7 +11,7 @@ from fastapi.routing import APIRoute
 
 from service.app import create_app
 from service.auth.dependencies import RoleGate
-from tests.conftest import KeyFactory
+from tests.support import KeyFactory
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
 ROLES = ("admin", "partner", "kiosk")

@@ -3,7 +3,7 @@
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import Headers, KeyFactory, Workers
+from tests.support import Headers, KeyFactory, Workers
 
 
 async def test_admin_creates_lists_and_revokes_keys(

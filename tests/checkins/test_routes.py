@@ -8,8 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import OutboxEvent
-from tests.conftest import Headers, KeyFactory, Workers
-from tests.events.test_routes import EVENT, demo_event
+from tests.support import EVENT, Headers, KeyFactory, Workers, demo_event
 
 
 async def _participant(

@@ -6,7 +6,7 @@ import io
 import httpx
 from openpyxl import Workbook, load_workbook
 
-from tests.conftest import Headers
+from tests.support import Headers
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADER = ["designation", "level", "name_zh", "name_en", "scope", "domains"]

@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.conftest import Headers, KeyFactory, random_id
+from tests.support import Headers, KeyFactory, random_id
 
 PROBLEM = "application/problem+json"
 

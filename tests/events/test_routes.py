@@ -3,7 +3,6 @@
 import io
 import itertools
 import string
-from typing import Any
 from unittest.mock import patch
 
 import httpx
@@ -13,34 +12,9 @@ from PIL import Image
 
 from service.badges import ALPHABET
 from service.participants import service as participants_service
-from tests.conftest import Headers, KeyFactory
+from tests.support import EVENT, Headers, KeyFactory, demo_event, slots
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-WENZHOU = "浙江省标准稳链提升暨标技委建设工作推进会 · 技术委员会对接活动"
-
-
-def slots(count: int = 3, minutes: int = 20) -> list[dict[str, str]]:
-    return [
-        {
-            "start": f"2025-10-10T{9 + i:02d}:00:00+08:00",
-            "end": f"2025-10-10T{9 + i:02d}:{minutes:02d}:00+08:00",
-        }
-        for i in range(count)
-    ]
-
-
-EVENT = {
-    "name_zh": "测试对接会",
-    "venue": "温州",
-    "date": "2025-10-10",
-    "slots": slots(),
-    "tables": 5,
-}
-
-
-async def demo_event(client: httpx.AsyncClient, headers: Headers) -> dict[str, Any]:
-    events = (await client.get("/v1/events", headers=headers)).json()["items"]
-    return next(e for e in events if e["name_zh"] == WENZHOU)
 
 
 async def test_demo_event_has_8_slots_22_tables_57_parties(

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.app import create_app
 from service.config import Settings
-from tests.conftest import Headers, KeyFactory, random_id
+from tests.support import Headers, KeyFactory, random_id
 
 PROBLEM = "application/problem+json"
 XIXI_LANSI = "杭州西溪澜思人工智能科技有限公司"

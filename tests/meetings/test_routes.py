@@ -6,27 +6,7 @@ from unittest.mock import patch
 import httpx
 
 from service.meetings import service as meetings
-from tests.conftest import Headers, KeyFactory
-from tests.events.test_routes import EVENT, demo_event
-
-
-async def parties(
-    client: httpx.AsyncClient, admin: Headers
-) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
-    event = await demo_event(client, admin)
-    items = (
-        await client.get(
-            f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
-        )
-    ).json()["items"]
-    committees = [p for p in items if p["party"]["kind"] == "committee"]
-    organizations = [p for p in items if p["party"]["kind"] != "committee"]
-    return event["id"], committees, organizations
-
-
-def key_for(participant: dict[str, Any]) -> dict[str, str]:
-    kind = "committee_id" if participant["party"]["kind"] == "committee" else "organization_id"
-    return {kind: participant["party"]["id"]}
+from tests.support import EVENT, Headers, KeyFactory, key_for, parties
 
 
 async def test_request_accept_decline_withdraw_by_the_right_side(

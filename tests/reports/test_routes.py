@@ -6,8 +6,7 @@ import io
 import httpx
 from openpyxl import load_workbook
 
-from tests.conftest import Headers, KeyFactory
-from tests.events.test_routes import demo_event
+from tests.support import Headers, KeyFactory, demo_event
 
 
 async def test_demo_report_gives_the_figures_of_the_source(

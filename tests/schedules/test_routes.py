@@ -12,9 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import OutboxEvent
-from tests.conftest import Headers, KeyFactory, Workers
-from tests.events.test_routes import EVENT
-from tests.meetings.test_routes import key_for, parties
+from tests.support import EVENT, Headers, KeyFactory, Workers, key_for, parties
 
 
 async def all_meetings(

@@ -18,8 +18,8 @@ from service.solver.floors import MATCH_SETS_LIMIT, person_floors
 from service.solver.prepared import Prepared, objective_of, prepare
 from service.solver.rules import check_event
 from service.solver.selection import freedom_of, select_flow
-from tests.scheduling.test_engine import _committee_day
-from tests.scheduling.test_proof import _fewest_breaks, small_flow
+from tests.solver.test_engine import _committee_day
+from tests.solver.test_proof import _fewest_breaks, small_flow
 
 
 def _at_floor(prep: Prepared, chosen: list[int], floors: list[int]) -> dict[int, int] | None:

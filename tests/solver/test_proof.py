@@ -17,7 +17,7 @@ from service.solver.proof import optimal_selections, prove_breaks
 from service.solver.rules import check_event
 from service.solver.selection import Freedom, freedom_of, select_flow
 from service.solver.slotting import LevelResult
-from tests.scheduling.test_kempe import _optimal_selections, _small_event
+from tests.solver.test_kempe import _optimal_selections, _small_event
 
 
 def _fewest_breaks(prep: Prepared, tasks: frozenset[int]) -> int | None:

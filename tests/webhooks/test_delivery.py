@@ -26,7 +26,7 @@ from service.db import Base
 from service.models import ApiKey, OutboxEvent, WebhookDelivery
 from service.models.columns import utcnow
 from service.webhooks.delivery import backoff, deliver_due, is_public_address
-from tests.conftest import Headers, KeyFactory, _make_key
+from tests.support import Headers, KeyFactory, key_in
 from tests.webhooks.conftest import Receiver
 
 SECRET = "whsec_test-secret-0123456789"
@@ -326,7 +326,7 @@ async def test_a_notification_survives_the_process_and_is_sent_after_a_restart(
 ) -> None:
     first = create_app(hook_settings, engine=committed_engine)
     async with first.router.lifespan_context(first):
-        admin = await _make_key(first.state.sessionmaker, "admin")
+        admin = await key_in(first.state.sessionmaker, "admin")
         transport = httpx.ASGITransport(app=first)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             webhook = await subscribe(client, admin, receiver.url)

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.conftest import Headers, KeyFactory, random_id
+from tests.support import Headers, KeyFactory, random_id
 
 
 @pytest.mark.parametrize(

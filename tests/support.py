@@ -1,0 +1,286 @@
+"""What the tests share: the demo's names, API helpers, the command line, server processes.
+
+One module, so no test module imports another's (private) names.
+"""
+
+import asyncio
+import concurrent.futures
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from service import __main__ as cli
+from service.auth.service import create_api_key
+from service.config import Settings, get_settings
+from service.db import create_engine
+
+Headers = dict[str, str]
+KeyFactory = Callable[..., Awaitable[Headers]]
+Workers = tuple[httpx.AsyncClient, httpx.AsyncClient]
+
+WENZHOU = "浙江省标准稳链提升暨标技委建设工作推进会 · 技术委员会对接活动"
+
+
+def random_id() -> str:
+    return str(uuid.uuid4())
+
+
+def slots(count: int = 3, minutes: int = 20) -> list[dict[str, str]]:
+    """Equal slots of a test event, one an hour from 09:00 on 10 October 2025."""
+    return [
+        {
+            "start": f"2025-10-10T{9 + i:02d}:00:00+08:00",
+            "end": f"2025-10-10T{9 + i:02d}:{minutes:02d}:00+08:00",
+        }
+        for i in range(count)
+    ]
+
+
+EVENT = {
+    "name_zh": "测试对接会",
+    "venue": "温州",
+    "date": "2025-10-10",
+    "slots": slots(),
+    "tables": 5,
+}
+
+
+async def demo_event(client: httpx.AsyncClient, headers: Headers) -> dict[str, Any]:
+    """The demo's Wenzhou event, as the API shows it."""
+    events = (await client.get("/v1/events", headers=headers)).json()["items"]
+    return next(e for e in events if e["name_zh"] == WENZHOU)
+
+
+async def parties(
+    client: httpx.AsyncClient, admin: Headers
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The demo event's id, its committees' and its organizations' participants."""
+    event = await demo_event(client, admin)
+    items = (
+        await client.get(
+            f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
+        )
+    ).json()["items"]
+    committees = [p for p in items if p["party"]["kind"] == "committee"]
+    organizations = [p for p in items if p["party"]["kind"] != "committee"]
+    return event["id"], committees, organizations
+
+
+def key_for(participant: dict[str, Any]) -> dict[str, str]:
+    """The binding of a partner key that speaks for this participant's party."""
+    kind = "committee_id" if participant["party"]["kind"] == "committee" else "organization_id"
+    return {kind: participant["party"]["id"]}
+
+
+async def key_in(maker: Any, role: str = "admin", **binding: Any) -> Headers:
+    """Create an API key through a sessionmaker and return its Authorization header."""
+    binding = {k: uuid.UUID(str(v)) for k, v in binding.items()}
+    async with maker.begin() as session:
+        _, secret = await create_api_key(session, name=f"test {role}", role=role, **binding)
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@contextlib.asynccontextmanager
+async def new_postgres_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A fresh database on the PostgreSQL server of `server_url`, dropped (with any session
+    still on it) afterwards; its URL. Concurrent runs and xdist workers never meet."""
+    url = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(Settings(database_url=server_url), isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CliRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, env: dict[str, str], check: bool = True) -> CliRun:
+    """`python -m service ARGS` with the settings in `env` (DATABASE_URL among them), run in
+    this process through its `main(argv)`: what it printed and its exit code.
+
+    In-process saves an interpreter's start-up per command; tests that need a process of its
+    own (serving, signals) start one with ServerProcess. From inside a running event loop the
+    command runs on a thread, since it starts a loop of its own.
+    """
+    saved = {name: os.environ.get(name) for name in env}
+    out, err = io.StringIO(), io.StringIO()
+
+    def run() -> int:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            return cli.main(list(args))
+
+    os.environ.update(env)
+    get_settings.cache_clear()
+    try:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            code = run()
+        else:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                code = pool.submit(run).result()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+    result = CliRun(code, out.getvalue(), err.getvalue())
+    if check:
+        assert code == 0, f"`service {' '.join(args)}` failed:\n{result.stderr}"
+    return result
+
+
+# --- server processes ---------------------------------------------------------------------------
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def service_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a service process: this one's, the database, and the settings given."""
+    return {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **settings}
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text_ = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text_.split()]
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+@dataclass
+class ServerProcess:
+    """`python -m service serve` as a child process: started, awaited ready, always stopped."""
+
+    database_url: str
+    workers: int = 4
+    settings: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path = field(
+        default_factory=lambda: Path(tempfile.mkstemp(prefix="smk-serve-", suffix=".log")[1])
+    )
+
+    def __post_init__(self) -> None:
+        # The log is read when a test fails, then removed: tests leave no files behind.
+        self._finalizer = weakref.finalize(self, self.log_path.unlink, missing_ok=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "service", "serve", "--workers", str(self.workers)]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [*command, "--port", str(self.port)],
+                cwd=REPO,
+                env=service_env(self.database_url, **self.settings),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    async def wait_ready(self, within: float = 60) -> None:
+        """Until /readyz answers 200 (or fail, showing the server's log)."""
+        assert self.process is not None
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as client:
+            while time.monotonic() < deadline:
+                assert self.process.poll() is None, f"server exited:\n{self.log()}"
+                try:
+                    if (await client.get("/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"server not ready after {within} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 30) -> int | None:
+        """SIGTERM, then SIGKILL to the whole process group if it does not exit in time."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+            raise
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+    def worker_pids(self) -> list[int]:
+        assert self.process is not None
+        return _children(self.process.pid)
+
+    def pid_serving(self, client_port: int) -> int | None:
+        """The worker process holding the server side of the connection from client_port."""
+        wanted = f"0100007F:{self.port:04X} 0100007F:{client_port:04X}"
+        inode = None
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            parts = line.split()
+            if f"{parts[1]} {parts[2]}" == wanted:
+                inode = parts[9]
+                break
+        if inode is None:
+            return None
+        for pid in self.worker_pids():
+            if inode in _socket_inodes(pid):
+                return pid
+        return None
