@@ -3,7 +3,7 @@
 import itertools
 import random
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from service.solver.engine import _assign_tables, _greedy, schedule_event
@@ -253,6 +253,9 @@ def _small_event(
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 100_000))
+# 1627: the one optimal selection cannot be placed (C0 meets O2 and O3 in slot 1 or 4, and O3
+# is away in 4), so the engine rightly schedules another selection, which the floor does not bind.
+@example(1627)
 def test_freedom_is_exactly_what_every_optimal_selection_shares(seed: int) -> None:
     event = _small_event(
         seed, fewest_slots=2, org_gaps=1, most_meetings=3, keep=0.7, at_most=11, sessions=False
@@ -268,15 +271,21 @@ def test_freedom_is_exactly_what_every_optimal_selection_shares(seed: int) -> No
         counts = [sum(1 for i in sel if p in (prep.tasks[i].a, prep.tasks[i].b)) for sel in optimal]
         assert freedom.floor[p] <= min(counts)
     # The floor never exceeds the breaks of a schedule the engine proves optimal above it (a
-    # bound comes only from the flow path; off it, the breaks of an optimal selection).
+    # bound comes only from the flow path; off it, the breaks of an optimal selection). It is a
+    # floor for schedules of the optimal selections: where none of them can be placed in slots,
+    # the engine schedules another selection, which it does not bind.
     result = schedule_event(event=event, time_limit=10)
     assert result.objective is not None
     floor = sum(person_floors(prep, freedom))
+    names = [a.id for a in event.participants]
+    placed = {frozenset((names.index(m.a), names.index(m.b))) for m in result.meetings}
+    chosen = frozenset(i for i, task in enumerate(prep.tasks) if {task.a, task.b} in placed)
     if result.breaks_bound is not None:
         assert floor <= result.breaks_bound <= result.objective.breaks
     else:
         assert result.status == "optimal"
-        assert floor <= result.objective.breaks
+        if chosen in {frozenset(sel) for sel in optimal}:
+            assert floor <= result.objective.breaks
 
 
 def test_engine_keeps_filled_meetings_in_place_while_closing_gaps() -> None:
