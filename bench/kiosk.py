@@ -171,7 +171,7 @@ def main() -> None:
                     "GROUP BY participant_id) AS c"
                 )
                 first_answers = await connection.fetchval(
-                    "SELECT count(*) FROM scans WHERE response_status = 201"
+                    "SELECT count(*) FROM scans WHERE outcome = 'checked_in'"
                 )
                 scans = await connection.fetchval("SELECT count(*) FROM scans")
                 return checkins, duplicates, first_answers, scans

@@ -1,7 +1,5 @@
 """create_app(): lifespan, middleware, routers, error handlers."""
 
-import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,6 +21,9 @@ from service.directory.routes import router as directory_router
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
     DatabaseUnavailable,
+    InvalidEncoding,
+    InvalidJson,
+    NulCharacter,
     PayloadTooLarge,
     ServiceError,
     UnsupportedMediaType,
@@ -37,18 +38,11 @@ from service.idempotency import (
     InvalidIdempotencyKey,
     finish_pending_stores,
 )
+from service.logs import configure_logging
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
 from service.metrics import RequestMetrics, add_metrics_route
-from service.middleware import (
-    BodyLimits,
-    InvalidEncoding,
-    InvalidJson,
-    JsonLogFormatter,
-    NulCharacter,
-    RefuseUnreadableText,
-    RequestContext,
-)
+from service.middleware import BodyLimits, RefuseUnreadableText, RequestContext
 from service.participants.routes import router as participants_router
 from service.reports.routes import router as reports_router
 from service.schedules.routes import router as schedules_router
@@ -67,16 +61,6 @@ scores, the event day (registration, badges, check-in, schedules) and the agreem
 Every route but the health checks needs `Authorization: Bearer <api key>`. Errors are RFC 9457
 problem documents with a stable `code`. Every POST takes an optional `Idempotency-Key`.
 """
-
-
-def configure_logging(settings: Settings) -> None:
-    """JSON lines on stderr for the service's own loggers."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLogFormatter())
-    root = logging.getLogger("service")
-    root.handlers[:] = [handler]
-    root.setLevel(settings.log_level)
-    root.propagate = False
 
 
 def create_app(

@@ -61,6 +61,21 @@ class SlotOutOfRange(Unprocessable):
     code, title = "slot_out_of_range", "Slot or table does not exist"
 
 
+# What the middleware refuses before any route reads the request.
+
+
+class InvalidJson(Unprocessable):
+    code, title = "invalid_json", "Request body is not acceptable JSON"
+
+
+class NulCharacter(Unprocessable):
+    code, title = "nul_character", "Text contains a NUL character"
+
+
+class InvalidEncoding(Unprocessable):
+    code, title = "invalid_encoding", "Text is not valid UTF-8"
+
+
 class PreconditionRequired(ServiceError):
     status, code, title = 428, "precondition_required", "If-Match header required"
 

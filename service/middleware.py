@@ -1,11 +1,11 @@
-"""Pure ASGI middleware: request ids and access logs, body size and media type limits."""
+"""Pure ASGI middleware: request ids and access logs, body size and media type limits, text
+that cannot be read."""
 
 import json
 import logging
 import re
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -16,6 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
 from service.errors import (
+    InvalidEncoding,
+    InvalidJson,
+    NulCharacter,
     PayloadTooLarge,
     ServiceError,
     Unprocessable,
@@ -135,18 +138,6 @@ class BodyLimits:
                 await send_problem(scope, receive, send, error)
                 return
         await self.app(scope, _replaying(body, receive), send)
-
-
-class InvalidJson(Unprocessable):
-    code, title = "invalid_json", "Request body is not acceptable JSON"
-
-
-class NulCharacter(Unprocessable):
-    code, title = "nul_character", "Text contains a NUL character"
-
-
-class InvalidEncoding(Unprocessable):
-    code, title = "invalid_encoding", "Text is not valid UTF-8"
 
 
 class RefuseUnreadableText:
@@ -300,23 +291,3 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"The request body is larger than the {limit} bytes allowed here.")
-
-
-class JsonLogFormatter(logging.Formatter):
-    """One JSON object per line: time, level, message and the structured fields given."""
-
-    FIELDS = ("request_id", "method", "route", "status", "duration_ms")
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update({k: getattr(record, k) for k in self.FIELDS if hasattr(record, k)})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.app import create_app
 from service.config import Settings
-from service.middleware import JsonLogFormatter
+from service.logs import JsonLogFormatter
 from tests.support import Headers
 
 
