@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.schemas import Name, StrictModel, examples, examples_of
 
@@ -71,3 +71,35 @@ class ApiKeyCreated(ApiKeyOut):
     )
 
     secret: str
+
+
+class KeyParty(BaseModel):
+    kind: Literal["committee", "organization"]
+    id: uuid.UUID
+
+
+class Me(BaseModel):
+    model_config = examples(
+        {
+            "key_id": "5b8e0d7a-9c61-4f3a-8e2b-7d1c0a9f6e54",
+            "role": "kiosk",
+            "name": "Hall A kiosk 1",
+            "event_id": "1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10",
+            "party": None,
+        },
+        {
+            "key_id": "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+            "role": "partner",
+            "name": "SAC/TC 297 secretariat",
+            "event_id": None,
+            "party": {"kind": "committee", "id": "8d3f4c1e-2b7a-4f7e-9a51-0c6f1b2d3e4f"},
+        },
+    )
+
+    key_id: uuid.UUID
+    role: Literal["admin", "partner", "kiosk"]
+    name: str
+    event_id: uuid.UUID | None = Field(description="The one event a kiosk key is bound to.")
+    party: KeyParty | None = Field(
+        description="The committee or organization a partner key speaks for."
+    )
