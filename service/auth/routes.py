@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from service.auth import service
 from service.auth.dependencies import AdminKey, AnyKey
-from service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, KeyParty, Me
+from service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, KeyEvent, KeyParty, Me
 from service.db import SessionDep
 from service.errors import NotFound, problem_responses
-from service.models import ApiKey
+from service.models import ApiKey, Event
 from service.pagination import DEFAULT_LIMIT, fetch_page
 from service.schemas import Limit, Page
 
@@ -87,8 +87,14 @@ async def revoke_api_key(key_id: uuid.UUID, _: AdminKey, session: SessionDep) ->
     summary="The calling key: its role, name, and the event or party it is bound to",
     responses=problem_responses(),
 )
-async def get_me(principal: AnyKey) -> Me:
-    # A kiosk signed in with a bare key learns here which event to open.
+async def get_me(principal: AnyKey, session: SessionDep) -> Me:
+    # A kiosk signed in with a bare key learns here which event to open, and the event's name
+    # and time zone (the events themselves are not a kiosk key's to read).
+    event = None
+    if principal.event_id is not None:
+        found = await session.get(Event, principal.event_id)
+        if found is not None:
+            event = KeyEvent.model_validate(found, from_attributes=True)
     party = None
     if principal.committee_id is not None:
         party = KeyParty(kind="committee", id=principal.committee_id)
@@ -99,5 +105,6 @@ async def get_me(principal: AnyKey) -> Me:
         role=principal.role,
         name=principal.name,
         event_id=principal.event_id,
+        event=event,
         party=party,
     )

@@ -17,12 +17,15 @@ async def test_each_key_sees_its_own_role_and_binding(
         "role": "kiosk",
         "name": "test kiosk",
         "event_id": event["id"],
+        "event": {
+            k: event[k] for k in ("id", "name_zh", "name_en", "venue", "date", "timezone", "state")
+        },
         "party": None,
     }
     partner = await client.get(
         "/v1/me", headers=await make_key("partner", committee_id=committee["id"])
     )
-    assert partner.json()["role"] == "partner" and partner.json()["event_id"] is None
+    assert partner.json()["role"] == "partner" and partner.json()["event"] is None
     assert partner.json()["party"] == {"kind": "committee", "id": committee["id"]}
     me = (await client.get("/v1/me", headers=admin)).json()
     assert me["role"] == "admin" and me["party"] is None
