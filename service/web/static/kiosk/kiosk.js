@@ -472,9 +472,25 @@ function showIdle() {
   answer.replaceChildren(el("p", "kiosk.idle", {}, "answer-idle"));
 }
 
-function peopleLine(participant, person) {
+function peopleNames(participant, person) {
   const people = person ? [person] : participant.people || [];
-  return people.map((p) => (p.title ? `${p.name}（${p.title}）` : p.name)).join("、");
+  return people.map((p) => p.name).join("、");
+}
+
+/** The people's names, large, each with a title in small type. */
+function peopleLine(element, participant, person) {
+  const people = person ? [person] : participant.people || [];
+  people.forEach((p, index) => {
+    if (index > 0) element.append("、");
+    element.append(p.name);
+    if (p.title) {
+      const title = document.createElement("span");
+      title.className = "title";
+      title.textContent = ` ${p.title}`;
+      element.append(title);
+    }
+  });
+  return element;
 }
 
 function partyBlock(participant) {
@@ -565,15 +581,15 @@ function showAnswer(outcome) {
   const icon = document.createElement("span");
   icon.className = "icon";
   icon.setAttribute("aria-hidden", "true");
-  icon.textContent = pending ? "⏳" : ICONS[outcome.kind] || "✕";
+  icon.textContent = pending ? "?" : ICONS[outcome.kind] || "✕";
   top.append(icon, el("h2", key, vars, "headline"));
   const children = [top];
   if (pending) children.push(el("p", "kiosk.unconfirmed", {}, "unconfirmed"));
   if (outcome.participant) {
     const name = document.createElement("p");
     name.className = "who";
-    name.textContent = peopleLine(outcome.participant, outcome.person);
-    children.push(name, partyBlock(outcome.participant));
+    children.push(peopleLine(name, outcome.participant, outcome.person));
+    children.push(partyBlock(outcome.participant));
     const first = (outcome.agenda || []).find((m) => m.status !== "cancelled");
     if (first) {
       children.push(
@@ -641,7 +657,7 @@ function resultItem(participant) {
   button.dataset.code = participant.badge_code || "";
   const name = document.createElement("span");
   name.className = "result-name";
-  name.textContent = peopleLine(participant, null);
+  name.textContent = peopleNames(participant, null);
   const party = partyBlock(participant);
   const action = el("span", "kiosk.search.pick", {}, "result-action");
   button.append(name, party);
