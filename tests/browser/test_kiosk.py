@@ -180,6 +180,8 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     page = await open_kiosk(context, kiosk_key)
     answer = page.locator(ANSWER)
     waiting = page.locator("#waiting")
+    # The service worker keeps the page for a reload without the network.
+    await page.wait_for_function("navigator.serviceWorker.controller !== null")
 
     await context.set_offline(True)
     await expect(page.locator("#net")).to_contain_text("离线")
@@ -194,6 +196,10 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     await scan(page, people[0]["badge_code"], "pending-repeat")
     await expect(waiting).to_have_attribute("data-count", "4")
     await screenshot(page, "kiosk-offline-1280x800")
+    await page.reload()
+    await expect(waiting).to_have_attribute("data-count", "4")
+    await expect(page.locator("#net")).to_contain_text("离线")
+    await expect(page.locator("#roster-note")).to_contain_text("57")
 
     # The network is back but the service is not; the first upload even reaches it and only
     # its answer is lost, so its retry must not count twice.
@@ -210,7 +216,6 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     async with posted:
         await context.set_offline(False)
     assert len(lost) == 1
-    await page.reload()
     await expect(waiting).to_have_attribute("data-count", "4")
     await expect(page.locator("#net")).to_contain_text("离线")
 

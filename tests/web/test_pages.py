@@ -38,3 +38,11 @@ async def test_static_files_are_compressed_for_browsers_that_ask(client: httpx.A
     assert "content-encoding" not in plain.headers
     assert packed.text == plain.text  # httpx decodes it
     assert int(packed.headers["content-length"]) < len(plain.content) / 2
+
+
+async def test_the_kiosk_worker_is_served_from_the_root(client: httpx.AsyncClient) -> None:
+    response = await client.get("/kiosk-sw.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert response.headers["cache-control"] == "no-cache"
+    assert '"/static/kiosk/kiosk.js"' in response.text

@@ -768,6 +768,8 @@ function wire() {
 }
 
 async function start() {
+  // Keeps the page for a reload without the network; browsers allow it on https and localhost.
+  navigator.serviceWorker?.register("/kiosk-sw.js", { scope: "/kiosk" }).catch(() => {});
   translate();
   wire();
   document.title = plain("kiosk.title");
