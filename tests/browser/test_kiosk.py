@@ -23,6 +23,14 @@ with contextlib.suppress(ImportError):  # without it, the conftest skips these t
 ZONE = ZoneInfo("Asia/Shanghai")
 UNKNOWN_CODE = "AAAAA-AAAAA"  # the badge alphabet, but no badge has it
 ANSWER = "#answer"
+# Resolves once a service worker controls the page (evaluated over CDP: the page's CSP forbids
+# the eval that wait_for_function would need).
+CONTROLLED_JS = """
+() => new Promise((resolve) => {
+  if (navigator.serviceWorker.controller) resolve(true);
+  navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true));
+})
+"""
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +189,7 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     answer = page.locator(ANSWER)
     waiting = page.locator("#waiting")
     # The service worker keeps the page for a reload without the network.
-    await page.wait_for_function("navigator.serviceWorker.controller !== null")
+    await page.evaluate(CONTROLLED_JS)
 
     await context.set_offline(True)
     await expect(page.locator("#net")).to_contain_text("离线")

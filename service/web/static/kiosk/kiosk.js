@@ -122,6 +122,7 @@ function showSignin(messageKey = null) {
   error.replaceChildren();
   if (messageKey) bilingual(error, messageKey);
   $("signin-key").focus();
+  performance.mark("kiosk:signin-ready"); // read by bench/kiosk_browser.py
 }
 
 async function signIn(event) {
@@ -235,6 +236,7 @@ async function openDesk(event) {
   renderRoster();
   showIdle();
   $("scan-input").focus();
+  performance.mark("kiosk:desk-ready");
   clearInterval(state.rosterTimer);
   state.rosterTimer = setInterval(refreshRoster, ROSTER_EVERY_MS);
   refreshRoster();
@@ -253,6 +255,7 @@ function localTime(iso) {
 async function refreshRoster() {
   try {
     await state.roster.refresh();
+    performance.mark("kiosk:roster-ready");
     setOnline(true);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
