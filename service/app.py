@@ -47,6 +47,7 @@ from service.participants.routes import router as participants_router
 from service.reports.routes import router as reports_router
 from service.schedules.routes import router as schedules_router
 from service.schemas import Problem
+from service.web.routes import add_pages
 from service.webhooks.delivery import DeliveryWorker
 from service.webhooks.routes import router as webhooks_router
 
@@ -103,7 +104,7 @@ def create_app(
         description=API_DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # service/web serves /docs with Swagger UI from the service itself
         redoc_url=None,
     )
     app.state.settings = settings
@@ -121,6 +122,7 @@ def create_app(
     app.include_router(reports_router)
     _add_health_routes(app)
     add_metrics_route(app)
+    add_pages(app)
 
     # Starlette runs the last added outermost.
     app.add_middleware(Idempotency, settings=settings)
