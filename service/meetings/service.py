@@ -477,7 +477,13 @@ def party_name(participant: Participant) -> dict[str, Any]:
         if participant.committee
         else (participant.organization.name_en if participant.organization else None)
     )
-    return {"participant_id": participant.id, "name_zh": names[0], "name_en": name_en}
+    designation = participant.committee.designation if participant.committee else None
+    return {
+        "participant_id": participant.id,
+        "name_zh": names[0],
+        "name_en": name_en,
+        "designation": designation,
+    }
 
 
 async def names_by_participant(
