@@ -52,6 +52,7 @@ from service.middleware import (
 from service.reports.routes import router as reports_router
 from service.schedules.routes import router as schedules_router
 from service.schemas import Problem
+from service.web.routes import add_pages
 from service.webhooks.delivery import DeliveryWorker
 from service.webhooks.routes import router as webhooks_router
 
@@ -135,6 +136,7 @@ def create_app(
     app.include_router(reports_router)
     _add_health_routes(app)
     add_metrics_route(app)
+    add_pages(app)
 
     # Starlette runs the last added outermost.
     app.add_middleware(Idempotency, settings=settings)

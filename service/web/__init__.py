@@ -1,0 +1,1 @@
+"""Pages for people at the venue: the door kiosk and the organizer console."""

@@ -1,0 +1,46 @@
+"""The pages for people, the kiosk and the console, and every file they load, from the service.
+
+No build step and no Node at run time: the pages are plain HTML, CSS and JavaScript modules in
+static/, third-party browser code is vendored in static/vendor/ (see its MANIFEST.json).
+"""
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.staticfiles import StaticFiles
+
+STATIC = Path(__file__).resolve().parent / "static"
+STATIC_URL = "/static"
+
+# Everything from this origin only: venues are often offline or behind the mainland firewall,
+# and a page that cannot load from elsewhere cannot leak to elsewhere either.
+PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "Cache-Control": "no-cache",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+
+PAGES = {"/kiosk": "kiosk/index.html", "/console": "console/index.html"}
+
+
+def _page(file: str) -> Callable[[Request], Awaitable[Response]]:
+    path = STATIC / file
+
+    async def page(request: Request) -> Response:
+        return FileResponse(path, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
+
+    return page
+
+
+def add_pages(app: FastAPI) -> None:
+    """Serve /kiosk, /console and /static/...; none of them is part of the API contract."""
+    for path, file in PAGES.items():
+        app.add_route(path, _page(file), methods=["GET", "HEAD"], include_in_schema=False)
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="static")

@@ -1,0 +1,216 @@
+"""Browser tests: a real server (`serve --ephemeral`, the demo loaded) and Debian's Chromium driven
+by Playwright. They skip, saying why, where /usr/bin/chromium or the playwright package is
+missing; `.ci/run` installs Chromium, so in CI they run. Never `playwright install`: the
+browser is the system's.
+
+Screenshots go to tests/browser/artifacts/ (git-ignored; CI keeps it as an artifact).
+"""
+
+import errno
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Ports this project's servers may use on a shared machine.
+PORTS = range(8100, 8150)
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+VENDOR = Path(__file__).resolve().parent / "vendor"
+
+try:
+    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+if sync_playwright is None:
+    MISSING = "browser tests need the playwright package: pip install -e '.[test]'"
+elif not CHROMIUM.exists():
+    MISSING = (
+        f"browser tests need Chromium at {CHROMIUM}: apt-get install -y chromium "
+        "(.ci/run does this); never `playwright install`"
+    )
+else:
+    MISSING = ""
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not MISSING:
+        return
+    for item in items:
+        if HERE in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.skip(reason=MISSING))
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running service: its base URL, an admin key, and the demo event's id."""
+
+    url: str
+    admin_key: str
+    event_id: str
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key or self.admin_key}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    def create_key(self, role: str, **binding: Any) -> str:
+        """A new API key's secret, created through the API by the admin key."""
+        body = {"name": f"browser test {role} {uuid.uuid4().hex[:6]}", "role": role, **binding}
+        with self.client() as client:
+            response = client.post("/v1/api-keys", json=body)
+        assert response.status_code == 201, response.text
+        return str(response.json()["secret"])
+
+
+def _free_port() -> int:
+    for port in PORTS:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    continue
+                raise
+            return port
+    raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
+
+
+def _wait_ready(url: str, server: subprocess.Popen[str], *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    with httpx.Client(base_url=url, timeout=2) as client:
+        while True:
+            assert server.poll() is None, "the server stopped before it was ready"
+            try:
+                if client.get("/readyz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, f"not ready within {seconds} s"
+            time.sleep(0.2)  # polling a starting process; nothing to wait on instead
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`python -m service serve --ephemeral` on a free port of ours, with its printed admin key."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["PYTHONUNBUFFERED"] = "1"
+    log = tmp_path_factory.mktemp("server") / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service", "serve", "--ephemeral", "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+    try:
+        assert process.stdout is not None
+        admin_key = ""
+        while not admin_key:
+            line = process.stdout.readline()
+            assert line, f"server ended early: {log.read_text()}"
+            if line.startswith("smk_"):
+                admin_key = line.strip()
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, process, seconds=90)
+        with httpx.Client(
+            base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=10
+        ) as client:
+            event_id = client.get("/v1/events").json()["items"][0]["id"]
+        yield Server(url=url, admin_key=admin_key, event_id=event_id)
+    finally:
+        process.terminate()
+        try:
+            process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator["Browser"]:
+    assert sync_playwright is not None
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+ContextFactory = Callable[..., "BrowserContext"]
+
+
+@pytest.fixture
+def new_context(browser: "Browser", server: Server) -> Iterator[ContextFactory]:
+    """Make browser contexts on the server's origin (closed after the test); every request to
+    another host fails the test, since nothing may load from elsewhere."""
+    contexts: list[BrowserContext] = []
+    foreign: list[str] = []
+
+    def make(**options: Any) -> "BrowserContext":
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        options.setdefault("locale", "zh-CN")
+        options.setdefault("timezone_id", "Asia/Shanghai")
+        context = browser.new_context(base_url=server.url, **options)
+
+        def on_request(request: Any) -> None:
+            if not request.url.startswith((server.url, "data:", "blob:")):
+                foreign.append(request.url)
+
+        context.on("request", on_request)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert not foreign, f"pages loaded from another host: {foreign}"
+
+
+@pytest.fixture
+def page(new_context: ContextFactory) -> "Page":
+    return new_context().new_page()
+
+
+def screenshot(page: "Page", name: str) -> Path:
+    """Save a full-page screenshot under the git-ignored artifacts folder."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def axe_violations(page: "Page", *, impacts: tuple[str, ...] = ("serious", "critical")) -> Any:
+    """axe-core's violations of the given impacts on the page as it is now (the context must
+    be made with bypass_csp=True: the script is injected inline)."""
+    page.add_script_tag(path=str(VENDOR / "axe-core" / "axe.min.js"))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    return [v for v in result["violations"] if v["impact"] in impacts]

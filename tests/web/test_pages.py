@@ -1,0 +1,22 @@
+"""The pages and their files are served by the service itself, locked to its own origin."""
+
+import httpx
+
+
+async def test_pages_are_served_with_a_same_origin_policy(client: httpx.AsyncClient) -> None:
+    for path in ("/kiosk", "/console"):
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in response.headers["content-security-policy"]
+        assert '<script type="module" src="/static/' in response.text
+
+
+async def test_static_files_are_served_with_their_types(client: httpx.AsyncClient) -> None:
+    script = await client.get("/static/common/api.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert "export async function api(" in script.text
+    style = await client.get("/static/common/base.css")
+    assert style.headers["content-type"].startswith("text/css")
+    assert (await client.get("/static/common/missing.js")).status_code == 404
