@@ -119,7 +119,7 @@ def create_app(
         description=API_DESCRIPTION,
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # service/web serves /docs with Swagger UI from the service itself
         redoc_url=None,
     )
     app.state.settings = settings

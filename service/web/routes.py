@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -39,8 +40,25 @@ def _page(file: str) -> Callable[[Request], Awaitable[Response]]:
     return page
 
 
+SWAGGER_UI = f"{STATIC_URL}/vendor/swagger-ui"
+
+
 def add_pages(app: FastAPI) -> None:
-    """Serve /kiosk, /console and /static/...; none of them is part of the API contract."""
+    """Serve /kiosk, /console, /docs and /static/...; none of them is part of the API contract."""
     for path, file in PAGES.items():
         app.add_route(path, _page(file), methods=["GET", "HEAD"], include_in_schema=False)
+
+    async def docs(request: Request) -> Response:
+        # FastAPI's page, with Swagger UI's files from here instead of a CDN: /docs must work
+        # at a venue without the internet.
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{SWAGGER_UI}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{SWAGGER_UI}/favicon-32x32.png",
+        )
+
+    app.add_route("/docs", docs, methods=["GET", "HEAD"], include_in_schema=False)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="static")

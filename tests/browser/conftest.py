@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +37,14 @@ PORTS = range(8100, 8150)
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 VENDOR = Path(__file__).resolve().parent / "vendor"
 
+# The async API: the sync one keeps an event loop running between tests, which breaks every
+# async test that runs after it in the same session.
 try:
-    from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+    from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 except ImportError:  # pragma: no cover - depends on the machine
-    sync_playwright = None
+    async_playwright = None
 
-if sync_playwright is None:
+if async_playwright is None:
     MISSING = "browser tests need the playwright package: pip install -e '.[test]'"
 elif not CHROMIUM.exists():
     MISSING = (
@@ -153,33 +155,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator["Browser"]:
-    assert sync_playwright is not None
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
+async def browser() -> AsyncIterator["Browser"]:
+    assert async_playwright is not None
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
             yield launched
         finally:
-            launched.close()
+            await launched.close()
 
 
-ContextFactory = Callable[..., "BrowserContext"]
+ContextFactory = Callable[..., Awaitable["BrowserContext"]]
 
 
 @pytest.fixture
-def new_context(browser: "Browser", server: Server) -> Iterator[ContextFactory]:
+async def new_context(browser: "Browser", server: Server) -> AsyncIterator[ContextFactory]:
     """Make browser contexts on the server's origin (closed after the test); every request to
     another host fails the test, since nothing may load from elsewhere."""
     contexts: list[BrowserContext] = []
     foreign: list[str] = []
 
-    def make(**options: Any) -> "BrowserContext":
+    async def make(**options: Any) -> "BrowserContext":
         options.setdefault("viewport", {"width": 1280, "height": 800})
         options.setdefault("locale", "zh-CN")
         options.setdefault("timezone_id", "Asia/Shanghai")
-        context = browser.new_context(base_url=server.url, **options)
+        context = await browser.new_context(base_url=server.url, **options)
 
         def on_request(request: Any) -> None:
             if not request.url.startswith((server.url, "data:", "blob:")):
@@ -191,26 +193,28 @@ def new_context(browser: "Browser", server: Server) -> Iterator[ContextFactory]:
 
     yield make
     for context in contexts:
-        context.close()
+        await context.close()
     assert not foreign, f"pages loaded from another host: {foreign}"
 
 
 @pytest.fixture
-def page(new_context: ContextFactory) -> "Page":
-    return new_context().new_page()
+async def page(new_context: ContextFactory) -> "Page":
+    return await (await new_context()).new_page()
 
 
-def screenshot(page: "Page", name: str) -> Path:
+async def screenshot(page: "Page", name: str) -> Path:
     """Save a full-page screenshot under the git-ignored artifacts folder."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=True)
     return path
 
 
-def axe_violations(page: "Page", *, impacts: tuple[str, ...] = ("serious", "critical")) -> Any:
+async def axe_violations(
+    page: "Page", *, impacts: tuple[str, ...] = ("serious", "critical")
+) -> list[dict[str, Any]]:
     """axe-core's violations of the given impacts on the page as it is now (the context must
     be made with bypass_csp=True: the script is injected inline)."""
-    page.add_script_tag(path=str(VENDOR / "axe-core" / "axe.min.js"))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    await page.add_script_tag(path=str(VENDOR / "axe-core" / "axe.min.js"))
+    result = await page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
     return [v for v in result["violations"] if v["impact"] in impacts]

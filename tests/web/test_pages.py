@@ -20,3 +20,12 @@ async def test_static_files_are_served_with_their_types(client: httpx.AsyncClien
     style = await client.get("/static/common/base.css")
     assert style.headers["content-type"].startswith("text/css")
     assert (await client.get("/static/common/missing.js")).status_code == 404
+
+
+async def test_docs_load_swagger_ui_from_the_service(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in response.text
+    assert "cdn." not in response.text and "https://" not in response.text
+    bundle = await client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
