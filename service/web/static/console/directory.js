@@ -202,16 +202,24 @@ function reasonText(reason) {
 async function partyScreen(ctx, main, kind, id) {
   main.append(h("p", {}, h("a", { href: "#directory" }, msg("span", "directory.back"))));
   try {
-    const path = kind === "committee" ? "/v1/committees/{committee_id}" : "/v1/organizations/{organization_id}";
-    const recPath =
+    const query = { limit: 10 };
+    const [party, recs] = await Promise.all(
       kind === "committee"
-        ? "/v1/committees/{committee_id}/recommendations"
-        : "/v1/organizations/{organization_id}/recommendations";
-    const params = kind === "committee" ? { committee_id: id } : { organization_id: id };
-    const [party, recs] = await Promise.all([
-      api("GET", path, { params }).then((r) => r.data),
-      api("GET", recPath, { params, query: { limit: 10 } }).then((r) => r.data),
-    ]);
+        ? [
+            api("GET", "/v1/committees/{committee_id}", { params: { committee_id: id } }),
+            api("GET", "/v1/committees/{committee_id}/recommendations", {
+              params: { committee_id: id },
+              query,
+            }),
+          ]
+        : [
+            api("GET", "/v1/organizations/{organization_id}", { params: { organization_id: id } }),
+            api("GET", "/v1/organizations/{organization_id}/recommendations", {
+              params: { organization_id: id },
+              query,
+            }),
+          ],
+    ).then((answers) => answers.map((r) => r.data));
     const other = kind === "committee" ? "organization" : "committee";
     main.append(
       h("h1", {}, partyLabel(party)),
