@@ -3,17 +3,44 @@
 // HTML from a blob: URL in a new window: no key is typed again or put in any URL.
 import { api } from "/static/common/api.js";
 
+/**
+ * The page's own <style> as a constructed stylesheet. A blob: document inherits the console's
+ * Content-Security-Policy, which refuses inline <style>; styles given through the CSSOM are
+ * not inline markup, so the page keeps its look without loosening the policy.
+ */
+function adoptStyles(win, css) {
+  const sheet = new win.CSSStyleSheet();
+  sheet.replaceSync(css);
+  win.document.adoptedStyleSheets = [...win.document.adoptedStyleSheets, sheet];
+}
+
 /** Open a fetched HTML page in a window the person can print; returns that window. */
 export function showHtml(html, target = null) {
-  const url = URL.createObjectURL(new Blob([html], { type: "text/html;charset=utf-8" }));
   const win = target || window.open("", "_blank");
-  if (!win) {
-    URL.revokeObjectURL(url);
-    throw new Error("popup_blocked");
-  }
+  if (!win) throw new Error("popup_blocked");
+  // The service's own pages: their <style> blocks are plain text, taken out as written.
+  const STYLE = /<style[^>]*>([\s\S]*?)<\/style>/gi;
+  const css = Array.from(html.matchAll(STYLE), (m) => m[1]).join("\n");
+  const page = html.replace(STYLE, "");
+  const url = URL.createObjectURL(new Blob([page], { type: "text/html;charset=utf-8" }));
   win.location.href = url;
-  // The window has its own copy once loaded; free the blob a while later.
-  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  // Same origin: the opener may style the page once the blob has loaded in it.
+  const started = Date.now();
+  const poll = setInterval(() => {
+    let ready = false;
+    try {
+      ready = win.document.URL === url && win.document.readyState !== "loading";
+    } catch {
+      ready = false;
+    }
+    if (ready || win.closed || Date.now() - started > 10000) {
+      clearInterval(poll);
+      if (ready && css) adoptStyles(win, css);
+      win.document.documentElement.dataset.styled = "true";
+      // The window has its own copy now; free the blob.
+      URL.revokeObjectURL(url);
+    }
+  }, 50);
   return win;
 }
 
