@@ -278,6 +278,101 @@ async def test_build_move_into_a_clash_explained_then_publish_and_print_an_agend
     assert re.search(r"\d\d:\d\d–\d\d:\d\d", sheet)
     await screenshot(agenda, "console-agenda-print")
 
+    # Every participant's agenda in one document, a page each, to print the day before.
+    async with context.expect_page() as opened:
+        await page.click("#agenda-all")
+    everyone = await opened.value
+    await everyone.wait_for_selector("html[data-styled]", timeout=60000)
+    assert await everyone.locator("section.agenda-page").count() == len(people)
+
+
+async def test_the_grid_works_from_the_keyboard(
+    new_context: ContextFactory, server: Server
+) -> None:
+    _, page = await signed_in(new_context, server, "meetings")
+    await page.locator("#build").wait_for()
+    await page.focus("#build")
+    await page.keyboard.press("Enter")  # a build from the keyboard, so the grid has meetings
+    await page.locator(".notice .ok").wait_for(timeout=60000)
+    cell = page.locator("table.grid button.cell").first
+    await cell.wait_for()
+    meeting_id = await cell.get_attribute("data-meeting")
+    await cell.focus()
+    await page.keyboard.press("Enter")
+    await page.locator("dialog.move-dialog[open]").wait_for()
+    assert await page.evaluate("document.activeElement.id") == "move-slot"
+    await page.keyboard.press("Escape")
+    await page.locator("dialog.move-dialog").wait_for(state="hidden")
+    # The focus goes back to the meeting it left from.
+    assert await page.evaluate("document.activeElement.dataset.meeting") == meeting_id
+
+
+def job_routes(server: Server, answers: list[str]) -> tuple[str, list[str], Any, Any]:
+    """Stand-ins for a build answered 202 and its job: the job's state moves through answers
+    (the last one repeats); a DELETE cancels it."""
+    location = f"/v1/events/{server.event_id}/schedule/builds/console-test"
+    calls: list[str] = []
+
+    async def build(route: Any) -> None:
+        if route.request.method != "POST":
+            await route.continue_()
+            return
+        calls.append("POST")
+        await route.fulfill(
+            status=202,
+            headers={"Location": location},
+            json={"id": "console-test", "state": "queued"},
+        )
+
+    async def job(route: Any) -> None:
+        calls.append(route.request.method)
+        if route.request.method == "DELETE":
+            answers[:] = ["cancelled"]
+            await route.fulfill(status=204)
+            return
+        n = calls.count("GET")
+        state = answers[min(n, len(answers)) - 1]
+        await route.fulfill(
+            json={
+                "id": "console-test",
+                "state": state,
+                "progress": {"elapsed_seconds": n * 1.0, "best_weight": 1000 * n, "bound": 9000},
+            }
+        )
+
+    return location, calls, build, job
+
+
+async def test_a_build_answered_202_shows_its_progress_until_the_job_ends(
+    new_context: ContextFactory, server: Server
+) -> None:
+    _, page = await signed_in(new_context, server, "meetings")
+    location, calls, build, job = job_routes(server, ["running", "running", "succeeded"])
+    await page.route(f"**/v1/events/{server.event_id}/schedule", build)
+    await page.route(f"**{location}", job)
+    await page.click("#build")
+    running = page.locator(".job").filter(has_text="running")
+    await running.wait_for()
+    assert "best_weight" in await running.inner_text()
+    await page.locator(".job").filter(has_text="succeeded").wait_for(timeout=10000)
+    assert calls == ["POST", "GET", "GET", "GET"]
+
+
+async def test_a_build_job_can_be_stopped_from_the_console(
+    new_context: ContextFactory, server: Server
+) -> None:
+    _, page = await signed_in(new_context, server, "meetings")
+    location, calls, build, job = job_routes(server, ["running"])
+    await page.route(f"**/v1/events/{server.event_id}/schedule", build)
+    await page.route(f"**{location}", job)
+    await page.click("#build")
+    await page.locator(".job").filter(has_text="running").wait_for()
+    await page.click("text=停止生成")
+    ended = page.locator(".job").filter(has_text="cancelled")
+    await ended.wait_for(timeout=10000)
+    assert "DELETE" in calls
+    assert await ended.locator(".problem").count() == 1  # a stopped build is not a success
+
 
 async def test_the_report_opens_with_its_charts_and_agreements_show_their_history(
     new_context: ContextFactory, server: Server
