@@ -8,6 +8,12 @@ import { clock, h, label, msg, partyLabel, problemBox } from "/static/console/vi
 
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 const JOB_POLL_MS = 1000;
+const SOLVER_STATUS = {
+  optimal: { zh: "已证明最优", en: "proven optimal" },
+  feasible: { zh: "可行（未证明最优）", en: "feasible, not proven optimal" },
+  infeasible: { zh: "无可行方案", en: "infeasible" },
+  unknown: { zh: "未找到方案", en: "no solution found" },
+};
 
 register({
   "meetings.requests": { zh: "会谈申请", en: "Meeting requests" },
@@ -25,8 +31,8 @@ register({
   "meetings.published": { zh: "已发布", en: "Published" },
   "meetings.none": { zh: "尚未生成", en: "None yet" },
   "meetings.figures": {
-    zh: "{meetings} 场会谈，状态 {status}，差距 {gap}，用时 {seconds} 秒",
-    en: "{meetings} meetings, {status}, gap {gap}, {seconds} s",
+    zh: "{meetings} 场会谈，{status_zh}，差距 {gap}，用时 {seconds} 秒",
+    en: "{meetings} meetings, {status_en}, gap {gap}, {seconds} s",
   },
   "meetings.unmet": { zh: "未能满足：{count} 项", en: "Could not satisfy: {count}" },
   "meetings.build": { zh: "生成日程", en: "Build the schedule" },
@@ -204,7 +210,8 @@ export function render(ctx, main) {
       {},
       msg("span", "meetings.figures", {
         meetings: schedule.meetings,
-        status: schedule.status,
+        status_zh: (SOLVER_STATUS[schedule.status] || {}).zh || schedule.status,
+        status_en: (SOLVER_STATUS[schedule.status] || {}).en || schedule.status,
         gap: schedule.gap === null ? "—" : `${(schedule.gap * 100).toFixed(1)}%`,
         seconds: schedule.seconds,
       }),
