@@ -1,4 +1,4 @@
-"""API keys over HTTP: admins list, create and revoke them."""
+"""API keys over HTTP: admins list, create and revoke them; every key may ask who it is."""
 
 import uuid
 
@@ -6,19 +6,19 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
 from service.auth import service
-from service.auth.dependencies import AdminKey
-from service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from service.auth.dependencies import AdminKey, AnyKey
+from service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, KeyEvent, KeyParty, Me
 from service.db import SessionDep
 from service.errors import NotFound, problem_responses
-from service.models import ApiKey
+from service.models import ApiKey, Event
 from service.pagination import DEFAULT_LIMIT, fetch_page
 from service.schemas import Limit, Page
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+router = APIRouter(prefix="/v1", tags=["api keys"])
 
 
 @router.get(
-    "",
+    "/api-keys",
     operation_id="listApiKeys",
     summary="List API keys (without secrets)",
     responses=problem_responses(),
@@ -41,7 +41,7 @@ async def list_api_keys(
 
 
 @router.post(
-    "",
+    "/api-keys",
     status_code=status.HTTP_201_CREATED,
     operation_id="createApiKey",
     summary="Create an API key; the secret is shown only in this answer",
@@ -58,7 +58,7 @@ async def create_api_key(
 
 
 @router.get(
-    "/{key_id}",
+    "/api-keys/{key_id}",
     operation_id="getApiKey",
     summary="Read an API key (without its secret)",
     responses=problem_responses(NotFound),
@@ -71,7 +71,7 @@ async def get_api_key(key_id: uuid.UUID, _: AdminKey, session: SessionDep) -> Ap
 
 
 @router.delete(
-    "/{key_id}",
+    "/api-keys/{key_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="revokeApiKey",
     summary="Revoke an API key; it stops working at once in every worker",
@@ -79,3 +79,32 @@ async def get_api_key(key_id: uuid.UUID, _: AdminKey, session: SessionDep) -> Ap
 )
 async def revoke_api_key(key_id: uuid.UUID, _: AdminKey, session: SessionDep) -> None:
     await service.revoke_api_key(session, key_id=key_id)
+
+
+@router.get(
+    "/me",
+    operation_id="getMe",
+    summary="The calling key: its role, name, and the event or party it is bound to",
+    responses=problem_responses(),
+)
+async def get_me(principal: AnyKey, session: SessionDep) -> Me:
+    # A kiosk signed in with a bare key learns here which event to open, and the event's name
+    # and time zone (the events themselves are not a kiosk key's to read).
+    event = None
+    if principal.event_id is not None:
+        found = await session.get(Event, principal.event_id)
+        if found is not None:
+            event = KeyEvent.model_validate(found, from_attributes=True)
+    party = None
+    if principal.committee_id is not None:
+        party = KeyParty(kind="committee", id=principal.committee_id)
+    elif principal.organization_id is not None:
+        party = KeyParty(kind="organization", id=principal.organization_id)
+    return Me(
+        key_id=principal.key_id,
+        role=principal.role,
+        name=principal.name,
+        event_id=principal.event_id,
+        event=event,
+        party=party,
+    )

@@ -217,4 +217,13 @@ async def axe_violations(
     be made with bypass_csp=True: the script is injected inline)."""
     await page.add_script_tag(path=str(VENDOR / "axe-core" / "axe.min.js"))
     result = await page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    return [v for v in result["violations"] if v["impact"] in impacts]
+    # Short enough to read in a failing assertion: the rule, and where and why it failed.
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "nodes": [(n["target"], n.get("failureSummary", "")) for n in v["nodes"][:5]],
+        }
+        for v in result["violations"]
+        if v["impact"] in impacts
+    ]

@@ -1,4 +1,793 @@
-// The door kiosk. Built on common/api.js and common/i18n.js.
-import { translate } from "/static/common/i18n.js";
+// The door kiosk: sign in with a kiosk key, scan or type badges, find people who forgot theirs,
+// and keep working when the network or the service is away (see roster.js and queue.js).
+//
+// Every scan is written to the queue first and uploaded from there, oldest first; the answer
+// on screen is the service's (green, amber, red) or, when the service does not answer in time,
+// a provisional one from the roster copy that says plainly it is not yet confirmed.
 
-translate();
+import { ApiError, api, clearKey, getKey, newNonce, setKey } from "/static/common/api.js";
+import { bilingual, el, plain, register, t, translate } from "/static/common/i18n.js";
+import { cameraAvailable, startCamera } from "/static/kiosk/camera.js";
+import { Refusals, ScanQueue } from "/static/kiosk/queue.js";
+import { Roster, normalizeCode } from "/static/kiosk/roster.js";
+import { beep, setSound, soundOn } from "/static/kiosk/sound.js";
+
+register({
+  "kiosk.title": { zh: "签到台", en: "Check-in kiosk" },
+  "kiosk.signin.label": { zh: "签到密钥（输入或扫描）", en: "Kiosk key (type or scan it)" },
+  "kiosk.signin.hint": {
+    zh: "密钥只保存在本标签页，关闭即清除。",
+    en: "The key is kept in this tab only and forgotten when it closes.",
+  },
+  "kiosk.signin.bad": { zh: "密钥无效或已吊销", en: "The key is unknown or revoked" },
+  "kiosk.signin.partner": {
+    zh: "请使用签到密钥或管理员密钥",
+    en: "Use a kiosk key or an admin key",
+  },
+  "kiosk.signin.event": { zh: "选择活动", en: "Choose the event" },
+  "kiosk.signin.noevents": { zh: "没有可签到的活动", en: "No event to check in to" },
+  "kiosk.scan.label": { zh: "扫描或输入胸卡号", en: "Scan or type a badge code" },
+  "kiosk.scan.submit": { zh: "签到", en: "Check in" },
+  "kiosk.idle": { zh: "请扫描胸卡", en: "Please scan a badge" },
+  "kiosk.ok": { zh: "签到成功", en: "Checked in" },
+  "kiosk.repeat": { zh: "已于 {time} 签到", en: "Already checked in at {time}" },
+  "kiosk.unknown": { zh: "无此胸卡", en: "Unknown badge" },
+  "kiosk.not_open": { zh: "活动尚未开放签到", en: "The event is not open for check-in" },
+  "kiosk.refused": { zh: "签到被拒绝", en: "Check-in refused" },
+  "kiosk.unconfirmed": {
+    zh: "离线记录 · 尚未经服务器确认",
+    en: "Recorded offline, not yet confirmed by the server",
+  },
+  "kiosk.pending.ok": { zh: "已记录，待确认", en: "Recorded, to be confirmed" },
+  "kiosk.pending.repeat": {
+    zh: "似已于 {time} 签到（待确认）",
+    en: "Seems checked in at {time} already (to be confirmed)",
+  },
+  "kiosk.pending.unknown": {
+    zh: "不在名单上（待确认）",
+    en: "Not on the list (to be confirmed)",
+  },
+  "kiosk.code": { zh: "胸卡号 {code}", en: "Badge {code}" },
+  "kiosk.first": { zh: "首场 {time} · {table} 号桌", en: "First meeting {time} at table {table}" },
+  "kiosk.agenda": { zh: "今日日程", en: "Today's meetings" },
+  "kiosk.agenda.time": { zh: "时间", en: "Time" },
+  "kiosk.agenda.table": { zh: "桌号", en: "Table" },
+  "kiosk.agenda.counterpart": { zh: "对接方", en: "Counterpart" },
+  "kiosk.agenda.none": { zh: "暂无已发布的对接安排", en: "No published meetings yet" },
+  "kiosk.online": { zh: "在线", en: "Online" },
+  "kiosk.offline": { zh: "离线", en: "Offline" },
+  "kiosk.waiting": { zh: "待上传 {n}", en: "{n} waiting to upload" },
+  "kiosk.sound.on": { zh: "提示音 开", en: "Sound on" },
+  "kiosk.sound.off": { zh: "提示音 关", en: "Sound off" },
+  "kiosk.camera": { zh: "摄像头扫描", en: "Camera" },
+  "kiosk.camera.stop": { zh: "关闭摄像头", en: "Stop camera" },
+  "kiosk.camera.denied": { zh: "无法打开摄像头", en: "The camera could not be opened" },
+  "kiosk.search.label": {
+    zh: "找人：姓名、拼音、首字母、手机尾号",
+    en: "Find: name, pinyin, initials, phone tail",
+  },
+  "kiosk.search.none": { zh: "未找到", en: "No one found" },
+  "kiosk.search.offline": {
+    zh: "离线：仅按名单副本中的姓名和单位查找",
+    en: "Offline: searching names and organizations in the roster copy only",
+  },
+  "kiosk.search.checked": { zh: "{time} 已签到", en: "checked in {time}" },
+  "kiosk.search.pick": { zh: "签到", en: "Check in" },
+  "kiosk.refused.title": { zh: "服务器拒绝的离线签到", en: "Offline scans the server refused" },
+  "kiosk.refused.clear": { zh: "知道了", en: "Dismiss" },
+  "kiosk.roster": {
+    zh: "名单副本 {n} 方，更新于 {time}",
+    en: "Roster copy of {n} parties, updated {time}",
+  },
+  "kiosk.roster.none": { zh: "尚无名单副本", en: "No roster copy yet" },
+  "kiosk.storage.full": {
+    zh: "本机存储已满，扫描未能保存",
+    en: "This device's storage is full: the scan was not kept",
+  },
+  "kind.committee": { zh: "技术委员会", en: "Committee" },
+  "kind.enterprise": { zh: "企业", en: "Enterprise" },
+  "kind.association": { zh: "协会", en: "Association" },
+  "kind.institute": { zh: "研究机构", en: "Institute" },
+});
+
+const EVENT_ITEM = "smk.kiosk.event";
+// Show the roster's answer when the service has not answered within this long.
+const PROVISIONAL_AFTER_MS = 1500;
+const ROSTER_EVERY_MS = 120_000;
+const RETRY_MS = [2_000, 5_000, 10_000, 30_000];
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  event: null,
+  roster: null,
+  queue: null,
+  refusals: null,
+  online: true,
+  current: null, // {nonce, guess, shown: "none" | "provisional" | "confirmed", timer}
+  flushing: false,
+  retries: 0,
+  retryTimer: null,
+  rosterTimer: null,
+  stopCamera: null,
+  searchSeq: 0,
+};
+
+// --- sign-in ------------------------------------------------------------------------------------
+
+function showSignin(messageKey = null) {
+  $("desk").hidden = true;
+  $("signin").hidden = false;
+  const error = $("signin-error");
+  error.replaceChildren();
+  if (messageKey) bilingual(error, messageKey);
+  $("signin-key").focus();
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const choice = $("event-choice");
+  if (!choice.hidden && $("event-select").value) {
+    const picked = JSON.parse($("event-select").value);
+    await openDesk(picked);
+    return;
+  }
+  const secret = $("signin-key").value.trim();
+  if (!secret) return;
+  setKey(secret);
+  try {
+    await chooseEvent();
+  } catch (error) {
+    clearKey();
+    showSignin(error instanceof ApiError && error.status === 401 ? "kiosk.signin.bad" : null);
+    if (!(error instanceof ApiError && error.status === 401)) showError(error);
+  }
+}
+
+function showError(error) {
+  const target = $("signin-error");
+  const text = error instanceof ApiError ? error.detail || error.title : String(error);
+  target.append(" ", text);
+}
+
+/** The event the key is bound to, or for an admin key the one picked from the open events. */
+async function chooseEvent() {
+  const { data: me } = await api("GET", "/v1/me");
+  if (me.role === "partner") {
+    clearKey();
+    showSignin("kiosk.signin.partner");
+    return;
+  }
+  if (me.event) {
+    await openDesk(me.event);
+    return;
+  }
+  const saved = JSON.parse(sessionStorage.getItem(EVENT_ITEM) || "null");
+  if (saved && !me.event_id) {
+    await openDesk(saved); // an admin key's choice, kept for this tab
+    return;
+  }
+  const { data } = await api("GET", "/v1/events", { query: { limit: 100 } });
+  const events = data.items.filter((e) => e.state !== "closed");
+  if (events.length === 0) {
+    showSignin("kiosk.signin.noevents");
+    return;
+  }
+  if (events.length === 1) {
+    await openDesk(events[0]);
+    return;
+  }
+  const select = $("event-select");
+  select.replaceChildren(
+    ...events.map((e) => {
+      const option = document.createElement("option");
+      option.value = JSON.stringify(e);
+      option.textContent = `${e.date} ${e.name_zh}`;
+      return option;
+    }),
+  );
+  $("event-choice").hidden = false;
+  translate($("event-choice"));
+  select.focus();
+}
+
+function signOut() {
+  clearKey();
+  sessionStorage.removeItem(EVENT_ITEM);
+  clearInterval(state.rosterTimer);
+  clearTimeout(state.retryTimer);
+  stopCamera();
+  // The queue stays in this browser and uploads at the next sign-in to this event.
+  state.event = null;
+  $("signin-key").value = "";
+  $("event-choice").hidden = true;
+  showSignin();
+}
+
+// --- the desk -----------------------------------------------------------------------------------
+
+async function openDesk(event) {
+  state.event = {
+    id: event.id,
+    name_zh: event.name_zh,
+    name_en: event.name_en,
+    timezone: event.timezone || "Asia/Shanghai",
+    state: event.state,
+  };
+  sessionStorage.setItem(EVENT_ITEM, JSON.stringify(state.event));
+  state.roster = new Roster(state.event.id);
+  state.queue = new ScanQueue(state.event.id);
+  state.refusals = new Refusals(state.event.id);
+  const title = $("event-name");
+  title.replaceChildren(el("span", "kiosk.title", {}, "desk-title"), " ");
+  const name = document.createElement("span");
+  name.className = "event-title";
+  name.textContent = state.event.name_zh;
+  title.append(name);
+  $("signin").hidden = true;
+  $("desk").hidden = false;
+  renderSound();
+  $("camera").hidden = !cameraAvailable();
+  bilingual($("camera"), "kiosk.camera");
+  renderNet();
+  renderWaiting();
+  renderRefusals();
+  renderRoster();
+  showIdle();
+  $("scan-input").focus();
+  clearInterval(state.rosterTimer);
+  state.rosterTimer = setInterval(refreshRoster, ROSTER_EVERY_MS);
+  refreshRoster();
+  flush();
+}
+
+function localTime(iso) {
+  return new Intl.DateTimeFormat("zh-CN", {
+    timeZone: state.event.timezone,
+    hour: "2-digit",
+    minute: "2-digit",
+    hourCycle: "h23",
+  }).format(new Date(iso));
+}
+
+async function refreshRoster() {
+  try {
+    await state.roster.refresh();
+    setOnline(true);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.unreachable) setOnline(false);
+    if (error.status === 401) showSignin("kiosk.signin.bad");
+  }
+  renderRoster();
+}
+
+function renderRoster() {
+  const note = $("roster-note");
+  if (state.roster.fetchedAt) {
+    bilingual(note, "kiosk.roster", {
+      n: state.roster.size,
+      time: localTime(state.roster.fetchedAt),
+    });
+  } else {
+    bilingual(note, "kiosk.roster.none");
+  }
+}
+
+function setOnline(online) {
+  if (state.online === online) return;
+  state.online = online;
+  renderNet();
+}
+
+function renderNet() {
+  const pill = $("net");
+  const online = state.online && navigator.onLine;
+  pill.dataset.online = String(online);
+  bilingual(pill, online ? "kiosk.online" : "kiosk.offline");
+}
+
+function renderWaiting() {
+  const count = state.queue ? state.queue.length : 0;
+  const pill = $("waiting");
+  pill.dataset.count = String(count);
+  bilingual(pill, "kiosk.waiting", { n: count });
+}
+
+function renderSound() {
+  const button = $("sound");
+  button.setAttribute("aria-pressed", String(soundOn()));
+  bilingual(button, soundOn() ? "kiosk.sound.on" : "kiosk.sound.off");
+}
+
+// --- scanning -----------------------------------------------------------------------------------
+
+/** What the roster copy says about a code, before this scan counts. */
+function guess(code) {
+  const found = state.roster.find(code);
+  if (!found) return { kind: "pending-unknown", code };
+  const at = state.roster.checkedInAt(code);
+  return {
+    kind: at ? "pending-repeat" : "pending-ok",
+    code,
+    participant: found.participant,
+    person: found.person,
+    agenda: found.participant.agenda,
+    time: at,
+  };
+}
+
+function scan(text) {
+  const code = normalizeCode(text);
+  if (!code) return;
+  const item = { nonce: newNonce("kiosk"), badge_code: code, scanned_at: new Date().toISOString() };
+  try {
+    state.queue.add(item);
+  } catch {
+    showAnswer({ kind: "refused", code, messageKey: "kiosk.storage.full" });
+    return;
+  }
+  const provisional = guess(code);
+  if (provisional.participant) state.roster.markLocal(code, item.scanned_at);
+  if (state.current) clearTimeout(state.current.timer);
+  state.current = { nonce: item.nonce, guess: provisional, shown: "none", timer: null };
+  renderWaiting();
+  if (!navigator.onLine || !state.online) {
+    showProvisional(state.current);
+  } else {
+    const current = state.current;
+    current.timer = setTimeout(() => showProvisional(current), PROVISIONAL_AFTER_MS);
+  }
+  flush();
+}
+
+function showProvisional(current) {
+  if (state.current !== current || current.shown !== "none") return;
+  current.shown = "provisional";
+  showAnswer(current.guess);
+}
+
+function scheduleRetry() {
+  clearTimeout(state.retryTimer);
+  const wait = RETRY_MS[Math.min(state.retries, RETRY_MS.length - 1)];
+  state.retries += 1;
+  state.retryTimer = setTimeout(flush, wait);
+}
+
+/** Upload the queue, oldest first; stop at the first scan the service cannot take yet. */
+async function flush() {
+  if (state.flushing || !state.event) return;
+  state.flushing = true;
+  clearTimeout(state.retryTimer);
+  const eventId = state.event.id;
+  try {
+    for (let item = state.queue.first(); item; item = state.queue.first()) {
+      let outcome;
+      try {
+        const { data } = await api("POST", "/v1/events/{event_id}/checkins", {
+          params: { event_id: eventId },
+          body: { badge_code: item.badge_code, nonce: item.nonce, scanned_at: item.scanned_at },
+        });
+        const repeat = data.reason === "already_checked_in";
+        outcome = {
+          kind: repeat ? "repeat" : "ok",
+          code: item.badge_code,
+          participant: data.participant,
+          person: data.person ?? null,
+          agenda: data.agenda,
+          time: data.checked_in_at,
+        };
+        state.roster.confirm(item.badge_code, data.participant, data.agenda);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        if (error.unreachable || error.status === 429) {
+          // Not an answer about the scan: keep it, show the roster's guess, try again later.
+          setOnline(error.status === 429);
+          if (state.current && state.current.shown === "none") showProvisional(state.current);
+          scheduleRetry();
+          return;
+        }
+        if (error.status === 401) {
+          showSignin("kiosk.signin.bad"); // the queue stays for the next key
+          return;
+        }
+        outcome = {
+          kind: error.code === "unknown_badge" ? "unknown" : "refused",
+          code: item.badge_code,
+          problem: error,
+          messageKey: error.code === "event_not_open" ? "kiosk.not_open" : null,
+        };
+      }
+      state.queue.remove(item.nonce);
+      state.retries = 0;
+      setOnline(true);
+      settle(item, outcome);
+      renderWaiting();
+    }
+  } finally {
+    state.flushing = false;
+    renderWaiting();
+  }
+}
+
+function settle(item, outcome) {
+  const current = state.current;
+  if (current && current.nonce === item.nonce) {
+    clearTimeout(current.timer);
+    current.shown = "confirmed";
+    showAnswer(outcome);
+    return;
+  }
+  // A scan from earlier (offline): its refusal goes to the list the staff must see.
+  if (outcome.kind === "unknown" || outcome.kind === "refused") {
+    const found = state.roster.find(item.badge_code);
+    state.refusals.add({
+      badge_code: item.badge_code,
+      scanned_at: item.scanned_at,
+      code: outcome.problem?.code ?? "refused",
+      detail: outcome.problem?.detail ?? "",
+      name: found ? found.participant.party?.name_zh : null,
+    });
+    renderRefusals();
+  }
+}
+
+function renderRefusals() {
+  const items = state.refusals.items();
+  $("refused").hidden = items.length === 0;
+  $("refused-list").replaceChildren(
+    ...items.map((r) => {
+      const li = document.createElement("li");
+      const what = r.code === "unknown_badge" ? "kiosk.unknown" : "kiosk.refused";
+      li.append(el("strong", what), " ", `${r.badge_code} · ${localTime(r.scanned_at)}`);
+      if (r.name) li.append(" · ", r.name);
+      if (r.detail) {
+        const detail = document.createElement("div");
+        detail.className = "detail";
+        detail.lang = "en";
+        detail.textContent = r.detail;
+        li.append(detail);
+      }
+      return li;
+    }),
+  );
+}
+
+// --- the answer ---------------------------------------------------------------------------------
+
+const SOUNDS = {
+  ok: "ok",
+  repeat: "repeat",
+  unknown: "bad",
+  refused: "bad",
+  "pending-ok": "pending",
+  "pending-repeat": "repeat",
+  "pending-unknown": "bad",
+};
+
+function showIdle() {
+  const answer = $("answer");
+  answer.className = "answer idle";
+  delete answer.dataset.outcome;
+  answer.replaceChildren(el("p", "kiosk.idle", {}, "answer-idle"));
+}
+
+function peopleNames(participant, person) {
+  const people = person ? [person] : participant.people || [];
+  return people.map((p) => p.name).join("、");
+}
+
+/** The people's names, large, each with a title in small type. */
+function peopleLine(element, participant, person) {
+  const people = person ? [person] : participant.people || [];
+  people.forEach((p, index) => {
+    if (index > 0) element.append("、");
+    element.append(p.name);
+    if (p.title) {
+      const title = document.createElement("span");
+      title.className = "title";
+      title.textContent = ` ${p.title}`;
+      element.append(title);
+    }
+  });
+  return element;
+}
+
+function partyBlock(participant) {
+  const party = participant.party || {};
+  const block = document.createElement("p");
+  block.className = "party";
+  const zh = document.createElement("span");
+  zh.lang = "zh-Hans";
+  zh.textContent = party.designation ? `${party.designation} ${party.name_zh}` : party.name_zh;
+  block.append(zh);
+  if (party.name_en) {
+    const en = document.createElement("span");
+    en.className = "en";
+    en.lang = "en";
+    en.textContent = party.name_en;
+    block.append(" ", en);
+  }
+  if (party.kind) block.append(" ", el("span", `kind.${party.kind}`, {}, "kind"));
+  return block;
+}
+
+function agendaBlock(agenda) {
+  const section = document.createElement("section");
+  section.className = "agenda";
+  section.append(el("h3", "kiosk.agenda"));
+  const meetings = (agenda || []).filter((m) => m.status !== "cancelled");
+  if (meetings.length === 0) {
+    section.append(el("p", "kiosk.agenda.none", {}, "note"));
+    return section;
+  }
+  const table = document.createElement("table");
+  const head = table.createTHead().insertRow();
+  for (const key of ["kiosk.agenda.time", "kiosk.agenda.table", "kiosk.agenda.counterpart"]) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    head.append(bilingual(th, key));
+  }
+  const body = table.createTBody();
+  for (const m of meetings) {
+    const row = body.insertRow();
+    row.insertCell().textContent = `${localTime(m.start)}–${localTime(m.end)}`;
+    row.insertCell().textContent = String(m.table);
+    const who = row.insertCell();
+    const c = m.counterpart || {};
+    who.textContent = c.designation ? `${c.designation} ${c.name_zh}` : c.name_zh;
+    if (c.name_en) {
+      const en = document.createElement("span");
+      en.className = "en";
+      en.lang = "en";
+      en.textContent = c.name_en;
+      who.append(" ", en);
+    }
+  }
+  section.append(table);
+  return section;
+}
+
+function headline(outcome) {
+  const time = outcome.time ? localTime(outcome.time) : "";
+  switch (outcome.kind) {
+    case "ok":
+      return ["kiosk.ok", {}];
+    case "repeat":
+      return ["kiosk.repeat", { time }];
+    case "unknown":
+      return ["kiosk.unknown", {}];
+    case "pending-ok":
+      return ["kiosk.pending.ok", {}];
+    case "pending-repeat":
+      return ["kiosk.pending.repeat", { time }];
+    case "pending-unknown":
+      return ["kiosk.pending.unknown", {}];
+    default:
+      return [outcome.messageKey || "kiosk.refused", {}];
+  }
+}
+
+const ICONS = { ok: "✓", repeat: "!", unknown: "✕", refused: "✕" };
+
+function showAnswer(outcome) {
+  const answer = $("answer");
+  const pending = outcome.kind.startsWith("pending-");
+  answer.className = `answer on-colour outcome-${outcome.kind}${pending ? " pending" : ""}`;
+  answer.dataset.outcome = outcome.kind;
+  const [key, vars] = headline(outcome);
+  const top = document.createElement("div");
+  top.className = "answer-head";
+  const icon = document.createElement("span");
+  icon.className = "icon";
+  icon.setAttribute("aria-hidden", "true");
+  icon.textContent = pending ? "?" : ICONS[outcome.kind] || "✕";
+  top.append(icon, el("h2", key, vars, "headline"));
+  const children = [top];
+  if (pending) children.push(el("p", "kiosk.unconfirmed", {}, "unconfirmed"));
+  if (outcome.participant) {
+    const name = document.createElement("p");
+    name.className = "who";
+    children.push(peopleLine(name, outcome.participant, outcome.person));
+    children.push(partyBlock(outcome.participant));
+    const first = (outcome.agenda || []).find((m) => m.status !== "cancelled");
+    if (first) {
+      children.push(
+        el("p", "kiosk.first", { time: localTime(first.start), table: first.table }, "first"),
+      );
+    }
+    children.push(agendaBlock(outcome.agenda));
+  } else {
+    children.push(el("p", "kiosk.code", { code: outcome.code }, "code"));
+    if (outcome.problem?.detail) {
+      const detail = document.createElement("p");
+      detail.className = "detail";
+      detail.lang = "en";
+      detail.textContent = outcome.problem.detail;
+      children.push(detail);
+    }
+  }
+  answer.replaceChildren(...children);
+  const sound = SOUNDS[outcome.kind] || "bad";
+  answer.dataset.sound = beep(sound) ? sound : "off";
+}
+
+// --- search -------------------------------------------------------------------------------------
+
+async function search(text) {
+  const seq = ++state.searchSeq;
+  const results = $("search-results");
+  const note = $("search-note");
+  if (!text.trim()) {
+    results.replaceChildren();
+    note.replaceChildren();
+    return;
+  }
+  let items;
+  let offline = false;
+  try {
+    const { data } = await api("GET", "/v1/events/{event_id}/participants", {
+      params: { event_id: state.event.id },
+      query: { q: text.trim(), limit: 8 },
+    });
+    items = data.items;
+    setOnline(true);
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (!error.unreachable) {
+      if (seq === state.searchSeq) note.textContent = error.detail || error.title;
+      return;
+    }
+    setOnline(false);
+    items = state.roster.search(text);
+    offline = true;
+  }
+  if (seq !== state.searchSeq) return;
+  note.replaceChildren();
+  if (offline) bilingual(note, "kiosk.search.offline");
+  if (items.length === 0) note.append(el("span", "kiosk.search.none", {}, "none"));
+  results.replaceChildren(...items.map(resultItem));
+}
+
+function resultItem(participant) {
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "result";
+  button.dataset.code = participant.badge_code || "";
+  const name = document.createElement("span");
+  name.className = "result-name";
+  name.textContent = peopleNames(participant, null);
+  const party = partyBlock(participant);
+  const action = el("span", "kiosk.search.pick", {}, "result-action");
+  button.append(name, party);
+  const at = participant.checked_in_at;
+  if (at) button.append(el("span", "kiosk.search.checked", { time: localTime(at) }, "checked"));
+  button.append(action);
+  button.disabled = !participant.badge_code;
+  button.addEventListener("click", () => {
+    scan(participant.badge_code);
+    $("search-input").value = "";
+    $("search-results").replaceChildren();
+    $("search-note").replaceChildren();
+    $("scan-input").focus();
+  });
+  li.append(button);
+  return li;
+}
+
+// --- camera -------------------------------------------------------------------------------------
+
+async function toggleCamera() {
+  if (state.stopCamera) {
+    stopCamera();
+    return;
+  }
+  const panel = $("camera-panel");
+  panel.hidden = false;
+  $("camera-error").replaceChildren();
+  try {
+    state.stopCamera = await startCamera($("camera-video"), (code) => scan(code));
+    $("camera").setAttribute("aria-pressed", "true");
+    bilingual($("camera"), "kiosk.camera.stop");
+  } catch {
+    bilingual($("camera-error"), "kiosk.camera.denied");
+  }
+}
+
+function stopCamera() {
+  if (state.stopCamera) state.stopCamera();
+  state.stopCamera = null;
+  $("camera-panel").hidden = true;
+  $("camera").setAttribute("aria-pressed", "false");
+  bilingual($("camera"), "kiosk.camera");
+}
+
+// --- wiring -------------------------------------------------------------------------------------
+
+function debounce(work, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => work(...args), ms);
+  };
+}
+
+function wire() {
+  $("signin-form").addEventListener("submit", signIn);
+  $("scan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const input = $("scan-input");
+    const text = input.value;
+    input.value = "";
+    scan(text);
+    input.focus();
+  });
+  const searchNow = debounce((text) => search(text), 250);
+  $("search-input").addEventListener("input", (event) => searchNow(event.target.value));
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    search($("search-input").value);
+  });
+  $("sound").addEventListener("click", () => {
+    setSound(!soundOn());
+    renderSound();
+  });
+  $("camera").addEventListener("click", toggleCamera);
+  $("signout").addEventListener("click", signOut);
+  $("refused-clear").addEventListener("click", () => {
+    state.refusals.clear();
+    renderRefusals();
+    $("scan-input").focus();
+  });
+  window.addEventListener("online", () => {
+    state.retries = 0;
+    renderNet();
+    flush();
+    refreshRoster();
+  });
+  window.addEventListener("offline", () => setOnline(false) || renderNet());
+  // A handheld scanner types into whatever has focus: when nothing does, send it to the scan
+  // field. Escape clears the answer and returns there.
+  document.addEventListener("keydown", (event) => {
+    if ($("desk").hidden) return;
+    const input = $("scan-input");
+    if (event.key === "Escape") {
+      // Dismissed: what the service later says about that scan goes to the refusals list.
+      if (state.current) clearTimeout(state.current.timer);
+      state.current = null;
+      showIdle();
+      input.focus();
+      return;
+    }
+    const idle = document.activeElement === document.body || !document.activeElement;
+    if (idle && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+      input.focus();
+    }
+  });
+}
+
+async function start() {
+  translate();
+  wire();
+  document.title = plain("kiosk.title");
+  if (getKey()) {
+    try {
+      await chooseEvent();
+      return;
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      const saved = JSON.parse(sessionStorage.getItem(EVENT_ITEM) || "null");
+      if (error.unreachable && saved) {
+        // The service is away but this tab was signed in: keep the door working.
+        state.online = false;
+        await openDesk(saved);
+        return;
+      }
+      if (error.status === 401) clearKey();
+    }
+  }
+  showSignin();
+}
+
+start();

@@ -1,0 +1,170 @@
+// The kiosk's copy of its event's roster, kept in localStorage so an offline scan still shows
+// who it is, catches a repeat and says when a code is not on the list. It holds badge codes,
+// names, titles, organizations and agendas: never phones or emails (they are dropped here even
+// when the key may read them).
+
+import { api, apiAll } from "/static/common/api.js";
+
+const AGENDA_CONCURRENCY = 4;
+
+/** What a scanner or a person typed, in the stored form (as service/badges.py does). */
+export function normalizeCode(text) {
+  const raw = String(text).replace(/[\s-]/g, "").toUpperCase();
+  return raw.length === 10 ? `${raw.slice(0, 5)}-${raw.slice(5)}` : raw;
+}
+
+function storageItem(eventId) {
+  return `smk.kiosk.roster.${eventId}`;
+}
+
+/** Only what the door needs: no phone, no email. */
+function keep(participant, agenda) {
+  return {
+    id: participant.id,
+    badge_code: participant.badge_code,
+    party: participant.party,
+    people: (participant.people || []).map((p) => ({
+      name: p.name,
+      title: p.title ?? null,
+      // Per-person badges (when the service gives them) are scanned like the party's.
+      badge_code: p.badge_code ?? null,
+    })),
+    checked_in_at: participant.checked_in_at,
+    agenda: (agenda || []).map((m) => ({
+      slot: m.slot,
+      start: m.start,
+      end: m.end,
+      table: m.table,
+      status: m.status,
+      counterpart: {
+        participant_id: m.counterpart?.participant_id,
+        name_zh: m.counterpart?.name_zh,
+        name_en: m.counterpart?.name_en ?? null,
+        designation: m.counterpart?.designation ?? null,
+      },
+    })),
+  };
+}
+
+async function inBatches(items, size, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  return results;
+}
+
+export class Roster {
+  constructor(eventId) {
+    this.eventId = eventId;
+    const saved = JSON.parse(localStorage.getItem(storageItem(eventId)) || "null");
+    this.fetchedAt = saved?.fetched_at ?? null;
+    this.participants = saved?.participants ?? [];
+    // Check-ins seen at this kiosk and not yet confirmed: badge code -> scanned_at.
+    this.local = saved?.local ?? {};
+    this.index();
+  }
+
+  index() {
+    this.byCode = new Map();
+    for (const p of this.participants) {
+      if (p.badge_code) this.byCode.set(p.badge_code, { participant: p, person: null });
+      for (const person of p.people) {
+        if (person.badge_code) this.byCode.set(person.badge_code, { participant: p, person });
+      }
+    }
+  }
+
+  save() {
+    const data = { fetched_at: this.fetchedAt, participants: this.participants, local: this.local };
+    try {
+      localStorage.setItem(storageItem(this.eventId), JSON.stringify(data));
+    } catch {
+      // Storage full: the queue matters more than the roster copy; keep it in memory.
+    }
+  }
+
+  get size() {
+    return this.participants.length;
+  }
+
+  /** Fetch the roster and every agenda again; throws ApiError when the service is away. */
+  async refresh() {
+    const params = { event_id: this.eventId };
+    const participants = await apiAll("/v1/events/{event_id}/participants", { params });
+    const agendas = await inBatches(participants, AGENDA_CONCURRENCY, async (p) => {
+      const { data } = await api("GET", "/v1/events/{event_id}/participants/{participant_id}/agenda", {
+        params: { event_id: this.eventId, participant_id: p.id },
+      });
+      return data.meetings;
+    });
+    this.participants = participants.map((p, i) => keep(p, agendas[i]));
+    this.fetchedAt = new Date().toISOString();
+    // A local mark the server now knows about is no longer needed.
+    for (const p of this.participants) {
+      if (p.checked_in_at && p.badge_code) delete this.local[p.badge_code];
+    }
+    this.index();
+    this.save();
+  }
+
+  /** {participant, person} for a badge code, or null when it is not on the list. */
+  find(code) {
+    return this.byCode.get(normalizeCode(code)) ?? null;
+  }
+
+  /** When this badge's party was checked in, as the server said or as this kiosk saw. */
+  checkedInAt(code) {
+    const found = this.find(code);
+    if (!found) return null;
+    const local = this.local[normalizeCode(code)] ?? null;
+    const known = found.participant.checked_in_at;
+    if (known && local) return known < local ? known : local;
+    return known || local;
+  }
+
+  /** Remember an unconfirmed check-in seen at this kiosk. */
+  markLocal(code, scannedAt) {
+    const normal = normalizeCode(code);
+    if (!(normal in this.local)) this.local[normal] = scannedAt;
+    this.save();
+  }
+
+  /** Take the server's answer for a participant: its check-in time and agenda. */
+  confirm(code, participant, agenda) {
+    const normal = normalizeCode(code);
+    delete this.local[normal];
+    const at = this.participants.findIndex((p) => p.id === participant.id);
+    if (at >= 0) {
+      this.participants[at] = keep(participant, agenda);
+    } else {
+      this.participants.push(keep(participant, agenda));
+    }
+    this.index();
+    this.save();
+  }
+
+  /** Offline search: names in either script, party names, designations, badge codes. */
+  search(text, limit = 10) {
+    const needle = text.trim().toLowerCase();
+    if (!needle) return [];
+    const hits = [];
+    for (const p of this.participants) {
+      const fields = [
+        p.party?.name_zh,
+        p.party?.name_en,
+        p.party?.designation,
+        p.badge_code,
+        ...p.people.map((person) => person.name),
+      ];
+      if (fields.some((f) => f && f.toLowerCase().includes(needle))) hits.push(p);
+      if (hits.length >= limit) break;
+    }
+    return hits;
+  }
+}

@@ -1,0 +1,302 @@
+"""The door kiosk in Chromium against a real server: scans, search, offline, accessibility.
+
+Every test takes participants no other test has used, so they share the server's database
+without meeting.
+"""
+
+import contextlib
+import itertools
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from pypinyin import lazy_pinyin
+
+from tests.browser.conftest import ContextFactory, Server, axe_violations, screenshot
+
+with contextlib.suppress(ImportError):  # without it, the conftest skips these tests
+    from playwright.async_api import BrowserContext, Page, Route, expect
+
+ZONE = ZoneInfo("Asia/Shanghai")
+UNKNOWN_CODE = "AAAAA-AAAAA"  # the badge alphabet, but no badge has it
+ANSWER = "#answer"
+
+
+@pytest.fixture(scope="module")
+def published(server: Server) -> None:
+    """A built and published schedule, so agendas have meetings to show."""
+    with server.client() as client:
+        built = client.post(
+            f"/v1/events/{server.event_id}/schedule",
+            json={"time_limit_seconds": 5},
+            headers={"Prefer": "wait=60"},
+            timeout=90,
+        )
+        assert built.status_code in (200, 201), built.text
+        done = client.post(f"/v1/events/{server.event_id}/schedule:publish")
+        assert done.status_code == 200, done.text
+
+
+@pytest.fixture(scope="module")
+def roster(server: Server, published: None) -> list[dict[str, Any]]:
+    with server.client() as client:
+        items = client.get(
+            f"/v1/events/{server.event_id}/participants", params={"limit": 500}
+        ).json()["items"]
+    return [p for p in items if p["checked_in_at"] is None]
+
+
+@pytest.fixture(scope="module")
+def unused(roster: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Participants no test has scanned yet, one at a time."""
+    return iter(roster)
+
+
+@pytest.fixture(scope="module")
+def kiosk_key(server: Server) -> str:
+    return server.create_key("kiosk", event_id=server.event_id)
+
+
+async def open_kiosk(context: "BrowserContext", key: str) -> "Page":
+    """Sign in with the key and wait until the roster copy is loaded."""
+    page = await context.new_page()
+    await page.goto("/kiosk")
+    await page.fill("#signin-key", key)
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=20_000)
+    await expect(page.locator("#scan-input")).to_be_focused()
+    return page
+
+
+async def scan(page: "Page", code: str, outcome: str) -> None:
+    await page.fill("#scan-input", code)
+    await page.press("#scan-input", "Enter")
+    await expect(page.locator(f"{ANSWER}[data-outcome='{outcome}']")).to_be_visible()
+
+
+def local_hhmm(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(ZONE).strftime("%H:%M")
+
+
+def agenda_of(server: Server, participant: dict[str, Any]) -> list[dict[str, Any]]:
+    with server.client() as client:
+        path = f"/v1/events/{server.event_id}/participants/{participant['id']}/agenda"
+        return list(client.get(path).json()["meetings"])
+
+
+def scans_of(server: Server, codes: set[str]) -> list[dict[str, Any]]:
+    with server.client() as client:
+        items = client.get(f"/v1/events/{server.event_id}/scans", params={"limit": 500}).json()[
+            "items"
+        ]
+    return [s for s in items if s["badge_code"] in codes]
+
+
+def checked_in_at(server: Server, participant: dict[str, Any]) -> str | None:
+    with server.client() as client:
+        path = f"/v1/events/{server.event_id}/participants/{participant['id']}"
+        return client.get(path).json()["checked_in_at"]  # type: ignore[no-any-return]
+
+
+async def test_first_scan_green_repeat_amber_unknown_red(
+    new_context: ContextFactory,
+    server: Server,
+    kiosk_key: str,
+    unused: Iterator[dict[str, Any]],
+) -> None:
+    person = next(p for p in unused if agenda_of(server, p))
+    page = await open_kiosk(await new_context(), kiosk_key)
+    answer = page.locator(ANSWER)
+
+    await scan(page, person["badge_code"].replace("-", "").lower(), "ok")
+    await expect(answer).to_contain_text("签到成功")
+    await expect(answer).to_contain_text("Checked in")
+    await expect(answer).to_contain_text(person["people"][0]["name"])
+    await expect(answer).to_contain_text(person["party"]["name_zh"])
+    agenda = agenda_of(server, person)
+    rows = answer.locator(".agenda tbody tr")
+    await expect(rows).to_have_count(len(agenda))
+    first = agenda[0]
+    await expect(rows.first).to_contain_text(
+        f"{local_hhmm(first['start'])}–{local_hhmm(first['end'])}"
+    )
+    await expect(rows.first).to_contain_text(first["counterpart"]["name_zh"])
+    await expect(answer.locator(".first")).to_contain_text(f"{first['table']} 号桌")
+    assert await answer.get_attribute("data-sound") == "ok"
+    arrived = checked_in_at(server, person)
+    assert arrived is not None
+
+    await scan(page, person["badge_code"], "repeat")
+    await expect(answer).to_contain_text(f"已于 {local_hhmm(arrived)} 签到")
+    await expect(answer).to_contain_text(f"Already checked in at {local_hhmm(arrived)}")
+    assert await answer.get_attribute("data-sound") == "repeat"
+
+    await page.click("#sound")  # sound off: the answers still come, silently
+    await expect(page.locator("#sound")).to_have_attribute("aria-pressed", "false")
+    await page.focus("#scan-input")
+    await scan(page, UNKNOWN_CODE, "unknown")
+    await expect(answer).to_contain_text("无此胸卡")
+    await expect(answer).to_contain_text("Unknown badge")
+    assert await answer.get_attribute("data-sound") == "off"
+
+    outcomes = [s["outcome"] for s in scans_of(server, {person["badge_code"], UNKNOWN_CODE})]
+    assert sorted(outcomes) == ["already_checked_in", "checked_in", "unknown_badge"]
+
+
+async def test_search_by_pinyin_then_check_in_with_the_keyboard(
+    new_context: ContextFactory,
+    server: Server,
+    kiosk_key: str,
+    unused: Iterator[dict[str, Any]],
+) -> None:
+    person = next(unused)
+    name = person["people"][0]["name"]
+    pinyin = "".join(lazy_pinyin(name))
+    page = await open_kiosk(await new_context(), kiosk_key)
+
+    await page.fill("#search-input", pinyin)
+    hit = page.locator(f".result[data-code='{person['badge_code']}']")
+    await expect(hit).to_be_visible()
+    await expect(hit).to_contain_text(name)
+    await hit.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator(f"{ANSWER}[data-outcome='ok']")).to_contain_text(name)
+    await expect(page.locator("#scan-input")).to_be_focused()
+    assert checked_in_at(server, person) is not None
+
+
+async def test_offline_scans_queue_survive_a_reload_and_upload_once(
+    new_context: ContextFactory,
+    server: Server,
+    kiosk_key: str,
+    unused: Iterator[dict[str, Any]],
+) -> None:
+    people = list(itertools.islice(unused, 3))
+    codes = {p["badge_code"] for p in people}
+    context = await new_context()
+    page = await open_kiosk(context, kiosk_key)
+    answer = page.locator(ANSWER)
+    waiting = page.locator("#waiting")
+
+    await context.set_offline(True)
+    await expect(page.locator("#net")).to_contain_text("离线")
+    scanned_from = time.time()
+    for person in people:
+        await scan(page, person["badge_code"], "pending-ok")
+        await expect(answer).to_contain_text("尚未经服务器确认")
+        await expect(answer).to_contain_text(person["people"][0]["name"])
+    await expect(waiting).to_have_attribute("data-count", "3")
+    await expect(waiting).to_contain_text("待上传 3")
+    # A repeat is caught from the roster copy, and is no check-in either.
+    await scan(page, people[0]["badge_code"], "pending-repeat")
+    await expect(waiting).to_have_attribute("data-count", "4")
+    await screenshot(page, "kiosk-offline-1280x800")
+
+    # The network is back but the service is not; the first upload even reaches it and only
+    # its answer is lost, so its retry must not count twice.
+    lost: list[str] = []
+
+    async def service_away(route: "Route") -> None:
+        if route.request.method == "POST" and not lost:
+            await route.fetch()
+            lost.append(route.request.post_data or "")
+        await route.abort("connectionrefused")
+
+    await context.route("**/v1/**", service_away)
+    posted = page.expect_event("requestfailed", lambda r: r.method == "POST")
+    async with posted:
+        await context.set_offline(False)
+    assert len(lost) == 1
+    await page.reload()
+    await expect(waiting).to_have_attribute("data-count", "4")
+    await expect(page.locator("#net")).to_contain_text("离线")
+
+    await context.unroute("**/v1/**")
+    await context.set_offline(True)
+    await context.set_offline(False)  # the browser says "online" again: the queue uploads
+    await expect(waiting).to_have_attribute("data-count", "0", timeout=15_000)
+    await expect(page.locator("#net")).to_contain_text("在线")
+
+    recorded = scans_of(server, codes)
+    assert sorted(s["outcome"] for s in recorded) == ["already_checked_in"] + ["checked_in"] * 3
+    for person in people:
+        arrived = checked_in_at(server, person)
+        assert arrived is not None
+        # The time kept is when the badge was scanned offline, not when it was uploaded.
+        assert scanned_from - 1 <= datetime.fromisoformat(arrived).timestamp() <= time.time()
+
+
+async def test_offline_refusals_are_shown_once_the_service_answers(
+    new_context: ContextFactory, server: Server, kiosk_key: str
+) -> None:
+    context = await new_context()
+    page = await open_kiosk(context, kiosk_key)
+    await context.set_offline(True)
+    await scan(page, UNKNOWN_CODE, "pending-unknown")
+    await expect(page.locator(ANSWER)).to_contain_text("不在名单上")
+    await page.fill("#scan-input", "")
+    await page.keyboard.press("Escape")
+    await expect(page.locator(f"{ANSWER}.idle")).to_be_visible()
+    await context.set_offline(False)
+    # The current answer was dismissed: the refusal goes to the list the staff must see.
+    refused = page.locator("#refused")
+    await expect(refused).to_be_visible()
+    await expect(refused).to_contain_text(UNKNOWN_CODE)
+    await expect(refused).to_contain_text("无此胸卡")
+    await page.click("#refused-clear")
+    await expect(refused).to_be_hidden()
+
+
+async def test_a_partner_key_and_a_wrong_key_are_refused(
+    new_context: ContextFactory, server: Server, roster: list[dict[str, Any]]
+) -> None:
+    page = await (await new_context()).new_page()
+    await page.goto("/kiosk")
+    await page.fill("#signin-key", "smk_wrong")
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#signin-error")).to_contain_text("密钥无效")
+    assert await page.evaluate("sessionStorage.length") == 0
+    assert "smk_wrong" not in page.url
+
+    committee = next(p["party"] for p in roster if p["party"]["kind"] == "committee")
+    partner = server.create_key("partner", committee_id=committee["id"])
+    await page.fill("#signin-key", partner)
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#signin-error")).to_contain_text("请使用签到密钥")
+    assert await page.evaluate("sessionStorage.length") == 0
+    assert await page.locator("#desk").is_hidden()
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (768, 1024)], ids=["1280x800", "768x1024"])
+async def test_kiosk_is_accessible_and_screenshots_are_kept(
+    size: tuple[int, int],
+    new_context: ContextFactory,
+    server: Server,
+    kiosk_key: str,
+    unused: Iterator[dict[str, Any]],
+) -> None:
+    width, height = size
+    context = await new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = await context.new_page()
+    await page.goto("/kiosk")
+    assert await axe_violations(page) == []
+    await screenshot(page, f"kiosk-signin-{width}x{height}")
+
+    page = await open_kiosk(context, kiosk_key)
+    person = next(p for p in unused if agenda_of(server, p))
+    await scan(page, person["badge_code"], "ok")
+    assert await axe_violations(page) == []
+    await screenshot(page, f"kiosk-green-{width}x{height}")
+    await scan(page, person["badge_code"], "repeat")
+    assert await axe_violations(page) == []
+    await screenshot(page, f"kiosk-amber-{width}x{height}")
+    await scan(page, UNKNOWN_CODE, "unknown")
+    assert await axe_violations(page) == []
+    await screenshot(page, f"kiosk-red-{width}x{height}")
+    await page.fill("#search-input", person["people"][0]["name"][:1])
+    await expect(page.locator(".result").first).to_be_visible()
+    assert await axe_violations(page) == []
+    await screenshot(page, f"kiosk-search-{width}x{height}")
