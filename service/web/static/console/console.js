@@ -83,14 +83,17 @@ function signInForm(problem = null) {
 async function signIn(secret) {
   secret = secret.trim();
   if (!secret) return;
+  const refuse = (key) => {
+    const box = msg("p", key, {}, "problem");
+    box.setAttribute("role", "alert");
+    signInForm(box);
+  };
   try {
-    // Only an admin may list keys: the cheapest way to know the key can run the console.
-    await api("GET", "/v1/api-keys", { key: secret, query: { limit: 1 } });
+    const { data: me } = await api("GET", "/v1/me", { key: secret });
+    if (me.role !== "admin") return refuse("console.signin.not_admin");
   } catch (error) {
-    const key = error.status === 403 ? "console.signin.not_admin" : "console.signin.bad_key";
-    const box = error.status === 401 || error.status === 403 ? msg("p", key, {}, "problem") : null;
-    if (box) box.setAttribute("role", "alert");
-    signInForm(box || problemBox(error));
+    if (error.status === 401) return refuse("console.signin.bad_key");
+    signInForm(problemBox(error));
     return;
   }
   setKey(secret);
