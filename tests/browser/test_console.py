@@ -199,7 +199,6 @@ async def test_build_move_into_a_clash_explained_then_publish_and_print_an_agend
     await page.click("#build")
     await page.locator(".notice .ok").wait_for(timeout=60000)
     assert "草稿已生成" in await page.locator(".notice").inner_text()
-    await page.locator("table.grid button.cell").first.wait_for()
     with server.client() as client:
         drafted = client.get(f"/v1/events/{server.event_id}/schedule").json()["draft"]
         meetings = client.get(
@@ -207,6 +206,7 @@ async def test_build_move_into_a_clash_explained_then_publish_and_print_an_agend
             params={"schedule": "draft", "limit": 500},
         ).json()["items"]
     assert drafted and len(meetings) == drafted["meetings"]
+    await page.locator(f'.grid-panel[data-schedule="{drafted["id"]}"]').wait_for()
     assert await page.locator("table.grid button.cell").count() == len(meetings)
 
     # Two meetings of one committee: moving the first into the second's slot double-books it.
@@ -294,7 +294,9 @@ async def test_the_grid_works_from_the_keyboard(
     await page.focus("#build")
     await page.keyboard.press("Enter")  # a build from the keyboard, so the grid has meetings
     await page.locator(".notice .ok").wait_for(timeout=60000)
-    cell = page.locator("table.grid button.cell").first
+    with server.client() as client:
+        drafted = client.get(f"/v1/events/{server.event_id}/schedule").json()["draft"]
+    cell = page.locator(f'.grid-panel[data-schedule="{drafted["id"]}"] button.cell').first
     await cell.wait_for()
     meeting_id = await cell.get_attribute("data-meeting")
     await cell.focus()

@@ -303,6 +303,10 @@ export function render(ctx, main) {
         }),
       ),
     );
+    // Which schedule the grid shows, and which version of it: what a test (or a person's
+    // screen reader) can wait on after a build or a move.
+    gridBox.dataset.schedule = state[which] ? state[which].id : "";
+    gridBox.dataset.meetings = String(meetings.length);
     gridBox.replaceChildren(
       gridBox.firstChild,
       msg("p", `meetings.grid.showing.${which}`),
