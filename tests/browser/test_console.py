@@ -127,6 +127,13 @@ async def test_today_shows_progress_by_kind_the_arrivals_chart_and_failed_scans_
     assert "NOPECONSOLE" in await failed.inner_text()  # as the service normalized it
     assert "未知胸牌" in await failed.inner_text()
 
+    # Who is still expected, to call before the first round: the late one is listed.
+    late = page.locator(f'table.missing tr[data-participant="{people[3]["id"]}"]')
+    assert await late.count() == 1
+    assert people[3]["people"][0]["name"] in await late.inner_text()
+    arrived_first = page.locator(f'table.missing tr[data-participant="{people[0]["id"]}"]')
+    assert await arrived_first.count() == 0
+
     # Live: a check-in at the door shows up without a reload.
     with server.client() as client:
         answer = client.post(
@@ -139,6 +146,7 @@ async def test_today_shows_progress_by_kind_the_arrivals_chart_and_failed_scans_
         arg=expected,
         timeout=15000,
     )
+    await late.wait_for(state="detached", timeout=15000)
     await screenshot(page, "console-today-1280")
     await page.set_viewport_size(TABLET)
     await screenshot(page, "console-today-tablet")

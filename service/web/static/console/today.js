@@ -3,7 +3,7 @@
 import { api, apiAll } from "/static/common/api.js";
 import { register } from "/static/common/i18n.js";
 import { arrivalsChart, progressBar } from "/static/console/chart.js";
-import { both, clock, clockSeconds, h, label, msg, problemBox } from "/static/console/view.js";
+import { both, clock, clockSeconds, h, label, msg, partyLabel, problemBox } from "/static/console/view.js";
 
 export const POLL_MS = 5000;
 
@@ -22,6 +22,10 @@ register({
     en: "Bars: arrivals per {minutes} minutes; line: checked in so far",
   },
   "today.arrivals.none": { zh: "还没有人签到。", en: "Nobody has checked in yet." },
+  "today.missing": { zh: "尚未签到（{count}）", en: "Not checked in yet ({count})" },
+  "today.missing.none": { zh: "全部已签到。", en: "Everyone has checked in." },
+  "today.party": { zh: "参会方", en: "Party" },
+  "today.people": { zh: "人员与电话", en: "People and phones" },
   "today.failed": { zh: "失败的扫码", en: "Failed scans" },
   "today.failed.none": { zh: "没有失败的扫码。", en: "No failed scans." },
   "today.time": { zh: "时间", en: "Time" },
@@ -113,11 +117,55 @@ function failedTable(scans, ctx) {
   );
 }
 
+function missingTable(participants) {
+  const order = (p) => KINDS.indexOf(p.party.kind);
+  const missing = participants
+    .filter((p) => !p.checked_in_at)
+    .sort((a, b) => order(a) - order(b) || (a.party.designation || a.party.name_zh).localeCompare(b.party.designation || b.party.name_zh, "zh-Hans-CN"));
+  if (!missing.length) return [msg("p", "today.missing.none", {}, "ok"), 0];
+  const table = h(
+    "table",
+    { class: "missing" },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, msg("span", "today.party")),
+        h("th", { scope: "col" }, msg("span", "today.kind")),
+        h("th", { scope: "col" }, msg("span", "today.people")),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      missing.map((p) =>
+        h(
+          "tr",
+          { dataset: { participant: p.id } },
+          h("td", {}, partyLabel(p.party, { short: true })),
+          h("td", {}, msg("span", `kind.${p.party.kind}`)),
+          h(
+            "td",
+            {},
+            p.people.map((person) =>
+              h("div", {}, person.name, person.title ? ` · ${person.title}` : "", person.phone ? h("span", { class: "phone" }, ` ${person.phone}`) : ""),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  return [table, missing.length];
+}
+
 export function render(ctx, main) {
   const zone = ctx.event.timezone;
   const statusBox = h("section", { class: "panel" }, msg("h2", "today.progress"));
   const chartBox = h("section", { class: "panel" }, msg("h2", "today.arrivals"));
   const failedBox = h("section", { class: "panel" }, msg("h2", "today.failed"));
+  const missingBox = h("section", { class: "panel" }, h("h2"));
   const stamp = h("p", { class: "stamp", role: "status" });
   main.append(
     h("h1", {}, both(ctx.event.name_zh, ctx.event.name_en)),
@@ -125,6 +173,7 @@ export function render(ctx, main) {
     stamp,
     h("div", { class: "today-grid" }, statusBox, chartBox),
     failedBox,
+    missingBox,
   );
   let timer = null;
   let stopped = false;
@@ -133,10 +182,11 @@ export function render(ctx, main) {
   async function refresh() {
     const params = { event_id: ctx.event.id };
     try {
-      const [status, scans, failed] = await Promise.all([
+      const [status, scans, failed, participants] = await Promise.all([
         api("GET", "/v1/events/{event_id}/checkins/status", { params }).then((r) => r.data),
         apiAll("/v1/events/{event_id}/scans", { params, query: { failed: false } }),
         apiAll("/v1/events/{event_id}/scans", { params, query: { failed: true } }),
+        apiAll("/v1/events/{event_id}/participants", { params }),
       ]);
       if (stopped) return;
       statusBox.replaceChildren(statusBox.firstChild, statusTable(status));
@@ -149,6 +199,8 @@ export function render(ctx, main) {
         : [msg("p", "today.arrivals.none")];
       chartBox.replaceChildren(chartBox.firstChild, ...charted);
       failedBox.replaceChildren(failedBox.firstChild, failedTable(failed, ctx));
+      const [missing, count] = missingTable(participants);
+      missingBox.replaceChildren(msg("h2", "today.missing", { count }), missing);
       lastGood = new Date();
       stamp.className = "stamp";
       stamp.replaceChildren(msg("span", "today.updated", { time: clockSeconds(lastGood, zone), seconds: POLL_MS / 1000 }));
