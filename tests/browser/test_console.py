@@ -317,6 +317,21 @@ async def test_the_grid_works_from_the_keyboard(
     assert await page.evaluate("document.activeElement.dataset.meeting") == meeting_id
 
 
+async def test_an_organizer_answers_a_meeting_request_for_its_recipient(
+    new_context: ContextFactory, server: Server
+) -> None:
+    _, page = await signed_in(new_context, server, "meetings")
+    accept = page.locator('button[data-action="accept"]').first
+    await accept.wait_for()
+    request_id = await accept.get_attribute("data-request")
+    await accept.click()
+    await page.locator(".notice .ok").filter(has_text="已代对方接受").wait_for()
+    await page.locator(f'button[data-request="{request_id}"]').wait_for(state="detached")
+    with server.client() as client:
+        answered = client.get(f"/v1/events/{server.event_id}/meeting-requests/{request_id}").json()
+    assert answered["state"] == "accepted"
+
+
 def job_routes(server: Server, answers: list[str]) -> tuple[str, list[str], Any, Any]:
     """Stand-ins for a build answered 202 and its job: the job's state moves through answers
     (the last one repeats); a DELETE cancels it."""

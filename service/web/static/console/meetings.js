@@ -23,6 +23,18 @@ register({
   "meetings.message": { zh: "留言", en: "Message" },
   "meetings.state": { zh: "状态", en: "State" },
   "request.pending": { zh: "待回复", en: "Pending" },
+  "request.actions": { zh: "代为处理", en: "Act for the party" },
+  "request.accept": { zh: "接受", en: "Accept" },
+  "request.decline": { zh: "拒绝", en: "Decline" },
+  "request.done.accept": {
+    zh: "已代对方接受：下次生成日程时会安排这场会谈。",
+    en: "Accepted for the recipient: the next build schedules this meeting.",
+  },
+  "request.done.decline": { zh: "已代对方拒绝。", en: "Declined for the recipient." },
+  "request.closed": {
+    zh: "这条申请已不是待回复状态（可能对方刚刚处理过），列表已刷新。",
+    en: "This request is no longer pending (the party may just have answered); the list is reloaded.",
+  },
   "request.accepted": { zh: "已接受", en: "Accepted" },
   "request.declined": { zh: "已拒绝", en: "Declined" },
   "request.withdrawn": { zh: "已撤回", en: "Withdrawn" },
@@ -179,7 +191,7 @@ export function render(ctx, main) {
             h(
               "tr",
               {},
-              ["meetings.from", "meetings.to", "meetings.message", "meetings.state"].map((k) =>
+              ["meetings.from", "meetings.to", "meetings.message", "meetings.state", "request.actions"].map((k) =>
                 h("th", { scope: "col" }, msg("span", k)),
               ),
             ),
@@ -195,12 +207,44 @@ export function render(ctx, main) {
                 h("td", {}, partyLabel(nameOf(participants.get(r.to_participant_id)), { short: true })),
                 h("td", {}, r.message || "—"),
                 h("td", {}, msg("span", `request.${r.state}`)),
+                h(
+                  "td",
+                  { class: "request-actions" },
+                  ["accept", "decline"].map((action) =>
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: action === "accept" ? "small primary" : "small",
+                        dataset: { request: r.id, action },
+                        onclick: () => respond(r, action),
+                      },
+                      msg("span", `request.${action}`),
+                    ),
+                  ),
+                ),
               ),
             ),
           ),
         )
       : msg("p", "meetings.requests.none");
     requestsBox.replaceChildren(requestsBox.firstChild, body);
+  }
+
+  /** An organizer answers a request for the recipient (a party that phoned the desk, say). */
+  async function respond(request, action) {
+    try {
+      await api("POST", "/v1/events/{event_id}/meeting-requests/{request_id}:respond", {
+        params: { event_id: event.id, request_id: request.id },
+        body: { action },
+        headers: { "If-Match": `"${request.version}"`, "Idempotency-Key": newNonce("console-respond") },
+      });
+      say(msg("p", `request.done.${action}`, {}, "ok"));
+    } catch (error) {
+      const closed = error.code === "request_closed" || error.status === 412;
+      say(problemBox(error, closed ? msg("p", "request.closed") : null));
+    }
+    await loadRequests();
   }
 
   function figures(schedule) {
