@@ -333,9 +333,10 @@ async def test_an_organizer_answers_a_meeting_request_for_its_recipient(
 
 
 def job_routes(server: Server, answers: list[str]) -> tuple[str, list[str], Any, Any]:
-    """Stand-ins for a build answered 202 and its job: the job's state moves through answers
-    (the last one repeats); a DELETE cancels it."""
-    location = f"/v1/events/{server.event_id}/schedule/builds/console-test"
+    """Stand-ins for a build answered 202 and the build resource at its Location, in the shape
+    of the jobs branch (GET the build, POST …:cancel): its state moves through answers (the
+    last one repeats) until it is cancelled."""
+    location = f"/v1/events/{server.event_id}/schedule-builds/console-test"
     calls: list[str] = []
 
     async def build(route: Any) -> None:
@@ -345,23 +346,31 @@ def job_routes(server: Server, answers: list[str]) -> tuple[str, list[str], Any,
         calls.append("POST")
         await route.fulfill(
             status=202,
-            headers={"Location": location},
-            json={"id": "console-test", "state": "queued"},
+            headers={"Location": location, "Retry-After": "1"},
+            json={"id": "console-test", "state": "queued", "progress": {}},
         )
 
     async def job(route: Any) -> None:
-        calls.append(route.request.method)
-        if route.request.method == "DELETE":
+        if route.request.url.endswith(":cancel"):
+            calls.append("cancel")
             answers[:] = ["cancelled"]
-            await route.fulfill(status=204)
+            await route.fulfill(json={"id": "console-test", "state": "running"})
             return
+        calls.append(route.request.method)
         n = calls.count("GET")
         state = answers[min(n, len(answers)) - 1]
         await route.fulfill(
             json={
                 "id": "console-test",
                 "state": state,
-                "progress": {"elapsed_seconds": n * 1.0, "best_weight": 1000 * n, "bound": 9000},
+                "progress": {
+                    "stage": "searched",
+                    "elapsed_seconds": n * 1.0,
+                    "weight": 1000 * n,
+                    "weight_bound": 9000,
+                    "gap": (9000 - 1000 * n) / 9000,
+                },
+                "error": "stopped by an organizer" if state == "cancelled" else None,
             }
         )
 
@@ -374,13 +383,15 @@ async def test_a_build_answered_202_shows_its_progress_until_the_job_ends(
     _, page = await signed_in(new_context, server, "meetings")
     location, calls, build, job = job_routes(server, ["running", "running", "succeeded"])
     await page.route(f"**/v1/events/{server.event_id}/schedule", build)
-    await page.route(f"**{location}", job)
+    await page.route(f"**{location}*", job)
     await page.click("#build")
-    running = page.locator(".job").filter(has_text="running")
+    running = page.locator(".job").filter(has_text="计算中")
     await running.wait_for()
-    assert "best_weight" in await running.inner_text()
-    await page.locator(".job").filter(has_text="succeeded").wait_for(timeout=10000)
+    assert "当前最佳权重" in await running.inner_text()
+    assert await running.locator('[data-figure="weight_bound"]').inner_text() == "9000"
+    await page.locator(".job").filter(has_text="已完成").wait_for(timeout=10000)
     assert calls == ["POST", "GET", "GET", "GET"]
+    assert await page.locator(".job [data-figure='weight']").inner_text() == "3000"
 
 
 async def test_a_build_job_can_be_stopped_from_the_console(
@@ -389,13 +400,14 @@ async def test_a_build_job_can_be_stopped_from_the_console(
     _, page = await signed_in(new_context, server, "meetings")
     location, calls, build, job = job_routes(server, ["running"])
     await page.route(f"**/v1/events/{server.event_id}/schedule", build)
-    await page.route(f"**{location}", job)
+    await page.route(f"**{location}*", job)
     await page.click("#build")
-    await page.locator(".job").filter(has_text="running").wait_for()
-    await page.click("text=停止生成")
-    ended = page.locator(".job").filter(has_text="cancelled")
+    await page.locator(".job").filter(has_text="计算中").wait_for()
+    await page.click("#build-cancel")
+    ended = page.locator(".job").filter(has_text="已停止")
     await ended.wait_for(timeout=10000)
-    assert "DELETE" in calls
+    assert "cancel" in calls
+    assert "stopped by an organizer" in await ended.inner_text()
     assert await ended.locator(".problem").count() == 1  # a stopped build is not a success
 
 

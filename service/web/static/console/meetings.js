@@ -51,6 +51,23 @@ register({
   "meetings.building": { zh: "正在生成日程…", en: "Building the schedule…" },
   "meetings.job": { zh: "生成任务：{state}", en: "Build job: {state}" },
   "meetings.job.cancel": { zh: "停止生成", en: "Stop the build" },
+  "build.queued": { zh: "排队中", en: "queued" },
+  "build.running": { zh: "计算中", en: "running" },
+  "build.succeeded": { zh: "已完成", en: "succeeded" },
+  "build.failed": { zh: "失败", en: "failed" },
+  "build.cancelled": { zh: "已停止", en: "cancelled" },
+  "build.?": { zh: "未知", en: "unknown" },
+  "progress.stage": { zh: "阶段", en: "Stage" },
+  "progress.elapsed_seconds": { zh: "已用秒数", en: "Seconds so far" },
+  "progress.weight": { zh: "当前最佳权重", en: "Best weight so far" },
+  "progress.weight_bound": { zh: "权重上界", en: "Weight bound" },
+  "progress.gap": { zh: "差距", en: "Gap" },
+  "progress.breaks": { zh: "空档数", en: "Idle gaps" },
+  "progress.breaks_bound": { zh: "空档下界", en: "Idle gaps bound" },
+  "build.in_progress": {
+    zh: "本活动已有一次生成在进行：请等它结束，或先停止它。",
+    en: "A build of this event is already running: wait for it, or stop it first.",
+  },
   "meetings.built": { zh: "草稿已生成：{meetings} 场会谈。", en: "Draft built: {meetings} meetings." },
   "meetings.publish": { zh: "发布日程", en: "Publish the schedule" },
   "meetings.published.done": {
@@ -453,19 +470,21 @@ export function render(ctx, main) {
         say(msg("p", "meetings.built", { meetings: response.data.meetings }, "ok"));
       }
     } catch (error) {
-      say(problemBox(error));
+      say(problemBox(error, error.code === "build_in_progress" ? msg("p", "build.in_progress") : null));
     }
     if (!stopped) await loadSchedule();
   }
 
-  /** A build answered 202: poll its job until it ends, showing its state and progress. */
+  /** A build answered 202: poll it at its Location until it ends, showing its progress. */
   async function watchJob(location) {
     const progress = h("div", { class: "job", role: "status" });
     const cancel = h(
       "button",
       {
         type: "button",
-        onclick: () => api("DELETE", location).catch((error) => say(problemBox(error))), // contract: the job's Location
+        id: "build-cancel",
+        onclick: () =>
+          api("POST", `${location}:cancel`).catch((error) => say(problemBox(error))), // contract: the build's Location
       },
       msg("span", "meetings.job.cancel"),
     );
@@ -474,17 +493,22 @@ export function render(ctx, main) {
       if (stopped) return;
       let job;
       try {
-        job = (await api("GET", location)).data; // contract: the job's Location
+        job = (await api("GET", location)).data; // contract: the build's Location
       } catch (error) {
         say(problemBox(error));
         return;
       }
-      progress.replaceChildren(msg("p", "meetings.job", { state: job.state || job.status || "?" }), jobFigures(job));
-      const finished = FINISHED.has(job.state || job.status);
-      if (finished) {
+      const state = job.state || "?";
+      progress.replaceChildren(
+        h("p", {}, msg("span", "meetings.job", { state: label(`build.${state}`) })),
+        jobFigures(job.progress || {}),
+      );
+      if (FINISHED.has(state)) {
         cancel.remove();
-        if ((job.state || job.status) !== "succeeded") {
-          progress.append(problemBox({ status: 409, code: job.state, title: job.error || job.reason || job.detail || "" }));
+        if (state !== "succeeded") {
+          progress.append(
+            problemBox({ status: 409, code: state, title: label(`build.${state}`), detail: job.error || "" }),
+          );
         }
         return;
       }
@@ -494,11 +518,17 @@ export function render(ctx, main) {
     }
   }
 
-  /** Whatever figures the job reports (elapsed time, best weight, bound, gap…), as a list. */
-  function jobFigures(job) {
-    const source = job.progress && typeof job.progress === "object" ? job.progress : job;
-    const entries = Object.entries(source).filter(([, v]) => typeof v === "number");
-    return h("dl", { class: "job-figures" }, entries.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]));
+  /** The build's progress as the engine reports it: stage, time, best weight and bound, gap. */
+  function jobFigures(figures) {
+    const shown = Object.entries(figures).filter(([, v]) => v !== null && v !== undefined);
+    return h(
+      "dl",
+      { class: "figures job-figures" },
+      shown.flatMap(([name, value]) => [
+        h("dt", {}, msg("span", `progress.${name}`)),
+        h("dd", { dataset: { figure: name } }, name === "gap" ? `${(value * 100).toFixed(1)}%` : String(value)),
+      ]),
+    );
   }
 
   async function publishSchedule() {
