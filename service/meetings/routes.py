@@ -492,6 +492,7 @@ async def get_agenda(
         event_name_zh=event.name_zh,
         event_name_en=event.name_en,
         venue=event.venue,
+        date=event.date,
         published=published is not None,
         meetings=await service.agenda(session, event=event, participant=participant),
     )

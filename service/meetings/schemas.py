@@ -1,6 +1,7 @@
 """Meeting requests, preferences, meetings and agendas in and out."""
 
 import uuid
+from datetime import date as datetime_date
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -112,6 +113,8 @@ class PartyName(BaseModel):
     participant_id: uuid.UUID
     name_zh: str
     name_en: str | None
+    # A committee is known by its designation (ISO/IEC JTC 1/SC 41) more than by its name.
+    designation: str | None = None
 
 
 class MeetingIn(StrictModel):
@@ -237,10 +240,12 @@ class Agenda(BaseModel):
                         "participant_id": COMMITTEE_PARTICIPANT,
                         "name_zh": "物联网",
                         "name_en": "Internet of Things and digital twin",
+                        "designation": "ISO/IEC JTC 1/SC 41",
                     },
                     "event_name_zh": "浙江省标准稳链提升暨标技委建设工作推进会",
                     "event_name_en": "Zhejiang standards chain-stabilization meeting",
                     "venue": "温州国际会展中心",
+                    "date": "2025-09-23",
                     "published": True,
                     "meetings": [
                         {
@@ -253,6 +258,7 @@ class Agenda(BaseModel):
                                 "participant_id": ORGANIZATION_PARTICIPANT,
                                 "name_zh": "杭州滨江感知物联技术有限公司",
                                 "name_en": "Hangzhou Binjiang Sensing IoT Technology Co., Ltd.",
+                                "designation": None,
                             },
                             "shared_domains": [
                                 {
@@ -272,5 +278,6 @@ class Agenda(BaseModel):
     event_name_zh: str
     event_name_en: str | None
     venue: str
+    date: datetime_date = Field(description="The event's day, in its own time zone.")
     published: bool = Field(description="False until a schedule is published: then no meetings.")
     meetings: list[AgendaEntry]

@@ -465,6 +465,8 @@ def party_name(participant: Participant) -> dict[str, Any]:
         "participant_id": participant.id,
         "name_zh": participant.party_names[0],
         "name_en": participant.party_name_en,
+        # Committees go by their designation at the venue (ISO/IEC JTC 1/SC 41).
+        "designation": participant.committee.designation if participant.committee else None,
     }
 
 

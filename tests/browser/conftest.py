@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 # Ports this project's servers may use on a shared machine.
-PORTS = range(8100, 8150)
+PORTS = range(*map(int, os.environ.get("BROWSER_TEST_PORTS", "8100-8150").split("-")))
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 VENDOR = Path(__file__).resolve().parent / "vendor"
 

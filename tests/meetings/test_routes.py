@@ -371,3 +371,32 @@ async def test_a_preference_created_by_a_concurrent_request_is_set_not_a_500(
     assert [p["kind"] for p in mine if p["counterpart_id"] == body["counterpart_id"]] == [
         "do_not_meet"
     ]
+
+
+async def test_printed_agenda_names_counterparts_by_designation_with_date_venue_time_table(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event_id, _, organizations = await parties(client, admin)
+    await client.post(
+        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+    )
+    await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    for organization in organizations:
+        url = f"/v1/events/{event_id}/participants/{organization['id']}/agenda"
+        agenda = (await client.get(url, headers=admin)).json()
+        if agenda["meetings"]:
+            break
+    else:
+        raise AssertionError("no organization has a meeting in the published schedule")
+    assert agenda["date"] == "2025-09-23" and agenda["participant"]["designation"] is None
+    first = agenda["meetings"][0]
+    counterpart = first["counterpart"]
+    assert counterpart["designation"], counterpart  # a committee, known by its designation
+    html = (await client.get(url, headers={**admin, "Accept": "text/html"})).text
+    row = html[html.index("<tbody>") :].split("</tr>")[0]
+    assert counterpart["designation"] in row and counterpart["name_zh"] in row
+    assert f'<td class="table">{first["table"]}</td>' in row
+    assert first["start"].endswith("+08:00")  # the venue's clock, as the sheet prints it
+    assert f'<td class="time">{first["start"][11:16]}–{first["end"][11:16]}</td>' in row, row
+    assert "2025年9月23日 星期二" in html and "Tuesday 23 September 2025" in html
+    assert "温州国际会展中心" in html

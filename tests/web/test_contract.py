@@ -24,6 +24,8 @@ def _calls() -> list[tuple[Path, str, str]]:
     found = []
     for script in _page_scripts():
         text = script.read_text(encoding="utf-8")
+        # A call to a Location the service answered with (a build job's) is marked as such.
+        text = "\n".join(line for line in text.splitlines() if "// contract:" not in line)
         calls = len(CALL.findall(text))
         literal = [(m, p) for m, p in LITERAL_API.findall(text)]
         literal += [("GET", p) for p in LITERAL_ALL.findall(text)]
