@@ -159,7 +159,7 @@ def import_file(args: argparse.Namespace) -> None:
     )
 
     async def run(session: AsyncSession) -> tuple[int, int]:
-        return await work(session, rows=rows)
+        return await work(session, rows=rows, taxonomy=await directory.load_taxonomy(session))
 
     created, updated = asyncio.run(_in_transaction(run))
     print(f"{args.what}: {created} created, {updated} updated")
@@ -174,7 +174,11 @@ def export_file(args: argparse.Namespace) -> None:
         columns, fetch = directory.COMMITTEE_COLUMNS, directory.committee_rows
     else:
         columns, fetch = directory.ORGANIZATION_COLUMNS, directory.organization_rows
-    rows = asyncio.run(_in_transaction(fetch))
+
+    async def run(session: AsyncSession) -> list[list[Any]]:
+        return await fetch(session, taxonomy=await directory.load_taxonomy(session))
+
+    rows = asyncio.run(_in_transaction(run))
     if args.format == "xlsx":
         data = write_xlsx(columns, rows, title=args.what)
     else:
