@@ -39,12 +39,18 @@ def _ensure_sqlite_directory() -> None:
 
 
 def migrate(_: argparse.Namespace) -> None:
-    """Migrate the schema to head and bring the domain taxonomy up to date."""
-    from service.directory.service import sync_taxonomy
+    """Migrate the schema to head, bring the domain taxonomy up to date, and read again the
+    domains of profiles that have only the ones read from their words."""
+    from service.directory.service import load_taxonomy, refresh_inferred, sync_taxonomy
+
+    async def sync(session: AsyncSession) -> int:
+        count = await sync_taxonomy(session)
+        await refresh_inferred(session, taxonomy=await load_taxonomy(session))
+        return count
 
     _ensure_sqlite_directory()
     schema_migrations.upgrade()
-    count = asyncio.run(_in_transaction(sync_taxonomy))
+    count = asyncio.run(_in_transaction(sync))
     print(f"database at head; {count} domains in the taxonomy")
 
 

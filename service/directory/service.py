@@ -45,6 +45,33 @@ class InvalidRows(Unprocessable):
     code, title = "invalid_rows", "Some rows are invalid; nothing was imported"
 
 
+async def refresh_inferred(session: AsyncSession, *, taxonomy: Taxonomy) -> int:
+    """Read again the domains of every profile no person chose domains for; after a taxonomy
+    sync, whose names and descriptions the reading depends on. Returns how many changed."""
+    committees = await session.scalars(select(Committee).options(selectinload(Committee.domains)))
+    organizations = await session.scalars(
+        select(Organization).options(selectinload(Organization.domains))
+    )
+    changed = 0
+    sides: list[tuple[Any, Any, Any]] = [
+        (committees.all(), CommitteeDomain, committee_words),
+        (organizations.all(), OrganizationDomain, organization_words),
+    ]
+    for rows, link_type, words in sides:
+        for row in rows:
+            if any(not link.inferred for link in row.domains):
+                continue
+            before = _link_values(row.domains)
+            row.domains = _profile_links(
+                row.domains, link_type, chosen=[], words=words(row), taxonomy=taxonomy
+            )
+            if _link_values(row.domains) != before:
+                stamp_if_changed(session, row, children_changed=True)
+                changed += 1
+    await session.flush()
+    return changed
+
+
 # --- committees ---------------------------------------------------------------------------------
 
 

@@ -126,3 +126,20 @@ async def test_import_reads_business_scope_and_export_keeps_only_chosen_domains(
         )
     )
     assert stored == PETS
+
+
+async def test_migrate_reads_again_profiles_without_chosen_domains(session: AsyncSession) -> None:
+    """Rows written before the reading existed (or before a taxonomy sync) get read at migrate."""
+    from service.directory.service import refresh_inferred
+    from service.directory.taxonomy import load_taxonomy
+
+    taxonomy = await load_taxonomy(session)
+    unread = Organization(kind="enterprise", name_zh="温州旧数据有限公司", needs=PETS, domains=[])
+    session.add(unread)
+    await session.flush()
+    assert await refresh_inferred(session, taxonomy=taxonomy) == 1
+    assert [(taxonomy.code_of(d.domain_id), d.inferred) for d in unread.domains] == [
+        ("pet_products", True)
+    ]
+    # Nothing new to read, and the demo's chosen domains stay as they are.
+    assert await refresh_inferred(session, taxonomy=taxonomy) == 0
