@@ -1,8 +1,9 @@
 """The directory's rules: the domain taxonomy, committees and organizations, imports."""
 
 import uuid
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, exists, select
@@ -72,7 +73,167 @@ async def refresh_inferred(session: AsyncSession, *, taxonomy: Taxonomy) -> int:
     return changed
 
 
+# --- what committees and organizations share ------------------------------------------------------
+#
+# Committees and organizations are both profiles: a row with domain links, its own words, a
+# version. Reading one, writing its fields and links, and deleting it are the same rules on
+# different columns, written once below with `Side` choosing the columns. Kept apart, because
+# they only look alike: their fields (a committee's contact, an organization's track record),
+# their unique keys (designation; credit code, or the name where there is none), their
+# spreadsheet columns, and how the API shows them (a committee's contact is private).
+
+# Which side of the directory a profile is on.
+Side = Literal["committee", "organization"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    model: Any
+    link: Any
+    label: str
+    apply: Callable[[Any, dict[str, Any]], None]
+    words: Callable[[Any], str]
+    taken: Callable[[Any], list[tuple[str, str, Exception]]]
+
+
+def _designation_taken(designation: str | None) -> list[tuple[str, str, Exception]]:
+    return [
+        (
+            "committees",
+            "designation",
+            DesignationTaken(f"A committee with designation {designation} already exists."),
+        )
+    ]
+
+
+def _credit_code_taken(code: str | None) -> list[tuple[str, str, Exception]]:
+    return [
+        (
+            "organizations",
+            "credit_code",
+            CreditCodeTaken(f"An organization with credit code {code} already exists."),
+        )
+    ]
+
+
+def _rules(side: Side) -> _Rules:
+    if side == "committee":
+        return _Rules(
+            Committee,
+            CommitteeDomain,
+            "committee",
+            _apply_committee,
+            committee_words,
+            lambda data: _designation_taken(data.designation),
+        )
+    return _Rules(
+        Organization,
+        OrganizationDomain,
+        "organization",
+        _apply_organization,
+        organization_words,
+        lambda data: _credit_code_taken(data.credit_code),
+    )
+
+
+async def _get(session: AsyncSession, side: Side, id_: uuid.UUID) -> Any:
+    rules = _rules(side)
+    row = await session.scalar(
+        select(rules.model).where(rules.model.id == id_).options(selectinload(rules.model.domains))
+    )
+    if row is None:
+        raise NotFound(f"No {rules.label} has id {id_}.")
+    return row
+
+
+async def _create(
+    session: AsyncSession, side: Side, *, data: CommitteeIn | OrganizationIn, taxonomy: Taxonomy
+) -> Any:
+    rules = _rules(side)
+    chosen = taxonomy.resolve(data.domains)
+    row = rules.model(domains=[])
+    rules.apply(row, data.model_dump(exclude={"domains"}))
+    row.domains = _profile_links(
+        [], rules.link, chosen=chosen, words=rules.words(row), taxonomy=taxonomy
+    )
+    session.add(row)
+    await _flush_unique(session, rules.taken(data))
+    return row
+
+
+async def _update(
+    session: AsyncSession,
+    side: Side,
+    id_: uuid.UUID,
+    *,
+    patch: CommitteePatch | OrganizationPatch,
+    if_match: str | None,
+    taxonomy: Taxonomy,
+) -> Any:
+    rules = _rules(side)
+    row = await _get(session, side, id_)
+    require_match(if_match, version=row.version)
+    values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
+    chosen = None
+    if "domains" in patch.model_fields_set and patch.domains is not None:
+        chosen = taxonomy.resolve(patch.domains)
+    rules.apply(row, values)
+    row.domains = _profile_links(
+        row.domains, rules.link, chosen=chosen, words=rules.words(row), taxonomy=taxonomy
+    )
+    # Set even when only domains changed: the row update is what moves the version and ETag.
+    row.updated_at = utcnow()
+    await _flush_unique(session, rules.taken(patch))
+    return row
+
+
+async def _delete(
+    session: AsyncSession, side: Side, id_: uuid.UUID, *, if_match: str | None, label: str
+) -> None:
+    row = await _get(session, side, id_)
+    require_match(if_match, version=row.version)
+    await delete_unless_referred(session, row, refused=_in_use(label.format(row=row)))
+
+
 # --- committees ---------------------------------------------------------------------------------
+
+
+async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
+    """One committee with its domains; 404 when there is none."""
+    committee: Committee = await _get(session, "committee", committee_id)
+    return committee
+
+
+async def create_committee(
+    session: AsyncSession, *, data: CommitteeIn, taxonomy: Taxonomy
+) -> Committee:
+    """A new committee; 409 when its designation is taken."""
+    committee: Committee = await _create(session, "committee", data=data, taxonomy=taxonomy)
+    return committee
+
+
+async def update_committee(
+    session: AsyncSession,
+    *,
+    committee_id: uuid.UUID,
+    patch: CommitteePatch,
+    if_match: str | None,
+    taxonomy: Taxonomy,
+) -> Committee:
+    """Apply the fields sent, against the version the client read."""
+    committee: Committee = await _update(
+        session, "committee", committee_id, patch=patch, if_match=if_match, taxonomy=taxonomy
+    )
+    return committee
+
+
+async def delete_committee(
+    session: AsyncSession, *, committee_id: uuid.UUID, if_match: str | None
+) -> None:
+    """Remove a committee nothing refers to; 409 when intents, memoranda or events do."""
+    await _delete(
+        session, "committee", committee_id, if_match=if_match, label="Committee {row.designation}"
+    )
 
 
 def _committee_search_text(c: Committee) -> str:
@@ -81,18 +242,6 @@ def _committee_search_text(c: Committee) -> str:
 
 def _organization_search_text(o: Organization) -> str:
     return fold(" ".join(filter(None, (o.name_zh, o.name_en, o.credit_code, o.region))))
-
-
-async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
-    """One committee with its domains; 404 when there is none."""
-    committee = await session.scalar(
-        select(Committee)
-        .where(Committee.id == committee_id)
-        .options(selectinload(Committee.domains))
-    )
-    if committee is None:
-        raise NotFound(f"No committee has id {committee_id}.")
-    return committee
 
 
 def _apply_committee(committee: Committee, values: dict[str, Any]) -> None:
@@ -185,83 +334,6 @@ async def _flush_unique(
         raise
 
 
-async def create_committee(
-    session: AsyncSession, *, data: CommitteeIn, taxonomy: Taxonomy
-) -> Committee:
-    """A new committee; 409 when its designation is taken."""
-    weights = taxonomy.resolve(data.domains)
-    committee = Committee(domains=[])
-    _apply_committee(committee, data.model_dump(exclude={"domains"}))
-    committee.domains = _profile_links(
-        [], CommitteeDomain, chosen=weights, words=committee_words(committee), taxonomy=taxonomy
-    )
-    session.add(committee)
-    await _flush_unique(
-        session,
-        [
-            (
-                "committees",
-                "designation",
-                DesignationTaken(
-                    f"A committee with designation {data.designation} already exists."
-                ),
-            )
-        ],
-    )
-    return committee
-
-
-async def update_committee(
-    session: AsyncSession,
-    *,
-    committee_id: uuid.UUID,
-    patch: CommitteePatch,
-    if_match: str | None,
-    taxonomy: Taxonomy,
-) -> Committee:
-    """Apply the fields sent, against the version the client read."""
-    committee = await get_committee(session, committee_id=committee_id)
-    require_match(if_match, version=committee.version)
-    values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
-    chosen = None
-    if "domains" in patch.model_fields_set and patch.domains is not None:
-        chosen = taxonomy.resolve(patch.domains)
-    _apply_committee(committee, values)
-    committee.domains = _profile_links(
-        committee.domains,
-        CommitteeDomain,
-        chosen=chosen,
-        words=committee_words(committee),
-        taxonomy=taxonomy,
-    )
-    # Set even when only domains changed: the row update is what moves the version and ETag.
-    committee.updated_at = utcnow()
-    await _flush_unique(
-        session,
-        [
-            (
-                "committees",
-                "designation",
-                DesignationTaken(
-                    f"A committee with designation {patch.designation} already exists."
-                ),
-            )
-        ],
-    )
-    return committee
-
-
-async def delete_committee(
-    session: AsyncSession, *, committee_id: uuid.UUID, if_match: str | None
-) -> None:
-    """Remove a committee nothing refers to; 409 when intents, memoranda or events do."""
-    committee = await get_committee(session, committee_id=committee_id)
-    require_match(if_match, version=committee.version)
-    await delete_unless_referred(
-        session, committee, refused=_in_use(f"Committee {committee.designation}")
-    )
-
-
 def _in_use(label: str) -> InUse:
     return InUse(
         f"{label} is referred to by event registrations, meetings, intents or memoranda; "
@@ -308,51 +380,17 @@ def _subtree(taxonomy: Taxonomy, code: str) -> set[uuid.UUID]:
 
 async def get_organization(session: AsyncSession, *, organization_id: uuid.UUID) -> Organization:
     """One organization with its domains; 404 when there is none."""
-    organization = await session.scalar(
-        select(Organization)
-        .where(Organization.id == organization_id)
-        .options(selectinload(Organization.domains))
-    )
-    if organization is None:
-        raise NotFound(f"No organization has id {organization_id}.")
+    organization: Organization = await _get(session, "organization", organization_id)
     return organization
-
-
-def _apply_organization(organization: Organization, values: dict[str, Any]) -> None:
-    track = values.pop("track_record", None)
-    for key, value in values.items():
-        setattr(organization, key, value)
-    if track is not None:
-        organization.led_national = track["national"]
-        organization.led_industry = track["industry"]
-        organization.led_zhejiang_made = track["zhejiang_made"]
-    organization.search_text = _organization_search_text(organization)
-
-
-def _credit_code_taken(code: str | None) -> tuple[str, str, Exception]:
-    return (
-        "organizations",
-        "credit_code",
-        CreditCodeTaken(f"An organization with credit code {code} already exists."),
-    )
 
 
 async def create_organization(
     session: AsyncSession, *, data: OrganizationIn, taxonomy: Taxonomy
 ) -> Organization:
     """A new organization; 409 when its credit code is taken."""
-    weights = taxonomy.resolve(data.domains)
-    organization = Organization(domains=[])
-    _apply_organization(organization, data.model_dump(exclude={"domains"}))
-    organization.domains = _profile_links(
-        [],
-        OrganizationDomain,
-        chosen=weights,
-        words=organization_words(organization),
-        taxonomy=taxonomy,
+    organization: Organization = await _create(
+        session, "organization", data=data, taxonomy=taxonomy
     )
-    session.add(organization)
-    await _flush_unique(session, [_credit_code_taken(data.credit_code)])
     return organization
 
 
@@ -365,22 +403,9 @@ async def update_organization(
     taxonomy: Taxonomy,
 ) -> Organization:
     """Apply the fields sent, against the version the client read."""
-    organization = await get_organization(session, organization_id=organization_id)
-    require_match(if_match, version=organization.version)
-    values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
-    chosen = None
-    if "domains" in patch.model_fields_set and patch.domains is not None:
-        chosen = taxonomy.resolve(patch.domains)
-    _apply_organization(organization, values)
-    organization.domains = _profile_links(
-        organization.domains,
-        OrganizationDomain,
-        chosen=chosen,
-        words=organization_words(organization),
-        taxonomy=taxonomy,
+    organization: Organization = await _update(
+        session, "organization", organization_id, patch=patch, if_match=if_match, taxonomy=taxonomy
     )
-    organization.updated_at = utcnow()
-    await _flush_unique(session, [_credit_code_taken(patch.credit_code)])
     return organization
 
 
@@ -388,11 +413,24 @@ async def delete_organization(
     session: AsyncSession, *, organization_id: uuid.UUID, if_match: str | None
 ) -> None:
     """Remove an organization nothing refers to; 409 when something does."""
-    organization = await get_organization(session, organization_id=organization_id)
-    require_match(if_match, version=organization.version)
-    await delete_unless_referred(
-        session, organization, refused=_in_use(f"Organization {organization.name_zh}")
+    await _delete(
+        session,
+        "organization",
+        organization_id,
+        if_match=if_match,
+        label="Organization {row.name_zh}",
     )
+
+
+def _apply_organization(organization: Organization, values: dict[str, Any]) -> None:
+    track = values.pop("track_record", None)
+    for key, value in values.items():
+        setattr(organization, key, value)
+    if track is not None:
+        organization.led_national = track["national"]
+        organization.led_industry = track["industry"]
+        organization.led_zhejiang_made = track["zhejiang_made"]
+    organization.search_text = _organization_search_text(organization)
 
 
 def list_organizations(

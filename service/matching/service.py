@@ -11,13 +11,14 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from service.directory import service as directory
+from service.directory.service import Side
 from service.directory.taxonomy import DomainEntry
 from service.directory.taxonomy import Taxonomy as Forest
 from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
@@ -27,9 +28,6 @@ from service.scoring.reference import Explanation, explain
 from service.scoring.taxonomy import Profile, Relation, Taxonomy
 from service.scoring.text import text_tokens
 from service.scoring.weights import ScoringWeights
-
-# Which side of the directory a list of parties is on.
-Side = Literal["committee", "organization"]
 
 
 @dataclass(frozen=True, slots=True)
