@@ -15,6 +15,7 @@ import platform
 import resource
 import statistics
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -188,10 +189,17 @@ def main() -> None:
         sizes=[0.4, 0.3, 0.15, 0.1, 0.05],
         vocabulary=vocabulary,
     )
+    generated = time.perf_counter() - t0
+    # Credit by specificity: the shared ancestors' information content counts the directory.
+    t0 = time.perf_counter()
+    counts = Counter(code for p in (*committees, *organizations) for code in p.domains)
+    taxonomy = Taxonomy(parents=taxonomy.parents, counts=counts)
+    counting = time.perf_counter() - t0
     print(
         f"directory: {len(taxonomy.codes)} domains, {len(committees)} committees, "
         f"{len(organizations)} organizations, text weight {weights.text} "
-        f"(generated in {time.perf_counter() - t0:.1f} s)"
+        f"(generated in {generated:.1f} s; its domain counts, for the "
+        f"specificity credit, in {counting * 1e3:.0f} ms)"
     )
 
     texts = ["，".join(rng.choice(TERMS, size=12)) + "。" for _ in range(2000)]

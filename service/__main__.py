@@ -39,12 +39,18 @@ def _ensure_sqlite_directory() -> None:
 
 
 def migrate(_: argparse.Namespace) -> None:
-    """Migrate the schema to head and bring the domain taxonomy up to date."""
-    from service.directory.service import sync_taxonomy
+    """Migrate the schema to head, bring the domain taxonomy up to date, and read again the
+    domains of profiles that have only the ones read from their words."""
+    from service.directory.service import load_taxonomy, refresh_inferred, sync_taxonomy
+
+    async def sync(session: AsyncSession) -> int:
+        count = await sync_taxonomy(session)
+        await refresh_inferred(session, taxonomy=await load_taxonomy(session))
+        return count
 
     _ensure_sqlite_directory()
     schema_migrations.upgrade()
-    count = asyncio.run(_in_transaction(sync_taxonomy))
+    count = asyncio.run(_in_transaction(sync))
     print(f"database at head; {count} domains in the taxonomy")
 
 
@@ -159,7 +165,7 @@ def import_file(args: argparse.Namespace) -> None:
     )
 
     async def run(session: AsyncSession) -> tuple[int, int]:
-        return await work(session, rows=rows)
+        return await work(session, rows=rows, taxonomy=await directory.load_taxonomy(session))
 
     created, updated = asyncio.run(_in_transaction(run))
     print(f"{args.what}: {created} created, {updated} updated")
@@ -174,7 +180,11 @@ def export_file(args: argparse.Namespace) -> None:
         columns, fetch = directory.COMMITTEE_COLUMNS, directory.committee_rows
     else:
         columns, fetch = directory.ORGANIZATION_COLUMNS, directory.organization_rows
-    rows = asyncio.run(_in_transaction(fetch))
+
+    async def run(session: AsyncSession) -> list[list[Any]]:
+        return await fetch(session, taxonomy=await directory.load_taxonomy(session))
+
+    rows = asyncio.run(_in_transaction(run))
     if args.format == "xlsx":
         data = write_xlsx(columns, rows, title=args.what)
     else:

@@ -43,9 +43,6 @@ class Settings(BaseSettings):
     # The coefficients of the match score (docs/matching.md): how much a domain pair counts by
     # relation, and how much the text signal may add. Each in [0, 1]; none above exact.
     match_weight_exact: float = Field(1.0, ge=0, le=1)
-    match_weight_parent_child: float = Field(0.6, ge=0, le=1)
-    match_weight_grandparent: float = Field(0.3, ge=0, le=1)
-    match_weight_sibling: float = Field(0.3, ge=0, le=1)
     match_weight_text: float = Field(0.1, ge=0, le=1)
 
     # Webhooks. The delivery worker runs in every app process unless disabled; passes poll the
@@ -72,7 +69,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_scoring_weights(self) -> "Settings":
-        # A bad combination (sibling above exact, say) stops the process at start, not at the
+        # A bad value (an exact weight of 0, say) stops the process at start, not at the
         # first match request.
         self.scoring_weights()
         return self
@@ -81,9 +78,6 @@ class Settings(BaseSettings):
         """The match score's coefficients as the scoring engine takes them."""
         return ScoringWeights(
             exact=self.match_weight_exact,
-            parent_child=self.match_weight_parent_child,
-            grandparent=self.match_weight_grandparent,
-            sibling=self.match_weight_sibling,
             text=self.match_weight_text,
         )
 

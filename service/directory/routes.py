@@ -17,6 +17,7 @@ from service.directory.schemas import (
     DomainOut,
     DomainWeight,
     ImportResult,
+    InferredDomain,
     Kind,
     Level,
     OrganizationIn,
@@ -24,6 +25,7 @@ from service.directory.schemas import (
     OrganizationPatch,
     TrackRecord,
 )
+from service.directory.taxonomy import Taxonomy, TaxonomyDep
 from service.errors import (
     Forbidden,
     InUse,
@@ -32,7 +34,7 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.models import Committee, Organization
+from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
 from service.spreadsheets import (
@@ -78,8 +80,7 @@ EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="The bilingual domain taxonomy",
     responses=problem_responses(),
 )
-async def list_domains(_: PartnerKey, session: SessionDep) -> list[DomainOut]:
-    taxonomy = await service.load_taxonomy(session)
+async def list_domains(_: PartnerKey, taxonomy: TaxonomyDep) -> list[DomainOut]:
     return [
         DomainOut(
             id=d.id,
@@ -89,17 +90,35 @@ async def list_domains(_: PartnerKey, session: SessionDep) -> list[DomainOut]:
             name_zh_hans=d.name_zh_hans,
             name_zh_hant=d.name_zh_hant,
             synonyms=d.synonyms,
+            description_zh=d.description_zh,
+            description_en=d.description_en,
         )
         for d in taxonomy.by_code.values()
+    ]
+
+
+def _chosen(links: list[CommitteeDomain] | list[OrganizationDomain], taxonomy: Taxonomy) -> Any:
+    return [
+        DomainWeight(domain=taxonomy.code_of(d.domain_id), weight=d.weight)
+        for d in links
+        if not d.inferred
+    ]
+
+
+def _inferred(
+    links: list[CommitteeDomain] | list[OrganizationDomain], taxonomy: Taxonomy
+) -> list[InferredDomain]:
+    return [
+        InferredDomain(domain=taxonomy.code_of(d.domain_id), confidence=d.weight)
+        for d in links
+        if d.inferred
     ]
 
 
 # --- committees ---------------------------------------------------------------------------------
 
 
-def committee_out(
-    committee: Committee, taxonomy_codes: dict[uuid.UUID, str], principal: Principal
-) -> CommitteeOut:
+def committee_out(committee: Committee, taxonomy: Taxonomy, principal: Principal) -> CommitteeOut:
     """A committee as a given caller may see it: contact details only for admins and itself."""
     private = principal.is_admin or principal.is_party(committee_id=committee.id)
     contact = None
@@ -118,10 +137,8 @@ def committee_out(
         scope=committee.scope,
         secretariat=committee.secretariat,
         contact=contact,
-        domains=[
-            DomainWeight(domain=taxonomy_codes[d.domain_id], weight=d.weight)
-            for d in committee.domains
-        ],
+        domains=_chosen(committee.domains, taxonomy),
+        inferred_domains=_inferred(committee.domains, taxonomy),
         version=committee.version,
         created_at=committee.created_at,
         updated_at=committee.updated_at,
@@ -137,13 +154,14 @@ def committee_out(
 async def list_committees(
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     domain: DomainFilter = None,
     level: Level | None = None,
     q: TextQuery = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[CommitteeOut]:
-    stmt = await service.list_committees(session, domain=domain, level=level, q=q)
+    stmt = service.list_committees(taxonomy=taxonomy, domain=domain, level=level, q=q)
     items, next_cursor = await fetch_page(
         session,
         stmt,
@@ -152,8 +170,9 @@ async def list_committees(
         limit=limit,
         cursor=cursor,
     )
-    codes = await service.domain_codes(session)
-    return Page(items=[committee_out(c, codes, principal) for c in items], next_cursor=next_cursor)
+    return Page(
+        items=[committee_out(c, taxonomy, principal) for c in items], next_cursor=next_cursor
+    )
 
 
 @router.post(
@@ -164,12 +183,16 @@ async def list_committees(
     responses=problem_responses(service.DesignationTaken, service.UnknownDomain),
 )
 async def create_committee(
-    body: CommitteeIn, principal: AdminKey, session: SessionDep, response: Response
+    body: CommitteeIn,
+    principal: AdminKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> CommitteeOut:
-    committee = await service.create_committee(session, data=body)
+    committee = await service.create_committee(session, data=body, taxonomy=taxonomy)
     response.headers["Location"] = f"/v1/committees/{committee.id}"
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, await service.domain_codes(session), principal)
+    return committee_out(committee, taxonomy, principal)
 
 
 @router.get(
@@ -179,11 +202,15 @@ async def create_committee(
     responses=problem_responses(NotFound),
 )
 async def get_committee(
-    committee_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
+    committee_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> CommitteeOut:
     committee = await service.get_committee(session, committee_id=committee_id)
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, await service.domain_codes(session), principal)
+    return committee_out(committee, taxonomy, principal)
 
 
 @router.patch(
@@ -204,15 +231,16 @@ async def update_committee(
     body: CommitteePatch,
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> CommitteeOut:
     _require_own(principal, committee_id=committee_id)
     committee = await service.update_committee(
-        session, committee_id=committee_id, patch=body, if_match=if_match
+        session, committee_id=committee_id, patch=body, if_match=if_match, taxonomy=taxonomy
     )
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, await service.domain_codes(session), principal)
+    return committee_out(committee, taxonomy, principal)
 
 
 @router.delete(
@@ -248,9 +276,11 @@ def _require_own(
     openapi_extra=IMPORT_BODY,
     responses=problem_responses(service.InvalidRows, UnreadableFile),
 )
-async def import_committees(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
+async def import_committees(
+    request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
+) -> ImportResult:
     rows = read_table(await request.body())
-    created, updated = await service.import_committees(session, rows=rows)
+    created, updated = await service.import_committees(session, rows=rows, taxonomy=taxonomy)
     return ImportResult(created=created, updated=updated)
 
 
@@ -262,9 +292,9 @@ async def import_committees(request: Request, _: AdminKey, session: SessionDep) 
     responses={**EXPORT_RESPONSES, **problem_responses()},
 )
 async def export_committees(
-    _: AdminKey, session: SessionDep, file_format: ExportFormat = "csv"
+    _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep, file_format: ExportFormat = "csv"
 ) -> Response:
-    rows = await service.committee_rows(session)
+    rows = await service.committee_rows(session, taxonomy=taxonomy)
     return file_response(
         service.COMMITTEE_COLUMNS, rows, name="committees", file_format=file_format
     )
@@ -273,9 +303,7 @@ async def export_committees(
 # --- organizations ------------------------------------------------------------------------------
 
 
-def organization_out(
-    organization: Organization, taxonomy_codes: dict[uuid.UUID, str]
-) -> OrganizationOut:
+def organization_out(organization: Organization, taxonomy: Taxonomy) -> OrganizationOut:
     """An organization as the API shows it."""
     return OrganizationOut(
         id=organization.id,
@@ -284,11 +312,10 @@ def organization_out(
         name_en=organization.name_en,
         credit_code=organization.credit_code,
         region=organization.region,
-        domains=[
-            DomainWeight(domain=taxonomy_codes[d.domain_id], weight=d.weight)
-            for d in organization.domains
-        ],
+        domains=_chosen(organization.domains, taxonomy),
+        inferred_domains=_inferred(organization.domains, taxonomy),
         needs=organization.needs,
+        business_scope=organization.business_scope,
         track_record=TrackRecord(
             national=organization.led_national,
             industry=organization.led_industry,
@@ -309,6 +336,7 @@ def organization_out(
 async def list_organizations(
     _: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     domain: DomainFilter = None,
     kind: Kind | None = None,
     region: Annotated[str | None, Query(max_length=100)] = None,
@@ -316,7 +344,9 @@ async def list_organizations(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[OrganizationOut]:
-    stmt = await service.list_organizations(session, domain=domain, kind=kind, region=region, q=q)
+    stmt = service.list_organizations(
+        taxonomy=taxonomy, domain=domain, kind=kind, region=region, q=q
+    )
     items, next_cursor = await fetch_page(
         session,
         stmt,
@@ -325,8 +355,7 @@ async def list_organizations(
         limit=limit,
         cursor=cursor,
     )
-    codes = await service.domain_codes(session)
-    return Page(items=[organization_out(o, codes) for o in items], next_cursor=next_cursor)
+    return Page(items=[organization_out(o, taxonomy) for o in items], next_cursor=next_cursor)
 
 
 @router.post(
@@ -337,12 +366,16 @@ async def list_organizations(
     responses=problem_responses(service.CreditCodeTaken, service.UnknownDomain),
 )
 async def create_organization(
-    body: OrganizationIn, _: AdminKey, session: SessionDep, response: Response
+    body: OrganizationIn,
+    _: AdminKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> OrganizationOut:
-    organization = await service.create_organization(session, data=body)
+    organization = await service.create_organization(session, data=body, taxonomy=taxonomy)
     response.headers["Location"] = f"/v1/organizations/{organization.id}"
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, await service.domain_codes(session))
+    return organization_out(organization, taxonomy)
 
 
 @router.get(
@@ -352,11 +385,15 @@ async def create_organization(
     responses=problem_responses(NotFound),
 )
 async def get_organization(
-    organization_id: uuid.UUID, _: PartnerKey, session: SessionDep, response: Response
+    organization_id: uuid.UUID,
+    _: PartnerKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> OrganizationOut:
     organization = await service.get_organization(session, organization_id=organization_id)
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, await service.domain_codes(session))
+    return organization_out(organization, taxonomy)
 
 
 @router.patch(
@@ -377,15 +414,20 @@ async def update_organization(
     body: OrganizationPatch,
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> OrganizationOut:
     _require_own(principal, organization_id=organization_id)
     organization = await service.update_organization(
-        session, organization_id=organization_id, patch=body, if_match=if_match
+        session,
+        organization_id=organization_id,
+        patch=body,
+        if_match=if_match,
+        taxonomy=taxonomy,
     )
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, await service.domain_codes(session))
+    return organization_out(organization, taxonomy)
 
 
 @router.delete(
@@ -408,9 +450,11 @@ async def delete_organization(
     openapi_extra=IMPORT_BODY,
     responses=problem_responses(service.InvalidRows, UnreadableFile),
 )
-async def import_organizations(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
+async def import_organizations(
+    request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
+) -> ImportResult:
     rows = read_table(await request.body())
-    created, updated = await service.import_organizations(session, rows=rows)
+    created, updated = await service.import_organizations(session, rows=rows, taxonomy=taxonomy)
     return ImportResult(created=created, updated=updated)
 
 
@@ -422,9 +466,9 @@ async def import_organizations(request: Request, _: AdminKey, session: SessionDe
     responses={**EXPORT_RESPONSES, **problem_responses()},
 )
 async def export_organizations(
-    _: AdminKey, session: SessionDep, file_format: ExportFormat = "csv"
+    _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep, file_format: ExportFormat = "csv"
 ) -> Response:
-    rows = await service.organization_rows(session)
+    rows = await service.organization_rows(session, taxonomy=taxonomy)
     return file_response(
         service.ORGANIZATION_COLUMNS, rows, name="organizations", file_format=file_format
     )

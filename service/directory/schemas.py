@@ -33,6 +33,7 @@ ORGANIZATION_EXAMPLE: dict[str, Any] = {
     "region": "北京市",
     "domains": [{"domain": "bulk_commodity_storage_transport", "weight": 0.8}],
     "needs": "推动大宗商品储运与冶金产品标准的协同制定。",
+    "business_scope": "冶金工业标准化研究、标准样品研制与技术咨询服务。",
     "track_record": {"national": 12, "industry": 30, "zhejiang_made": 0},
 }
 
@@ -49,6 +50,8 @@ class DomainOut(BaseModel):
                     "name_zh_hans": "物联网",
                     "name_zh_hant": "物聯網",
                     "synonyms": ["IoT", "Internet of Things", "物联网", "物聯網"],
+                    "description_zh": "物联网、传感器、感知终端、设备联网、互操作",
+                    "description_en": "Internet of Things, sensors, connected devices",
                 }
             ]
         }
@@ -61,11 +64,37 @@ class DomainOut(BaseModel):
     name_zh_hans: str
     name_zh_hant: str
     synonyms: list[str]
+    description_zh: str = Field(description="What belongs in the domain, in Chinese.")
+    description_en: str = Field(description="What belongs in the domain, in English.")
 
 
 class DomainWeight(StrictModel):
     domain: DomainCode = Field(description="A domain code from GET /v1/domains.")
     weight: Weight = Field(description="How central the domain is, in (0, 1].")
+
+
+class InferredDomain(BaseModel):
+    """A domain read from the profile's own words, not chosen by a person."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"domain": "pet_products", "confidence": 0.865, "inferred": True}]
+        }
+    )
+
+    domain: str = Field(description="A domain code from GET /v1/domains.")
+    confidence: float = Field(
+        description="How sure the reading is, in (0, 1]; scoring weighs the domain by it."
+    )
+    inferred: Literal[True] = True
+
+
+_INFERRED = (
+    "Domains read from the profile's own words (names, scope or needs and business scope) "
+    "against the taxonomy's names, synonyms and descriptions, in either script. Present only "
+    "while `domains` is empty: domains a person sets replace them. Read again whenever the "
+    "words change; scoring then uses them, each weighted by its confidence."
+)
 
 
 def _unique_domains(value: list[DomainWeight] | None) -> list[DomainWeight] | None:
@@ -125,6 +154,7 @@ class CommitteeOut(BaseModel):
                 {
                     "id": "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
                     **COMMITTEE_EXAMPLE,
+                    "inferred_domains": [],
                     "version": 1,
                     "created_at": "2025-09-01T02:00:00Z",
                     "updated_at": "2025-09-01T02:00:00Z",
@@ -143,7 +173,8 @@ class CommitteeOut(BaseModel):
     contact: Contact | None = Field(
         description="email and phone are shown only to admins and to the committee's own key."
     )
-    domains: list[DomainWeight]
+    domains: list[DomainWeight] = Field(description="The domains a person chose.")
+    inferred_domains: list[InferredDomain] = Field(description=_INFERRED)
     version: int
     created_at: datetime
     updated_at: datetime
@@ -172,6 +203,7 @@ class OrganizationIn(StrictModel):
     region: ShortText | None = None
     domains: Annotated[list[DomainWeight], Field(max_length=30)] = []
     needs: LongText = ""
+    business_scope: LongText = Field("", description="经营范围, as registered.")
     track_record: TrackRecord = TrackRecord()
 
     _check_domains = field_validator("domains")(_unique_domains)
@@ -186,6 +218,7 @@ class OrganizationPatch(PatchModel):
     region: ShortText | None = None
     domains: Annotated[list[DomainWeight], Field(max_length=30)] | Absent = None
     needs: LongText | Absent = None
+    business_scope: LongText | Absent = None
     track_record: TrackRecord | Absent = None
 
     _check_domains = field_validator("domains")(_unique_domains)
@@ -199,6 +232,7 @@ class OrganizationOut(BaseModel):
                 {
                     "id": "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
                     **ORGANIZATION_EXAMPLE,
+                    "inferred_domains": [],
                     "version": 1,
                     "created_at": "2025-09-01T02:00:00Z",
                     "updated_at": "2025-09-01T02:00:00Z",
@@ -213,8 +247,10 @@ class OrganizationOut(BaseModel):
     name_en: str | None
     credit_code: str | None
     region: str | None
-    domains: list[DomainWeight]
+    domains: list[DomainWeight] = Field(description="The domains a person chose.")
+    inferred_domains: list[InferredDomain] = Field(description=_INFERRED)
     needs: str
+    business_scope: str = Field(description="经营范围, as registered.")
     track_record: TrackRecord
     version: int
     created_at: datetime

@@ -1,11 +1,9 @@
 """The directory's rules: the domain taxonomy, committees and organizations, imports."""
 
-import json
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, exists, select
@@ -17,22 +15,23 @@ from service.chinese import fold, like_pattern
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
-    DomainWeight,
     OrganizationIn,
     OrganizationPatch,
     RowError,
 )
+
+# Re-exported: the meetings, agreements and demo code, the tests and the command line read the
+# taxonomy through this module.
+from service.directory.taxonomy import Taxonomy as Taxonomy
+from service.directory.taxonomy import UnknownDomain as UnknownDomain
+from service.directory.taxonomy import domain_codes as domain_codes
+from service.directory.taxonomy import load_taxonomy as load_taxonomy
+from service.directory.taxonomy import sync_taxonomy as sync_taxonomy
 from service.errors import Conflict, InUse, NotFound, Unprocessable
 from service.integrity import delete_unless_referred, is_unique_violation
-from service.models import Committee, CommitteeDomain, Domain, Organization, OrganizationDomain
+from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
 from service.models.columns import utcnow
 from service.versions import require_match, stamp_if_changed
-
-DOMAIN_NAMESPACE = uuid.UUID("0b3c5d2e-6f71-4a8b-9c0d-1e2f3a4b5c6d")
-
-
-class UnknownDomain(Unprocessable):
-    code, title = "unknown_domain", "Unknown domain"
 
 
 class DesignationTaken(Conflict):
@@ -47,101 +46,194 @@ class InvalidRows(Unprocessable):
     code, title = "invalid_rows", "Some rows are invalid; nothing was imported"
 
 
-# --- the taxonomy -------------------------------------------------------------------------------
-
-
-def domain_id(code: str) -> uuid.UUID:
-    """The stable id of a domain code, the same on every database."""
-    return uuid.uuid5(DOMAIN_NAMESPACE, code)
-
-
-@dataclass(frozen=True)
-class Taxonomy:
-    """The domain forest, loaded once per request where needed."""
-
-    by_code: dict[str, Domain]
-    by_id: dict[uuid.UUID, Domain]
-    children: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
-
-    def code_of(self, id_: uuid.UUID) -> str:
-        return self.by_id[id_].code
-
-    def subtree(self, code: str) -> set[uuid.UUID]:
-        """The ids of a domain and all its descendants."""
-        root = self.by_code[code].id
-        found, stack = set(), [root]
-        while stack:
-            node = stack.pop()
-            found.add(node)
-            stack.extend(self.children.get(node, ()))
-        return found
-
-    def resolve(
-        self, weights: Sequence[DomainWeight], *, field_name: str = "domains"
-    ) -> list[tuple[uuid.UUID, float]]:
-        """Domain ids with their weights; 422 naming every unknown code."""
-        unknown = [(i, w.domain) for i, w in enumerate(weights) if w.domain not in self.by_code]
-        if unknown:
-            raise UnknownDomain(
-                "Unknown domain "
-                + ", ".join(repr(c) for _, c in unknown)
-                + "; see GET /v1/domains.",
-                errors=[
-                    {"field": f"{field_name}[{i}].domain", "message": f"unknown domain {c!r}"}
-                    for i, c in unknown
-                ],
+async def refresh_inferred(session: AsyncSession, *, taxonomy: Taxonomy) -> int:
+    """Read again the domains of every profile no person chose domains for; after a taxonomy
+    sync, whose names and descriptions the reading depends on. Returns how many changed."""
+    committees = await session.scalars(select(Committee).options(selectinload(Committee.domains)))
+    organizations = await session.scalars(
+        select(Organization).options(selectinload(Organization.domains))
+    )
+    changed = 0
+    sides: list[tuple[Any, Any, Any]] = [
+        (committees.all(), CommitteeDomain, committee_words),
+        (organizations.all(), OrganizationDomain, organization_words),
+    ]
+    for rows, link_type, words in sides:
+        for row in rows:
+            if any(not link.inferred for link in row.domains):
+                continue
+            before = _link_values(row.domains)
+            row.domains = _profile_links(
+                row.domains, link_type, chosen=[], words=words(row), taxonomy=taxonomy
             )
-        return [(self.by_code[w.domain].id, w.weight) for w in weights]
-
-
-async def load_taxonomy(session: AsyncSession) -> Taxonomy:
-    """Every domain, indexed by code and id, with the children of each."""
-    domains = list((await session.scalars(select(Domain).order_by(Domain.position))).all())
-    children: dict[uuid.UUID, list[uuid.UUID]] = {}
-    for d in domains:
-        if d.parent_id is not None:
-            children.setdefault(d.parent_id, []).append(d.id)
-    return Taxonomy({d.code: d for d in domains}, {d.id: d for d in domains}, children)
-
-
-async def domain_codes(session: AsyncSession) -> dict[uuid.UUID, str]:
-    """Every domain id's code, to show a profile's domain links as codes."""
-    rows = await session.execute(select(Domain.id, Domain.code))
-    return {id_: code for id_, code in rows.all()}
-
-
-def taxonomy_source() -> list[dict[str, Any]]:
-    """The shipped bilingual taxonomy."""
-    text = resources.files("service.directory").joinpath("taxonomy.json").read_text("utf-8")
-    return list(json.loads(text))
-
-
-async def sync_taxonomy(session: AsyncSession) -> int:
-    """Bring the domains table in line with the shipped taxonomy; returns the number of domains."""
-    existing = {d.code: d for d in (await session.scalars(select(Domain))).all()}
-    source = taxonomy_source()
-    for position, item in enumerate(source):
-        values = {
-            "parent_id": domain_id(item["parent"]) if item.get("parent") else None,
-            "position": position,
-            "name_en": item["name_en"],
-            "name_zh_hans": item["name_zh_hans"],
-            "name_zh_hant": item["name_zh_hant"],
-            "synonyms": list(item.get("synonyms", [])),
-        }
-        domain = existing.get(item["code"])
-        if domain is None:
-            session.add(Domain(id=domain_id(item["code"]), code=item["code"], **values))
-            # Parents come first in the file; flushing keeps the foreign key satisfied.
-            await session.flush()
-        else:
-            for key, value in values.items():
-                setattr(domain, key, value)
+            if _link_values(row.domains) != before:
+                stamp_if_changed(session, row, children_changed=True)
+                changed += 1
     await session.flush()
-    return len(existing | {item["code"]: None for item in source})
+    return changed
+
+
+# --- what committees and organizations share ------------------------------------------------------
+#
+# Committees and organizations are both profiles: a row with domain links, its own words, a
+# version. Reading one, writing its fields and links, and deleting it are the same rules on
+# different columns, written once below with `Side` choosing the columns. Kept apart, because
+# they only look alike: their fields (a committee's contact, an organization's track record),
+# their unique keys (designation; credit code, or the name where there is none), their
+# spreadsheet columns, and how the API shows them (a committee's contact is private).
+
+# Which side of the directory a profile is on.
+Side = Literal["committee", "organization"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    model: Any
+    link: Any
+    label: str
+    apply: Callable[[Any, dict[str, Any]], None]
+    words: Callable[[Any], str]
+    taken: Callable[[Any], list[tuple[str, str, Exception]]]
+
+
+def _designation_taken(designation: str | None) -> list[tuple[str, str, Exception]]:
+    return [
+        (
+            "committees",
+            "designation",
+            DesignationTaken(f"A committee with designation {designation} already exists."),
+        )
+    ]
+
+
+def _credit_code_taken(code: str | None) -> list[tuple[str, str, Exception]]:
+    return [
+        (
+            "organizations",
+            "credit_code",
+            CreditCodeTaken(f"An organization with credit code {code} already exists."),
+        )
+    ]
+
+
+def _rules(side: Side) -> _Rules:
+    if side == "committee":
+        return _Rules(
+            Committee,
+            CommitteeDomain,
+            "committee",
+            _apply_committee,
+            committee_words,
+            lambda data: _designation_taken(data.designation),
+        )
+    return _Rules(
+        Organization,
+        OrganizationDomain,
+        "organization",
+        _apply_organization,
+        organization_words,
+        lambda data: _credit_code_taken(data.credit_code),
+    )
+
+
+async def _get(session: AsyncSession, side: Side, id_: uuid.UUID) -> Any:
+    rules = _rules(side)
+    row = await session.scalar(
+        select(rules.model).where(rules.model.id == id_).options(selectinload(rules.model.domains))
+    )
+    if row is None:
+        raise NotFound(f"No {rules.label} has id {id_}.")
+    return row
+
+
+async def _create(
+    session: AsyncSession, side: Side, *, data: CommitteeIn | OrganizationIn, taxonomy: Taxonomy
+) -> Any:
+    rules = _rules(side)
+    chosen = taxonomy.resolve(data.domains)
+    row = rules.model(domains=[])
+    rules.apply(row, data.model_dump(exclude={"domains"}))
+    row.domains = _profile_links(
+        [], rules.link, chosen=chosen, words=rules.words(row), taxonomy=taxonomy
+    )
+    session.add(row)
+    await _flush_unique(session, rules.taken(data))
+    return row
+
+
+async def _update(
+    session: AsyncSession,
+    side: Side,
+    id_: uuid.UUID,
+    *,
+    patch: CommitteePatch | OrganizationPatch,
+    if_match: str | None,
+    taxonomy: Taxonomy,
+) -> Any:
+    rules = _rules(side)
+    row = await _get(session, side, id_)
+    require_match(if_match, version=row.version)
+    values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
+    chosen = None
+    if "domains" in patch.model_fields_set and patch.domains is not None:
+        chosen = taxonomy.resolve(patch.domains)
+    rules.apply(row, values)
+    row.domains = _profile_links(
+        row.domains, rules.link, chosen=chosen, words=rules.words(row), taxonomy=taxonomy
+    )
+    # Set even when only domains changed: the row update is what moves the version and ETag.
+    row.updated_at = utcnow()
+    await _flush_unique(session, rules.taken(patch))
+    return row
+
+
+async def _delete(
+    session: AsyncSession, side: Side, id_: uuid.UUID, *, if_match: str | None, label: str
+) -> None:
+    row = await _get(session, side, id_)
+    require_match(if_match, version=row.version)
+    await delete_unless_referred(session, row, refused=_in_use(label.format(row=row)))
 
 
 # --- committees ---------------------------------------------------------------------------------
+
+
+async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
+    """One committee with its domains; 404 when there is none."""
+    committee: Committee = await _get(session, "committee", committee_id)
+    return committee
+
+
+async def create_committee(
+    session: AsyncSession, *, data: CommitteeIn, taxonomy: Taxonomy
+) -> Committee:
+    """A new committee; 409 when its designation is taken."""
+    committee: Committee = await _create(session, "committee", data=data, taxonomy=taxonomy)
+    return committee
+
+
+async def update_committee(
+    session: AsyncSession,
+    *,
+    committee_id: uuid.UUID,
+    patch: CommitteePatch,
+    if_match: str | None,
+    taxonomy: Taxonomy,
+) -> Committee:
+    """Apply the fields sent, against the version the client read."""
+    committee: Committee = await _update(
+        session, "committee", committee_id, patch=patch, if_match=if_match, taxonomy=taxonomy
+    )
+    return committee
+
+
+async def delete_committee(
+    session: AsyncSession, *, committee_id: uuid.UUID, if_match: str | None
+) -> None:
+    """Remove a committee nothing refers to; 409 when intents, memoranda or events do."""
+    await _delete(
+        session, "committee", committee_id, if_match=if_match, label="Committee {row.designation}"
+    )
 
 
 def _committee_search_text(c: Committee) -> str:
@@ -150,18 +242,6 @@ def _committee_search_text(c: Committee) -> str:
 
 def _organization_search_text(o: Organization) -> str:
     return fold(" ".join(filter(None, (o.name_zh, o.name_en, o.credit_code, o.region))))
-
-
-async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
-    """One committee with its domains; 404 when there is none."""
-    committee = await session.scalar(
-        select(Committee)
-        .where(Committee.id == committee_id)
-        .options(selectinload(Committee.domains))
-    )
-    if committee is None:
-        raise NotFound(f"No committee has id {committee_id}.")
-    return committee
 
 
 def _apply_committee(committee: Committee, values: dict[str, Any]) -> None:
@@ -177,23 +257,68 @@ def _apply_committee(committee: Committee, values: dict[str, Any]) -> None:
 
 
 def _linked(
-    links: list[Any], link_type: type[Any], weights: list[tuple[uuid.UUID, float]]
+    links: list[Any],
+    link_type: type[Any],
+    weights: list[tuple[uuid.UUID, float]],
+    *,
+    inferred: bool = False,
 ) -> list[Any]:
     """The new domain links, reusing the existing rows of domains that stay."""
     by_domain = {link.domain_id: link for link in links}
     result = []
     for position, (id_, weight) in enumerate(weights):
         link = by_domain.get(id_) or link_type(domain_id=id_)
-        link.weight, link.position = weight, position
+        link.weight, link.position, link.inferred = weight, position, inferred
         result.append(link)
     return result
 
 
-LinkValues = list[tuple[uuid.UUID, float, int]]
+def _profile_links(
+    links: list[Any],
+    link_type: type[Any],
+    *,
+    chosen: list[tuple[uuid.UUID, float]] | None,
+    words: str,
+    taxonomy: Taxonomy,
+) -> list[Any]:
+    """The domains a person chose, or, while they chose none, those read from the words.
+
+    `chosen` None keeps the person's current choice. Inferred links carry their confidence as
+    their weight; they are read again on every write, so they follow the text.
+    """
+    if chosen is None:
+        chosen = [(link.domain_id, link.weight) for link in links if not link.inferred]
+    if chosen:
+        return _linked(links, link_type, chosen)
+    read = [(taxonomy.by_code[f.code].id, f.confidence) for f in taxonomy.lexicon.infer(text=words)]
+    return _linked(links, link_type, read, inferred=True)
+
+
+def committee_words(committee: Committee) -> str:
+    """The committee's own words: its names and scope."""
+    return "\n".join(filter(None, (committee.name_zh, committee.name_en, committee.scope)))
+
+
+def organization_words(organization: Organization) -> str:
+    """The organization's own words: names, standardization needs and business scope."""
+    return "\n".join(
+        filter(
+            None,
+            (
+                organization.name_zh,
+                organization.name_en,
+                organization.needs,
+                organization.business_scope,
+            ),
+        )
+    )
+
+
+LinkValues = list[tuple[uuid.UUID, float, int, bool]]
 
 
 def _link_values(links: list[Any]) -> LinkValues:
-    return [(link.domain_id, link.weight, link.position) for link in links]
+    return [(link.domain_id, link.weight, link.position, link.inferred) for link in links]
 
 
 async def _flush_unique(
@@ -209,69 +334,6 @@ async def _flush_unique(
         raise
 
 
-async def create_committee(session: AsyncSession, *, data: CommitteeIn) -> Committee:
-    """A new committee; 409 when its designation is taken."""
-    taxonomy = await load_taxonomy(session)
-    weights = taxonomy.resolve(data.domains)
-    committee = Committee(domains=_linked([], CommitteeDomain, weights))
-    _apply_committee(committee, data.model_dump(exclude={"domains"}))
-    session.add(committee)
-    await _flush_unique(
-        session,
-        [
-            (
-                "committees",
-                "designation",
-                DesignationTaken(
-                    f"A committee with designation {data.designation} already exists."
-                ),
-            )
-        ],
-    )
-    return committee
-
-
-async def update_committee(
-    session: AsyncSession, *, committee_id: uuid.UUID, patch: CommitteePatch, if_match: str | None
-) -> Committee:
-    """Apply the fields sent, against the version the client read."""
-    committee = await get_committee(session, committee_id=committee_id)
-    require_match(if_match, version=committee.version)
-    values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
-    if "domains" in patch.model_fields_set and patch.domains is not None:
-        taxonomy = await load_taxonomy(session)
-        committee.domains = _linked(
-            committee.domains, CommitteeDomain, taxonomy.resolve(patch.domains)
-        )
-    _apply_committee(committee, values)
-    # Set even when only domains changed: the row update is what moves the version and ETag.
-    committee.updated_at = utcnow()
-    await _flush_unique(
-        session,
-        [
-            (
-                "committees",
-                "designation",
-                DesignationTaken(
-                    f"A committee with designation {patch.designation} already exists."
-                ),
-            )
-        ],
-    )
-    return committee
-
-
-async def delete_committee(
-    session: AsyncSession, *, committee_id: uuid.UUID, if_match: str | None
-) -> None:
-    """Remove a committee nothing refers to; 409 when intents, memoranda or events do."""
-    committee = await get_committee(session, committee_id=committee_id)
-    require_match(if_match, version=committee.version)
-    await delete_unless_referred(
-        session, committee, refused=_in_use(f"Committee {committee.designation}")
-    )
-
-
 def _in_use(label: str) -> InUse:
     return InUse(
         f"{label} is referred to by event registrations, meetings, intents or memoranda; "
@@ -283,9 +345,9 @@ def _text_filter(column: Any, q: str | None) -> list[ColumnElement[bool]]:
     return [column.like(like_pattern(q), escape="\\")] if q else []
 
 
-async def list_committees(
-    session: AsyncSession,
+def list_committees(
     *,
+    taxonomy: Taxonomy,
     domain: str | None,
     level: str | None,
     q: str | None,
@@ -293,7 +355,7 @@ async def list_committees(
     """The filtered statement a page is read from."""
     stmt = select(Committee).options(selectinload(Committee.domains))
     if domain:
-        subtree = await _subtree(session, domain)
+        subtree = _subtree(taxonomy, domain)
         stmt = stmt.where(
             exists().where(
                 CommitteeDomain.committee_id == Committee.id, CommitteeDomain.domain_id.in_(subtree)
@@ -304,8 +366,7 @@ async def list_committees(
     return stmt.where(*_text_filter(Committee.search_text, q))
 
 
-async def _subtree(session: AsyncSession, code: str) -> set[uuid.UUID]:
-    taxonomy = await load_taxonomy(session)
+def _subtree(taxonomy: Taxonomy, code: str) -> set[uuid.UUID]:
     if code not in taxonomy.by_code:
         raise UnknownDomain(
             f"Unknown domain {code!r}; see GET /v1/domains.",
@@ -319,14 +380,46 @@ async def _subtree(session: AsyncSession, code: str) -> set[uuid.UUID]:
 
 async def get_organization(session: AsyncSession, *, organization_id: uuid.UUID) -> Organization:
     """One organization with its domains; 404 when there is none."""
-    organization = await session.scalar(
-        select(Organization)
-        .where(Organization.id == organization_id)
-        .options(selectinload(Organization.domains))
-    )
-    if organization is None:
-        raise NotFound(f"No organization has id {organization_id}.")
+    organization: Organization = await _get(session, "organization", organization_id)
     return organization
+
+
+async def create_organization(
+    session: AsyncSession, *, data: OrganizationIn, taxonomy: Taxonomy
+) -> Organization:
+    """A new organization; 409 when its credit code is taken."""
+    organization: Organization = await _create(
+        session, "organization", data=data, taxonomy=taxonomy
+    )
+    return organization
+
+
+async def update_organization(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    patch: OrganizationPatch,
+    if_match: str | None,
+    taxonomy: Taxonomy,
+) -> Organization:
+    """Apply the fields sent, against the version the client read."""
+    organization: Organization = await _update(
+        session, "organization", organization_id, patch=patch, if_match=if_match, taxonomy=taxonomy
+    )
+    return organization
+
+
+async def delete_organization(
+    session: AsyncSession, *, organization_id: uuid.UUID, if_match: str | None
+) -> None:
+    """Remove an organization nothing refers to; 409 when something does."""
+    await _delete(
+        session,
+        "organization",
+        organization_id,
+        if_match=if_match,
+        label="Organization {row.name_zh}",
+    )
 
 
 def _apply_organization(organization: Organization, values: dict[str, Any]) -> None:
@@ -340,62 +433,9 @@ def _apply_organization(organization: Organization, values: dict[str, Any]) -> N
     organization.search_text = _organization_search_text(organization)
 
 
-def _credit_code_taken(code: str | None) -> tuple[str, str, Exception]:
-    return (
-        "organizations",
-        "credit_code",
-        CreditCodeTaken(f"An organization with credit code {code} already exists."),
-    )
-
-
-async def create_organization(session: AsyncSession, *, data: OrganizationIn) -> Organization:
-    """A new organization; 409 when its credit code is taken."""
-    taxonomy = await load_taxonomy(session)
-    organization = Organization(
-        domains=_linked([], OrganizationDomain, taxonomy.resolve(data.domains))
-    )
-    _apply_organization(organization, data.model_dump(exclude={"domains"}))
-    session.add(organization)
-    await _flush_unique(session, [_credit_code_taken(data.credit_code)])
-    return organization
-
-
-async def update_organization(
-    session: AsyncSession,
+def list_organizations(
     *,
-    organization_id: uuid.UUID,
-    patch: OrganizationPatch,
-    if_match: str | None,
-) -> Organization:
-    """Apply the fields sent, against the version the client read."""
-    organization = await get_organization(session, organization_id=organization_id)
-    require_match(if_match, version=organization.version)
-    values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
-    if "domains" in patch.model_fields_set and patch.domains is not None:
-        taxonomy = await load_taxonomy(session)
-        organization.domains = _linked(
-            organization.domains, OrganizationDomain, taxonomy.resolve(patch.domains)
-        )
-    _apply_organization(organization, values)
-    organization.updated_at = utcnow()
-    await _flush_unique(session, [_credit_code_taken(patch.credit_code)])
-    return organization
-
-
-async def delete_organization(
-    session: AsyncSession, *, organization_id: uuid.UUID, if_match: str | None
-) -> None:
-    """Remove an organization nothing refers to; 409 when something does."""
-    organization = await get_organization(session, organization_id=organization_id)
-    require_match(if_match, version=organization.version)
-    await delete_unless_referred(
-        session, organization, refused=_in_use(f"Organization {organization.name_zh}")
-    )
-
-
-async def list_organizations(
-    session: AsyncSession,
-    *,
+    taxonomy: Taxonomy,
     domain: str | None,
     kind: str | None,
     region: str | None,
@@ -404,7 +444,7 @@ async def list_organizations(
     """The filtered statement a page is read from."""
     stmt = select(Organization).options(selectinload(Organization.domains))
     if domain:
-        subtree = await _subtree(session, domain)
+        subtree = _subtree(taxonomy, domain)
         stmt = stmt.where(
             exists().where(
                 OrganizationDomain.organization_id == Organization.id,
@@ -420,7 +460,7 @@ async def list_organizations(
 
 # --- spreadsheets -------------------------------------------------------------------------------
 
-COMMITTEE_COLUMNS = (
+COMMITTEE_COLUMNS: tuple[str, ...] = (
     "designation",
     "level",
     "name_zh",
@@ -432,7 +472,7 @@ COMMITTEE_COLUMNS = (
     "contact_phone",
     "domains",
 )
-ORGANIZATION_COLUMNS = (
+ORGANIZATION_COLUMNS: tuple[str, ...] = (
     "kind",
     "name_zh",
     "name_en",
@@ -440,6 +480,7 @@ ORGANIZATION_COLUMNS = (
     "region",
     "domains",
     "needs",
+    "business_scope",
     "led_national",
     "led_industry",
     "led_zhejiang_made",
@@ -469,8 +510,14 @@ def parse_domains_cell(cell: str, lookup: dict[str, str]) -> list[dict[str, Any]
 
 
 def format_domains_cell(links: Iterable[Any], taxonomy: Taxonomy) -> str:
-    """Domain weights as a spreadsheet cell that imports back unchanged."""
-    return "; ".join(f"{taxonomy.code_of(link.domain_id)}:{link.weight:g}" for link in links)
+    """The domains a person chose as a spreadsheet cell that imports back unchanged.
+
+    Inferred domains are left out: imported back, they would pass for chosen ones and stop
+    following the text.
+    """
+    return "; ".join(
+        f"{taxonomy.code_of(link.domain_id)}:{link.weight:g}" for link in links if not link.inferred
+    )
 
 
 def _committee_row(row: dict[str, str], lookup: dict[str, str]) -> dict[str, Any]:
@@ -496,6 +543,7 @@ def _organization_row(row: dict[str, str], lookup: dict[str, str]) -> dict[str, 
         "region": row.get("region") or None,
         "domains": parse_domains_cell(row.get("domains", ""), lookup),
         "needs": row.get("needs", ""),
+        "business_scope": row.get("business_scope", ""),
         "track_record": {
             "national": row.get("led_national") or 0,
             "industry": row.get("led_industry") or 0,
@@ -551,10 +599,9 @@ def _validate_rows(
 
 
 async def import_committees(
-    session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]]
+    session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]], taxonomy: Taxonomy
 ) -> tuple[int, int]:
     """Create or update committees by designation, all or nothing; (created, updated)."""
-    taxonomy = await load_taxonomy(session)
     items: list[CommitteeIn] = _validate_rows(
         rows, _committee_row, CommitteeIn, taxonomy, lambda c: c.designation, "designation"
     )
@@ -581,10 +628,14 @@ async def upsert_committees(
             committee = Committee(domains=[])
             session.add(committee)
         links = _link_values(committee.domains)
-        committee.domains = _linked(
-            committee.domains, CommitteeDomain, taxonomy.resolve(item.domains)
-        )
         _apply_committee(committee, item.model_dump(exclude={"domains"}))
+        committee.domains = _profile_links(
+            committee.domains,
+            CommitteeDomain,
+            chosen=taxonomy.resolve(item.domains),
+            words=committee_words(committee),
+            taxonomy=taxonomy,
+        )
         stamp_if_changed(
             session, committee, children_changed=_link_values(committee.domains) != links
         )
@@ -597,10 +648,9 @@ def _organization_key(o: OrganizationIn | Organization) -> str:
 
 
 async def import_organizations(
-    session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]]
+    session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]], taxonomy: Taxonomy
 ) -> tuple[int, int]:
     """Create or update organizations by credit code (by name where none), all or nothing."""
-    taxonomy = await load_taxonomy(session)
     items: list[OrganizationIn] = _validate_rows(
         rows, _organization_row, OrganizationIn, taxonomy, _organization_key, "credit_code"
     )
@@ -633,10 +683,14 @@ async def upsert_organizations(
         else:
             updated += 1
         links = _link_values(organization.domains)
-        organization.domains = _linked(
-            organization.domains, OrganizationDomain, taxonomy.resolve(item.domains)
-        )
         _apply_organization(organization, item.model_dump(exclude={"domains"}))
+        organization.domains = _profile_links(
+            organization.domains,
+            OrganizationDomain,
+            chosen=taxonomy.resolve(item.domains),
+            words=organization_words(organization),
+            taxonomy=taxonomy,
+        )
         stamp_if_changed(
             session, organization, children_changed=_link_values(organization.domains) != links
         )
@@ -644,9 +698,8 @@ async def upsert_organizations(
     return len(items) - updated, updated
 
 
-async def committee_rows(session: AsyncSession) -> list[list[Any]]:
+async def committee_rows(session: AsyncSession, *, taxonomy: Taxonomy) -> list[list[Any]]:
     """Every committee as a spreadsheet row, in the import's columns."""
-    taxonomy = await load_taxonomy(session)
     committees = (
         await session.scalars(
             select(Committee)
@@ -671,9 +724,8 @@ async def committee_rows(session: AsyncSession) -> list[list[Any]]:
     ]
 
 
-async def organization_rows(session: AsyncSession) -> list[list[Any]]:
+async def organization_rows(session: AsyncSession, *, taxonomy: Taxonomy) -> list[list[Any]]:
     """Every organization as a spreadsheet row, in the import's columns."""
-    taxonomy = await load_taxonomy(session)
     organizations = (
         await session.scalars(
             select(Organization)
@@ -690,6 +742,7 @@ async def organization_rows(session: AsyncSession) -> list[list[Any]]:
             o.region,
             format_domains_cell(o.domains, taxonomy),
             o.needs,
+            o.business_scope,
             o.led_national,
             o.led_industry,
             o.led_zhejiang_made,

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from service.models.events import DEFAULT_MIN_MEETING_SCORE
 from service.schemas import Absent, Name, PatchModel, StrictModel
 
 EventState = Literal["draft", "open", "closed"]
@@ -27,6 +28,7 @@ EVENT_EXAMPLE: dict[str, Any] = {
     "timezone": "Asia/Shanghai",
     "slots": SLOT_EXAMPLE,
     "tables": 22,
+    "min_meeting_score": 30.0,
 }
 
 
@@ -58,6 +60,20 @@ def _check_timezone(value: str | None) -> str | None:
     return value
 
 
+# Points from 0 to 100; see docs/matching.md, "Meeting weights for the schedule".
+MinMeetingScore = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=100,
+        allow_inf_nan=False,
+        description="Pairs scoring under this meet only when one side asked the other or marked "
+        "it must-meet; the scheduler adds no such meeting on its own, and the report does not "
+        "count them among the best pairs that did not meet. Default 30.",
+    ),
+]
+
+
 class EventIn(StrictModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EVENT_EXAMPLE]})
 
@@ -69,6 +85,7 @@ class EventIn(StrictModel):
     slots: Annotated[list[Slot], Field(min_length=1, max_length=64)]
     tables: Annotated[int, Field(ge=1, le=1000)]
     state: EventState = "draft"
+    min_meeting_score: MinMeetingScore = DEFAULT_MIN_MEETING_SCORE
 
     _slots = field_validator("slots")(_check_slots)
     _timezone = field_validator("timezone")(_check_timezone)
@@ -83,6 +100,7 @@ class EventPatch(PatchModel):
     slots: Annotated[list[Slot], Field(min_length=1, max_length=64)] | Absent = None
     tables: Annotated[int, Field(ge=1, le=1000)] | Absent = None
     state: EventState | Absent = None
+    min_meeting_score: MinMeetingScore | Absent = None
 
     _slots = field_validator("slots")(_check_slots)
     _timezone = field_validator("timezone")(_check_timezone)
@@ -113,6 +131,7 @@ class EventOut(BaseModel):
     slots: list[Slot]
     tables: int
     state: EventState
+    min_meeting_score: MinMeetingScore
     version: int
     created_at: datetime
     updated_at: datetime

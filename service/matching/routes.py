@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from service.auth.dependencies import PartnerKey
 from service.config import Settings
 from service.db import SessionDep
-from service.directory.service import UnknownDomain
+from service.directory.taxonomy import TaxonomyDep, UnknownDomain
 from service.errors import NotFound, problem_responses
 from service.matching import service
 from service.matching.schemas import (
@@ -21,9 +21,11 @@ from service.matching.schemas import (
     OrganizationRecommendations,
     OrganizationSummary,
     Reason,
+    Summary,
 )
 from service.models import Committee, Organization
 from service.scoring.reference import Explanation
+from service.scoring.taxonomy import Relation
 from service.scoring.weights import ScoringWeights
 
 router = APIRouter(prefix="/v1", tags=["matching"])
@@ -63,20 +65,33 @@ _ORDER = (
 def _reasons(
     explanation: Explanation, domains: service.Domains, *, limit: int | None = None
 ) -> list[Reason]:
-    def name(code: str | None) -> DomainName | None:
+    def name(code: str | None, inferred: bool) -> DomainName | None:
         if code is None:
             return None
-        return DomainName.model_validate(domains.by_code[code], from_attributes=True)
+        d = domains.by_code[code]
+        return DomainName(
+            code=d.code,
+            name_en=d.name_en,
+            name_zh_hans=d.name_zh_hans,
+            name_zh_hant=d.name_zh_hant,
+            inferred=inferred,
+        )
 
     return [
         Reason(
-            committee_domain=name(c.committee_domain),
-            organization_domain=name(c.organization_domain),
+            committee_domain=name(c.committee_domain, c.committee_inferred),
+            organization_domain=name(c.organization_domain, c.organization_inferred),
             relation=c.relation,
             share=c.share,
+            specificity=c.credit / 1000,
+            words=list(explanation.shared_words) if c.relation is Relation.TEXT else [],
         )
         for c in explanation.contributions[:limit]
     ]
+
+
+def _summary(summary: service.Summary) -> Summary:
+    return Summary(zh=summary.zh, en=summary.en)
 
 
 def _committee(committee: Committee) -> CommitteeSummary:
@@ -100,16 +115,22 @@ async def get_match(
     _: PartnerKey,
     session: SessionDep,
     weights: Weights,
+    taxonomy: TaxonomyDep,
     committee_id: Annotated[uuid.UUID, Query(description="The committee's id.")],
     organization_id: Annotated[uuid.UUID, Query(description="The organization's id.")],
 ) -> MatchOut:
     pair = await service.explain_pair(
-        session, committee_id=committee_id, organization_id=organization_id, weights=weights
+        session,
+        committee_id=committee_id,
+        organization_id=organization_id,
+        weights=weights,
+        forest=taxonomy,
     )
     return MatchOut(
         committee=_committee(pair.committee),
         organization=_organization(pair.organization),
         score=pair.explanation.score,
+        summary=_summary(pair.summary),
         explanation=_reasons(pair.explanation, pair.domains),
     )
 
@@ -127,14 +148,17 @@ async def recommend_committees(
     _: PartnerKey,
     session: SessionDep,
     weights: Weights,
+    taxonomy: TaxonomyDep,
     limit: RecommendationLimit = 10,
     min_score: MinScore = 0.0,
     domain: DomainFilter = None,
 ) -> CommitteeRecommendations:
-    ranking = await service.recommend_committees(
+    ranking = await service.recommend(
         session,
-        organization_id=organization_id,
+        party_id=organization_id,
+        side="organization",
         weights=weights,
+        forest=taxonomy,
         limit=limit,
         min_score=min_score,
         domain=domain,
@@ -144,6 +168,7 @@ async def recommend_committees(
             CommitteeRecommendation(
                 committee=_committee(s.party),
                 score=s.score_hundredths / 100,
+                summary=_summary(s.summary),
                 reasons=_reasons(s.explanation, ranking.domains, limit=REASONS),
             )
             for s in ranking.items
@@ -164,14 +189,17 @@ async def recommend_organizations(
     _: PartnerKey,
     session: SessionDep,
     weights: Weights,
+    taxonomy: TaxonomyDep,
     limit: RecommendationLimit = 10,
     min_score: MinScore = 0.0,
     domain: DomainFilter = None,
 ) -> OrganizationRecommendations:
-    ranking = await service.recommend_organizations(
+    ranking = await service.recommend(
         session,
-        committee_id=committee_id,
+        party_id=committee_id,
+        side="committee",
         weights=weights,
+        forest=taxonomy,
         limit=limit,
         min_score=min_score,
         domain=domain,
@@ -181,6 +209,7 @@ async def recommend_organizations(
             OrganizationRecommendation(
                 organization=_organization(s.party),
                 score=s.score_hundredths / 100,
+                summary=_summary(s.summary),
                 reasons=_reasons(s.explanation, ranking.domains, limit=REASONS),
             )
             for s in ranking.items

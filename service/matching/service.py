@@ -1,38 +1,68 @@
 """Match scores from the current directory rows: a pair explained, and the best counterparts.
 
 Nothing is cached between requests that could go stale: every answer reads the rows as they
-are now, so a profile change shows in the next answer from any worker. The only memory kept is
-of text tokens, keyed by the text itself, which a change can only miss, never mislead.
+are now, so a profile change shows in the next answer from any worker. What is kept is the
+taxonomy (it changes only at `migrate`, see `service.directory.taxonomy`) and text tokens,
+keyed by the text itself, which a change can only miss, never mislead.
 """
 
 import functools
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from service.directory import service as directory
-from service.models import Committee, CommitteeDomain, Domain, Organization, OrganizationDomain
+from service.directory.service import Side
+from service.directory.taxonomy import DomainEntry
+from service.directory.taxonomy import Taxonomy as Forest
+from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
+from service.models.events import DEFAULT_MIN_MEETING_SCORE
 from service.scoring.index import Match, ProfileMatrix, top_matches
 from service.scoring.reference import Explanation, explain
-from service.scoring.taxonomy import Profile, Taxonomy
+from service.scoring.taxonomy import Profile, Relation, Taxonomy
 from service.scoring.text import text_tokens
 from service.scoring.weights import ScoringWeights
 
-# Which side of the directory a list of parties is on.
-Side = Literal["committee", "organization"]
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """Where one side keeps what scoring reads: its table, its links and its words.
+
+    Committees and organizations are scored the same way from different columns; this is the
+    whole of the difference, so the code that reads either side is written once.
+    """
+
+    model: Any
+    link: Any
+    owner: Any
+    texts: tuple[Any, ...]
+
+
+_SIDES: dict[Side, _Columns] = {
+    "committee": _Columns(
+        Committee, CommitteeDomain, CommitteeDomain.committee_id, (Committee.scope,)
+    ),
+    "organization": _Columns(
+        Organization,
+        OrganizationDomain,
+        OrganizationDomain.organization_id,
+        (Organization.needs, Organization.business_scope),
+    ),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Domains:
-    """The taxonomy as the scoring engine takes it, and each domain's row for its names."""
+    """The taxonomy as the scoring engine takes it, with the directory's counts, and names."""
 
     taxonomy: Taxonomy
-    by_code: dict[str, Domain]
+    by_code: dict[str, DomainEntry]
     code_of: dict[uuid.UUID, str]
 
 
@@ -42,22 +72,29 @@ P = TypeVar("P", Committee, Organization)
 
 @dataclass(frozen=True, slots=True)
 class Scored(Generic[P]):
-    """One scored counterpart and its explanation."""
+    """One scored counterpart, its explanation and the sentences that say it."""
 
     party: P
     score_hundredths: int
     explanation: Explanation
+    summary: "Summary"
 
 
-async def load_domains(session: AsyncSession) -> Domains:
-    """The current domain forest, by code."""
-    forest = await directory.load_taxonomy(session)
-    parents = {
-        d.code: forest.code_of(d.parent_id) if d.parent_id else None
-        for d in forest.by_code.values()
-    }
+async def load_domains(session: AsyncSession, *, forest: Forest) -> Domains:
+    """The forest with how many of the directory's domain links each domain holds now.
+
+    The counts make a shared ancestor worth what it says (see docs/matching.md): one grouped
+    query per side, read on every call so that the credit follows the directory.
+    """
+    counts: Counter[str] = Counter()
+    for columns in _SIDES.values():
+        rows = await session.execute(
+            select(columns.link.domain_id, func.count()).group_by(columns.link.domain_id)
+        )
+        for domain_id, n in rows.all():
+            counts[forest.code_of(domain_id)] += n
     return Domains(
-        Taxonomy(parents=parents),
+        Taxonomy(parents=forest.parents, counts=dict(counts)),
         forest.by_code,
         {d.id: d.code for d in forest.by_code.values()},
     )
@@ -76,47 +113,54 @@ class Party:
     id: uuid.UUID
     links: tuple[tuple[str, float], ...]
     text: str
+    inferred: frozenset[str] = frozenset()
 
     def profile(self, *, weights: ScoringWeights) -> Profile:
         """The party as the scoring engine takes it; cutting text into words is the slow part."""
         # With the text signal off, cutting words would cost time and change nothing.
         tokens = _tokens(self.text) if weights.text > 0 else frozenset()
-        return Profile(str(self.id), dict(self.links), tokens)
+        return Profile(str(self.id), dict(self.links), tokens, self.inferred)
 
 
-def committee_party(committee: Committee, *, domains: Domains) -> Party:
-    """A committee loaded with its domains; its scope is its text."""
-    links = tuple((domains.code_of[d.domain_id], d.weight) for d in committee.domains)
-    return Party(committee.id, links, committee.scope)
+def _text(*parts: str | None) -> str:
+    return "\n".join(p for p in parts if p)
 
 
-def organization_party(organization: Organization, *, domains: Domains) -> Party:
-    """An organization loaded with its domains; its standardization needs are its text."""
-    links = tuple((domains.code_of[d.domain_id], d.weight) for d in organization.domains)
-    return Party(organization.id, links, organization.needs)
+def party_of(row: Committee | Organization, *, domains: Domains) -> Party:
+    """A committee or organization loaded with its domains."""
+    side: Side = "committee" if isinstance(row, Committee) else "organization"
+    texts = [getattr(row, column.key) for column in _SIDES[side].texts]
+    links = tuple((domains.code_of[d.domain_id], d.weight) for d in row.domains)
+    inferred = frozenset(domains.code_of[d.domain_id] for d in row.domains if d.inferred)
+    return Party(row.id, links, _text(*texts), inferred)
 
 
 async def _all_parties(session: AsyncSession, *, side: Side, domains: Domains) -> list[Party]:
     """Every committee or organization, from one query of just the columns scoring needs."""
-    if side == "committee":
-        stmt = select(
-            Committee.id, Committee.scope, CommitteeDomain.domain_id, CommitteeDomain.weight
-        ).outerjoin(CommitteeDomain, CommitteeDomain.committee_id == Committee.id)
-    else:
-        stmt = select(
-            Organization.id,
-            Organization.needs,
-            OrganizationDomain.domain_id,
-            OrganizationDomain.weight,
-        ).outerjoin(OrganizationDomain, OrganizationDomain.organization_id == Organization.id)
+    columns = _SIDES[side]
+    stmt = select(
+        columns.model.id,
+        *columns.texts,
+        columns.link.domain_id,
+        columns.link.weight,
+        columns.link.inferred,
+    ).outerjoin(columns.link, columns.owner == columns.model.id)
     texts: dict[uuid.UUID, str] = {}
     links: dict[uuid.UUID, list[tuple[str, float]]] = {}
-    for id_, text, domain_id, weight in await session.execute(stmt):
-        texts[id_] = text
+    inferred: dict[uuid.UUID, set[str]] = {}
+    for id_, *row in await session.execute(stmt):
+        *text_parts, domain_id, weight, is_inferred = row
+        texts[id_] = _text(*text_parts)
         party_links = links.setdefault(id_, [])
+        party_inferred = inferred.setdefault(id_, set())
         if domain_id is not None:
-            party_links.append((domains.code_of[domain_id], weight))
-    return [Party(id_, tuple(links[id_]), text) for id_, text in texts.items()]
+            code = domains.code_of[domain_id]
+            party_links.append((code, weight))
+            if is_inferred:
+                party_inferred.add(code)
+    return [
+        Party(id_, tuple(links[id_]), text, frozenset(inferred[id_])) for id_, text in texts.items()
+    ]
 
 
 def check_domain(domains: Domains, *, code: str | None) -> None:
@@ -128,6 +172,123 @@ def check_domain(domains: Domains, *, code: str | None) -> None:
         )
 
 
+# --- sentences ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Why two parties should (or need not) meet, in Chinese and in English."""
+
+    zh: str
+    en: str
+
+
+def _degree(credit: int) -> tuple[str, str]:
+    """How specific a shared ancestor is, from what it earns (thousandths)."""
+    if credit >= 800:
+        return "很具体", "very specific"
+    if credit >= 500:
+        return "较具体", "fairly specific"
+    if credit >= 200:
+        return "较宽泛", "rather broad"
+    return "很宽泛，几乎不说明问题", "so broad it says little"
+
+
+def summarize(
+    explanation: Explanation, *, committee: Profile, organization: Profile, domains: Domains
+) -> Summary:
+    """The explanation as an organizer would say it: what the two share, how specific that is,
+    and what would raise the score. The numbers stay in the explanation's lines."""
+    zh_name = {c: d.name_zh_hans for c, d in domains.by_code.items()}
+    en_name = {c: d.name_en for c, d in domains.by_code.items()}
+    if explanation.score_hundredths == 0:
+        return Summary(
+            "双方没有相关的领域，分数为 0，不必安排会谈。",
+            "The two share no related domain: the score is 0 and a meeting is not suggested.",
+        )
+    zh: list[str] = [f"匹配分 {explanation.score:.2f}。"]
+    en: list[str] = [f"Score {explanation.score:.2f}."]
+    lines = [c for c in explanation.contributions if c.relation is not Relation.TEXT]
+    exact = sorted(
+        {c.committee_domain for c in lines if c.relation is Relation.EXACT and c.committee_domain}
+    )
+    if exact:
+        zh.append(
+            "双方都关注"
+            + "、".join(f"「{zh_name[c]}」" for c in exact)
+            + "（该领域覆盖目录的约 "
+            + "、".join(f"{domains.taxonomy.coverage(code=c):.0%}" for c in exact)
+            + "）。"
+        )
+        en.append(
+            "Both work in "
+            + ", ".join(en_name[c] for c in exact)
+            + " (covering about "
+            + ", ".join(f"{domains.taxonomy.coverage(code=c):.0%}" for c in exact)
+            + " of the directory)."
+        )
+    for c in lines:
+        if c.relation is Relation.EXACT or c.committee_domain is None:
+            continue
+        a, b = c.committee_domain, c.organization_domain
+        assert b is not None
+        ancestor = domains.taxonomy.common_ancestor(a=a, b=b)
+        assert ancestor is not None
+        degree_zh, degree_en = _degree(c.credit)
+        zh.append(
+            f"委员会的「{zh_name[a]}」与机构的「{zh_name[b]}」同属「{zh_name[ancestor]}」，"
+            f"这一共同点{degree_zh}（按完全一致的 {c.credit / 10:.0f}% 计）。"
+        )
+        en.append(
+            f"The committee's {en_name[a]} and the organization's {en_name[b]} meet in "
+            f"{en_name[ancestor]}, which is {degree_en} (counted at {c.credit / 10:.0f}% of an "
+            "exact match)."
+        )
+    if explanation.shared_words:
+        words = "、".join(explanation.shared_words)
+        zh.append(f"双方的文字都提到：{words}。")
+        en.append(f"Both texts mention: {', '.join(explanation.shared_words)}.")
+    inferred = [
+        ("委员会", "committee's", sorted(committee.inferred)),
+        ("机构", "organization's", sorted(organization.inferred)),
+    ]
+    for who_zh, who_en, codes in inferred:
+        if codes:
+            zh.append(
+                f"{who_zh}的领域"
+                + "、".join(f"「{zh_name[c]}」" for c in codes)
+                + "是从其文字推断的，由人确认后会更可靠。"
+            )
+            en.append(
+                f"The {who_en} domains "
+                + ", ".join(en_name[c] for c in codes)
+                + " were read from its own words; confirming them by hand makes the match surer."
+            )
+    missing = [
+        (w, c)
+        for c, w in committee.domains.items()
+        if c not in organization.domains
+        and not any(x.committee_domain == c and x.relation is Relation.EXACT for x in lines)
+    ]
+    if explanation.score_hundredths < round(DEFAULT_MIN_MEETING_SCORE * 100):
+        zh.append("共同点很少：除非一方提出，不必安排会谈。")
+        en.append("Little in common: not worth a meeting unless one side asks for it.")
+    elif missing and explanation.score_hundredths < 10000:
+        _, code = max(missing, key=lambda item: (item[0], item[1]))
+        zh.append(f"若机构的业务也涉及「{zh_name[code]}」，分数会提高。")
+        en.append(f"The score would rise if the organization also worked in {en_name[code]}.")
+    elif explanation.score_hundredths < 10000:
+        zh.append("委员会关注的领域机构都有；机构另有委员会未涵盖的领域，因此未满分。")
+        en.append(
+            "The organization covers every domain of the committee; it also works in domains "
+            "the committee does not, which keeps the score below 100."
+        )
+    return Summary(" ".join(zh).replace("。 ", "。"), " ".join(en))
+
+
+# --- scores -------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Pair:
     """A committee and an organization, the score of the pair and every line that earned it."""
@@ -135,6 +296,7 @@ class Pair:
     committee: Committee
     organization: Organization
     explanation: Explanation
+    summary: Summary
     domains: Domains
 
 
@@ -152,22 +314,21 @@ async def explain_pair(
     committee_id: uuid.UUID,
     organization_id: uuid.UUID,
     weights: ScoringWeights,
+    forest: Forest,
 ) -> Pair:
     """The pair's score and explanation; 404 when either party does not exist."""
     committee = await directory.get_committee(session, committee_id=committee_id)
     organization = await directory.get_organization(session, organization_id=organization_id)
-    domains = await load_domains(session)
-    c = committee_party(committee, domains=domains)
-    o = organization_party(organization, domains=domains)
-    explanation = await run_in_threadpool(
-        lambda: explain(
-            taxonomy=domains.taxonomy,
-            weights=weights,
-            committee=c.profile(weights=weights),
-            organization=o.profile(weights=weights),
-        )
-    )
-    return Pair(committee, organization, explanation, domains)
+    domains = await load_domains(session, forest=forest)
+    c = party_of(committee, domains=domains).profile(weights=weights)
+    o = party_of(organization, domains=domains).profile(weights=weights)
+
+    def work() -> tuple[Explanation, Summary]:
+        e = explain(taxonomy=domains.taxonomy, weights=weights, committee=c, organization=o)
+        return e, summarize(e, committee=c, organization=o, domains=domains)
+
+    explanation, summary = await run_in_threadpool(work)
+    return Pair(committee, organization, explanation, summary, domains)
 
 
 def _rank(
@@ -180,7 +341,7 @@ def _rank(
     limit: int,
     min_score: float,
     domain: str | None,
-) -> list[tuple[Match, Explanation]]:
+) -> list[tuple[Match, Explanation, Summary]]:
     """The best of `among` (the `side` parties) for `party`, explained; CPU work only."""
     me = party.profile(weights=weights)
     profiles = [p.profile(weights=weights) for p in among]
@@ -197,31 +358,41 @@ def _rank(
             committee=committee,
             organization=organization,
         )
-        ranked.append((m, e))
+        summary = summarize(e, committee=committee, organization=organization, domains=domains)
+        ranked.append((m, e, summary))
     return ranked
 
 
-async def _recommend(
+async def recommend(
     session: AsyncSession,
     *,
-    party: Party,
-    model: type[P],
-    domains: Domains,
+    party_id: uuid.UUID,
+    side: Side,
     weights: ScoringWeights,
+    forest: Forest,
     limit: int,
     min_score: float,
     domain: str | None,
-) -> Ranking[P]:
-    """The best counterparts (`model` rows) for `party`, best first, ties by id."""
-    side: Side = "committee" if model is Committee else "organization"
-    among = await _all_parties(session, side=side, domains=domains)
+) -> Ranking[Any]:
+    """The best counterparts of the `side` party `party_id`, best first, ties by id; 404 when
+    it does not exist. Committees get organizations, organizations committees."""
+    domains = await load_domains(session, forest=forest)
+    check_domain(domains, code=domain)
+    row: Committee | Organization
+    if side == "committee":
+        row = await directory.get_committee(session, committee_id=party_id)
+    else:
+        row = await directory.get_organization(session, organization_id=party_id)
+    party = party_of(row, domains=domains)
+    other: Side = "organization" if side == "committee" else "committee"
+    among = await _all_parties(session, side=other, domains=domains)
     # Cutting text into words and ranking hold the CPU: off the event loop, so one large
     # directory does not stall every other request of the worker.
     ranked = await run_in_threadpool(
         lambda: _rank(
             party=party,
             among=among,
-            side=side,
+            side=other,
             domains=domains,
             weights=weights,
             limit=limit,
@@ -229,57 +400,10 @@ async def _recommend(
             domain=domain,
         )
     )
-    ids = [uuid.UUID(m.counterpart_id) for m, _ in ranked]
+    model = _SIDES[other].model
+    ids = [uuid.UUID(m.counterpart_id) for m, _, _ in ranked]
     rows = {r.id: r for r in await session.scalars(select(model).where(model.id.in_(ids)))}
-    items = [Scored(rows[i], m.score_hundredths, e) for i, (m, e) in zip(ids, ranked, strict=True)]
+    items = [
+        Scored(rows[i], m.score_hundredths, e, s) for i, (m, e, s) in zip(ids, ranked, strict=True)
+    ]
     return Ranking(items, domains)
-
-
-async def recommend_committees(
-    session: AsyncSession,
-    *,
-    organization_id: uuid.UUID,
-    weights: ScoringWeights,
-    limit: int,
-    min_score: float,
-    domain: str | None,
-) -> Ranking[Committee]:
-    """The committees that best match an organization; 404 when it does not exist."""
-    domains = await load_domains(session)
-    check_domain(domains, code=domain)
-    organization = await directory.get_organization(session, organization_id=organization_id)
-    return await _recommend(
-        session,
-        party=organization_party(organization, domains=domains),
-        model=Committee,
-        domains=domains,
-        weights=weights,
-        limit=limit,
-        min_score=min_score,
-        domain=domain,
-    )
-
-
-async def recommend_organizations(
-    session: AsyncSession,
-    *,
-    committee_id: uuid.UUID,
-    weights: ScoringWeights,
-    limit: int,
-    min_score: float,
-    domain: str | None,
-) -> Ranking[Organization]:
-    """The organizations that best match a committee; 404 when it does not exist."""
-    domains = await load_domains(session)
-    check_domain(domains, code=domain)
-    committee = await directory.get_committee(session, committee_id=committee_id)
-    return await _recommend(
-        session,
-        party=committee_party(committee, domains=domains),
-        model=Organization,
-        domains=domains,
-        weights=weights,
-        limit=limit,
-        min_score=min_score,
-        domain=domain,
-    )

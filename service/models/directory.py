@@ -4,6 +4,7 @@ import uuid
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -32,6 +33,9 @@ class Domain(Base):
     name_zh_hans: Mapped[str] = mapped_column(String(200))
     name_zh_hant: Mapped[str] = mapped_column(String(200))
     synonyms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Words that say what belongs in the domain, read when inferring a profile's domains.
+    description_zh: Mapped[str] = mapped_column(Text, default="", server_default="")
+    description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
 class Committee(Timestamped, Base):
@@ -69,6 +73,9 @@ class CommitteeDomain(Base):
     domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
     weight: Mapped[float] = mapped_column(Float)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Read from the profile's own words rather than set by a person; the weight is then the
+    # inference's confidence. A profile has inferred links only while a person set none.
+    inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Organization(Timestamped, Base):
@@ -83,6 +90,8 @@ class Organization(Timestamped, Base):
     credit_code: Mapped[str | None] = mapped_column(String(18), unique=True)
     region: Mapped[str | None] = mapped_column(String(100))
     needs: Mapped[str] = mapped_column(Text, default="")
+    # 经营范围, as registered: what the organization may make and sell.
+    business_scope: Mapped[str] = mapped_column(Text, default="", server_default="")
     led_national: Mapped[int] = mapped_column(Integer, default=0)
     led_industry: Mapped[int] = mapped_column(Integer, default=0)
     led_zhejiang_made: Mapped[int] = mapped_column(Integer, default=0)
@@ -105,3 +114,6 @@ class OrganizationDomain(Base):
     domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
     weight: Mapped[float] = mapped_column(Float)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Read from the profile's own words rather than set by a person; the weight is then the
+    # inference's confidence. A profile has inferred links only while a person set none.
+    inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

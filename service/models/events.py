@@ -7,6 +7,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
+    Float,
     Integer,
     String,
     Uuid,
@@ -17,6 +18,9 @@ from service.db import Base
 from service.models.columns import Timestamped, new_id, one_of
 
 EVENT_STATES = ("draft", "open", "closed")
+# Pairs scoring under this (points) meet only when requested or marked must-meet; see
+# docs/matching.md, "Meeting weights for the schedule".
+DEFAULT_MIN_MEETING_SCORE = 30.0
 
 
 class Event(Timestamped, Base):
@@ -24,6 +28,9 @@ class Event(Timestamped, Base):
     __table_args__ = (
         CheckConstraint(one_of("state", EVENT_STATES), name="state"),
         CheckConstraint("tables >= 1", name="tables"),
+        CheckConstraint(
+            "min_meeting_score >= 0 AND min_meeting_score <= 100", name="min_meeting_score"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -38,5 +45,8 @@ class Event(Timestamped, Base):
     slots: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     tables: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(10), default="draft")
+    min_meeting_score: Mapped[float] = mapped_column(
+        Float, default=DEFAULT_MIN_MEETING_SCORE, server_default=str(DEFAULT_MIN_MEETING_SCORE)
+    )
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

@@ -10,6 +10,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from service.auth.dependencies import AdminKey
 from service.db import SessionDep
+from service.directory.taxonomy import TaxonomyDep
 from service.errors import NotFound, Unprocessable, problem_responses
 from service.events import service as events
 from service.reports import service
@@ -98,11 +99,14 @@ async def event_report(
     event_id: uuid.UUID,
     _: AdminKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     request: Request,
     format: Format = None,  # noqa: A002
 ) -> Any:
     event = await events.get_event(session, event_id=event_id)
-    report = await service.event_report(session, event=event, settings=request.app.state.settings)
+    report = await service.event_report(
+        session, event=event, settings=request.app.state.settings, forest=taxonomy
+    )
     return _render(
         request,
         report,
@@ -124,6 +128,7 @@ async def event_report(
 async def summary_report(
     _: AdminKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     request: Request,
     date_from: Annotated[
         date | None, Query(alias="from", description="First event date included.")
@@ -137,7 +142,7 @@ async def summary_report(
         raise Unprocessable(
             "`from` must not be after `to`.", errors=[{"field": "from", "message": "after to"}]
         )
-    report = await service.summary(session, date_from=date_from, date_to=date_to)
+    report = await service.summary(session, date_from=date_from, date_to=date_to, forest=taxonomy)
     return _render(
         request,
         report,

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.config import Settings
-from service.directory.service import load_taxonomy
+from service.directory.taxonomy import Taxonomy as Forest
 from service.events import service as events
 from service.meetings.service import current_schedule, party_name
 from service.models import (
@@ -22,7 +22,7 @@ from service.models import (
     MemorandumDomain,
 )
 from service.participants.service import participants_query
-from service.schedules.service import match_scores, participants_with_domains
+from service.schedules.service import match_scores, participants_with_domains, worth_meeting
 
 KINDS = ("committee", "enterprise", "association", "institute")
 MISSED_PAIRS = 10
@@ -33,9 +33,8 @@ def _kinds(counter: Counter[str]) -> dict[str, int]:
 
 
 async def _by_domain(
-    session: AsyncSession, link: Any, owner: Any, ids: list[uuid.UUID]
+    session: AsyncSession, link: Any, owner: Any, ids: list[uuid.UUID], *, taxonomy: Forest
 ) -> list[dict[str, Any]]:
-    taxonomy = await load_taxonomy(session)
     rows = (
         (await session.execute(select(link.domain_id).where(owner.in_(ids)))).all() if ids else []
     )
@@ -52,7 +51,9 @@ async def _by_domain(
     ]
 
 
-async def figures(session: AsyncSession, *, event_list: list[Event]) -> dict[str, Any]:
+async def figures(
+    session: AsyncSession, *, event_list: list[Event], forest: Forest
+) -> dict[str, Any]:
     """Participants, check-ins, meetings, intents and memoranda of these events."""
     event_ids = [e.id for e in event_list]
     participants = [
@@ -118,27 +119,37 @@ async def figures(session: AsyncSession, *, event_list: list[Event]) -> dict[str
             "total": len(intents),
             "by_state": dict(sorted(Counter(i.state for i in intents).items())),
             "by_domain": await _by_domain(
-                session, IntentDomain, IntentDomain.intent_id, [i.id for i in intents]
+                session,
+                IntentDomain,
+                IntentDomain.intent_id,
+                [i.id for i in intents],
+                taxonomy=forest,
             ),
         },
         "memoranda": {
             "total": len(memoranda),
             "by_state": dict(sorted(Counter(m.state for m in memoranda).items())),
             "by_domain": await _by_domain(
-                session, MemorandumDomain, MemorandumDomain.memorandum_id, [m.id for m in memoranda]
+                session,
+                MemorandumDomain,
+                MemorandumDomain.memorandum_id,
+                [m.id for m in memoranda],
+                taxonomy=forest,
             ),
         },
     }
 
 
 async def event_report(
-    session: AsyncSession, *, event: Event, settings: Settings
+    session: AsyncSession, *, event: Event, settings: Settings, forest: Forest
 ) -> dict[str, Any]:
     """The event's figures and the best-matched pairs that did not meet."""
-    report = await figures(session, event_list=[event])
+    report = await figures(session, event_list=[event], forest=forest)
     participants = await participants_with_domains(session, event_id=event.id)
     by_id = {p.id: p for p in participants}
-    scores = await match_scores(session, participants=participants, settings=settings)
+    scores = await match_scores(
+        session, participants=participants, settings=settings, forest=forest
+    )
     schedule = await current_schedule(session, event_id=event.id, state="published")
     met: set[tuple[uuid.UUID, uuid.UUID]] = set()
     if schedule is not None:
@@ -149,7 +160,13 @@ async def event_report(
         )
         met = {(c, o) for c, o in rows.all()}
     missed = sorted(
-        ((score, pair) for pair, score in scores.items() if pair not in met and score > 0),
+        # The scheduler's own measure: a pair under the event's minimum was never meant to
+        # meet unasked, so missing it is no loss to report.
+        (
+            (score, pair)
+            for pair, score in scores.items()
+            if pair not in met and worth_meeting(score, event=event)
+        ),
         key=lambda item: (-item[0], str(item[1][0]), str(item[1][1])),
     )[:MISSED_PAIRS]
     return {
@@ -173,7 +190,7 @@ async def event_report(
 
 
 async def summary(
-    session: AsyncSession, *, date_from: date | None, date_to: date | None
+    session: AsyncSession, *, date_from: date | None, date_to: date | None, forest: Forest
 ) -> dict[str, Any]:
     """The same figures over every event held in the date range."""
     stmt = select(Event).order_by(Event.date, Event.id)
@@ -195,7 +212,7 @@ async def summary(
             }
             for e in event_list
         ],
-        **await figures(session, event_list=event_list),
+        **await figures(session, event_list=event_list, forest=forest),
     }
 
 

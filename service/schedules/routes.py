@@ -9,6 +9,7 @@ from sqlalchemy import select
 from service.auth.dependencies import AdminKey
 from service.config import Settings
 from service.db import SessionDep
+from service.directory.taxonomy import TaxonomyDep
 from service.errors import NotFound, PreconditionFailed, problem_responses
 from service.events import service as events
 from service.meetings import service as meetings
@@ -68,6 +69,7 @@ async def build_schedule(
     body: ScheduleRequest,
     _: AdminKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     request: Request,
     response: Response,
 ) -> ScheduleOut:
@@ -80,6 +82,7 @@ async def build_schedule(
         fairness=body.fairness,
         time_limit=body.time_limit_seconds or settings.schedule_time_limit_seconds,
         settings=settings,
+        forest=taxonomy,
     )
     response.headers["Location"] = f"/v1/events/{event_id}/schedule"
     response.headers["ETag"] = etag(schedule.id)

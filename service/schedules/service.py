@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from service.config import Settings
+from service.directory.taxonomy import Taxonomy as Forest
 from service.errors import Conflict, PreconditionFailed
 from service.matching import service as matching
 from service.meetings.service import current_schedule
@@ -80,18 +81,15 @@ async def participants_with_domains(
 
 
 async def match_scores(
-    session: AsyncSession, *, participants: list[Participant], settings: Settings
+    session: AsyncSession, *, participants: list[Participant], settings: Settings, forest: Forest
 ) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
     """The match score (hundredths) of every committee–organization pair of these participants."""
-    domains = await matching.load_domains(session)
+    domains = await matching.load_domains(session, forest=forest)
     weights = settings.scoring_weights()
     profiles = {
-        p.id: (
-            matching.committee_party(p.committee, domains=domains)
-            if p.committee is not None
-            else matching.organization_party(p.organization, domains=domains)  # type: ignore[arg-type]
-        ).profile(weights=weights)
+        p.id: matching.party_of(party, domains=domains).profile(weights=weights)
         for p in participants
+        if (party := p.committee or p.organization) is not None
     }
     committees = [p.id for p in participants if p.committee_id is not None]
     organizations = [p.id for p in participants if p.organization_id is not None]
@@ -107,17 +105,26 @@ async def match_scores(
     }
 
 
+def worth_meeting(score_hundredths: int, *, event: Event) -> bool:
+    """Whether a pair scores enough for the scheduler to seat it unasked (and for the report
+    to miss it when it did not meet)."""
+    return score_hundredths > 0 and score_hundredths >= round(event.min_meeting_score * 100)
+
+
 async def pair_weights(
-    session: AsyncSession, *, event: Event, settings: Settings
+    session: AsyncSession, *, event: Event, settings: Settings, forest: Forest
 ) -> tuple[list[Participant], list[Pair]]:
     """The event's participants and every pair worth meeting, with its weight.
 
     weight = match score (hundredths, 0 to 10,000) + a bonus per must-meet and would-like mark
     and for a request; an accepted request is also required. Do-not-meet from either side
-    removes the pair. Pairs of weight 0 with no request are not candidates.
+    removes the pair. A pair scoring under the event's `min_meeting_score` is a candidate only
+    when one side asked the other or marked it must-meet.
     """
     participants = await participants_with_domains(session, event_id=event.id)
-    scores = await match_scores(session, participants=participants, settings=settings)
+    scores = await match_scores(
+        session, participants=participants, settings=settings, forest=forest
+    )
     preferences = (
         await session.scalars(select(Preference).where(Preference.event_id == event.id))
     ).all()
@@ -149,6 +156,9 @@ async def pair_weights(
             if "do_not_meet" in kinds:
                 continue
             score = scores[(c.id, o.id)]
+            asked_for = key in asked or "must_meet" in kinds
+            if not asked_for and not worth_meeting(score, event=event):
+                continue
             weight = (
                 score
                 + sum(bonus[k] for k in kinds)
@@ -220,10 +230,11 @@ async def build(
     fairness: int | None,
     time_limit: float,
     settings: Settings,
+    forest: Forest,
 ) -> Schedule:
     """Run the engine and keep its answer as the event's one draft."""
     tables = await committee_tables(session, event=event)
-    participants, pairs = await pair_weights(session, event=event, settings=settings)
+    participants, pairs = await pair_weights(session, event=event, settings=settings, forest=forest)
     published = await current_schedule(session, event_id=event.id, state="published")
     previous = (
         list(

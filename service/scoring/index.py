@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from service.scoring.taxonomy import Profile, Taxonomy, coefficient
+from service.scoring.taxonomy import Profile, Taxonomy
 from service.scoring.text import similarity
 from service.scoring.weights import ScoringWeights
 
@@ -39,15 +39,17 @@ class Match:
 
 
 @functools.lru_cache(maxsize=8)
-def _relations(*, parents: tuple[tuple[str, str | None], ...], weights: ScoringWeights) -> Floats:
+def _relations(
+    *,
+    parents: tuple[tuple[str, str | None], ...],
+    counts: tuple[tuple[str, int], ...],
+    weights: ScoringWeights,
+) -> Floats:
     """Coefficient of every pair of domains in thousandths, rows and columns in code order."""
-    taxonomy = Taxonomy(parents=dict(parents))
+    taxonomy = Taxonomy(parents=dict(parents), counts=dict(counts))
     codes = taxonomy.codes
     out = np.array(
-        [
-            [coefficient(relation=taxonomy.relation(a=a, b=b), weights=weights) for b in codes]
-            for a in codes
-        ],
+        [[taxonomy.coefficient(a=a, b=b, weights=weights) for b in codes] for a in codes],
         dtype=np.float64,
     )
     out.flags.writeable = False
@@ -73,7 +75,9 @@ class ProfileMatrix:
         if len(set(self.ids)) != len(self.ids):
             raise ValueError("profile ids are not unique")
         self.relations = _relations(
-            parents=tuple(sorted(taxonomy.parents.items(), key=lambda kv: kv[0])), weights=weights
+            parents=tuple(sorted(taxonomy.parents.items(), key=lambda kv: kv[0])),
+            counts=tuple(sorted(taxonomy.counts.items())),
+            weights=weights,
         )
         n = len(self.profiles)
         self.weight: Floats = np.zeros((n, len(codes)), dtype=np.float64)
@@ -345,7 +349,7 @@ def top_matches_all(
 
     Rows are ranked in blocks of `block` on `workers` threads (default: one per core).
     """
-    if parties.taxonomy.codes != among.taxonomy.codes or parties.weights != among.weights:
+    if parties.taxonomy != among.taxonomy or parties.weights != among.weights:
         raise ValueError("both sides must be built with the same taxonomy and weights")
     n = len(parties.ids)
     index = np.full((n, max(limit, 0)), -1, dtype=np.int64)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from service.scoring.taxonomy import Profile, Relation, Taxonomy, coefficient
+from service.scoring.taxonomy import Profile, Relation, Taxonomy
 from service.scoring.text import similarity
 from service.scoring.weights import ScoringWeights
 
@@ -24,6 +24,11 @@ class Contribution:
     organization_domain: str | None
     relation: Relation
     share_hundredths: int
+    # What the pair of domains earns in thousandths: 1000 × `exact` for the same domain, less
+    # the broader their common ancestor (`Taxonomy.coefficient`); the text overlap for TEXT.
+    credit: int = 0
+    committee_inferred: bool = False
+    organization_inferred: bool = False
 
     @property
     def share(self) -> float:
@@ -40,6 +45,8 @@ class Explanation:
     score_hundredths: int
     text_similarity: int
     contributions: tuple[Contribution, ...]
+    # The words of the two texts that earned the text signal, sorted.
+    shared_words: tuple[str, ...] = ()
 
     @property
     def score(self) -> float:
@@ -78,7 +85,7 @@ def _best(
     best_code, best, best_weight = "", 0, 0
     for other in sorted(others):
         pair = (code, other) if mine == "committee" else (other, code)
-        c = coefficient(relation=taxonomy.relation(a=pair[0], b=pair[1]), weights=weights)
+        c = taxonomy.coefficient(a=pair[0], b=pair[1], weights=weights)
         if c > best or (c == best and c > 0 and others[other] > best_weight):
             best_code, best, best_weight = other, c, others[other]
     return best_code, best
@@ -155,11 +162,22 @@ def explain(
     lines = []
     for k, r in zip(keys, largest_remainder(values=values, total=total), strict=True):
         if k is None:
-            lines.append(Contribution(None, None, Relation.TEXT, r))
+            lines.append(Contribution(None, None, Relation.TEXT, r, p.sim))
         else:
             relation = taxonomy.relation(a=k[0], b=k[1])
             assert relation is not None
-            lines.append(Contribution(k[0], k[1], relation, r))
+            credit = taxonomy.coefficient(a=k[0], b=k[1], weights=weights)
+            lines.append(
+                Contribution(
+                    k[0],
+                    k[1],
+                    relation,
+                    r,
+                    credit,
+                    k[0] in committee.inferred,
+                    k[1] in organization.inferred,
+                )
+            )
     # Text last among equal shares: the domain pairs are the reasons clients read first.
     lines.sort(
         key=lambda x: (
@@ -169,7 +187,8 @@ def explain(
             x.organization_domain or "",
         )
     )
-    return Explanation(committee.id, organization.id, total, p.sim, tuple(lines))
+    shared = tuple(sorted(committee.tokens & organization.tokens)) if p.bonus > 0 else ()
+    return Explanation(committee.id, organization.id, total, p.sim, tuple(lines), shared)
 
 
 def score_pair(

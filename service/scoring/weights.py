@@ -14,9 +14,6 @@ class ScoringWeights:
     """Every coefficient of the score; fields are plain floats so Settings can fill them."""
 
     exact: float = 1.0
-    parent_child: float = 0.6
-    grandparent: float = 0.3
-    sibling: float = 0.3
     text: float = 0.1
 
     def __post_init__(self) -> None:
@@ -24,13 +21,10 @@ class ScoringWeights:
             value = getattr(self, f.name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"scoring weight {f.name}={value} is outside [0, 1]")
+        # Every other relation earns `exact` times a specificity below 1, so an exact match
+        # stays the best relation and adding a shared domain never lowers a score.
         if self.exact <= 0.0:
             raise ValueError("scoring weight exact must be positive")
-        # An exact match has to be the best relation, or adding a shared domain could lower a
-        # score (see docs/matching.md, "Monotonicity").
-        for name in ("parent_child", "grandparent", "sibling"):
-            if getattr(self, name) > self.exact:
-                raise ValueError(f"scoring weight {name} exceeds exact")
 
 
 def quantize(*, value: float) -> int:

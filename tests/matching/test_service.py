@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,12 @@ from sqlalchemy.orm import selectinload
 
 from service.config import Settings
 from service.db import create_sessionmaker
+from service.directory.taxonomy import Taxonomy, load_taxonomy
 from service.matching import service
 from service.models import Committee, Organization
 from service.scoring.reference import Explanation, explain
 from service.scoring.taxonomy import Profile
+from service.scoring.taxonomy import Taxonomy as ScoringTaxonomy
 from service.scoring.text import text_tokens
 from service.scoring.weights import ScoringWeights
 
@@ -32,15 +35,12 @@ async def snapshot(session: AsyncSession, weights: ScoringWeights) -> list[Any]:
     out: list[Any] = []
     committees = (await session.scalars(select(Committee.id).order_by(Committee.id))).all()
     organizations = (await session.scalars(select(Organization.id).order_by(Organization.id))).all()
+    forest = await load_taxonomy(session)
     rankings = [
-        await service.recommend_organizations(
-            session, committee_id=c, weights=weights, limit=100, min_score=0, domain=None
-        )
+        await recommend(session, party_id=c, side="committee", weights=weights, forest=forest)
         for c in committees
     ] + [
-        await service.recommend_committees(
-            session, organization_id=o, weights=weights, limit=100, min_score=0, domain=None
-        )
+        await recommend(session, party_id=o, side="organization", weights=weights, forest=forest)
         for o in organizations
     ]
     for party, ranking in zip([*committees, *organizations], rankings, strict=True):
@@ -68,26 +68,54 @@ async def snapshot(session: AsyncSession, weights: ScoringWeights) -> list[Any]:
     return out
 
 
+async def recommend(
+    session: AsyncSession,
+    *,
+    party_id: uuid.UUID,
+    side: service.Side,
+    weights: ScoringWeights = WEIGHTS,
+    forest: Taxonomy | None = None,
+) -> service.Ranking[Any]:
+    """Every counterpart of one party, as the service ranks them."""
+    return await service.recommend(
+        session,
+        party_id=party_id,
+        side=side,
+        weights=weights,
+        forest=forest or await load_taxonomy(session),
+        limit=100,
+        min_score=0,
+        domain=None,
+    )
+
+
 async def _reference_profiles(
     session: AsyncSession,
-) -> tuple[service.Domains, list[Profile], list[Profile]]:
-    """Both sides built the obvious way, from whole rows, independently of the service's query."""
-    domains = await service.load_domains(session)
+) -> tuple[ScoringTaxonomy, list[Profile], list[Profile]]:
+    """Both sides built the obvious way, from whole rows, independently of the service's query.
+
+    The taxonomy counts the directory's domain links itself, the way docs/matching.md says.
+    """
+    forest = await load_taxonomy(session)
     committees = (
         await session.scalars(select(Committee).options(selectinload(Committee.domains)))
     ).all()
     organizations = (
         await session.scalars(select(Organization).options(selectinload(Organization.domains)))
     ).all()
+    counts = Counter(
+        forest.code_of(d.domain_id) for row in [*committees, *organizations] for d in row.domains
+    )
 
     def profile(row: Committee | Organization, text: str) -> Profile:
-        links = {domains.code_of[d.domain_id]: d.weight for d in row.domains}
-        return Profile(str(row.id), links, text_tokens(text=text))
+        links = {forest.code_of(d.domain_id): d.weight for d in row.domains}
+        inferred = frozenset(forest.code_of(d.domain_id) for d in row.domains if d.inferred)
+        return Profile(str(row.id), links, text_tokens(text=text), inferred)
 
     return (
-        domains,
+        ScoringTaxonomy(parents=forest.parents, counts=counts),
         [profile(c, c.scope) for c in committees],
-        [profile(o, o.needs) for o in organizations],
+        [profile(o, "\n".join(filter(None, (o.needs, o.business_scope)))) for o in organizations],
     )
 
 
@@ -107,52 +135,31 @@ def _got(ranking: service.Ranking[Any]) -> list[tuple[str, int, Any]]:
 
 
 async def test_recommendations_equal_the_reference_for_every_party(session: AsyncSession) -> None:
-    domains, committees, organizations = await _reference_profiles(session)
+    taxonomy, committees, organizations = await _reference_profiles(session)
     assert (len(committees), len(organizations)) == (22, 35)
 
     def pair(c: Profile, o: Profile) -> Explanation:
-        return explain(taxonomy=domains.taxonomy, weights=WEIGHTS, committee=c, organization=o)
+        return explain(taxonomy=taxonomy, weights=WEIGHTS, committee=c, organization=o)
 
     for c in committees:
-        ranking = await service.recommend_organizations(
-            session,
-            committee_id=uuid.UUID(c.id),
-            weights=WEIGHTS,
-            limit=100,
-            min_score=0,
-            domain=None,
-        )
+        ranking = await recommend(session, party_id=uuid.UUID(c.id), side="committee")
         assert _got(ranking) == _ranked([(o.id, pair(c, o)) for o in organizations])
     for o in organizations:
-        committee_ranking = await service.recommend_committees(
-            session,
-            organization_id=uuid.UUID(o.id),
-            weights=WEIGHTS,
-            limit=100,
-            min_score=0,
-            domain=None,
-        )
+        committee_ranking = await recommend(session, party_id=uuid.UUID(o.id), side="organization")
         assert _got(committee_ranking) == _ranked([(c.id, pair(c, o)) for c in committees])
 
 
 async def test_explanations_add_up_to_the_score_for_every_pair(session: AsyncSession) -> None:
-    domains, committees, organizations = await _reference_profiles(session)
+    taxonomy, committees, organizations = await _reference_profiles(session)
     scored = 0
     for c in committees:
         for o in organizations:
-            e = explain(taxonomy=domains.taxonomy, weights=WEIGHTS, committee=c, organization=o)
+            e = explain(taxonomy=taxonomy, weights=WEIGHTS, committee=c, organization=o)
             assert sum(x.share_hundredths for x in e.contributions) == e.score_hundredths
             scored += e.score_hundredths > 0
     assert scored > 100
     for c in committees:
-        ranking = await service.recommend_organizations(
-            session,
-            committee_id=uuid.UUID(c.id),
-            weights=WEIGHTS,
-            limit=100,
-            min_score=0,
-            domain=None,
-        )
+        ranking = await recommend(session, party_id=uuid.UUID(c.id), side="committee")
         for s in ranking.items:
             assert (
                 sum(x.share_hundredths for x in s.explanation.contributions) == s.score_hundredths
@@ -205,13 +212,8 @@ async def test_another_process_computes_the_same_answers(
 def test_settings_fill_the_scoring_weights(monkeypatch: pytest.MonkeyPatch) -> None:
     assert Settings().scoring_weights() == ScoringWeights()
     monkeypatch.setenv("MATCH_WEIGHT_EXACT", "0.9")
-    monkeypatch.setenv("MATCH_WEIGHT_PARENT_CHILD", "0.5")
-    monkeypatch.setenv("MATCH_WEIGHT_GRANDPARENT", "0.2")
-    monkeypatch.setenv("MATCH_WEIGHT_SIBLING", "0.25")
     monkeypatch.setenv("MATCH_WEIGHT_TEXT", "0")
-    assert Settings().scoring_weights() == ScoringWeights(
-        exact=0.9, parent_child=0.5, grandparent=0.2, sibling=0.25, text=0.0
-    )
+    assert Settings().scoring_weights() == ScoringWeights(exact=0.9, text=0.0)
 
 
 def test_the_docs_name_every_setting_with_its_default() -> None:
@@ -231,9 +233,9 @@ def test_the_docs_name_every_setting_with_its_default() -> None:
     "values",
     [
         {"match_weight_text": 1.5},
-        {"match_weight_sibling": -0.1},
+        {"match_weight_text": -0.1},
         {"match_weight_exact": 0.0},
-        {"match_weight_exact": 0.5, "match_weight_parent_child": 0.6},
+        {"match_weight_exact": 1.5},
     ],
 )
 def test_bad_weights_stop_the_service_at_start(values: dict[str, float]) -> None:

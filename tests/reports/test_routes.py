@@ -127,3 +127,27 @@ async def test_summary_across_events_in_a_date_range(
     assert backwards.status_code == 422
     html = await client.get("/v1/reports/summary", headers={**admin, "Accept": "text/html"})
     assert "汇总报告" in html.text
+
+
+async def test_missed_pairs_use_the_event_minimum(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    """A pair under the event's minimum was never meant to meet unasked: it is not missed."""
+    event = await demo_event(client, admin)
+    url = f"/v1/events/{event['id']}"
+    assert event["min_meeting_score"] == 30.0
+    read = await client.get(url, headers=admin)
+    patched = await client.patch(
+        url, json={"min_meeting_score": 95}, headers={**admin, "If-Match": read.headers["etag"]}
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["min_meeting_score"] == 95.0
+    report = (await client.get(f"{url}/report", headers=admin)).json()
+    scores = [p["score"] for p in report["best_matches_not_met"]]
+    assert scores and all(s >= 95 for s in scores)
+    bad = await client.patch(
+        url,
+        json={"min_meeting_score": 101},
+        headers={**admin, "If-Match": patched.headers["etag"]},
+    )
+    assert bad.status_code == 422

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.config import Settings
+from service.directory.taxonomy import load_taxonomy
 from service.models import Event
-from service.schedules.service import build, pair_weights
+from service.schedules.service import build, match_scores, pair_weights
 from service.solver import engine
 from service.solver.problem import Attendee
 
@@ -19,17 +20,48 @@ async def test_weights_of_the_documented_demo_pairs(
     session: AsyncSession, settings: Settings
 ) -> None:
     event = (await session.scalars(select(Event))).one()
-    participants, pairs = await pair_weights(session, event=event, settings=settings)
+    forest = await load_taxonomy(session)
+    participants, pairs = await pair_weights(session, event=event, settings=settings, forest=forest)
     names = {}
     for p in participants:
         names[p.id] = p.committee.designation if p.committee else p.organization.name_zh  # type: ignore[union-attr]
     by_names = {(names[p.committee], names[p.organization]): p for p in pairs}
     marked = by_names[("ISO/TC 299", "温州瓯海机器人科技有限公司")]
-    assert (marked.weight, marked.required) == (8_451 + 10_000 + 5_000, True)
+    assert (marked.weight, marked.required) == (8_454 + 10_000 + 5_000, True)
     plain = by_names[("ISO/TC 299", "杭州钱塘具身智能研究院")]
-    assert (plain.weight, plain.required) == (8_381, False)
+    assert (plain.weight, plain.required) == (8_592, False)
     assert ("ISO/TC 102", "舟山定海油品储运有限公司") not in by_names
     assert all(p.weight > 0 for p in pairs)
+    # Pets and metallurgy share only a broad root (5.44 points): under the event's minimum.
+    assert ("SAC/TC 118/SC 2", "平阳县鳌江宠物用品产业协会") not in by_names
+
+
+async def test_pairs_under_the_event_minimum_meet_only_when_asked(
+    session: AsyncSession, settings: Settings
+) -> None:
+    event = (await session.scalars(select(Event))).one()
+    assert event.min_meeting_score == 30.0
+    forest = await load_taxonomy(session)
+    event.min_meeting_score = 90.0
+    participants, pairs = await pair_weights(session, event=event, settings=settings, forest=forest)
+    names = {
+        p.id: p.committee.designation if p.committee else p.organization.name_zh  # type: ignore[union-attr]
+        for p in participants
+    }
+    by_names = {(names[p.committee], names[p.organization]): p for p in pairs}
+    # 85.92 and nobody asked: below 90, no longer a candidate.
+    assert ("ISO/TC 299", "杭州钱塘具身智能研究院") not in by_names
+    # 84.54 but marked must-meet and requested: still placed.
+    assert ("ISO/TC 299", "温州瓯海机器人科技有限公司") in by_names
+    scores = await match_scores(
+        session, participants=participants, settings=settings, forest=forest
+    )
+    for pair in pairs:
+        if scores[pair.committee, pair.organization] < 9000:
+            # Every candidate under the minimum carries a request or a must-meet bonus.
+            assert pair.weight - scores[pair.committee, pair.organization] >= min(
+                settings.schedule_bonus_request, settings.schedule_bonus_must_meet
+            )
 
 
 async def test_demo_is_optimal_on_every_level_whatever_order_its_participants_come_in(
@@ -48,7 +80,13 @@ async def test_demo_is_optimal_on_every_level_whatever_order_its_participants_co
 
     monkeypatch.setattr(engine, "schedule_event", keep)
     await build(
-        session, event=event, mode="rebuild", fairness=None, time_limit=20, settings=settings
+        session,
+        event=event,
+        mode="rebuild",
+        fairness=None,
+        time_limit=20,
+        settings=settings,
+        forest=await load_taxonomy(session),
     )
     problem = seen[0]["event"]
     weights: dict[str, list[int]] = {p.id: [] for p in problem.participants}

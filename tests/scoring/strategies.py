@@ -12,7 +12,7 @@ weight = st.floats(min_value=0.001, max_value=1.0, allow_nan=False)
 
 @st.composite
 def taxonomies(draw: st.DrawFn, min_size: int = 1, max_size: int = 12) -> Taxonomy:
-    """A forest of depth at most 3 with codes d00, d01, ..."""
+    """A forest of depth at most 3 with codes d00, d01, ..., and directory counts for some."""
     n = draw(st.integers(min_size, max_size))
     parents: dict[str, str | None] = {}
     depth: dict[str, int] = {}
@@ -22,7 +22,8 @@ def taxonomies(draw: st.DrawFn, min_size: int = 1, max_size: int = 12) -> Taxono
         parent = draw(st.none() | st.sampled_from(options)) if options else None
         parents[code] = parent
         depth[code] = 1 if parent is None else depth[parent] + 1
-    return Taxonomy(parents=parents)
+    counts = draw(st.dictionaries(st.sampled_from(sorted(parents)), st.integers(0, 60)))
+    return Taxonomy(parents=parents, counts=counts)
 
 
 @st.composite

@@ -34,8 +34,11 @@ def score(committee: Profile, organization: Profile, weights: ScoringWeights = W
     ("org", "expected"),
     [
         ({"ai": 0.2}, 10000),
-        ({"embodied_ai": 1.0}, 6000),
-        ({"humanoid": 1.0}, 3000),
+        # No counts: each domain covers itself once. ai covers 4 (itself, embodied_ai,
+        # machine_learning, humanoid), embodied_ai 2, humanoid 1: sqrt(4 * 2) / 4 = 0.707.
+        ({"embodied_ai": 1.0}, 7070),
+        # sqrt(4 * 1) / 4
+        ({"humanoid": 1.0}, 5000),
         ({"energy": 1.0}, 0),
         # P = 1, R = 1/2: F1 = 2/3
         ({"ai": 1.0, "energy": 1.0}, 6667),
@@ -46,7 +49,48 @@ def test_known_scores(org: dict[str, float], expected: int) -> None:
 
 
 def test_siblings_score_partly() -> None:
-    assert score(Profile("c", {"embodied_ai": 1}), Profile("o", {"machine_learning": 1})) == 3000
+    # sqrt(2 * 1) / 4 = 0.354
+    assert score(Profile("c", {"embodied_ai": 1}), Profile("o", {"machine_learning": 1})) == 3540
+
+
+# A directory where the industry root covers most profiles (textiles are everywhere) and
+# robotics covers hardly more than its one child.
+BROAD = Taxonomy(
+    parents={
+        "industry": None,
+        "pets": "industry",
+        "steel": "industry",
+        "textiles": "industry",
+        "robotics": "industry",
+        "humanoid": "robotics",
+    },
+    counts={"pets": 3, "steel": 4, "textiles": 80, "humanoid": 10},
+)
+
+
+def test_a_broad_ancestor_is_worth_nearly_nothing() -> None:
+    # covered: pets 4, steel 5, industry 3 + 4 + 80 + 10 + 6 = 103: sqrt(4 * 5) / 103 = 0.043
+    assert BROAD.specificity(a="pets", b="steel") < 0.05
+    pets, steel = Profile("c", {"pets": 1.0}), Profile("o", {"steel": 1.0})
+    assert score_pair(taxonomy=BROAD, weights=WEIGHTS, committee=pets, organization=steel) == 430
+
+
+def test_a_narrow_ancestor_is_worth_nearly_the_domain() -> None:
+    # covered: humanoid 11, robotics 12: sqrt(11 * 12) / 12 = 0.957
+    assert BROAD.specificity(a="humanoid", b="robotics") > 0.95
+    robots, humanoid = Profile("c", {"robotics": 1.0}), Profile("o", {"humanoid": 1.0})
+    assert score_pair(taxonomy=BROAD, weights=WEIGHTS, committee=robots, organization=humanoid) == (
+        9570
+    )
+
+
+def test_credit_follows_the_directory() -> None:
+    """The same pair earns less once its common parent covers more of the directory."""
+    pets, steel = Profile("c", {"pets": 1.0}), Profile("o", {"steel": 1.0})
+    few = Taxonomy(parents=BROAD.parents, counts={"pets": 3, "steel": 4})
+    assert score_pair(taxonomy=few, weights=WEIGHTS, committee=pets, organization=steel) > 430
+    with pytest.raises(ValueError, match="unknown domains"):
+        Taxonomy(parents=BROAD.parents, counts={"cats": 1})
 
 
 def test_listing_everything_scores_low() -> None:
@@ -62,8 +106,8 @@ def test_explanation_names_pairs_and_relations() -> None:
         organization=Profile("o", {"embodied_ai": 1.0, "energy": 1.0}),
     )
     assert [(x.committee_domain, x.organization_domain, x.relation) for x in e.contributions] == [
-        ("energy", "energy", Relation.EXACT),
         ("ai", "embodied_ai", Relation.PARENT_CHILD),
+        ("energy", "energy", Relation.EXACT),
     ]
     assert sum(x.share_hundredths for x in e.contributions) == e.score_hundredths
 
@@ -79,8 +123,8 @@ def test_text_refines_but_never_outweighs() -> None:
 
 
 def test_weights_are_validated() -> None:
-    with pytest.raises(ValueError, match="exceeds exact"):
-        ScoringWeights(exact=0.5)
+    with pytest.raises(ValueError, match="must be positive"):
+        ScoringWeights(exact=0.0)
     with pytest.raises(ValueError, match="outside"):
         ScoringWeights(text=1.5)
     with pytest.raises(ValueError, match="outside"):
