@@ -54,6 +54,10 @@ class NoSchedule(Conflict):
     code, title = "no_schedule", "No schedule to place meetings in"
 
 
+class NotOwnAgenda(Forbidden):
+    code, title = "not_own_agenda", "A partner reads only its own party's agenda"
+
+
 async def _registered(
     session: AsyncSession, *, event_id: uuid.UUID, participant_id: uuid.UUID
 ) -> Participant:

@@ -364,7 +364,15 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
     assert "会谈对象" in html.text and "Counterpart" in html.text
     assert agenda["meetings"][0]["counterpart"]["name_zh"] in html.text
     outsider = await make_key("partner", **key_for(committees[1]))
-    assert (await client.get(url, headers=outsider)).status_code == 404
+    refused = await client.get(url, headers=outsider)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "not_own_agenda"
+    assert "No participant" not in refused.json()["detail"]
+    own = await client.get(
+        f"/v1/events/{event_id}/participants/{committees[1]['id']}/agenda", headers=outsider
+    )
+    assert own.status_code == 200, own.text
 
 
 async def test_a_preference_created_by_a_concurrent_request_is_set_not_a_500(
