@@ -111,6 +111,7 @@ async def test_every_edge_of_the_state_machine_allowed_or_refused(
             problem = answer.json()
             assert answer.headers["content-type"] == PROBLEM
             assert problem["code"] == "invalid_transition"
+            assert problem["detail"].startswith(f"An intent in state {state} cannot move to {to}")
             assert problem["state"] == state
             assert problem["allowed"] == FLOW[state]
             unchanged = (await client.get(f"/v1/intents/{intent['id']}", headers=admin)).json()

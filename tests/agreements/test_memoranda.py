@@ -136,6 +136,7 @@ async def test_every_edge_of_the_state_machine_allowed_or_refused(
         else:
             assert answer.status_code == 409, f"{state} -> {to} should be refused"
             assert answer.json()["code"] == "invalid_transition"
+            assert answer.json()["detail"].startswith(f"A memorandum in state {state} ")
             assert answer.json()["allowed"] == FLOW[state]
     history = (await client.get(f"/v1/memoranda/{memorandum['id']}/history", headers=admin)).json()
     assert [(h["from_state"], h["to_state"], h["note"]) for h in history["items"]] == [
