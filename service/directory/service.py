@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from service.chinese import fold, like_pattern
+from service.chinese import fold, like_pattern, search_key
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
@@ -145,11 +145,11 @@ async def sync_taxonomy(session: AsyncSession) -> int:
 
 
 def _committee_search_text(c: Committee) -> str:
-    return fold(" ".join(filter(None, (c.designation, c.name_zh, c.name_en))))
+    return search_key(c.designation, c.name_zh, c.name_en)
 
 
 def _organization_search_text(o: Organization) -> str:
-    return fold(" ".join(filter(None, (o.name_zh, o.name_en, o.credit_code, o.region))))
+    return search_key(o.name_zh, o.name_en, o.credit_code, o.region)
 
 
 async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
