@@ -44,7 +44,7 @@ from service.models import (
     Organization,
 )
 from service.models.columns import new_id, utcnow
-from service.versions import require_match
+from service.versions import require_match, stamp_if_changed
 from service.webhooks.service import emit
 
 INTENT_FLOW: dict[str, tuple[str, ...]] = {
@@ -384,26 +384,18 @@ async def update_intent(
     domain_ids = None
     if "domains" in sent and patch.domains is not None:
         domain_ids = await _domain_ids(session, patch.domains)
-    changes: dict[str, Any] = {}
     if "summary" in sent and patch.summary is not None:
-        changes["summary"] = patch.summary
+        intent.summary = patch.summary
     if "target_date" in sent:
-        changes["target_date"] = patch.target_date
+        intent.target_date = patch.target_date
     for side in ("committee", "organization"):
         if f"{side}_contact" in sent:
-            changes.update(_contact_fields(side, getattr(patch, f"{side}_contact")))
-    changed = False
-    for field, value in changes.items():
-        if getattr(intent, field) != value:
-            setattr(intent, field, value)
-            changed = True
-    if domain_ids is not None:
-        links = _link_domains(intent.domains, domain_ids, IntentDomain)
-        if links is not None:
-            intent.domains = links
-            changed = True
-    if changed:
-        intent.updated_at = utcnow()
+            for field, value in _contact_fields(side, getattr(patch, f"{side}_contact")).items():
+                setattr(intent, field, value)
+    links = None if domain_ids is None else _link_domains(intent.domains, domain_ids, IntentDomain)
+    if links is not None:
+        intent.domains = links
+    stamp_if_changed(session, intent, children_changed=links is not None)
     await session.flush()
     return intent
 
@@ -668,9 +660,9 @@ async def update_memorandum(
             fields=content,
         )
     require_match(if_match, version=memorandum.version)
-    if patch.notes is not None and patch.notes != memorandum.notes:
+    if patch.notes is not None:
         memorandum.notes = patch.notes
-        memorandum.updated_at = utcnow()
+    stamp_if_changed(session, memorandum)
     await session.flush()
     return memorandum
 

@@ -25,7 +25,6 @@ from service.directory.schemas import (
 from service.errors import Conflict, InUse, NotFound, Unprocessable
 from service.integrity import delete_unless_referred, is_unique_violation
 from service.models import Committee, CommitteeDomain, Domain, Organization, OrganizationDomain
-from service.models.columns import utcnow
 from service.versions import require_match, stamp_if_changed
 
 DOMAIN_NAMESPACE = uuid.UUID("0b3c5d2e-6f71-4a8b-9c0d-1e2f3a4b5c6d")
@@ -238,14 +237,16 @@ async def update_committee(
     committee = await get_committee(session, committee_id=committee_id)
     require_match(if_match, version=committee.version)
     values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
+    links = _link_values(committee.domains)
     if "domains" in patch.model_fields_set and patch.domains is not None:
         taxonomy = await load_taxonomy(session)
         committee.domains = _linked(
             committee.domains, CommitteeDomain, taxonomy.resolve(patch.domains)
         )
     _apply_committee(committee, values)
-    # Set even when only domains changed: the row update is what moves the version and ETag.
-    committee.updated_at = utcnow()
+    # Stamped when only domains changed too (the row update moves the version and ETag), and
+    # not at all when nothing did.
+    stamp_if_changed(session, committee, children_changed=_link_values(committee.domains) != links)
     await _flush_unique(
         session,
         [
@@ -371,13 +372,16 @@ async def update_organization(
     organization = await get_organization(session, organization_id=organization_id)
     require_match(if_match, version=organization.version)
     values = patch.model_dump(include=patch.model_fields_set, exclude={"domains"})
+    links = _link_values(organization.domains)
     if "domains" in patch.model_fields_set and patch.domains is not None:
         taxonomy = await load_taxonomy(session)
         organization.domains = _linked(
             organization.domains, OrganizationDomain, taxonomy.resolve(patch.domains)
         )
     _apply_organization(organization, values)
-    organization.updated_at = utcnow()
+    stamp_if_changed(
+        session, organization, children_changed=_link_values(organization.domains) != links
+    )
     await _flush_unique(session, [_credit_code_taken(patch.credit_code)])
     return organization
 

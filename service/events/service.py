@@ -17,8 +17,7 @@ from service.errors import (
 from service.events.schemas import EventIn, EventPatch
 from service.integrity import delete_unless_referred
 from service.models import CheckIn, Event
-from service.models.columns import utcnow
-from service.versions import require_match
+from service.versions import require_match, stamp_if_changed
 
 
 class EventNotAllowed(Forbidden):
@@ -81,7 +80,7 @@ async def update_event(
         setattr(event, key, value)
     if patch.slots is not None:
         event.slots = _slots_json(patch.slots)
-    event.updated_at = utcnow()
+    stamp_if_changed(session, event)
     await session.flush()
     return event
 

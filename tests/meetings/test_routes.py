@@ -320,6 +320,14 @@ async def test_status_changes_are_kept_with_who_and_when(
     )
     assert stale.status_code == 412
     current = {**admin, "If-Match": held.headers["etag"]}
+    # Sending what is there already changes nothing: the version and the ETag stay.
+    same = await client.patch(
+        f"{url}/{meeting['id']}",
+        json={"status": "held", "notes": "双方同意起草合作意向", "slot": held.json()["slot"]},
+        headers=current,
+    )
+    assert same.status_code == 200, same.text
+    assert same.headers["etag"] == held.headers["etag"]
     for field in ("slot", "status", "notes"):
         nulled = await client.patch(f"{url}/{meeting['id']}", json={field: None}, headers=current)
         assert nulled.status_code == 422, field
