@@ -250,8 +250,7 @@ def _require_own(
 )
 async def import_committees(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
     rows = read_table(await request.body())
-    created, updated = await service.import_committees(session, rows=rows)
-    return ImportResult(created=created, updated=updated)
+    return ImportResult(**(await service.import_committees(session, rows=rows))._asdict())
 
 
 @router.get(
@@ -410,8 +409,7 @@ async def delete_organization(
 )
 async def import_organizations(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
     rows = read_table(await request.body())
-    created, updated = await service.import_organizations(session, rows=rows)
-    return ImportResult(created=created, updated=updated)
+    return ImportResult(**(await service.import_organizations(session, rows=rows))._asdict())
 
 
 @router.get(

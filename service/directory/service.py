@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, exists, select
@@ -554,10 +554,18 @@ def _validate_rows(
     return parsed
 
 
+class ImportCounts(NamedTuple):
+    """What an import did: records created, records changed, and records already as given."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
 async def import_committees(
     session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]]
-) -> tuple[int, int]:
-    """Create or update committees by designation, all or nothing; (created, updated)."""
+) -> ImportCounts:
+    """Create or update committees by designation, all or nothing."""
     taxonomy = await load_taxonomy(session)
     items: list[CommitteeIn] = _validate_rows(
         rows, _committee_row, CommitteeIn, taxonomy, lambda c: c.designation, "designation"
@@ -567,8 +575,8 @@ async def import_committees(
 
 async def upsert_committees(
     session: AsyncSession, *, items: list[CommitteeIn], taxonomy: Taxonomy
-) -> tuple[int, int]:
-    """Create or update committees keyed on designation; (created, updated)."""
+) -> ImportCounts:
+    """Create or update committees keyed on designation."""
     existing = {
         c.designation: c
         for c in (
@@ -579,6 +587,7 @@ async def upsert_committees(
             )
         ).all()
     }
+    updated = 0
     for item in items:
         committee = existing.get(item.designation)
         if committee is None:
@@ -589,11 +598,12 @@ async def upsert_committees(
             committee.domains, CommitteeDomain, taxonomy.resolve(item.domains)
         )
         _apply_committee(committee, item.model_dump(exclude={"domains"}))
-        stamp_if_changed(
+        changed = stamp_if_changed(
             session, committee, children_changed=_link_values(committee.domains) != links
         )
+        updated += changed and item.designation in existing
     await session.flush()
-    return len(items) - len(existing), len(existing)
+    return ImportCounts(len(items) - len(existing), updated, len(existing) - updated)
 
 
 def _organization_key(o: OrganizationIn | Organization) -> str:
@@ -602,7 +612,7 @@ def _organization_key(o: OrganizationIn | Organization) -> str:
 
 async def import_organizations(
     session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]]
-) -> tuple[int, int]:
+) -> ImportCounts:
     """Create or update organizations by credit code (by name where none), all or nothing."""
     taxonomy = await load_taxonomy(session)
     items: list[OrganizationIn] = _validate_rows(
@@ -613,7 +623,7 @@ async def import_organizations(
 
 async def upsert_organizations(
     session: AsyncSession, *, items: list[OrganizationIn], taxonomy: Taxonomy
-) -> tuple[int, int]:
+) -> ImportCounts:
     """Create or update organizations keyed on credit code, or name where there is none."""
     codes = [i.credit_code for i in items if i.credit_code]
     names = [i.name_zh for i in items if not i.credit_code]
@@ -628,24 +638,26 @@ async def upsert_organizations(
         )
     ).all()
     existing = {_organization_key(o): o for o in candidates}
-    updated = 0
+    found = updated = 0
     for item in items:
         organization = existing.get(_organization_key(item))
+        is_new = organization is None
         if organization is None:
             organization = Organization(domains=[])
             session.add(organization)
         else:
-            updated += 1
+            found += 1
         links = _link_values(organization.domains)
         organization.domains = _linked(
             organization.domains, OrganizationDomain, taxonomy.resolve(item.domains)
         )
         _apply_organization(organization, item.model_dump(exclude={"domains"}))
-        stamp_if_changed(
+        changed = stamp_if_changed(
             session, organization, children_changed=_link_values(organization.domains) != links
         )
+        updated += changed and not is_new
     await session.flush()
-    return len(items) - updated, updated
+    return ImportCounts(len(items) - found, updated, found - updated)
 
 
 async def committee_rows(session: AsyncSession) -> list[list[Any]]:

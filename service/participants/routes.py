@@ -118,8 +118,8 @@ async def import_participants(
 ) -> ParticipantImportResult:
     event = await events.get_event(session, event_id=event_id)
     rows = read_table(await request.body())
-    created, updated = await service.import_participants(session, event=event, rows=rows)
-    return ParticipantImportResult(created=created, updated=updated)
+    created, updated, unchanged = await service.import_participants(session, event=event, rows=rows)
+    return ParticipantImportResult(created=created, updated=updated, unchanged=unchanged)
 
 
 async def _visible_participant(

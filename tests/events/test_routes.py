@@ -351,7 +351,7 @@ async def test_roster_import_registers_all_or_nothing(
     accepted = await client.post(
         f"{url}:import", content=good.encode(), headers={**admin, "Content-Type": "text/csv"}
     )
-    assert accepted.json() == {"created": 2, "updated": 0}
+    assert accepted.json() == {"created": 2, "updated": 0, "unchanged": 0}
     registered = {
         p["party"]["name_zh"]: p for p in (await client.get(url, headers=admin)).json()["items"]
     }
@@ -364,7 +364,12 @@ async def test_roster_import_registers_all_or_nothing(
     again = await client.post(
         f"{url}:import", content=good.encode(), headers={**admin, "Content-Type": "text/csv"}
     )
-    assert again.json() == {"created": 0, "updated": 2}
+    assert again.json() == {"created": 0, "updated": 0, "unchanged": 2}
+    changed = good.replace("王二,专家", "王二,高级专家")
+    third = await client.post(
+        f"{url}:import", content=changed.encode(), headers={**admin, "Content-Type": "text/csv"}
+    )
+    assert third.json() == {"created": 0, "updated": 1, "unchanged": 1}
 
 
 async def test_deleting_a_registered_committee_is_refused(
@@ -429,7 +434,7 @@ async def test_roster_import_reads_xlsx_too(client: httpx.AsyncClient, admin: He
         content=buffer.getvalue(),
         headers={**admin, "Content-Type": XLSX},
     )
-    assert response.json() == {"created": 2, "updated": 0}
+    assert response.json() == {"created": 2, "updated": 0, "unchanged": 0}
     registered = (await client.get(f"/v1/events/{event['id']}/participants", headers=admin)).json()
     by_name = {p["people"][0]["name"]: p for p in registered["items"]}
     assert by_name["周敏"]["party"]["designation"] == "ISO/TC 299"
