@@ -87,7 +87,12 @@ async def update_event(
 
 async def delete_event(session: AsyncSession, *, event_id: uuid.UUID, if_match: str | None) -> None:
     """Remove an event with everything registered for it; refused once anyone checked in."""
-    event = await get_event(session, event_id=event_id)
+    # Locked before counting its check-ins: a check-in locks the event too (checkins' door
+    # query, FOR KEY SHARE), so it either committed before this counts, or waits and then finds
+    # no event. Without the lock one could land between the count and the delete, and vanish.
+    event = visible_event(
+        await session.get(Event, event_id, with_for_update=True), event_id=event_id, principal=None
+    )
     require_match(if_match, version=event.version)
     checked_in = await session.scalar(
         select(func.count()).select_from(CheckIn).where(CheckIn.event_id == event_id)
