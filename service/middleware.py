@@ -31,6 +31,7 @@ FILE_MEDIA_TYPES = (
     "text/csv",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/octet-stream",
+    "multipart/form-data",
 )
 
 

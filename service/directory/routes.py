@@ -42,6 +42,7 @@ from service.spreadsheets import (
     UnreadableFile,
     file_response,
     read_table,
+    uploaded_file,
 )
 from service.versions import IfMatch, etag
 
@@ -249,7 +250,7 @@ def _require_own(
     responses=problem_responses(service.InvalidRows, UnreadableFile),
 )
 async def import_committees(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
-    rows = read_table(await request.body())
+    rows = read_table(await uploaded_file(request))
     return ImportResult(**(await service.import_committees(session, rows=rows))._asdict())
 
 
@@ -408,7 +409,7 @@ async def delete_organization(
     responses=problem_responses(service.InvalidRows, UnreadableFile),
 )
 async def import_organizations(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
-    rows = read_table(await request.body())
+    rows = read_table(await uploaded_file(request))
     return ImportResult(**(await service.import_organizations(session, rows=rows))._asdict())
 
 

@@ -179,3 +179,34 @@ async def test_import_limit_is_larger_but_bounded(
         "/v1/committees:import", content=huge, headers={**admin, "Content-Type": "text/csv"}
     )
     assert refused.status_code == 413
+
+
+async def test_import_takes_a_multipart_form_with_a_file_field(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    rows = [HEADER, ["ZJ/TC 9", "provincial", "浙江省表单测试委员会", "Form test TC", "", "iot"]]
+    as_form = await client.post(
+        "/v1/committees:import",
+        files={"file": ("committees.xlsx", xlsx(rows), XLSX)},
+        headers=admin,
+    )
+    assert as_form.status_code == 200, as_form.text
+    assert as_form.json() == {"created": 1, "updated": 0, "unchanged": 0}
+    found = await client.get("/v1/committees", params={"q": "ZJ/TC 9"}, headers=admin)
+    assert [c["name_en"] for c in found.json()["items"]] == ["Form test TC"]
+    exported = await client.get("/v1/organizations:export", params={"format": "csv"}, headers=admin)
+    csv_form = await client.post(
+        "/v1/organizations:import",
+        files={"file": ("organizations.csv", exported.content, "text/csv")},
+        headers=admin,
+    )
+    assert csv_form.json() == {"created": 0, "updated": 0, "unchanged": 35}
+    no_file = await client.post(
+        "/v1/committees:import",
+        data={"other": "x"},
+        files={"upload": ("a.csv", b"x")},
+        headers=admin,
+    )
+    assert no_file.status_code == 422, no_file.text
+    assert no_file.json()["code"] == "unreadable_file"
+    assert "`file`" in no_file.json()["detail"]
