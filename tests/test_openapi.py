@@ -6,14 +6,18 @@ import pkgutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import yaml
 from openapi_python_client.strings import snake_case
 from pydantic import BaseModel, ValidationError
+from starlette.routing import compile_path
 
 import service
 from service.app import create_app, openapi_yaml
 from service.schemas import PatchModel, examples_of
+from tests.conftest import Headers
 
 CONTRACT = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -149,3 +153,57 @@ def test_openapi_python_client_generates_every_operation_without_a_warning(
     for name in imports:
         (module,) = out.glob(f"api/*/{name}.py")
         assert "multipart" in module.read_text(encoding="utf-8").lower(), name
+
+
+SET_HEADERS = ("etag", "location", "retry-after", "idempotent-replayed", "x-request-id")
+
+
+def _operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    for template, operations in document["paths"].items():
+        if compile_path(template)[0].match(path) and method in operations:
+            return dict(operations[method])
+    raise AssertionError(f"{method} {path} is not in the contract")
+
+
+async def test_response_headers_sent_are_the_ones_documented(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    committee = {
+        "designation": "ISO/TC 997",
+        "level": "international",
+        "name_zh": "头部测试委员会",
+        "name_en": "Header test committee",
+    }
+    replayed = {**admin, "Idempotency-Key": "header-test-1"}
+    created = await client.post("/v1/committees", json=committee, headers=replayed)
+    url = created.headers["location"]
+    answers = [
+        created,
+        await client.post("/v1/committees", json=committee, headers=replayed),
+        await client.get(url, headers=admin),
+        await client.patch(url, json={"scope": "测试"}, headers={**admin, "If-Match": '"1"'}),
+        await client.get("/v1/committees?limit=1", headers=admin),
+        await client.get(url),
+        await client.get("/healthz"),
+    ]
+    assert answers[1].headers["idempotent-replayed"] == "true"
+    for answer in answers:
+        request = answer.request
+        operation = _operation(document, request.method.lower(), request.url.path)
+        documented = {
+            name.lower()
+            for name in operation["responses"][str(answer.status_code)].get("headers", {})
+        }
+        sent = {name for name in SET_HEADERS if name in answer.headers}
+        assert "x-request-id" in sent
+        assert sent <= documented, (request.method, request.url.path, answer.status_code)
+        # What is documented for these answers is sent (a replay header only on replays).
+        assert documented - {"idempotent-replayed"} <= sent, (request.url.path, documented)
+    for template, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                names = set(response.get("headers", {}))
+                assert "X-Request-ID" in names, (method, template, status)
+                if status in ("429", "503"):
+                    assert "Retry-After" in names, (method, template, status)
