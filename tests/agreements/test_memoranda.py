@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.demo.load import load_demo
-from service.models import Intent, Memorandum
+from service.models import Intent, Memorandum, OutboxEvent
 from tests.conftest import Headers, KeyFactory, random_id
 
 FLOW = {
@@ -235,14 +235,23 @@ async def sign(
     return await client.post(f"/v1/memoranda/{memorandum['id']}:sign", json=body, headers=headers)
 
 
+async def signed_events(session: AsyncSession, memorandum_id: str) -> int:
+    """How many memorandum.signed events the outbox holds for this memorandum."""
+    rows = (
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.type == "memorandum.signed"))
+    ).all()
+    return sum(row.payload["id"] == memorandum_id for row in rows)
+
+
 async def test_a_memorandum_is_signed_when_each_signatory_has_signed(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, session: AsyncSession
 ) -> None:
     body, keys, party_ids = await five_signatories(client, admin, make_key)
     created = await client.post("/v1/memoranda", json=body, headers=keys[0])
     assert created.status_code == 201, created.text
     memorandum = created.json()
     assert memorandum["state"] == "proposed" and memorandum["next_states"] == []
+    assert await signed_events(session, memorandum["id"]) == 0
     signed = [s["signature"] is not None for s in memorandum["signatories"]]
     assert signed == [True, False, False, False, False]
     assert memorandum["signatories"][0]["signature"]["actor"]["role"] == "partner"
@@ -272,6 +281,7 @@ async def test_a_memorandum_is_signed_when_each_signatory_has_signed(
     assert last.status_code == 200, last.text
     memorandum = last.json()
     assert memorandum["state"] == "signed" and memorandum["next_states"] == ["active"]
+    assert await signed_events(session, memorandum["id"]) == 1
     assert last.headers["etag"] == f'"{memorandum["version"]}"' == '"6"'
     signatures = [s["signature"] for s in memorandum["signatories"]]
     assert [s["actor"]["role"] for s in signatures] == ["partner"] * 4 + ["admin"]
