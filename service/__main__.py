@@ -164,11 +164,14 @@ def import_file(args: argparse.Namespace) -> None:
         directory.import_committees if args.what == "committees" else directory.import_organizations
     )
 
-    async def run(session: AsyncSession) -> tuple[int, int]:
+    async def run(session: AsyncSession) -> "directory.ImportCounts":
         return await work(session, rows=rows, taxonomy=await directory.load_taxonomy(session))
 
-    created, updated = asyncio.run(_in_transaction(run))
-    print(f"{args.what}: {created} created, {updated} updated")
+    counts = asyncio.run(_in_transaction(run))
+    print(
+        f"{args.what}: {counts.created} created, {counts.updated} updated, "
+        f"{counts.unchanged} unchanged"
+    )
 
 
 def export_file(args: argparse.Namespace) -> None:

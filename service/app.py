@@ -223,6 +223,33 @@ ON_POST: tuple[type[ServiceError], ...] = (
     InvalidIdempotencyKey,
 )
 PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+# The response headers the service sets, declared once and referred to where they are sent.
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The request's id: the client's own X-Request-ID when it is sane, else a "
+        "new one. Logs carry it; quote it when reporting a problem.",
+        "schema": {"type": "string"},
+    },
+    "ETag": {
+        "description": "The version of the record in this answer; send it as If-Match to "
+        "change or delete the record.",
+        "schema": {"type": "string"},
+        "example": '"3"',
+    },
+    "Location": {
+        "description": "Where the record just created is read.",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored first answer to the same Idempotency-Key "
+        "and body, given again; absent on a first answer.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
 
 
 def _document_problems(document: dict[str, Any]) -> None:
@@ -254,9 +281,42 @@ def _document_problems(document: dict[str, Any]) -> None:
                     entry["description"] = f"{entry['description'].rstrip('.')}; {label}"
                 entry["content"] = PROBLEM_CONTENT
             operation["responses"] = dict(sorted(responses.items()))
+    _document_headers(document)
     schemas = document.get("components", {}).get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+
+
+def _document_headers(document: dict[str, Any]) -> None:
+    """Every response carries X-Request-ID; 429 and 503 Retry-After; an answer holding a
+    versioned record its ETag; a 201 holding a new record its Location; any 2xx to a POST may be
+    an idempotent replay."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    document["components"]["headers"] = RESPONSE_HEADERS
+    # A draft schedule has no version: its ETag is the id of the build that made it.
+    etag_of_a_build = {"buildSchedule", "publishSchedule"}
+
+    def fields(response: dict[str, Any]) -> dict[str, Any]:
+        schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+        name = schema.get("$ref", "").rsplit("/", 1)[-1]
+        return dict(schemas.get(name, {}).get("properties", {}))
+
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                names = ["X-Request-ID"]
+                if status in ("429", "503"):
+                    names.append("Retry-After")
+                if status.startswith("2"):
+                    if "version" in fields(response) or operation["operationId"] in etag_of_a_build:
+                        names.append("ETag")
+                    if status == "201" and "id" in fields(response):
+                        names.append("Location")
+                    if method == "post" and operation.get("security"):
+                        names.append("Idempotent-Replayed")
+                headers = response.setdefault("headers", {})
+                for name in names:
+                    headers[name] = {"$ref": f"#/components/headers/{name}"}
 
 
 def openapi_yaml(app: FastAPI) -> str:

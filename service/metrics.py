@@ -26,6 +26,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.models import WebhookDelivery
@@ -52,7 +53,7 @@ _POOL_FIGURES = {
     "size": "Connections the pool keeps open.",
     "checkedout": "Connections in use by requests or workers now.",
     "checkedin": "Idle connections in the pool now.",
-    "overflow": "Connections opened beyond the pool size now (negative: not yet opened).",
+    "overflow": "Connections opened beyond the pool size now.",
 }
 
 
@@ -78,10 +79,31 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            route = route_template(scope)
             method = scope["method"]
             REQUESTS.labels(method, route, str(status)).inc()
             LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route a request was for. A request refused before routing (413, 415,
+    bad JSON) has no route in its scope yet, so its path is matched against the templates of the
+    contract; one that matches none is `unmatched`."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    app = scope.get("app")
+    if app is None:
+        return UNMATCHED_ROUTE
+    templates = getattr(app.state, "route_templates", None)
+    if templates is None:
+        # Literal paths before those with parameters: /v1/committees:import is not an id.
+        paths = sorted(app.openapi()["paths"], key=lambda path: (path.count("{"), path))
+        templates = app.state.route_templates = [(compile_path(p)[0], p) for p in paths]
+    for pattern, template in templates:
+        if pattern.match(scope["path"]):
+            return str(template)
+    return UNMATCHED_ROUTE
 
 
 class _Collected:
@@ -114,6 +136,10 @@ def pool_figures(engine: Any) -> list[Metric]:
             value = float(reader())
         except (TypeError, NotImplementedError):
             continue
+        if name == "overflow":
+            # A queue pool counts its overflow from minus its size (connections not yet opened
+            # count against it); what is opened beyond the size is never below zero.
+            value = max(value, 0.0)
         family = GaugeMetricFamily(f"smk_db_pool_{name}", description, labels=["pool"])
         family.add_metric([type(pool).__name__], value)
         families.append(family)

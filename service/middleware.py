@@ -34,6 +34,7 @@ FILE_MEDIA_TYPES = (
     "text/csv",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "application/octet-stream",
+    "multipart/form-data",
 )
 
 
@@ -123,6 +124,9 @@ class BodyLimits:
             )
             return
         if is_file_upload:
+            if not media_type:
+                await send_problem(scope, receive, send, _untyped(accepted))
+                return
             await self.app(scope, _counting(receive, limit), send)
             return
         # JSON bodies are small enough to read whole and check before anything acts on them.
@@ -131,6 +135,10 @@ class BodyLimits:
         except HTTPException:
             await send_problem(scope, receive, send, _too_large(limit))
             return
+        if body and not media_type:
+            # Without a media type no route can read a body; say so, rather than 422 about it.
+            await send_problem(scope, receive, send, _untyped(accepted))
+            return
         if body and media_type in JSON_MEDIA_TYPES:
             try:
                 check_json(body)
@@ -138,6 +146,13 @@ class BodyLimits:
                 await send_problem(scope, receive, send, error)
                 return
         await self.app(scope, _replaying(body, receive), send)
+
+
+def _untyped(accepted: tuple[str, ...]) -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"The body has no Content-Type; send it as {' or '.join(accepted)}.",
+        accepted=list(accepted),
+    )
 
 
 class RefuseUnreadableText:

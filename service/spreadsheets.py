@@ -8,6 +8,8 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
 from starlette.responses import Response
 
 from service.errors import Unprocessable
@@ -123,15 +125,47 @@ def file_response(
     )
 
 
-# The request body of every `:import`: the file itself, as the contract shows it.
+MULTIPART_MEDIA_TYPE = "multipart/form-data"
+
+# The request body of every `:import`: the file itself, as the contract shows it. The raw body
+# may be labelled text/csv or the XLSX type too (the bytes say which it is); the contract lists
+# the two forms every client generator and browser can send, so none of them skips an import.
 IMPORT_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The file itself: CSV (UTF-8 or GB18030) or XLSX, first row naming "
-        "the columns.",
+        "description": "The file: CSV (UTF-8 or GB18030) or XLSX, first row naming the columns. "
+        f"Either the raw body (as application/octet-stream, {CSV_MEDIA_TYPE} or "
+        f"{XLSX_MEDIA_TYPE}) or a {MULTIPART_MEDIA_TYPE} form with the file in the field `file`.",
         "content": {
-            CSV_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
-            XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            MULTIPART_MEDIA_TYPE: {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The CSV or XLSX file.",
+                        }
+                    },
+                    "required": ["file"],
+                }
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
         },
     }
 }
+
+
+async def uploaded_file(request: Request) -> bytes:
+    """The file an `:import` was sent: the raw body, or the `file` field of a multipart form."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != MULTIPART_MEDIA_TYPE:
+        return await request.body()
+    form = await request.form(max_files=1, max_fields=1)
+    try:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise UnreadableFile("The form has no file in a field named `file`.")
+        return await upload.read()
+    finally:
+        await form.close()

@@ -37,9 +37,12 @@ def require_match(if_match: str | None, *, version: int) -> None:
         )
 
 
-def stamp_if_changed(session: AsyncSession, record: Any, *, children_changed: bool = False) -> None:
+def stamp_if_changed(session: AsyncSession, record: Any, *, children_changed: bool = False) -> bool:
     """Stamp updated_at, which moves the version and the ETag, only on a real change: the
     record's own columns and collections as the session sees them, or `children_changed` for
-    edits inside child rows it cannot see. A write of the same values leaves it as it was."""
+    edits inside child rows it cannot see. A write of the same values leaves it as it was.
+    Whether it changed."""
     if children_changed or session.is_modified(record):
         record.updated_at = utcnow()
+        return True
+    return False

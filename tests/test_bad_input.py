@@ -156,6 +156,21 @@ async def test_wrong_content_types_are_415_naming_the_right_one(
     assert await committee_count(client, admin) == before
 
 
+@pytest.mark.parametrize("url", ["/v1/committees", "/v1/committees:import"])
+async def test_a_body_without_content_type_is_415_not_422(
+    url: str, client: httpx.AsyncClient, admin: Headers
+) -> None:
+    before = await committee_count(client, admin)
+    response = await client.post(url, content=GOOD, headers=admin)
+    assert "content-type" not in response.request.headers
+    expected = "text/csv" if url.endswith(":import") else "application/json"
+    problem(response, 415, "unsupported_media_type", expected, "no Content-Type")
+    assert await committee_count(client, admin) == before
+    # No body at all is not a media type question: the route says what is missing.
+    empty = await client.post("/v1/committees", headers=admin)
+    assert empty.status_code == 422, empty.text
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [

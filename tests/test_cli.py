@@ -71,7 +71,7 @@ def test_load_demo_twice_gives_the_same_22_and_35(migrated: str, tmp_path: Path)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "c.csv").read_text("utf-8-sig"))))
     assert len(rows) == 22 and len({r["designation"] for r in rows}) == 22
     imported = run(migrated, "import", "organizations", str(tmp_path / "o.xlsx"))
-    assert "0 created, 35 updated" in imported.stdout
+    assert "0 created, 0 updated, 35 unchanged" in imported.stdout
 
 
 def test_import_reports_every_bad_row_and_fails(migrated: str, tmp_path: Path) -> None:

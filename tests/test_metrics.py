@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.metrics import exposition_registry
+from service.metrics import exposition_registry, pool_figures
 from service.models import WebhookSubscription
 from service.webhooks.service import emit
 from tests.support import Headers
@@ -65,6 +65,57 @@ async def test_requests_are_counted_by_route_template_and_status(
     # (A random-looking path part, not digits: digits turn up in the timestamps of the output.)
     assert committee["id"] not in body and "unlisted-path-xq" not in body
     assert admin["Authorization"].split()[1] not in body
+
+
+async def test_requests_refused_before_routing_count_under_their_route(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    before = await scrape(client)
+    json_headers = {**admin, "Content-Type": "application/json"}
+    too_large = b"[" + b" " * (1024 * 1024 + 10) + b"]"
+    assert (
+        await client.post("/v1/committees", content=too_large, headers=json_headers)
+    ).status_code == 413
+    assert (
+        await client.post("/v1/committees", content=b"{", headers=json_headers)
+    ).status_code == (422)
+    assert (await client.post("/v1/committees", content=b"{}", headers=admin)).status_code == 415
+    csv_as_json = await client.post("/v1/organizations:import", content=b"{}", headers=json_headers)
+    assert csv_as_json.status_code == 415
+    after = await scrape(client)
+
+    def grew(route: str, status: str) -> float:
+        labels = {"method": "POST", "route": route, "status": status}
+        return value(after, "smk_http_requests_total", **labels) - value(
+            before, "smk_http_requests_total", **labels
+        )
+
+    assert grew("/v1/committees", "413") == 1
+    assert grew("/v1/committees", "422") == 1
+    assert grew("/v1/committees", "415") == 1
+    assert grew("/v1/organizations:import", "415") == 1
+    for status in ("413", "415", "422"):
+        assert grew("unmatched", status) == 0
+
+
+async def test_pool_overflow_is_never_negative(client: httpx.AsyncClient) -> None:
+    class FreshQueuePool:
+        """A queue pool that has opened nothing yet counts its overflow from minus its size."""
+
+        def size(self) -> int:
+            return 5
+
+        def overflow(self) -> int:
+            return -5
+
+    class Engine:
+        pool = FreshQueuePool()
+
+    figures = {family.name: family.samples[0].value for family in pool_figures(Engine())}
+    assert figures == {"smk_db_pool_size": 5.0, "smk_db_pool_overflow": 0.0}
+    samples = await scrape(client)
+    overflow = [v for (name, _), v in samples.items() if name == "smk_db_pool_overflow"]
+    assert all(v >= 0 for v in overflow)
 
 
 async def test_pool_use_is_read_at_scrape_time(client: httpx.AsyncClient) -> None:

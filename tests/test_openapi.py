@@ -3,14 +3,21 @@
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import httpx
 import yaml
+from openapi_python_client.strings import snake_case
 from pydantic import BaseModel, ValidationError
+from starlette.routing import compile_path
 
 import service
 from service.app import create_app, openapi_yaml
 from service.schemas import PatchModel, examples_of
+from tests.support import Headers
 
 CONTRACT = Path(__file__).resolve().parent.parent / "openapi.yaml"
 
@@ -102,3 +109,101 @@ def test_every_example_in_the_contract_is_valid_for_its_schema() -> None:
     for model in models:
         for example in examples_of(model):
             model.model_validate(example)
+
+
+def test_openapi_python_client_generates_every_operation_without_a_warning(
+    tmp_path: Path,
+) -> None:
+    """A partner's generated client has every operation, the `:import`s (multipart) included."""
+    config = CONTRACT.parent / "docs" / "openapi-python-client.yaml"
+    out = tmp_path / "client"
+    generated = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "openapi_python_client",
+            "generate",
+            "--path",
+            str(CONTRACT),
+            "--config",
+            str(config),
+            "--meta",
+            "none",
+            "--output-path",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    said = generated.stdout + generated.stderr
+    assert generated.returncode == 0, said
+    assert "warning" not in said.lower() and "error" not in said.lower(), said
+    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    expected = {
+        snake_case(operation["operationId"])
+        for operations in document["paths"].values()
+        for operation in operations.values()
+    }
+    modules = {p.stem for p in out.glob("api/*/*.py") if p.stem != "__init__"}
+    assert modules == expected
+    imports = {m for m in modules if m.startswith("import_")}
+    assert imports == {"import_committees", "import_organizations", "import_participants"}
+    for name in imports:
+        (module,) = out.glob(f"api/*/{name}.py")
+        assert "multipart" in module.read_text(encoding="utf-8").lower(), name
+
+
+SET_HEADERS = ("etag", "location", "retry-after", "idempotent-replayed", "x-request-id")
+
+
+def _operation(document: dict[str, Any], method: str, path: str) -> dict[str, Any]:
+    for template, operations in document["paths"].items():
+        if compile_path(template)[0].match(path) and method in operations:
+            return dict(operations[method])
+    raise AssertionError(f"{method} {path} is not in the contract")
+
+
+async def test_response_headers_sent_are_the_ones_documented(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    document = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
+    committee = {
+        "designation": "ISO/TC 997",
+        "level": "international",
+        "name_zh": "头部测试委员会",
+        "name_en": "Header test committee",
+    }
+    replayed = {**admin, "Idempotency-Key": "header-test-1"}
+    created = await client.post("/v1/committees", json=committee, headers=replayed)
+    url = created.headers["location"]
+    answers = [
+        created,
+        await client.post("/v1/committees", json=committee, headers=replayed),
+        await client.get(url, headers=admin),
+        await client.patch(url, json={"scope": "测试"}, headers={**admin, "If-Match": '"1"'}),
+        await client.get("/v1/committees?limit=1", headers=admin),
+        await client.get(url),
+        await client.get("/healthz"),
+    ]
+    assert answers[1].headers["idempotent-replayed"] == "true"
+    for answer in answers:
+        request = answer.request
+        operation = _operation(document, request.method.lower(), request.url.path)
+        documented = {
+            name.lower()
+            for name in operation["responses"][str(answer.status_code)].get("headers", {})
+        }
+        sent = {name for name in SET_HEADERS if name in answer.headers}
+        assert "x-request-id" in sent
+        assert sent <= documented, (request.method, request.url.path, answer.status_code)
+        # What is documented for these answers is sent (a replay header only on replays).
+        assert documented - {"idempotent-replayed"} <= sent, (request.url.path, documented)
+    for template, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                names = set(response.get("headers", {}))
+                assert "X-Request-ID" in names, (method, template, status)
+                if status in ("429", "503"):
+                    assert "Retry-After" in names, (method, template, status)

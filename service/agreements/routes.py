@@ -1,13 +1,16 @@
 """Cooperation intents and memoranda over HTTP, with their state changes and history."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.agreements import service
 from service.agreements.schemas import (
     Actor,
+    ConsentOut,
     Document,
     IntentIn,
     IntentOut,
@@ -19,6 +22,8 @@ from service.agreements.schemas import (
     MemorandumPatch,
     MemorandumState,
     MemorandumTransitionIn,
+    SignatoryOut,
+    SignatureIn,
     TransitionOut,
 )
 from service.auth.dependencies import PartnerKey
@@ -33,7 +38,13 @@ from service.errors import (
     UnknownParty,
     problem_responses,
 )
-from service.models import Intent, IntentTransition, Memorandum, MemorandumTransition
+from service.models import (
+    Intent,
+    IntentTransition,
+    Memorandum,
+    MemorandumConsent,
+    MemorandumTransition,
+)
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
@@ -84,6 +95,7 @@ def intent_out(intent: Intent, codes: dict[uuid.UUID, str], principal: Principal
             intent.organization_contact_phone,
             private=private,
         ),
+        proposed_by=intent.proposed_by,
         state=intent.state,
         next_states=list(service.INTENT_FLOW[intent.state]),
         version=intent.version,
@@ -108,11 +120,30 @@ def memorandum_out(memorandum: Memorandum, codes: dict[uuid.UUID, str]) -> Memor
         document=Document(uri=memorandum.document_uri, sha256=memorandum.document_sha256),
         event_id=memorandum.event_id,
         notes=memorandum.notes,
+        signatories=[
+            SignatoryOut(
+                committee_id=s.committee_id,
+                organization_id=s.organization_id,
+                signature=_consent_out(s.consent("sign")),
+                termination_request=_consent_out(s.consent("terminate")),
+            )
+            for s in memorandum.signatories
+        ],
         state=memorandum.state,
         next_states=list(service.MEMORANDUM_FLOW[memorandum.state]),
         version=memorandum.version,
         created_at=memorandum.created_at,
         updated_at=memorandum.updated_at,
+    )
+
+
+def _consent_out(consent: MemorandumConsent | None) -> ConsentOut | None:
+    if consent is None:
+        return None
+    return ConsentOut(
+        actor=Actor(key_id=consent.actor_key_id, name=consent.actor_name, role=consent.actor_role),
+        note=consent.note,
+        at=consent.created_at,
     )
 
 
@@ -126,6 +157,21 @@ def transition_out(row: IntentTransition | MemorandumTransition) -> TransitionOu
         actor=Actor(key_id=row.actor_key_id, name=row.actor_name, role=row.actor_role),
         at=row.created_at,
     )
+
+
+async def _history_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    table: type[IntentTransition] | type[MemorandumTransition],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[TransitionOut]:
+    """A page of either history, oldest first: the two tables differ only in their record's key."""
+    items, next_cursor = await fetch_page(
+        session, stmt, created_at=table.created_at, record_id=table.id, limit=limit, cursor=cursor
+    )
+    return Page(items=[transition_out(t) for t in items], next_cursor=next_cursor)
 
 
 # --- intents ------------------------------------------------------------------------------------
@@ -219,7 +265,9 @@ async def update_intent(
     "/intents/{intent_id}:transition",
     operation_id="transitionIntent",
     summary="Move an intent to its next state (If-Match required); 409 lists the allowed ones",
-    responses=problem_responses(*WRITE_PROBLEMS, service.InvalidTransition),
+    responses=problem_responses(
+        *WRITE_PROBLEMS, service.InvalidTransition, service.ProposerCannotConfirm
+    ),
 )
 async def transition_intent(
     intent_id: uuid.UUID,
@@ -255,15 +303,7 @@ async def list_intent_history(
     cursor: str | None = None,
 ) -> Page[TransitionOut]:
     stmt = await service.intent_history(session, principal=principal, intent_id=intent_id)
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=IntentTransition.created_at,
-        record_id=IntentTransition.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(items=[transition_out(t) for t in items], next_cursor=next_cursor)
+    return await _history_page(session, stmt, IntentTransition, limit=limit, cursor=cursor)
 
 
 # --- memoranda ----------------------------------------------------------------------------------
@@ -364,7 +404,17 @@ async def update_memorandum(
     "/memoranda/{memorandum_id}:transition",
     operation_id="transitionMemorandum",
     summary="Move a memorandum to its next state (If-Match required); 409 lists the allowed ones",
-    responses=problem_responses(*WRITE_PROBLEMS, service.InvalidTransition),
+    description="A partner's `terminated` is a request: it answers 202 with the memorandum "
+    "still active until every signatory has asked (an admin's takes effect at once).",
+    responses={
+        202: {"model": MemorandumOut, "description": "Termination requested, not yet agreed"},
+        **problem_responses(
+            *WRITE_PROBLEMS,
+            service.InvalidTransition,
+            service.SignaturesMissing,
+            service.TerminationAlreadyRequested,
+        ),
+    },
 )
 async def transition_memorandum(
     memorandum_id: uuid.UUID,
@@ -374,13 +424,47 @@ async def transition_memorandum(
     response: Response,
     if_match: IfMatch = None,
 ) -> MemorandumOut:
-    memorandum = await service.transition_memorandum(
+    memorandum, moved = await service.transition_memorandum(
         session,
         principal=principal,
         memorandum_id=memorandum_id,
         to=body.to,
         note=body.note,
         if_match=if_match,
+    )
+    if not moved:
+        response.status_code = status.HTTP_202_ACCEPTED
+    response.headers["ETag"] = etag(memorandum.version)
+    return memorandum_out(memorandum, await domain_codes(session))
+
+
+@router.post(
+    "/memoranda/{memorandum_id}:sign",
+    operation_id="signMemorandum",
+    summary="Sign a proposed memorandum for one signatory; the last signature makes it signed",
+    description="A partner signs for its own party; an admin for the party it names in "
+    "`party_id`. Each signature is kept with the key that gave it.",
+    responses=problem_responses(
+        NotFound,
+        service.NotAParty,
+        service.AlreadySigned,
+        service.SignatoryRequired,
+        UnknownParty,
+    ),
+)
+async def sign_memorandum(
+    memorandum_id: uuid.UUID,
+    body: SignatureIn,
+    principal: PartnerKey,
+    session: SessionDep,
+    response: Response,
+) -> MemorandumOut:
+    memorandum = await service.sign_memorandum(
+        session,
+        principal=principal,
+        memorandum_id=memorandum_id,
+        party_id=body.party_id,
+        note=body.note,
     )
     response.headers["ETag"] = etag(memorandum.version)
     return memorandum_out(memorandum, await domain_codes(session))
@@ -402,12 +486,4 @@ async def list_memorandum_history(
     stmt = await service.memorandum_history(
         session, principal=principal, memorandum_id=memorandum_id
     )
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=MemorandumTransition.created_at,
-        record_id=MemorandumTransition.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(items=[transition_out(t) for t in items], next_cursor=next_cursor)
+    return await _history_page(session, stmt, MemorandumTransition, limit=limit, cursor=cursor)

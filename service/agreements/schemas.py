@@ -10,7 +10,8 @@ from service.directory.schemas import Contact, DomainCode
 from service.schemas import Absent, LongText, Name, PatchModel, StrictModel, examples
 
 IntentState = Literal["proposed", "confirmed", "in_progress", "fulfilled", "withdrawn"]
-MemorandumState = Literal["signed", "active", "expired", "terminated"]
+MemorandumState = Literal["proposed", "signed", "active", "expired", "terminated"]
+Side = Literal["committee", "organization"]
 DomainCodes = Annotated[
     list[DomainCode], Field(max_length=30, description="Domain codes from GET /v1/domains.")
 ]
@@ -82,6 +83,7 @@ class IntentOut(BaseModel):
         {
             "id": "6f5e4d3c-2b1a-4098-8f7e-6d5c4b3a2918",
             **INTENT_EXAMPLE,
+            "proposed_by": "organization",
             "state": "confirmed",
             "next_states": ["in_progress", "withdrawn"],
             "version": 2,
@@ -102,6 +104,10 @@ class IntentOut(BaseModel):
         description="email and phone only for admins and the two parties; names for all."
     )
     organization_contact: Contact | None
+    proposed_by: Side | None = Field(
+        description="The side whose key proposed it: the other side (or an admin) confirms it. "
+        "Null when an admin recorded it."
+    )
     state: IntentState
     next_states: list[IntentState] = Field(description="Where `:transition` may move it now.")
     version: int
@@ -202,6 +208,22 @@ class MemorandumOut(BaseModel):
         {
             "id": "1a2b3c4d-5e6f-4789-8abc-def012345678",
             **MEMORANDUM_EXAMPLE,
+            "signatories": [
+                {
+                    "committee_id": "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
+                    "organization_id": None,
+                    "signature": {
+                        "actor": {
+                            "key_id": "5e4d3c2b-1a09-4f8e-9d7c-6b5a49382716",
+                            "name": "ISO/TC 344 secretariat",
+                            "role": "partner",
+                        },
+                        "note": "",
+                        "at": "2025-09-23T08:30:00Z",
+                    },
+                    "termination_request": None,
+                }
+            ],
             "state": "signed",
             "next_states": ["active"],
             "version": 1,
@@ -222,7 +244,10 @@ class MemorandumOut(BaseModel):
     document: Document
     event_id: uuid.UUID | None
     notes: str
-    state: MemorandumState
+    signatories: list["SignatoryOut"] = Field(
+        description="Each signatory with its signature and its request to terminate, if given."
+    )
+    state: MemorandumState = Field(description="`proposed` until each signatory has signed.")
     next_states: list[MemorandumState]
     version: int
     created_at: datetime
@@ -233,6 +258,17 @@ class MemorandumTransitionIn(StrictModel):
     model_config = examples({"to": "active", "note": "备忘录自签署之日起生效。"})
 
     to: MemorandumState
+    note: Note = ""
+
+
+class SignatureIn(StrictModel):
+    model_config = examples({"note": "经理事会授权签署。"})
+
+    party_id: uuid.UUID | None = Field(
+        None,
+        description="For an admin: the committee or organization it signs for (required). "
+        "A partner signs for its own party and leaves it out.",
+    )
     note: Note = ""
 
 
@@ -267,3 +303,21 @@ class TransitionOut(BaseModel):
     note: str
     actor: Actor
     at: datetime
+
+
+class ConsentOut(BaseModel):
+    actor: Actor = Field(description="Who gave it, with which key.")
+    note: str
+    at: datetime
+
+
+class SignatoryOut(BaseModel):
+    committee_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    signature: ConsentOut | None = Field(description="Null until this signatory has signed.")
+    termination_request: ConsentOut | None = Field(
+        description="When this signatory asked to terminate the memorandum."
+    )
+
+
+MemorandumOut.model_rebuild()

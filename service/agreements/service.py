@@ -1,9 +1,16 @@
-"""The rules of intents and memoranda: who sees them, how their states move, what is kept."""
+"""The rules of intents and memoranda: who sees them, how their states move, what is kept.
+
+Shared by both (truly the same): the domain links, the state check with its history row, the
+history statement and who the actor was. Kept apart (they only look alike): who may do what. An
+intent has two fixed sides, one of which proposed it and may not confirm it alone; a memorandum
+has any number of signatories, each of whom signs, and whose termination needs them all (or an
+admin).
+"""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, exists, false, select
 from sqlalchemy.exc import IntegrityError
@@ -30,13 +37,14 @@ from service.models import (
     IntentTransition,
     Meeting,
     Memorandum,
+    MemorandumConsent,
     MemorandumDomain,
     MemorandumSignatory,
     MemorandumTransition,
     Organization,
 )
 from service.models.columns import new_id, utcnow
-from service.versions import require_match
+from service.versions import require_match, stamp_if_changed
 from service.webhooks.service import emit
 
 INTENT_FLOW: dict[str, tuple[str, ...]] = {
@@ -46,7 +54,9 @@ INTENT_FLOW: dict[str, tuple[str, ...]] = {
     "fulfilled": (),
     "withdrawn": (),
 }
+# A proposed memorandum becomes signed by its last signature (`:sign`), never by `:transition`.
 MEMORANDUM_FLOW: dict[str, tuple[str, ...]] = {
+    "proposed": (),
     "signed": ("active",),
     "active": ("expired", "terminated"),
     "expired": (),
@@ -66,6 +76,26 @@ class NotAParty(Forbidden):
     code, title = "not_a_party", "Only a party may record this"
 
 
+class ProposerCannotConfirm(Forbidden):
+    code, title = "confirmation_by_other_side", "The other side (or an admin) must confirm"
+
+
+class SignaturesMissing(Conflict):
+    code, title = "signatures_missing", "Not every signatory has signed"
+
+
+class AlreadySigned(Conflict):
+    code, title = "already_signed", "This signatory has already signed"
+
+
+class TerminationAlreadyRequested(Conflict):
+    code, title = "termination_already_requested", "This signatory already asked to terminate"
+
+
+class SignatoryRequired(Unprocessable):
+    code, title = "signatory_required", "Name the signatory to sign for"
+
+
 class UnknownEvent(Unprocessable):
     code, title = "unknown_event", "Event or meeting does not exist"
 
@@ -82,7 +112,16 @@ async def _check_event_refs(
             raise UnknownEvent(f"Event {event_id} has no meeting {meeting_id}.")
 
 
-# --- shared -------------------------------------------------------------------------------------
+# --- shared by intents and memoranda ------------------------------------------------------------
+
+Link = TypeVar("Link", IntentDomain, MemorandumDomain)
+Agreement = Intent | Memorandum
+History = type[IntentTransition] | type[MemorandumTransition]
+# The one difference between the two history tables: the column that names their record.
+_OWNER: dict[History, Any] = {
+    IntentTransition: IntentTransition.intent_id,
+    MemorandumTransition: MemorandumTransition.memorandum_id,
+}
 
 
 async def _domain_ids(session: AsyncSession, codes: Sequence[str]) -> list[uuid.UUID]:
@@ -96,6 +135,20 @@ async def _domain_ids(session: AsyncSession, codes: Sequence[str]) -> list[uuid.
             ],
         )
     return [taxonomy.by_code[c].id for c in codes]
+
+
+def _link_domains(
+    current: list[Link], domain_ids: Sequence[uuid.UUID], make: Callable[..., Link]
+) -> list[Link] | None:
+    """The links for these domains in this order, reusing the current ones; None when they are
+    the current ones already, so that a PATCH sending the same domains changes nothing."""
+    if [link.domain_id for link in current] == list(domain_ids):
+        return None
+    existing = {link.domain_id: link for link in current}
+    links = [existing.get(d) or make(domain_id=d) for d in domain_ids]
+    for position, link in enumerate(links):
+        link.position = position
+    return links
 
 
 async def _subtree(session: AsyncSession, code: str) -> set[uuid.UUID]:
@@ -154,13 +207,44 @@ async def _actor(session: AsyncSession, principal: Principal | None) -> dict[str
     }
 
 
-def _refuse(kind: str, state: str, to: str, allowed: tuple[str, ...]) -> InvalidTransition:
-    where = ", ".join(allowed) if allowed else "nowhere (it is final)"
-    return InvalidTransition(
-        f"A {kind} in state {state} cannot move to {to}; it may move to {where}.",
-        state=state,
-        allowed=list(allowed),
-    )
+def _check_edge(record: Agreement, to: str, flow: dict[str, tuple[str, ...]]) -> None:
+    """409 for a move the state machine does not have, naming where it may go."""
+    allowed = flow[record.state]
+    if to not in allowed:
+        kind = type(record).__name__.lower()
+        where = ", ".join(allowed) if allowed else "nowhere (it is final)"
+        raise InvalidTransition(
+            f"{_article(kind)} {kind} in state {record.state} cannot move to {to}; "
+            f"it may move to {where}.",
+            state=record.state,
+            allowed=list(allowed),
+        )
+
+
+def _article(word: str) -> str:
+    return "An" if word[:1] in "aeiou" else "A"
+
+
+async def _record_step(
+    session: AsyncSession,
+    record: Agreement,
+    history: History,
+    *,
+    to: str,
+    note: str,
+    actor: dict[str, Any],
+) -> str:
+    """Put the record in its new state and keep the step; the state it left."""
+    from_state, record.state = record.state, to
+    record.updated_at = utcnow()
+    owner = {_OWNER[history].key: record.id}
+    session.add(history(**owner, from_state=from_state, to_state=to, note=note, **actor))
+    await session.flush()
+    return from_state
+
+
+def _history_of(history: History, record_id: uuid.UUID) -> Select[Any]:
+    return select(history).where(_OWNER[history] == record_id)
 
 
 # --- intents ------------------------------------------------------------------------------------
@@ -216,9 +300,18 @@ async def get_intent(
     return intent
 
 
-def _apply_contacts(intent: Intent, side: str, contact: Contact | None) -> None:
-    for part in ("name", "email", "phone"):
-        setattr(intent, f"{side}_contact_{part}", getattr(contact, part) if contact else None)
+def _contact_fields(side: str, contact: Contact | None) -> dict[str, str | None]:
+    return {
+        f"{side}_contact_{part}": getattr(contact, part) if contact else None
+        for part in ("name", "email", "phone")
+    }
+
+
+def _side_of(principal: Principal, intent: Intent) -> str | None:
+    """The side of the intent a partner key speaks for; None for an admin (or the demo data)."""
+    if principal.is_admin:
+        return None
+    return "committee" if principal.committee_id == intent.committee_id else "organization"
 
 
 async def create_intent(
@@ -249,9 +342,11 @@ async def create_intent(
         target_date=data.target_date,
         state=state,
         domains=[IntentDomain(domain_id=d, position=i) for i, d in enumerate(domain_ids)],
+        **_contact_fields("committee", data.committee_contact),
+        **_contact_fields("organization", data.organization_contact),
     )
-    _apply_contacts(intent, "committee", data.committee_contact)
-    _apply_contacts(intent, "organization", data.organization_contact)
+    if principal is not None:
+        intent.proposed_by = _side_of(principal, intent)
     session.add(intent)
     session.add(
         IntentTransition(
@@ -280,28 +375,45 @@ async def update_intent(
     patch: IntentPatch,
     if_match: str | None,
 ) -> Intent:
-    """Apply the fields sent, against the version the client read."""
+    """Apply the fields sent, against the version the client read; sending what is there
+    already changes nothing, the version included."""
     intent = await get_intent(session, principal=principal, intent_id=intent_id, lock=True)
     require_match(if_match, version=intent.version)
     sent = patch.model_fields_set
+    # Resolved before anything changes: the query would flush a half-made change, a version early.
+    domain_ids = None
     if "domains" in sent and patch.domains is not None:
-        ids = await _domain_ids(session, patch.domains)
-        existing = {d.domain_id: d for d in intent.domains}
-        intent.domains = [
-            existing.get(d) or IntentDomain(domain_id=d, position=i) for i, d in enumerate(ids)
-        ]
-        for i, link in enumerate(intent.domains):
-            link.position = i
+        domain_ids = await _domain_ids(session, patch.domains)
     if "summary" in sent and patch.summary is not None:
         intent.summary = patch.summary
     if "target_date" in sent:
         intent.target_date = patch.target_date
     for side in ("committee", "organization"):
         if f"{side}_contact" in sent:
-            _apply_contacts(intent, side, getattr(patch, f"{side}_contact"))
-    intent.updated_at = utcnow()
+            for field, value in _contact_fields(side, getattr(patch, f"{side}_contact")).items():
+                setattr(intent, field, value)
+    links = None if domain_ids is None else _link_domains(intent.domains, domain_ids, IntentDomain)
+    if links is not None:
+        intent.domains = links
+    stamp_if_changed(session, intent, children_changed=links is not None)
     await session.flush()
     return intent
+
+
+def _check_intent_actor(principal: Principal, intent: Intent, to: str) -> None:
+    """403 for the side that proposed an intent confirming it alone; the other side or an admin
+    confirms. Any other step either side may take."""
+    side = _side_of(principal, intent)
+    if to != "confirmed" or side is None or side != intent.proposed_by:
+        return
+    other = "organization" if side == "committee" else "committee"
+    other_id = intent.organization_id if other == "organization" else intent.committee_id
+    raise ProposerCannotConfirm(
+        f"The {side} proposed this intent, so it cannot confirm it alone: the confirmation of "
+        f"the {other} ({other_id}) or of an admin is missing.",
+        proposed_by=side,
+        awaiting={"side": other, "id": str(other_id)},
+    )
 
 
 async def transition_intent(
@@ -316,21 +428,11 @@ async def transition_intent(
     """Move an intent along its states, keep the step, and tell subscribers."""
     intent = await get_intent(session, principal=principal, intent_id=intent_id, lock=True)
     require_match(if_match, version=intent.version)
-    allowed = INTENT_FLOW[intent.state]
-    if to not in allowed:
-        raise _refuse("intent", intent.state, to, allowed)
-    from_state, intent.state = intent.state, to
-    intent.updated_at = utcnow()
-    session.add(
-        IntentTransition(
-            intent_id=intent.id,
-            from_state=from_state,
-            to_state=to,
-            note=note,
-            **await _actor(session, principal),
-        )
+    _check_edge(intent, to, INTENT_FLOW)
+    _check_intent_actor(principal, intent, to)
+    from_state = await _record_step(
+        session, intent, IntentTransition, to=to, note=note, actor=await _actor(session, principal)
     )
-    await session.flush()
     await emit(
         session,
         type="intent.state_changed",
@@ -348,10 +450,10 @@ async def transition_intent(
 
 async def intent_history(
     session: AsyncSession, *, principal: Principal, intent_id: uuid.UUID
-) -> Select[IntentTransition]:
+) -> Select[Any]:
     """The statement a page of one visible intent's history is read from."""
     await get_intent(session, principal=principal, intent_id=intent_id)
-    return select(IntentTransition).where(IntentTransition.intent_id == intent_id)
+    return _history_of(IntentTransition, intent_id)
 
 
 async def list_intents(
@@ -394,7 +496,7 @@ def _signatory_is(principal: Principal) -> ColumnElement[bool]:
 
 
 def _memorandum_scope(principal: Principal) -> list[ColumnElement[bool]]:
-    """Admins see every memorandum; a partner those its party signed."""
+    """Admins see every memorandum; a partner those its party is a signatory of."""
     if principal.is_admin:
         return []
     return [
@@ -402,13 +504,31 @@ def _memorandum_scope(principal: Principal) -> list[ColumnElement[bool]]:
     ]
 
 
+def _memorandum_loads() -> tuple[Any, ...]:
+    return (
+        selectinload(Memorandum.signatories).selectinload(MemorandumSignatory.consents),
+        selectinload(Memorandum.domains),
+    )
+
+
 def memorandum_parties(memorandum: Memorandum) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-    """The committees and the organizations that signed, in the order given."""
+    """The committees and the organizations that are its signatories, in the order given."""
     committees = [s.committee_id for s in memorandum.signatories if s.committee_id is not None]
     organizations = [
         s.organization_id for s in memorandum.signatories if s.organization_id is not None
     ]
     return committees, organizations
+
+
+def _party_id(signatory: MemorandumSignatory) -> uuid.UUID:
+    party = signatory.committee_id or signatory.organization_id
+    assert party is not None  # the one_party constraint
+    return party
+
+
+def _without(memorandum: Memorandum, act: str) -> list[str]:
+    """The signatories (their committee or organization id) that have not given this consent."""
+    return [str(_party_id(s)) for s in memorandum.signatories if s.consent(act) is None]
 
 
 def memorandum_payload(memorandum: Memorandum, codes: dict[uuid.UUID, str]) -> dict[str, Any]:
@@ -433,16 +553,29 @@ def memorandum_payload(memorandum: Memorandum, codes: dict[uuid.UUID, str]) -> d
 async def get_memorandum(
     session: AsyncSession, *, principal: Principal, memorandum_id: uuid.UUID, lock: bool = False
 ) -> Memorandum:
-    """One memorandum the caller may see; one its party did not sign answers 404."""
+    """One memorandum the caller may see; one its party is no signatory of answers 404."""
     stmt = (
         select(Memorandum)
         .where(Memorandum.id == memorandum_id, *_memorandum_scope(principal))
-        .options(selectinload(Memorandum.signatories), selectinload(Memorandum.domains))
+        .options(*_memorandum_loads())
     )
     memorandum = await session.scalar(stmt.with_for_update(of=Memorandum) if lock else stmt)
     if memorandum is None:
         raise NotFound(f"No memorandum has id {memorandum_id}.")
     return memorandum
+
+
+async def _announce_signed(
+    session: AsyncSession, memorandum: Memorandum, principal: Principal | None
+) -> None:
+    if principal is not None:
+        committees, organizations = memorandum_parties(memorandum)
+        await emit(
+            session,
+            type="memorandum.signed",
+            data=memorandum_payload(memorandum, await domain_codes(session)),
+            parties=[*committees, *organizations],
+        )
 
 
 async def create_memorandum(
@@ -452,7 +585,9 @@ async def create_memorandum(
     data: MemorandumIn,
     memorandum_id: uuid.UUID | None = None,
 ) -> Memorandum:
-    """Record a signed memorandum and its signing; tells subscribers (memorandum.signed)."""
+    """Record a memorandum. An admin (or the demo data) records one signed on paper, with every
+    signatory's signature; a partner proposes it with its own signature, and it is signed when
+    the last signatory signs (tells subscribers: memorandum.signed)."""
     if principal is not None:
         _require_party(
             principal, committee_ids=data.committee_ids, organization_ids=data.organization_ids
@@ -464,9 +599,17 @@ async def create_memorandum(
     signatories = [MemorandumSignatory(committee_id=c) for c in data.committee_ids] + [
         MemorandumSignatory(organization_id=o) for o in data.organization_ids
     ]
+    actor = await _actor(session, principal)
     for position, signatory in enumerate(signatories):
         signatory.position = position
+        for_all = principal is None or principal.is_admin
+        signatory.consents = (
+            [MemorandumConsent(act="sign", **actor)]
+            if for_all or (principal is not None and principal.speaks_for(signatory))
+            else []
+        )
     await _check_event_refs(session, event_id=data.event_id)
+    state = "signed" if all(s.consents for s in signatories) else "proposed"
     memorandum = Memorandum(
         id=memorandum_id or new_id(),
         title=data.title,
@@ -478,32 +621,22 @@ async def create_memorandum(
         document_sha256=data.document.sha256,
         event_id=data.event_id,
         notes=data.notes,
-        state="signed",
+        state=state,
         signatories=signatories,
         domains=[MemorandumDomain(domain_id=d, position=i) for i, d in enumerate(domain_ids)],
     )
     session.add(memorandum)
     session.add(
         MemorandumTransition(
-            memorandum_id=memorandum.id,
-            from_state=None,
-            to_state="signed",
-            note="",
-            **await _actor(session, principal),
+            memorandum_id=memorandum.id, from_state=None, to_state=state, note="", **actor
         )
     )
     try:
         await session.flush()
     except IntegrityError as exc:  # a party deleted since it was checked
         raise UnknownParty("A signatory no longer exists.") from exc
-    if principal is not None:
-        committees, organizations = memorandum_parties(memorandum)
-        await emit(
-            session,
-            type="memorandum.signed",
-            data=memorandum_payload(memorandum, await domain_codes(session)),
-            parties=[*committees, *organizations],
-        )
+    if state == "signed":
+        await _announce_signed(session, memorandum, principal)
     return memorandum
 
 
@@ -529,8 +662,83 @@ async def update_memorandum(
     require_match(if_match, version=memorandum.version)
     if patch.notes is not None:
         memorandum.notes = patch.notes
-        memorandum.updated_at = utcnow()
+    stamp_if_changed(session, memorandum)
     await session.flush()
+    return memorandum
+
+
+def _signatory_for(
+    memorandum: Memorandum, principal: Principal, party_id: uuid.UUID | None
+) -> MemorandumSignatory:
+    """The signatory a key acts for: a partner's own party; for an admin, the one it names."""
+    if not principal.is_admin:
+        if party_id is not None and not principal.is_party(
+            committee_id=party_id, organization_id=party_id
+        ):
+            raise NotAParty("A partner key signs only for its own party; leave party_id out.")
+        return next(s for s in memorandum.signatories if principal.speaks_for(s))
+    if party_id is None:
+        raise SignatoryRequired(
+            "An admin signs for a signatory: name its committee or organization id in party_id "
+            f"(still to sign: {', '.join(_without(memorandum, 'sign')) or 'none'}).",
+            errors=[{"field": "party_id", "message": "required for an admin key"}],
+        )
+    for signatory in memorandum.signatories:
+        if _party_id(signatory) == party_id:
+            return signatory
+    raise UnknownParty(
+        f"{party_id} is not a signatory of this memorandum.",
+        errors=[{"field": "party_id", "message": "not a signatory"}],
+    )
+
+
+async def _consent(
+    session: AsyncSession,
+    memorandum: Memorandum,
+    signatory: MemorandumSignatory,
+    *,
+    act: str,
+    note: str,
+    actor: dict[str, Any],
+) -> None:
+    """Keep one signatory's consent; a second one of the same act is refused by the database
+    too, when two keys of one party race."""
+    signatory.consents.append(MemorandumConsent(act=act, note=note, **actor))
+    memorandum.updated_at = utcnow()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise AlreadySigned(f"{_party_id(signatory)} has already given this consent.") from exc
+
+
+async def sign_memorandum(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    memorandum_id: uuid.UUID,
+    party_id: uuid.UUID | None,
+    note: str,
+) -> Memorandum:
+    """One signatory's signature (a partner signs for its own party, an admin for the party it
+    names); the last one makes the memorandum signed and tells subscribers."""
+    memorandum = await get_memorandum(
+        session, principal=principal, memorandum_id=memorandum_id, lock=True
+    )
+    signatory = _signatory_for(memorandum, principal, party_id)
+    if signatory.consent("sign") is not None or memorandum.state != "proposed":
+        raise AlreadySigned(
+            f"{_party_id(signatory)} has already signed this memorandum (state "
+            f"{memorandum.state}); still to sign: "
+            f"{', '.join(_without(memorandum, 'sign')) or 'none'}.",
+            awaiting=_without(memorandum, "sign"),
+        )
+    actor = await _actor(session, principal)
+    await _consent(session, memorandum, signatory, act="sign", note=note, actor=actor)
+    if not _without(memorandum, "sign"):
+        await _record_step(
+            session, memorandum, MemorandumTransition, to="signed", note=note, actor=actor
+        )
+        await _announce_signed(session, memorandum, principal)
     return memorandum
 
 
@@ -542,36 +750,44 @@ async def transition_memorandum(
     to: str,
     note: str,
     if_match: str | None,
-) -> Memorandum:
-    """Move a memorandum along its states and keep the step."""
+) -> tuple[Memorandum, bool]:
+    """Move a memorandum along its states and keep the step; whether it moved. A partner's
+    termination is a request that takes effect once every signatory has asked (an admin's at
+    once)."""
     memorandum = await get_memorandum(
         session, principal=principal, memorandum_id=memorandum_id, lock=True
     )
     require_match(if_match, version=memorandum.version)
-    allowed = MEMORANDUM_FLOW[memorandum.state]
-    if to not in allowed:
-        raise _refuse("memorandum", memorandum.state, to, allowed)
-    from_state, memorandum.state = memorandum.state, to
-    memorandum.updated_at = utcnow()
-    session.add(
-        MemorandumTransition(
-            memorandum_id=memorandum.id,
-            from_state=from_state,
-            to_state=to,
-            note=note,
-            **await _actor(session, principal),
+    if memorandum.state == "proposed":
+        awaiting = _without(memorandum, "sign")
+        raise SignaturesMissing(
+            f"The memorandum is not signed yet; still to sign: {', '.join(awaiting)} (POST :sign).",
+            awaiting=awaiting,
         )
-    )
-    await session.flush()
-    return memorandum
+    _check_edge(memorandum, to, MEMORANDUM_FLOW)
+    actor = await _actor(session, principal)
+    if to == "terminated" and not principal.is_admin:
+        signatory = next(s for s in memorandum.signatories if principal.speaks_for(s))
+        if signatory.consent("terminate") is not None:
+            awaiting = _without(memorandum, "terminate")
+            raise TerminationAlreadyRequested(
+                f"{_party_id(signatory)} has already asked to terminate; it takes effect when "
+                f"these signatories ask too (or an admin terminates it): {', '.join(awaiting)}.",
+                awaiting=awaiting,
+            )
+        await _consent(session, memorandum, signatory, act="terminate", note=note, actor=actor)
+        if _without(memorandum, "terminate"):
+            return memorandum, False
+    await _record_step(session, memorandum, MemorandumTransition, to=to, note=note, actor=actor)
+    return memorandum, True
 
 
 async def memorandum_history(
     session: AsyncSession, *, principal: Principal, memorandum_id: uuid.UUID
-) -> Select[MemorandumTransition]:
+) -> Select[Any]:
     """The statement a page of one visible memorandum's history is read from."""
     await get_memorandum(session, principal=principal, memorandum_id=memorandum_id)
-    return select(MemorandumTransition).where(MemorandumTransition.memorandum_id == memorandum_id)
+    return _history_of(MemorandumTransition, memorandum_id)
 
 
 async def list_memoranda(
@@ -585,11 +801,7 @@ async def list_memoranda(
     state: str | None,
 ) -> Select[Memorandum]:
     """The filtered statement a page is read from, limited to what the caller may see."""
-    stmt = (
-        select(Memorandum)
-        .where(*_memorandum_scope(principal))
-        .options(selectinload(Memorandum.signatories), selectinload(Memorandum.domains))
-    )
+    stmt = select(Memorandum).where(*_memorandum_scope(principal)).options(*_memorandum_loads())
     if event_id is not None:
         stmt = stmt.where(Memorandum.event_id == event_id)
     if committee_id is not None:

@@ -74,6 +74,8 @@ _AT_DOOR = (
         joinedload(Participant.organization),
     )
     .where(Event.id == bindparam("event_id"))
+    # Shared with every other scan, exclusive with deleting the event (which locks it first).
+    .with_for_update(of=Event, key_share=True)
 )
 _EARLIER_SCAN = select(_SCANS.c.badge_code, _SCANS.c.outcome).where(
     _SCANS.c.kiosk_key_id == bindparam("kiosk_key_id"), _SCANS.c.nonce == bindparam("nonce")

@@ -44,6 +44,7 @@ from service.spreadsheets import (
     UnreadableFile,
     file_response,
     read_table,
+    uploaded_file,
 )
 from service.versions import IfMatch, etag
 
@@ -279,9 +280,9 @@ def _require_own(
 async def import_committees(
     request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
 ) -> ImportResult:
-    rows = read_table(await request.body())
-    created, updated = await service.import_committees(session, rows=rows, taxonomy=taxonomy)
-    return ImportResult(created=created, updated=updated)
+    rows = read_table(await uploaded_file(request))
+    counts = await service.import_committees(session, rows=rows, taxonomy=taxonomy)
+    return ImportResult(**counts._asdict())
 
 
 @router.get(
@@ -453,9 +454,9 @@ async def delete_organization(
 async def import_organizations(
     request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
 ) -> ImportResult:
-    rows = read_table(await request.body())
-    created, updated = await service.import_organizations(session, rows=rows, taxonomy=taxonomy)
-    return ImportResult(created=created, updated=updated)
+    rows = read_table(await uploaded_file(request))
+    counts = await service.import_organizations(session, rows=rows, taxonomy=taxonomy)
+    return ImportResult(**counts._asdict())
 
 
 @router.get(

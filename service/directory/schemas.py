@@ -264,7 +264,10 @@ class RowError(BaseModel):
 
 
 class ImportResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"created": 22, "updated": 0}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"created": 2, "updated": 1, "unchanged": 19}]}
+    )
 
     created: int
-    updated: int
+    updated: int = Field(description="Records that were there and changed.")
+    unchanged: int = Field(description="Records that were there already as the file gives them.")

@@ -3,7 +3,7 @@
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, exists, select
@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from service.chinese import fold, like_pattern
+from service.chinese import fold, like_pattern, search_key
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
@@ -30,7 +30,6 @@ from service.directory.taxonomy import sync_taxonomy as sync_taxonomy
 from service.errors import Conflict, InUse, NotFound, Unprocessable
 from service.integrity import delete_unless_referred, is_unique_violation
 from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
-from service.models.columns import utcnow
 from service.versions import require_match, stamp_if_changed
 
 
@@ -177,12 +176,14 @@ async def _update(
     chosen = None
     if "domains" in patch.model_fields_set and patch.domains is not None:
         chosen = taxonomy.resolve(patch.domains)
+    links = _link_values(row.domains)
     rules.apply(row, values)
     row.domains = _profile_links(
         row.domains, rules.link, chosen=chosen, words=rules.words(row), taxonomy=taxonomy
     )
-    # Set even when only domains changed: the row update is what moves the version and ETag.
-    row.updated_at = utcnow()
+    # Stamped when only domains changed too (the row update moves the version and ETag), and
+    # not at all when nothing did.
+    stamp_if_changed(session, row, children_changed=_link_values(row.domains) != links)
     await _flush_unique(session, rules.taken(patch))
     return row
 
@@ -237,11 +238,11 @@ async def delete_committee(
 
 
 def _committee_search_text(c: Committee) -> str:
-    return fold(" ".join(filter(None, (c.designation, c.name_zh, c.name_en))))
+    return search_key(c.designation, c.name_zh, c.name_en)
 
 
 def _organization_search_text(o: Organization) -> str:
-    return fold(" ".join(filter(None, (o.name_zh, o.name_en, o.credit_code, o.region))))
+    return search_key(o.name_zh, o.name_en, o.credit_code, o.region)
 
 
 def _apply_committee(committee: Committee, values: dict[str, Any]) -> None:
@@ -598,10 +599,18 @@ def _validate_rows(
     return parsed
 
 
+class ImportCounts(NamedTuple):
+    """What an import did: records created, records changed, and records already as given."""
+
+    created: int
+    updated: int
+    unchanged: int
+
+
 async def import_committees(
     session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]], taxonomy: Taxonomy
-) -> tuple[int, int]:
-    """Create or update committees by designation, all or nothing; (created, updated)."""
+) -> ImportCounts:
+    """Create or update committees by designation, all or nothing."""
     items: list[CommitteeIn] = _validate_rows(
         rows, _committee_row, CommitteeIn, taxonomy, lambda c: c.designation, "designation"
     )
@@ -610,8 +619,8 @@ async def import_committees(
 
 async def upsert_committees(
     session: AsyncSession, *, items: list[CommitteeIn], taxonomy: Taxonomy
-) -> tuple[int, int]:
-    """Create or update committees keyed on designation; (created, updated)."""
+) -> ImportCounts:
+    """Create or update committees keyed on designation."""
     existing = {
         c.designation: c
         for c in (
@@ -622,6 +631,7 @@ async def upsert_committees(
             )
         ).all()
     }
+    updated = 0
     for item in items:
         committee = existing.get(item.designation)
         if committee is None:
@@ -636,11 +646,12 @@ async def upsert_committees(
             words=committee_words(committee),
             taxonomy=taxonomy,
         )
-        stamp_if_changed(
+        changed = stamp_if_changed(
             session, committee, children_changed=_link_values(committee.domains) != links
         )
+        updated += changed and item.designation in existing
     await session.flush()
-    return len(items) - len(existing), len(existing)
+    return ImportCounts(len(items) - len(existing), updated, len(existing) - updated)
 
 
 def _organization_key(o: OrganizationIn | Organization) -> str:
@@ -649,7 +660,7 @@ def _organization_key(o: OrganizationIn | Organization) -> str:
 
 async def import_organizations(
     session: AsyncSession, *, rows: list[tuple[int, dict[str, str]]], taxonomy: Taxonomy
-) -> tuple[int, int]:
+) -> ImportCounts:
     """Create or update organizations by credit code (by name where none), all or nothing."""
     items: list[OrganizationIn] = _validate_rows(
         rows, _organization_row, OrganizationIn, taxonomy, _organization_key, "credit_code"
@@ -659,7 +670,7 @@ async def import_organizations(
 
 async def upsert_organizations(
     session: AsyncSession, *, items: list[OrganizationIn], taxonomy: Taxonomy
-) -> tuple[int, int]:
+) -> ImportCounts:
     """Create or update organizations keyed on credit code, or name where there is none."""
     codes = [i.credit_code for i in items if i.credit_code]
     names = [i.name_zh for i in items if not i.credit_code]
@@ -674,14 +685,15 @@ async def upsert_organizations(
         )
     ).all()
     existing = {_organization_key(o): o for o in candidates}
-    updated = 0
+    found = updated = 0
     for item in items:
         organization = existing.get(_organization_key(item))
+        is_new = organization is None
         if organization is None:
             organization = Organization(domains=[])
             session.add(organization)
         else:
-            updated += 1
+            found += 1
         links = _link_values(organization.domains)
         _apply_organization(organization, item.model_dump(exclude={"domains"}))
         organization.domains = _profile_links(
@@ -691,11 +703,12 @@ async def upsert_organizations(
             words=organization_words(organization),
             taxonomy=taxonomy,
         )
-        stamp_if_changed(
+        changed = stamp_if_changed(
             session, organization, children_changed=_link_values(organization.domains) != links
         )
+        updated += changed and not is_new
     await session.flush()
-    return len(items) - updated, updated
+    return ImportCounts(len(items) - found, updated, found - updated)
 
 
 async def committee_rows(session: AsyncSession, *, taxonomy: Taxonomy) -> list[list[Any]]:

@@ -17,8 +17,7 @@ from service.errors import (
 from service.events.schemas import EventIn, EventPatch
 from service.integrity import delete_unless_referred
 from service.models import CheckIn, Event
-from service.models.columns import utcnow
-from service.versions import require_match
+from service.versions import require_match, stamp_if_changed
 
 
 class EventNotAllowed(Forbidden):
@@ -81,14 +80,19 @@ async def update_event(
         setattr(event, key, value)
     if patch.slots is not None:
         event.slots = _slots_json(patch.slots)
-    event.updated_at = utcnow()
+    stamp_if_changed(session, event)
     await session.flush()
     return event
 
 
 async def delete_event(session: AsyncSession, *, event_id: uuid.UUID, if_match: str | None) -> None:
     """Remove an event with everything registered for it; refused once anyone checked in."""
-    event = await get_event(session, event_id=event_id)
+    # Locked before counting its check-ins: a check-in locks the event too (checkins' door
+    # query, FOR KEY SHARE), so it either committed before this counts, or waits and then finds
+    # no event. Without the lock one could land between the count and the delete, and vanish.
+    event = visible_event(
+        await session.get(Event, event_id, with_for_update=True), event_id=event_id, principal=None
+    )
     require_match(if_match, version=event.version)
     checked_in = await session.scalar(
         select(func.count()).select_from(CheckIn).where(CheckIn.event_id == event_id)

@@ -472,7 +472,7 @@ async def meeting_history(
     summary="A participant's published meetings; a printable bilingual page for Accept: text/html",
     responses={
         200: {"content": {"text/html": {}}, "description": "The agenda."},
-        **problem_responses(NotFound, events.EventNotAllowed),
+        **problem_responses(NotFound, events.EventNotAllowed, service.NotOwnAgenda),
     },
 )
 async def get_agenda(
@@ -485,7 +485,10 @@ async def get_agenda(
     event = await events.get_event(session, event_id=event_id, principal=principal)
     participant = await get_participant(session, event_id=event_id, participant_id=participant_id)
     if principal.role == "partner" and not principal.speaks_for(participant):
-        raise NotFound(f"No participant {participant_id} in event {event_id}.")
+        raise service.NotOwnAgenda(
+            f"Participant {participant_id} is another party; a partner key reads only the agenda "
+            "of its own party."
+        )
     published = await service.current_schedule(session, event_id=event_id, state="published")
     agenda = Agenda(
         participant=service.party_name(participant),

@@ -27,7 +27,7 @@ from service.models import (
 from service.models.columns import utcnow
 from service.participants.service import participants_query
 from service.statements import table_of
-from service.versions import require_match
+from service.versions import require_match, stamp_if_changed
 
 
 class NotRegistered(Unprocessable):
@@ -52,6 +52,10 @@ class DoubleBooked(Conflict):
 
 class NoSchedule(Conflict):
     code, title = "no_schedule", "No schedule to place meetings in"
+
+
+class NotOwnAgenda(Forbidden):
+    code, title = "not_own_agenda", "A partner reads only its own party's agenda"
 
 
 async def _registered(
@@ -432,7 +436,7 @@ async def update_meeting(
         meeting.locked = patch.locked
     if patch.notes is not None:
         meeting.notes = patch.notes
-    meeting.updated_at = utcnow()
+    stamp_if_changed(session, meeting)
     await _flush_placement(session)
     if (meeting.status, meeting.slot, meeting.table_number) != before:
         await _record_change(

@@ -1,4 +1,12 @@
-"""Cooperation intents and memoranda, with every transition of their state."""
+"""Cooperation intents and memoranda, with every transition of their state and every signature.
+
+Twins, and where they part: an intent's and a memorandum's domain links and state transitions are
+the same tables but for the foreign key, so their columns are written once (`DomainLink`,
+`TransitionRecord`) and each table adds only its key. The records themselves only look alike: an
+intent binds exactly one committee to one organization and is proposed by one of them, a
+memorandum has any number of signatories, each of whom signs; so `Intent` and `Memorandum` stay
+apart.
+"""
 
 import uuid
 from datetime import date as datetime_date
@@ -20,14 +28,51 @@ from service.db import Base
 from service.models.columns import Timestamped, UTCDateTime, new_id, one_of, utcnow
 
 INTENT_STATES = ("proposed", "confirmed", "in_progress", "fulfilled", "withdrawn")
-MEMORANDUM_STATES = ("signed", "active", "expired", "terminated")
+# "proposed" until each signatory has signed; only then "signed".
+MEMORANDUM_STATES = ("proposed", "signed", "active", "expired", "terminated")
+INTENT_SIDES = ("committee", "organization")
+# What a signatory consents to: the memorandum itself, or its termination.
+CONSENT_ACTS = ("sign", "terminate")
+
+
+class DomainLink:
+    """A record's domain, in the order given (the record's key is declared by each table)."""
+
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ActedBy:
+    """Who did something: the key, with its name and role copied so the record still reads after
+    the key is gone, and when."""
+
+    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="SET NULL")
+    )
+    actor_name: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TransitionRecord(ActedBy):
+    """One change of a record's state (from_state is null for its creation), never altered."""
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class Intent(Timestamped, Base):
     """A cooperation intent between one committee and one organization."""
 
     __tablename__ = "intents"
-    __table_args__ = (CheckConstraint(one_of("state", INTENT_STATES), name="state"),)
+    __table_args__ = (
+        CheckConstraint(one_of("state", INTENT_STATES), name="state"),
+        CheckConstraint(
+            f"proposed_by IS NULL OR {one_of('proposed_by', INTENT_SIDES)}", name="proposed_by"
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -38,6 +83,9 @@ class Intent(Timestamped, Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
     )
+    # The side whose key proposed it, which may not confirm it alone; null when an admin (or the
+    # demo data) recorded it for both.
+    proposed_by: Mapped[str | None] = mapped_column(String(20))
     event_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("events.id", ondelete="RESTRICT"), index=True
     )
@@ -61,39 +109,25 @@ class Intent(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-class IntentDomain(Base):
+class IntentDomain(DomainLink, Base):
     __tablename__ = "intent_domains"
 
     intent_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("intents.id", ondelete="CASCADE"), primary_key=True
     )
-    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class IntentTransition(Base):
-    """One change of an intent's state (from_state is null for its creation), never altered."""
-
+class IntentTransition(TransitionRecord, Base):
     __tablename__ = "intent_transitions"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     intent_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("intents.id", ondelete="CASCADE"), index=True
     )
-    from_state: Mapped[str | None] = mapped_column(String(20))
-    to_state: Mapped[str] = mapped_column(String(20))
-    note: Mapped[str] = mapped_column(Text, default="")
-    # The key's name and role are copied so the history still reads after a key is gone.
-    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("api_keys.id", ondelete="SET NULL")
-    )
-    actor_name: Mapped[str] = mapped_column(String(200))
-    actor_role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Memorandum(Timestamped, Base):
-    """A signed memorandum of understanding; only its state changes after creation."""
+    """A memorandum of understanding; signed once each signatory has, then only its state
+    changes."""
 
     __tablename__ = "memoranda"
     __table_args__ = (
@@ -148,32 +182,44 @@ class MemorandumSignatory(Base):
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
 
+    consents: Mapped[list["MemorandumConsent"]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", order_by="MemorandumConsent.created_at"
+    )
 
-class MemorandumDomain(Base):
+    def consent(self, act: str) -> "MemorandumConsent | None":
+        """This signatory's signature ("sign") or request to terminate ("terminate"), if given."""
+        return next((c for c in self.consents if c.act == act), None)
+
+
+class MemorandumConsent(ActedBy, Base):
+    """A signatory's signature, or its request to terminate, with the key that gave it; kept
+    forever. One of each per signatory, which the database settles when two keys race."""
+
+    __tablename__ = "memorandum_consents"
+    __table_args__ = (
+        CheckConstraint(one_of("act", CONSENT_ACTS), name="act"),
+        UniqueConstraint("signatory_id", "act"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    signatory_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("memorandum_signatories.id", ondelete="CASCADE")
+    )
+    act: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class MemorandumDomain(DomainLink, Base):
     __tablename__ = "memorandum_domains"
 
     memorandum_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("memoranda.id", ondelete="CASCADE"), primary_key=True
     )
-    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
-    position: Mapped[int] = mapped_column(Integer, default=0)
 
 
-class MemorandumTransition(Base):
-    """One change of a memorandum's state (from_state is null for its signing), never altered."""
-
+class MemorandumTransition(TransitionRecord, Base):
     __tablename__ = "memorandum_transitions"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     memorandum_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("memoranda.id", ondelete="CASCADE"), index=True
     )
-    from_state: Mapped[str | None] = mapped_column(String(20))
-    to_state: Mapped[str] = mapped_column(String(20))
-    note: Mapped[str] = mapped_column(Text, default="")
-    actor_key_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("api_keys.id", ondelete="SET NULL")
-    )
-    actor_name: Mapped[str] = mapped_column(String(200))
-    actor_role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -32,7 +32,7 @@ from service.participants.schemas import (
     participant_out,
 )
 from service.schemas import Limit, Page
-from service.spreadsheets import IMPORT_BODY, UnreadableFile, read_table
+from service.spreadsheets import IMPORT_BODY, UnreadableFile, read_table, uploaded_file
 from service.versions import IfMatch, etag
 
 # Tagged with the events they belong to; the contract groups them there.
@@ -117,9 +117,9 @@ async def import_participants(
     event_id: uuid.UUID, request: Request, _: AdminKey, session: SessionDep
 ) -> ParticipantImportResult:
     event = await events.get_event(session, event_id=event_id)
-    rows = read_table(await request.body())
-    created, updated = await service.import_participants(session, event=event, rows=rows)
-    return ParticipantImportResult(created=created, updated=updated)
+    rows = read_table(await uploaded_file(request))
+    created, updated, unchanged = await service.import_participants(session, event=event, rows=rows)
+    return ParticipantImportResult(created=created, updated=updated, unchanged=unchanged)
 
 
 async def _visible_participant(

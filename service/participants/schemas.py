@@ -126,10 +126,13 @@ class ParticipantOut(BaseModel):
 
 
 class ParticipantImportResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"created": 57, "updated": 0}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"created": 57, "updated": 0, "unchanged": 0}]}
+    )
 
     created: int
-    updated: int
+    updated: int = Field(description="Participants that were registered and changed.")
+    unchanged: int = Field(description="Participants registered already as the roster gives.")
 
 
 def party_out(participant: Participant) -> Party:

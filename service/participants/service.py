@@ -270,8 +270,9 @@ def _int_list(text: str) -> list[int]:
 
 async def import_participants(
     session: AsyncSession, *, event: Event, rows: list[tuple[int, dict[str, str]]]
-) -> tuple[int, int]:
-    """Register from a roster, one row per person, all or nothing; (created, updated)."""
+) -> tuple[int, int, int]:
+    """Register from a roster, one row per person, all or nothing; (created, updated,
+    unchanged)."""
     parties = await _party_index(session)
     errors: list[RowError] = []
     grouped: dict[tuple[str, uuid.UUID], dict[str, Any]] = {}
@@ -333,7 +334,7 @@ async def import_participants(
         ): p
         for p in (await session.scalars(participants_query(event.id))).all()
     }
-    created = 0
+    created = updated = 0
     for (kind, party_id), entry in grouped.items():
         values = {
             k: entry[k] for k in ("min_meetings", "max_meetings", "unavailable_slots") if k in entry
@@ -347,11 +348,13 @@ async def import_participants(
             created += 1
         else:
             patch = ParticipantPatch.model_validate({"people": entry["people"], **values})
-            await update_participant(
+            version = participant.version
+            changed = await update_participant(
                 session,
                 event=event,
                 participant_id=participant.id,
                 patch=patch,
-                if_match=f'"{participant.version}"',
+                if_match=f'"{version}"',
             )
-    return created, len(grouped) - created
+            updated += changed.version != version
+    return created, updated, len(grouped) - created - updated

@@ -119,7 +119,9 @@ async def resolve_target(url: str, *, allow_private: bool) -> Target:
         if refused:
             raise UnsafeWebhookUrl(
                 f"The host {host} resolves to a loopback, private, link-local or otherwise "
-                f"non-public address ({', '.join(refused)}).",
+                f"non-public address ({', '.join(refused)}). An operator who means to deliver "
+                "inside its own network sets WEBHOOK_ALLOW_PRIVATE_NETWORKS=true.",
+                setting="WEBHOOK_ALLOW_PRIVATE_NETWORKS",
                 errors=[{"field": "url", "message": "destination is not a public address"}],
             )
     pinned = parsed.copy_with(host=str(addresses[0]))

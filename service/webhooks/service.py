@@ -38,7 +38,7 @@ from service.models import (
 )
 from service.models.columns import new_id, utcnow
 from service.statements import table_of
-from service.versions import require_match
+from service.versions import require_match, stamp_if_changed
 from service.webhooks.delivery import resolve_target
 from service.webhooks.schemas import WebhookIn, WebhookPatch
 
@@ -169,7 +169,7 @@ async def update_subscription(
         subscription.event_types = list(patch.event_types)
     if patch.description is not None:
         subscription.description = patch.description
-    subscription.updated_at = utcnow()
+    stamp_if_changed(session, subscription)
     await session.flush()
     return subscription
 

@@ -110,6 +110,7 @@ async def test_every_edge_of_the_state_machine_allowed_or_refused(
             problem = answer.json()
             assert answer.headers["content-type"] == PROBLEM
             assert problem["code"] == "invalid_transition"
+            assert problem["detail"].startswith(f"An intent in state {state} cannot move to {to}")
             assert problem["state"] == state
             assert problem["allowed"] == FLOW[state]
             unchanged = (await client.get(f"/v1/intents/{intent['id']}", headers=admin)).json()
@@ -320,3 +321,62 @@ async def test_a_party_with_an_intent_cannot_be_deleted(
     assert refused.headers["content-type"] == PROBLEM
     assert refused.json()["code"] == "in_use"
     assert (await client.get(url, headers=admin)).status_code == 200
+
+
+async def test_the_proposing_side_cannot_confirm_its_own_intent(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    committee_id, organization_id = await parties(client, admin)
+    proposer = await make_key("partner", organization_id=organization_id)
+    other_side = await make_key("partner", committee_id=committee_id)
+    created = await client.post(
+        "/v1/intents", json=intent_body(committee_id, organization_id), headers=proposer
+    )
+    assert created.status_code == 201, created.text
+    intent = created.json()
+    assert intent["proposed_by"] == "organization"
+
+    refused = await move(client, proposer, intent, "confirmed")
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == PROBLEM
+    problem = refused.json()
+    assert problem["code"] == "confirmation_by_other_side"
+    assert problem["proposed_by"] == "organization"
+    assert problem["awaiting"] == {"side": "committee", "id": committee_id}
+    assert committee_id in problem["detail"]
+    unchanged = (await client.get(f"/v1/intents/{intent['id']}", headers=admin)).json()
+    assert unchanged["state"] == "proposed" and unchanged["version"] == intent["version"]
+
+    confirmed = await move(client, other_side, intent, "confirmed", note="委员会确认")
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["state"] == "confirmed"
+    # Past confirmation either side takes the next steps.
+    started = await move(client, proposer, confirmed.json(), "in_progress")
+    assert started.status_code == 200, started.text
+    history = (await client.get(f"/v1/intents/{intent['id']}/history", headers=admin)).json()
+    assert [(h["to_state"], h["actor"]["role"]) for h in history["items"]] == [
+        ("proposed", "partner"),
+        ("confirmed", "partner"),
+        ("in_progress", "partner"),
+    ]
+
+
+async def test_a_committee_proposal_is_confirmed_by_the_organization_or_an_admin(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    committee_id, organization_id = await parties(client, admin)
+    proposer = await make_key("partner", committee_id=committee_id)
+    body = intent_body(committee_id, organization_id)
+    first = (await client.post("/v1/intents", json=body, headers=proposer)).json()
+    second = (await client.post("/v1/intents", json=body, headers=proposer)).json()
+    assert first["proposed_by"] == second["proposed_by"] == "committee"
+    refused = await move(client, proposer, first, "confirmed")
+    assert refused.json()["awaiting"] == {"side": "organization", "id": organization_id}
+    # The proposer may still withdraw its own proposal.
+    assert (await move(client, proposer, first, "withdrawn")).status_code == 200
+    by_admin = await move(client, admin, second, "confirmed")
+    assert by_admin.status_code == 200 and by_admin.json()["state"] == "confirmed"
+    # Recorded by an admin for both sides: no proposer, so either side may confirm.
+    recorded = (await client.post("/v1/intents", json=body, headers=admin)).json()
+    assert recorded["proposed_by"] is None
+    assert (await move(client, proposer, recorded, "confirmed")).status_code == 200

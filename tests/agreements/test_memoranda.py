@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.demo.load import load_demo
-from service.models import Intent, Memorandum
+from service.models import Intent, Memorandum, OutboxEvent
 from tests.support import Headers, KeyFactory, random_id
 
 FLOW = {
@@ -136,6 +136,7 @@ async def test_every_edge_of_the_state_machine_allowed_or_refused(
         else:
             assert answer.status_code == 409, f"{state} -> {to} should be refused"
             assert answer.json()["code"] == "invalid_transition"
+            assert answer.json()["detail"].startswith(f"A memorandum in state {state} ")
             assert answer.json()["allowed"] == FLOW[state]
     history = (await client.get(f"/v1/memoranda/{memorandum['id']}/history", headers=admin)).json()
     assert [(h["from_state"], h["to_state"], h["note"]) for h in history["items"]] == [
@@ -212,3 +213,126 @@ async def test_loading_the_demo_twice_gives_14_intents_and_4_memoranda(
         assert counts["intents"] == 14 and counts["memoranda"] == 4
         assert await session.scalar(select(func.count()).select_from(Intent)) == 14
         assert await session.scalar(select(func.count()).select_from(Memorandum)) == 4
+
+
+async def five_signatories(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> tuple[dict[str, Any], list[Headers], list[str]]:
+    """A body with two committees and three organizations, and a partner key for each."""
+    body = await memorandum_body(client, admin)
+    committees = (await client.get("/v1/committees?limit=2", headers=admin)).json()["items"]
+    organizations = (await client.get("/v1/organizations?limit=3", headers=admin)).json()["items"]
+    body["committee_ids"] = [c["id"] for c in committees]
+    body["organization_ids"] = [o["id"] for o in organizations]
+    keys = [await make_key("partner", committee_id=c["id"]) for c in committees]
+    keys += [await make_key("partner", organization_id=o["id"]) for o in organizations]
+    return body, keys, body["committee_ids"] + body["organization_ids"]
+
+
+async def sign(
+    client: httpx.AsyncClient, headers: Headers, memorandum: dict[str, Any], **body: Any
+) -> httpx.Response:
+    return await client.post(f"/v1/memoranda/{memorandum['id']}:sign", json=body, headers=headers)
+
+
+async def signed_events(session: AsyncSession, memorandum_id: str) -> int:
+    """How many memorandum.signed events the outbox holds for this memorandum."""
+    rows = (
+        await session.scalars(select(OutboxEvent).where(OutboxEvent.type == "memorandum.signed"))
+    ).all()
+    return sum(row.payload["id"] == memorandum_id for row in rows)
+
+
+async def test_a_memorandum_is_signed_when_each_signatory_has_signed(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, session: AsyncSession
+) -> None:
+    body, keys, party_ids = await five_signatories(client, admin, make_key)
+    created = await client.post("/v1/memoranda", json=body, headers=keys[0])
+    assert created.status_code == 201, created.text
+    memorandum = created.json()
+    assert memorandum["state"] == "proposed" and memorandum["next_states"] == []
+    assert await signed_events(session, memorandum["id"]) == 0
+    signed = [s["signature"] is not None for s in memorandum["signatories"]]
+    assert signed == [True, False, False, False, False]
+    assert memorandum["signatories"][0]["signature"]["actor"]["role"] == "partner"
+
+    early = await move(client, keys[0], memorandum, "active")
+    assert early.status_code == 409
+    assert early.json()["code"] == "signatures_missing"
+    assert early.json()["awaiting"] == party_ids[1:]
+
+    again = await sign(client, keys[0], memorandum)
+    assert again.status_code == 409 and again.json()["code"] == "already_signed"
+    assert again.json()["awaiting"] == party_ids[1:]
+    for_another = await sign(client, keys[1], memorandum, party_id=party_ids[2])
+    assert for_another.status_code == 403 and for_another.json()["code"] == "not_a_party"
+    anonymous_admin = await sign(client, admin, memorandum)
+    assert anonymous_admin.status_code == 422
+    assert anonymous_admin.json()["code"] == "signatory_required"
+    assert all(p in anonymous_admin.json()["detail"] for p in party_ids[1:])
+    stranger = await sign(client, admin, memorandum, party_id=random_id())
+    assert stranger.status_code == 422 and stranger.json()["code"] == "unknown_party"
+
+    for key in keys[1:4]:
+        answer = await sign(client, key, memorandum, note="同意")
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["state"] == "proposed"
+    last = await sign(client, admin, memorandum, party_id=party_ids[4], note="代签")
+    assert last.status_code == 200, last.text
+    memorandum = last.json()
+    assert memorandum["state"] == "signed" and memorandum["next_states"] == ["active"]
+    assert await signed_events(session, memorandum["id"]) == 1
+    assert last.headers["etag"] == f'"{memorandum["version"]}"' == '"6"'
+    signatures = [s["signature"] for s in memorandum["signatories"]]
+    assert [s["actor"]["role"] for s in signatures] == ["partner"] * 4 + ["admin"]
+    assert [s["note"] for s in signatures] == ["", "同意", "同意", "同意", "代签"]
+    assert len({s["actor"]["key_id"] for s in signatures}) == 5
+    assert [s["at"] for s in signatures] == sorted(s["at"] for s in signatures)
+    history = (await client.get(f"/v1/memoranda/{memorandum['id']}/history", headers=admin)).json()
+    assert [(h["from_state"], h["to_state"]) for h in history["items"]] == [
+        (None, "proposed"),
+        ("proposed", "signed"),
+    ]
+    done = await sign(client, keys[1], memorandum)
+    assert done.status_code == 409 and done.json()["awaiting"] == []
+    assert (await move(client, keys[3], memorandum, "active")).status_code == 200
+
+
+async def test_termination_takes_all_signatories_or_an_admin(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    body, keys, party_ids = await five_signatories(client, admin, make_key)
+    memorandum = (await client.post("/v1/memoranda", json=body, headers=admin)).json()
+    assert memorandum["state"] == "signed"
+    assert all(s["signature"]["actor"]["role"] == "admin" for s in memorandum["signatories"])
+    memorandum = (await move(client, keys[2], memorandum, "active")).json()
+
+    for n, key in enumerate(keys[:4], start=1):
+        asked = await move(client, key, memorandum, "terminated")
+        assert asked.status_code == 202, asked.text
+        memorandum = asked.json()
+        assert memorandum["state"] == "active"
+        requested = [s["termination_request"] is not None for s in memorandum["signatories"]]
+        assert sum(requested) == n
+    twice = await move(client, keys[0], memorandum, "terminated")
+    assert twice.status_code == 409
+    assert twice.json()["code"] == "termination_already_requested"
+    assert twice.json()["awaiting"] == [party_ids[4]]
+    assert party_ids[4] in twice.json()["detail"]
+
+    last = await move(client, keys[4], memorandum, "terminated")
+    assert last.status_code == 200, last.text
+    assert last.json()["state"] == "terminated"
+    history = (await client.get(f"/v1/memoranda/{memorandum['id']}/history", headers=admin)).json()
+    assert [(h["to_state"], h["actor"]["role"]) for h in history["items"]] == [
+        ("signed", "admin"),
+        ("active", "partner"),
+        ("terminated", "partner"),
+    ]
+
+    other = (await client.post("/v1/memoranda", json=body, headers=admin)).json()
+    other = (await move(client, admin, other, "active")).json()
+    one = await move(client, keys[1], other, "terminated")
+    assert one.status_code == 202 and one.json()["state"] == "active"
+    by_admin = await move(client, admin, one.json(), "terminated")
+    assert by_admin.status_code == 200 and by_admin.json()["state"] == "terminated"

@@ -2,7 +2,7 @@
 
 import httpx
 
-from tests.conftest import Headers, KeyFactory
+from tests.support import Headers, KeyFactory
 
 
 async def test_each_key_sees_its_own_role_and_binding(

@@ -46,7 +46,7 @@ async def test_xlsx_import_creates_then_updates_by_designation(
     headers = {**admin, "Content-Type": XLSX}
     first = await client.post("/v1/committees:import", content=xlsx(rows), headers=headers)
     assert first.status_code == 200, first.text
-    assert first.json() == {"created": 2, "updated": 0}
+    assert first.json() == {"created": 2, "updated": 0, "unchanged": 0}
     found = (await client.get("/v1/committees", params={"q": "ZJ/TC 1"}, headers=admin)).json()[
         "items"
     ]
@@ -56,7 +56,7 @@ async def test_xlsx_import_creates_then_updates_by_designation(
     ]
     rows[1][3] = "Renamed test TC"
     again = await client.post("/v1/committees:import", content=xlsx(rows), headers=headers)
-    assert again.json() == {"created": 0, "updated": 2}
+    assert again.json() == {"created": 0, "updated": 1, "unchanged": 1}
     listed = (
         await client.get("/v1/committees", params={"q": "ZJ/TC", "limit": 500}, headers=admin)
     ).json()
@@ -124,7 +124,7 @@ async def test_organization_reimport_keys_on_credit_code(
         content=exported.content,
         headers={**admin, "Content-Type": "text/csv"},
     )
-    assert reimported.json() == {"created": 0, "updated": 35}
+    assert reimported.json() == {"created": 0, "updated": 0, "unchanged": 35}
     total = (await client.get("/v1/organizations", params={"limit": 500}, headers=admin)).json()
     assert len(total["items"]) == 35
 
@@ -142,7 +142,7 @@ async def test_xlsx_export_round_trips(client: httpx.AsyncClient, admin: Headers
     reimported = await client.post(
         "/v1/committees:import", content=exported.content, headers={**admin, "Content-Type": XLSX}
     )
-    assert reimported.json() == {"created": 0, "updated": 22}
+    assert reimported.json() == {"created": 0, "updated": 0, "unchanged": 22}
 
 
 async def test_unreadable_and_empty_files(client: httpx.AsyncClient, admin: Headers) -> None:
@@ -179,3 +179,34 @@ async def test_import_limit_is_larger_but_bounded(
         "/v1/committees:import", content=huge, headers={**admin, "Content-Type": "text/csv"}
     )
     assert refused.status_code == 413
+
+
+async def test_import_takes_a_multipart_form_with_a_file_field(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    rows = [HEADER, ["ZJ/TC 9", "provincial", "浙江省表单测试委员会", "Form test TC", "", "iot"]]
+    as_form = await client.post(
+        "/v1/committees:import",
+        files={"file": ("committees.xlsx", xlsx(rows), XLSX)},
+        headers=admin,
+    )
+    assert as_form.status_code == 200, as_form.text
+    assert as_form.json() == {"created": 1, "updated": 0, "unchanged": 0}
+    found = await client.get("/v1/committees", params={"q": "ZJ/TC 9"}, headers=admin)
+    assert [c["name_en"] for c in found.json()["items"]] == ["Form test TC"]
+    exported = await client.get("/v1/organizations:export", params={"format": "csv"}, headers=admin)
+    csv_form = await client.post(
+        "/v1/organizations:import",
+        files={"file": ("organizations.csv", exported.content, "text/csv")},
+        headers=admin,
+    )
+    assert csv_form.json() == {"created": 0, "updated": 0, "unchanged": 35}
+    no_file = await client.post(
+        "/v1/committees:import",
+        data={"other": "x"},
+        files={"upload": ("a.csv", b"x")},
+        headers=admin,
+    )
+    assert no_file.status_code == 422, no_file.text
+    assert no_file.json()["code"] == "unreadable_file"
+    assert "`file`" in no_file.json()["detail"]

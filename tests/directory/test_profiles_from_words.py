@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import Organization
-from tests.conftest import Headers
+from tests.support import Headers
 
 PETS = "宠物食品、猫砂和宠物牵引用品的生产与销售"
 

@@ -218,6 +218,29 @@ async def test_search_folds_simplified_and_traditional(
     assert "溫州鹿城數字貿易服務有限公司" in names
 
 
+async def test_search_finds_pinyin_and_initials_in_every_field(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    async def names(path: str, q: str) -> set[str]:
+        page = await client.get(path, params={"q": q, "limit": 500}, headers=admin)
+        assert page.status_code == 200, page.text
+        return {item["name_zh"] for item in page.json()["items"]}
+
+    # Two demo organizations are in Wenzhou by their region only, not by their names.
+    by_region = {"平阳县鳌江宠物用品产业协会", "永嘉瓯北泵阀科技有限公司"}
+    in_hanzi = await names("/v1/organizations", "温州")
+    assert by_region <= in_hanzi
+    assert await names("/v1/organizations", "wenzhou") == in_hanzi
+    assert await names("/v1/organizations", "WenZhou") == in_hanzi
+    assert by_region <= await names("/v1/organizations", "wz")
+    assert "永嘉瓯北泵阀科技有限公司" in await names("/v1/organizations", "bengfa")
+    # Committees: their Chinese names by pinyin and initials too.
+    robots = await names("/v1/committees", "jiqiren")
+    assert {"机器人", "全国机器人标准化技术委员会"} <= robots
+    assert robots <= await names("/v1/committees", "jqr")
+    assert await names("/v1/committees", "no-such-pinyin-xq") == set()
+
+
 async def test_search_finds_committee_by_designation_and_english(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.directory.taxonomy import sync_taxonomy
-from tests.conftest import Headers
+from tests.support import Headers
 
 
 @contextmanager

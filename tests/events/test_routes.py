@@ -1,18 +1,22 @@
 """Events and registrations: slots, parties, badges, personal data, search, rosters."""
 
+import asyncio
 import io
 import itertools
 import string
+from typing import Any
 from unittest.mock import patch
 
 import httpx
 import pytest
 import zxingcpp
 from PIL import Image
+from sqlalchemy import text
 
 from service.badges import ALPHABET
+from service.events import service as events_service
 from service.participants import service as participants_service
-from tests.support import EVENT, Headers, KeyFactory, demo_event, slots
+from tests.support import EVENT, Headers, KeyFactory, Workers, demo_event, slots
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -325,7 +329,7 @@ async def test_roster_import_registers_all_or_nothing(
     accepted = await client.post(
         f"{url}:import", content=good.encode(), headers={**admin, "Content-Type": "text/csv"}
     )
-    assert accepted.json() == {"created": 2, "updated": 0}
+    assert accepted.json() == {"created": 2, "updated": 0, "unchanged": 0}
     registered = {
         p["party"]["name_zh"]: p for p in (await client.get(url, headers=admin)).json()["items"]
     }
@@ -338,7 +342,12 @@ async def test_roster_import_registers_all_or_nothing(
     again = await client.post(
         f"{url}:import", content=good.encode(), headers={**admin, "Content-Type": "text/csv"}
     )
-    assert again.json() == {"created": 0, "updated": 2}
+    assert again.json() == {"created": 0, "updated": 0, "unchanged": 2}
+    changed = good.replace("王二,专家", "王二,高级专家")
+    third = await client.post(
+        f"{url}:import", content=changed.encode(), headers={**admin, "Content-Type": "text/csv"}
+    )
+    assert third.json() == {"created": 0, "updated": 1, "unchanged": 1}
 
 
 async def test_deleting_a_registered_committee_is_refused(
@@ -403,9 +412,69 @@ async def test_roster_import_reads_xlsx_too(client: httpx.AsyncClient, admin: He
         content=buffer.getvalue(),
         headers={**admin, "Content-Type": XLSX},
     )
-    assert response.json() == {"created": 2, "updated": 0}
+    assert response.json() == {"created": 2, "updated": 0, "unchanged": 0}
     registered = (await client.get(f"/v1/events/{event['id']}/participants", headers=admin)).json()
     by_name = {p["people"][0]["name"]: p for p in registered["items"]}
     assert by_name["周敏"]["party"]["designation"] == "ISO/TC 299"
     assert by_name["周敏"]["min_meetings"] == 2
     assert by_name["钱一"]["party"]["kind"] == "institute"
+
+
+async def test_deleting_an_event_cannot_race_a_check_in(
+    two_workers: Workers,
+    committed_key: KeyFactory,
+    committed_app: Any,
+    is_postgres: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Worker a deletes the event and stops right after counting its check-ins; worker b checks
+    someone in then. Either the check-in waits and finds no event, or the delete is refused:
+    never a 201 whose check-in the delete then takes with it."""
+    if not is_postgres:
+        pytest.skip("SQLite runs one writer at a time; the race needs PostgreSQL's row locks")
+    admin = await committed_key("admin")
+    kiosk = await committed_key("kiosk")
+    a, b = two_workers
+    event = (await a.post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)).json()
+    committee = (await a.get("/v1/committees", headers=admin)).json()["items"][0]
+    participant = (
+        await a.post(
+            f"/v1/events/{event['id']}/participants",
+            json={"committee_id": committee["id"], "people": [{"name": "刘宇宁"}]},
+            headers=admin,
+        )
+    ).json()
+    counted, go = asyncio.Event(), asyncio.Event()
+    real_delete = events_service.delete_unless_referred
+
+    async def delete_after_a_pause(*args: Any, **kwargs: Any) -> None:
+        counted.set()
+        await go.wait()
+        await real_delete(*args, **kwargs)
+
+    monkeypatch.setattr(events_service, "delete_unless_referred", delete_after_a_pause)
+    deleting = asyncio.create_task(
+        a.delete(f"/v1/events/{event['id']}", headers={**admin, "If-Match": '"1"'})
+    )
+    await asyncio.wait_for(counted.wait(), 10)
+    checking_in = asyncio.create_task(
+        b.post(
+            f"/v1/events/{event['id']}/checkins",
+            json={"badge_code": participant["badge_code"]},
+            headers=kiosk,
+        )
+    )
+    # Let the check-in run until it has answered or waits on a lock, whichever comes first.
+    async with committed_app.state.engine.connect() as probe:
+        for _ in range(1000):
+            waiting = await probe.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted"))
+            if checking_in.done() or waiting:
+                break
+            await asyncio.sleep(0.01)
+    go.set()
+    deleted, checked_in = await asyncio.gather(deleting, checking_in)
+    outcome = (deleted.status_code, checked_in.status_code)
+    assert outcome in ((204, 404), (409, 201)), (deleted.text, checked_in.text)
+    if checked_in.status_code == 201:
+        status = await a.get(f"/v1/events/{event['id']}/checkins/status", headers=admin)
+        assert status.json()["total"]["checked_in"] == 1

@@ -300,6 +300,14 @@ async def test_status_changes_are_kept_with_who_and_when(
     )
     assert stale.status_code == 412
     current = {**admin, "If-Match": held.headers["etag"]}
+    # Sending what is there already changes nothing: the version and the ETag stay.
+    same = await client.patch(
+        f"{url}/{meeting['id']}",
+        json={"status": "held", "notes": "双方同意起草合作意向", "slot": held.json()["slot"]},
+        headers=current,
+    )
+    assert same.status_code == 200, same.text
+    assert same.headers["etag"] == held.headers["etag"]
     for field in ("slot", "status", "notes"):
         nulled = await client.patch(f"{url}/{meeting['id']}", json={field: None}, headers=current)
         assert nulled.status_code == 422, field
@@ -344,7 +352,15 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
     assert "会谈对象" in html.text and "Counterpart" in html.text
     assert agenda["meetings"][0]["counterpart"]["name_zh"] in html.text
     outsider = await make_key("partner", **key_for(committees[1]))
-    assert (await client.get(url, headers=outsider)).status_code == 404
+    refused = await client.get(url, headers=outsider)
+    assert refused.status_code == 403, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["code"] == "not_own_agenda"
+    assert "No participant" not in refused.json()["detail"]
+    own = await client.get(
+        f"/v1/events/{event_id}/participants/{committees[1]['id']}/agenda", headers=outsider
+    )
+    assert own.status_code == 200, own.text
 
 
 async def test_a_preference_created_by_a_concurrent_request_is_set_not_a_500(

@@ -36,6 +36,18 @@ async def test_unsafe_urls_are_refused_by_default(
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/hook", "http://10.1.2.3/hook"])
+async def test_a_private_target_names_the_setting_that_allows_it(
+    client: httpx.AsyncClient, admin: Headers, url: str
+) -> None:
+    response = await client.post(
+        "/v1/webhooks", json={"url": url, "event_types": ["intent.created"]}, headers=admin
+    )
+    assert response.status_code == 422, response.text
+    assert "WEBHOOK_ALLOW_PRIVATE_NETWORKS" in response.json()["detail"]
+    assert response.json()["setting"] == "WEBHOOK_ALLOW_PRIVATE_NETWORKS"
+
+
 async def test_a_public_address_is_accepted_and_the_secret_shown_once(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
