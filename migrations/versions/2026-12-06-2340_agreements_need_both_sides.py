@@ -2,7 +2,7 @@
 "proposed" until each signatory has signed, and each signature and request to terminate is kept
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 23:40:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
