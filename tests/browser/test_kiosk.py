@@ -74,7 +74,7 @@ async def open_kiosk(context: "BrowserContext", key: str) -> "Page":
     await page.goto("/kiosk")
     await page.fill("#signin-key", key)
     await page.press("#signin-key", "Enter")
-    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=20_000)
+    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=60_000)
     await expect(page.locator("#scan-input")).to_be_focused()
     return page
 
@@ -313,3 +313,34 @@ async def test_kiosk_is_accessible_and_screenshots_are_kept(
     await expect(page.locator(".result").first).to_be_visible()
     assert await axe_violations(page) == []
     await screenshot(page, f"kiosk-search-{width}x{height}")
+
+
+async def test_a_badge_prints_with_its_qr_code_name_and_code(
+    new_context: ContextFactory, server: Server, kiosk_key: str, roster: list[dict[str, Any]]
+) -> None:
+    person = roster[-1]  # printing changes nothing, so any participant will do
+    page = await open_kiosk(await new_context(), kiosk_key)
+    # As a function: an expression whose value is a function would be called by evaluate.
+    await page.evaluate(
+        "() => { window.print = () => { window.printed = (window.printed || 0) + 1; }; }"
+    )
+    await page.select_option("#badge-size", "90x54")
+    await page.fill("#search-input", person["badge_code"])
+    hit = page.locator(".results li").filter(
+        has=page.locator(f".result[data-code='{person['badge_code']}']")
+    )
+    await hit.locator(".print").click()
+    card = page.locator("#badge-print .badge-card")
+    await expect(card).to_have_attribute("data-size", "90x54")
+    await expect(card).to_contain_text(person["badge_code"])
+    await expect(card).to_contain_text(person["people"][0]["name"])
+    await expect(card).to_contain_text(person["party"]["name_zh"])
+    assert await page.evaluate("window.printed") == 1
+    qr = card.locator("img.badge-qr")
+    assert await qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    await page.emulate_media(media="print")
+    await expect(card).to_be_visible()
+    await expect(page.locator("#desk")).to_be_hidden()
+    await card.screenshot(
+        path=str((await screenshot(page, "badge-90x54")).with_suffix(".card.png"))
+    )
