@@ -344,3 +344,32 @@ async def test_a_badge_prints_with_its_qr_code_name_and_code(
     await card.screenshot(
         path=str((await screenshot(page, "badge-90x54")).with_suffix(".card.png"))
     )
+
+
+def revoke(server: Server, secret: str) -> None:
+    with server.client() as client:
+        keys = client.get("/v1/api-keys", params={"limit": 500}).json()["items"]
+        (key,) = [k for k in keys if k["prefix"] == secret[:8]]
+        assert client.delete(f"/v1/api-keys/{key['id']}").status_code == 204
+
+
+async def test_a_revoked_key_asks_for_another_and_the_scan_waits_for_it(
+    new_context: ContextFactory, server: Server, unused: Iterator[dict[str, Any]]
+) -> None:
+    person = next(unused)
+    first = server.create_key("kiosk", event_id=server.event_id)
+    page = await open_kiosk(await new_context(), first)
+    revoke(server, first)
+    await page.fill("#scan-input", person["badge_code"])
+    await page.press("#scan-input", "Enter")
+    await expect(page.locator("#signin-error")).to_contain_text("密钥无效或已吊销")
+    assert checked_in_at(server, person) is None
+
+    await page.fill("#signin-key", server.create_key("kiosk", event_id=server.event_id))
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#waiting")).to_have_attribute("data-count", "0")
+    # The waiting scan is answered as soon as a key the service takes is there.
+    answer = page.locator(f"{ANSWER}[data-outcome='ok']")
+    await expect(answer).to_contain_text(person["people"][0]["name"])
+    assert checked_in_at(server, person) is not None
+    assert [s["outcome"] for s in scans_of(server, {person["badge_code"]})] == ["checked_in"]

@@ -195,6 +195,15 @@ async function chooseEvent() {
   select.focus();
 }
 
+/** The service no longer takes the key (revoked): stop and ask for another. */
+function keyRefused() {
+  clearInterval(state.rosterTimer);
+  clearTimeout(state.retryTimer);
+  stopCamera();
+  clearKey();
+  showSignin("kiosk.signin.bad");
+}
+
 function signOut() {
   clearKey();
   sessionStorage.removeItem(EVENT_ITEM);
@@ -263,7 +272,7 @@ async function refreshRoster() {
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.unreachable) setOnline(false);
-    if (error.status === 401) showSignin("kiosk.signin.bad");
+    if (error.status === 401) keyRefused();
   }
   renderRoster();
 }
@@ -394,7 +403,7 @@ async function flush() {
           return;
         }
         if (error.status === 401) {
-          showSignin("kiosk.signin.bad"); // the queue stays for the next key
+          keyRefused(); // the queue stays for the next key
           return;
         }
         outcome = {
