@@ -33,41 +33,6 @@ CONTROLLED_JS = """
 """
 
 
-@pytest.fixture(scope="module")
-def published(server: Server) -> None:
-    """A built and published schedule, so agendas have meetings to show."""
-    with server.client() as client:
-        built = client.post(
-            f"/v1/events/{server.event_id}/schedule",
-            json={"time_limit_seconds": 5},
-            headers={"Prefer": "wait=60"},
-            timeout=90,
-        )
-        assert built.status_code in (200, 201), built.text
-        done = client.post(f"/v1/events/{server.event_id}/schedule:publish")
-        assert done.status_code == 200, done.text
-
-
-@pytest.fixture(scope="module")
-def roster(server: Server, published: None) -> list[dict[str, Any]]:
-    with server.client() as client:
-        items = client.get(
-            f"/v1/events/{server.event_id}/participants", params={"limit": 500}
-        ).json()["items"]
-    return [p for p in items if p["checked_in_at"] is None]
-
-
-@pytest.fixture(scope="module")
-def unused(roster: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Participants no test has scanned yet, one at a time."""
-    return iter(roster)
-
-
-@pytest.fixture(scope="module")
-def kiosk_key(server: Server) -> str:
-    return server.create_key("kiosk", event_id=server.event_id)
-
-
 async def open_kiosk(context: "BrowserContext", key: str) -> "Page":
     """Sign in with the key and wait until the roster copy is loaded."""
     page = await context.new_page()
