@@ -164,7 +164,15 @@ def published(server: Server) -> None:
             headers={"Prefer": "wait=60"},
             timeout=90,
         )
-        assert built.status_code in (200, 201), built.text
+        if built.status_code == 202:  # a build resource to follow (long work, api-conventions)
+            location = built.headers["location"]
+            deadline = time.monotonic() + 120
+            while (state := client.get(location).json()["state"]) in ("queued", "running"):
+                assert time.monotonic() < deadline, f"the build is still {state}"
+                time.sleep(0.5)  # polling the service's own progress resource
+            assert state == "succeeded", state
+        else:
+            assert built.status_code in (200, 201), built.text
         done = client.post(f"/v1/events/{server.event_id}/schedule:publish")
         assert done.status_code == 200, done.text
 
