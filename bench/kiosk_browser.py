@@ -141,8 +141,16 @@ def prepare(url: str, admin_key: str) -> tuple[str, list[str]]:
         base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=120
     ) as client:
         event = client.get("/v1/events").json()["items"][0]["id"]
-        built = client.post(f"/v1/events/{event}/schedule", json={"time_limit_seconds": 10})
-        assert built.status_code in (200, 201), built.text
+        built = client.post(
+            f"/v1/events/{event}/schedule",
+            json={"time_limit_seconds": 10},
+            headers={"Prefer": "wait=60"},
+        )
+        if built.status_code == 202:  # a build resource: follow it to its end
+            while client.get(built.headers["location"]).json()["state"] in ("queued", "running"):
+                time.sleep(0.5)
+        else:
+            assert built.status_code in (200, 201), built.text
         client.post(f"/v1/events/{event}/schedule:publish").raise_for_status()
         key = client.post(
             "/v1/api-keys", json={"name": "bench kiosk", "role": "kiosk", "event_id": event}

@@ -155,6 +155,49 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture(scope="session")
+def published(server: Server) -> None:
+    """A built and published schedule, so agendas have meetings to show."""
+    with server.client() as client:
+        built = client.post(
+            f"/v1/events/{server.event_id}/schedule",
+            json={"time_limit_seconds": 5},
+            headers={"Prefer": "wait=60"},
+            timeout=90,
+        )
+        if built.status_code == 202:  # a build resource to follow (long work, api-conventions)
+            location = built.headers["location"]
+            deadline = time.monotonic() + 120
+            while (state := client.get(location).json()["state"]) in ("queued", "running"):
+                assert time.monotonic() < deadline, f"the build is still {state}"
+                time.sleep(0.5)  # polling the service's own progress resource
+            assert state == "succeeded", state
+        else:
+            assert built.status_code in (200, 201), built.text
+        done = client.post(f"/v1/events/{server.event_id}/schedule:publish")
+        assert done.status_code == 200, done.text
+
+
+@pytest.fixture(scope="session")
+def roster(server: Server, published: None) -> list[dict[str, Any]]:
+    with server.client() as client:
+        items = client.get(
+            f"/v1/events/{server.event_id}/participants", params={"limit": 500}
+        ).json()["items"]
+    return [p for p in items if p["checked_in_at"] is None]
+
+
+@pytest.fixture(scope="session")
+def unused(roster: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Participants no test has scanned yet, one at a time."""
+    return iter(roster)
+
+
+@pytest.fixture(scope="session")
+def kiosk_key(server: Server) -> str:
+    return server.create_key("kiosk", event_id=server.event_id)
+
+
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator["Browser"]:
     assert async_playwright is not None
     async with async_playwright() as playwright:

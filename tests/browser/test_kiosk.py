@@ -33,48 +33,13 @@ CONTROLLED_JS = """
 """
 
 
-@pytest.fixture(scope="module")
-def published(server: Server) -> None:
-    """A built and published schedule, so agendas have meetings to show."""
-    with server.client() as client:
-        built = client.post(
-            f"/v1/events/{server.event_id}/schedule",
-            json={"time_limit_seconds": 5},
-            headers={"Prefer": "wait=60"},
-            timeout=90,
-        )
-        assert built.status_code in (200, 201), built.text
-        done = client.post(f"/v1/events/{server.event_id}/schedule:publish")
-        assert done.status_code == 200, done.text
-
-
-@pytest.fixture(scope="module")
-def roster(server: Server, published: None) -> list[dict[str, Any]]:
-    with server.client() as client:
-        items = client.get(
-            f"/v1/events/{server.event_id}/participants", params={"limit": 500}
-        ).json()["items"]
-    return [p for p in items if p["checked_in_at"] is None]
-
-
-@pytest.fixture(scope="module")
-def unused(roster: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Participants no test has scanned yet, one at a time."""
-    return iter(roster)
-
-
-@pytest.fixture(scope="module")
-def kiosk_key(server: Server) -> str:
-    return server.create_key("kiosk", event_id=server.event_id)
-
-
 async def open_kiosk(context: "BrowserContext", key: str) -> "Page":
     """Sign in with the key and wait until the roster copy is loaded."""
     page = await context.new_page()
     await page.goto("/kiosk")
     await page.fill("#signin-key", key)
     await page.press("#signin-key", "Enter")
-    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=20_000)
+    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=60_000)
     await expect(page.locator("#scan-input")).to_be_focused()
     return page
 
@@ -313,3 +278,63 @@ async def test_kiosk_is_accessible_and_screenshots_are_kept(
     await expect(page.locator(".result").first).to_be_visible()
     assert await axe_violations(page) == []
     await screenshot(page, f"kiosk-search-{width}x{height}")
+
+
+async def test_a_badge_prints_with_its_qr_code_name_and_code(
+    new_context: ContextFactory, server: Server, kiosk_key: str, roster: list[dict[str, Any]]
+) -> None:
+    person = roster[-1]  # printing changes nothing, so any participant will do
+    page = await open_kiosk(await new_context(), kiosk_key)
+    # As a function: an expression whose value is a function would be called by evaluate.
+    await page.evaluate(
+        "() => { window.print = () => { window.printed = (window.printed || 0) + 1; }; }"
+    )
+    await page.select_option("#badge-size", "90x54")
+    await page.fill("#search-input", person["badge_code"])
+    hit = page.locator(".results li").filter(
+        has=page.locator(f".result[data-code='{person['badge_code']}']")
+    )
+    await hit.locator(".print").click()
+    card = page.locator("#badge-print .badge-card")
+    await expect(card).to_have_attribute("data-size", "90x54")
+    await expect(card).to_contain_text(person["badge_code"])
+    await expect(card).to_contain_text(person["people"][0]["name"])
+    await expect(card).to_contain_text(person["party"]["name_zh"])
+    assert await page.evaluate("window.printed") == 1
+    qr = card.locator("img.badge-qr")
+    assert await qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    await page.emulate_media(media="print")
+    await expect(card).to_be_visible()
+    await expect(page.locator("#desk")).to_be_hidden()
+    await card.screenshot(
+        path=str((await screenshot(page, "badge-90x54")).with_suffix(".card.png"))
+    )
+
+
+def revoke(server: Server, secret: str) -> None:
+    with server.client() as client:
+        keys = client.get("/v1/api-keys", params={"limit": 500}).json()["items"]
+        (key,) = [k for k in keys if k["prefix"] == secret[:8]]
+        assert client.delete(f"/v1/api-keys/{key['id']}").status_code == 204
+
+
+async def test_a_revoked_key_asks_for_another_and_the_scan_waits_for_it(
+    new_context: ContextFactory, server: Server, unused: Iterator[dict[str, Any]]
+) -> None:
+    person = next(unused)
+    first = server.create_key("kiosk", event_id=server.event_id)
+    page = await open_kiosk(await new_context(), first)
+    revoke(server, first)
+    await page.fill("#scan-input", person["badge_code"])
+    await page.press("#scan-input", "Enter")
+    await expect(page.locator("#signin-error")).to_contain_text("密钥无效或已吊销")
+    assert checked_in_at(server, person) is None
+
+    await page.fill("#signin-key", server.create_key("kiosk", event_id=server.event_id))
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#waiting")).to_have_attribute("data-count", "0")
+    # The waiting scan is answered as soon as a key the service takes is there.
+    answer = page.locator(f"{ANSWER}[data-outcome='ok']")
+    await expect(answer).to_contain_text(person["people"][0]["name"])
+    assert checked_in_at(server, person) is not None
+    assert [s["outcome"] for s in scans_of(server, {person["badge_code"]})] == ["checked_in"]
