@@ -24,6 +24,7 @@ run: install
 		--role admin --name "make run" | tail -n 1 > $(ADMIN_KEY_FILE))
 	@echo "Admin API key (kept in $(ADMIN_KEY_FILE)): $$(cat $(ADMIN_KEY_FILE))"
 	@echo "Serving on http://$(HOST):$(PORT) - interactive docs at http://$(HOST):$(PORT)/docs"
+	@echo "Kiosk: http://$(HOST):$(PORT)/kiosk - console: http://$(HOST):$(PORT)/console (sign in with the key above)"
 	$(BIN)/python -m service serve --host $(HOST) --port $(PORT)
 
 test: install

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import StaticFiles
@@ -61,4 +62,16 @@ def add_pages(app: FastAPI) -> None:
         )
 
     app.add_route("/docs", docs, methods=["GET", "HEAD"], include_in_schema=False)
-    app.mount(STATIC_URL, StaticFiles(directory=STATIC), name="static")
+
+    async def kiosk_worker(request: Request) -> Response:
+        # At the root, so that its scope may cover /kiosk.
+        return FileResponse(
+            STATIC / "kiosk" / "sw.js",
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    app.add_route("/kiosk-sw.js", kiosk_worker, methods=["GET", "HEAD"], include_in_schema=False)
+    # Compressed: a kiosk on venue Wi-Fi loads its scripts in a fraction of the bytes.
+    static = GZipMiddleware(StaticFiles(directory=STATIC), minimum_size=1024)
+    app.mount(STATIC_URL, static, name="static")

@@ -23,6 +23,14 @@ with contextlib.suppress(ImportError):  # without it, the conftest skips these t
 ZONE = ZoneInfo("Asia/Shanghai")
 UNKNOWN_CODE = "AAAAA-AAAAA"  # the badge alphabet, but no badge has it
 ANSWER = "#answer"
+# Resolves once a service worker controls the page (evaluated over CDP: the page's CSP forbids
+# the eval that wait_for_function would need).
+CONTROLLED_JS = """
+() => new Promise((resolve) => {
+  if (navigator.serviceWorker.controller) resolve(true);
+  navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true));
+})
+"""
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +74,7 @@ async def open_kiosk(context: "BrowserContext", key: str) -> "Page":
     await page.goto("/kiosk")
     await page.fill("#signin-key", key)
     await page.press("#signin-key", "Enter")
-    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=20_000)
+    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=60_000)
     await expect(page.locator("#scan-input")).to_be_focused()
     return page
 
@@ -180,6 +188,8 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     page = await open_kiosk(context, kiosk_key)
     answer = page.locator(ANSWER)
     waiting = page.locator("#waiting")
+    # The service worker keeps the page for a reload without the network.
+    await page.evaluate(CONTROLLED_JS)
 
     await context.set_offline(True)
     await expect(page.locator("#net")).to_contain_text("离线")
@@ -194,6 +204,10 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     await scan(page, people[0]["badge_code"], "pending-repeat")
     await expect(waiting).to_have_attribute("data-count", "4")
     await screenshot(page, "kiosk-offline-1280x800")
+    await page.reload()
+    await expect(waiting).to_have_attribute("data-count", "4")
+    await expect(page.locator("#net")).to_contain_text("离线")
+    await expect(page.locator("#roster-note")).to_contain_text("57")
 
     # The network is back but the service is not; the first upload even reaches it and only
     # its answer is lost, so its retry must not count twice.
@@ -210,7 +224,6 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     async with posted:
         await context.set_offline(False)
     assert len(lost) == 1
-    await page.reload()
     await expect(waiting).to_have_attribute("data-count", "4")
     await expect(page.locator("#net")).to_contain_text("离线")
 
@@ -300,3 +313,34 @@ async def test_kiosk_is_accessible_and_screenshots_are_kept(
     await expect(page.locator(".result").first).to_be_visible()
     assert await axe_violations(page) == []
     await screenshot(page, f"kiosk-search-{width}x{height}")
+
+
+async def test_a_badge_prints_with_its_qr_code_name_and_code(
+    new_context: ContextFactory, server: Server, kiosk_key: str, roster: list[dict[str, Any]]
+) -> None:
+    person = roster[-1]  # printing changes nothing, so any participant will do
+    page = await open_kiosk(await new_context(), kiosk_key)
+    # As a function: an expression whose value is a function would be called by evaluate.
+    await page.evaluate(
+        "() => { window.print = () => { window.printed = (window.printed || 0) + 1; }; }"
+    )
+    await page.select_option("#badge-size", "90x54")
+    await page.fill("#search-input", person["badge_code"])
+    hit = page.locator(".results li").filter(
+        has=page.locator(f".result[data-code='{person['badge_code']}']")
+    )
+    await hit.locator(".print").click()
+    card = page.locator("#badge-print .badge-card")
+    await expect(card).to_have_attribute("data-size", "90x54")
+    await expect(card).to_contain_text(person["badge_code"])
+    await expect(card).to_contain_text(person["people"][0]["name"])
+    await expect(card).to_contain_text(person["party"]["name_zh"])
+    assert await page.evaluate("window.printed") == 1
+    qr = card.locator("img.badge-qr")
+    assert await qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    await page.emulate_media(media="print")
+    await expect(card).to_be_visible()
+    await expect(page.locator("#desk")).to_be_hidden()
+    await card.screenshot(
+        path=str((await screenshot(page, "badge-90x54")).with_suffix(".card.png"))
+    )

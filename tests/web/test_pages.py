@@ -29,3 +29,20 @@ async def test_docs_load_swagger_ui_from_the_service(client: httpx.AsyncClient) 
     assert "cdn." not in response.text and "https://" not in response.text
     bundle = await client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
     assert bundle.status_code == 200 and "SwaggerUIBundle" in bundle.text
+
+
+async def test_static_files_are_compressed_for_browsers_that_ask(client: httpx.AsyncClient) -> None:
+    plain = await client.get("/static/kiosk/kiosk.js", headers={"Accept-Encoding": "identity"})
+    packed = await client.get("/static/kiosk/kiosk.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert packed.text == plain.text  # httpx decodes it
+    assert int(packed.headers["content-length"]) < len(plain.content) / 2
+
+
+async def test_the_kiosk_worker_is_served_from_the_root(client: httpx.AsyncClient) -> None:
+    response = await client.get("/kiosk-sw.js")
+    assert response.status_code == 200
+    assert "javascript" in response.headers["content-type"]
+    assert response.headers["cache-control"] == "no-cache"
+    assert '"/static/kiosk/kiosk.js"' in response.text

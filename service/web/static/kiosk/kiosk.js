@@ -73,6 +73,9 @@ register({
   },
   "kiosk.search.checked": { zh: "{time} 已签到", en: "checked in {time}" },
   "kiosk.search.pick": { zh: "签到", en: "Check in" },
+  "kiosk.badge.print": { zh: "打印胸卡", en: "Print badge" },
+  "kiosk.badge.failed": { zh: "无法打印胸卡", en: "The badge could not be printed" },
+  "kiosk.badge.size": { zh: "胸卡尺寸", en: "Badge size" },
   "kiosk.refused.title": { zh: "服务器拒绝的离线签到", en: "Offline scans the server refused" },
   "kiosk.refused.clear": { zh: "知道了", en: "Dismiss" },
   "kiosk.roster": {
@@ -122,6 +125,7 @@ function showSignin(messageKey = null) {
   error.replaceChildren();
   if (messageKey) bilingual(error, messageKey);
   $("signin-key").focus();
+  performance.mark("kiosk:signin-ready"); // read by bench/kiosk_browser.py
 }
 
 async function signIn(event) {
@@ -235,6 +239,7 @@ async function openDesk(event) {
   renderRoster();
   showIdle();
   $("scan-input").focus();
+  performance.mark("kiosk:desk-ready");
   clearInterval(state.rosterTimer);
   state.rosterTimer = setInterval(refreshRoster, ROSTER_EVERY_MS);
   refreshRoster();
@@ -253,6 +258,7 @@ function localTime(iso) {
 async function refreshRoster() {
   try {
     await state.roster.refresh();
+    performance.mark("kiosk:roster-ready");
     setOnline(true);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
@@ -493,9 +499,9 @@ function peopleLine(element, participant, person) {
   return element;
 }
 
-function partyBlock(participant) {
+function partyBlock(participant, tag = "p") {
   const party = participant.party || {};
-  const block = document.createElement("p");
+  const block = document.createElement(tag);
   block.className = "party";
   const zh = document.createElement("span");
   zh.lang = "zh-Hans";
@@ -658,7 +664,7 @@ function resultItem(participant) {
   const name = document.createElement("span");
   name.className = "result-name";
   name.textContent = peopleNames(participant, null);
-  const party = partyBlock(participant);
+  const party = partyBlock(participant, "span");
   const action = el("span", "kiosk.search.pick", {}, "result-action");
   button.append(name, party);
   const at = participant.checked_in_at;
@@ -673,7 +679,76 @@ function resultItem(participant) {
     $("scan-input").focus();
   });
   li.append(button);
+  if (participant.badge_code && participant.id) {
+    const print = el("button", "kiosk.badge.print", {}, "print");
+    print.type = "button";
+    print.addEventListener("click", () => printBadge(participant));
+    li.append(print);
+  }
   return li;
+}
+
+// --- badge printing -----------------------------------------------------------------------------
+
+// Common badge inserts: A6 portrait, 4×3 in and 90×54 mm (business card) landscape.
+const BADGE_SIZES = { a6: "105mm 148mm", "4x3": "4in 3in", "90x54": "90mm 54mm" };
+const BADGE_SIZE_ITEM = "smk.kiosk.badge_size";
+
+function badgeSize() {
+  const chosen = localStorage.getItem(BADGE_SIZE_ITEM);
+  return chosen in BADGE_SIZES ? chosen : "a6";
+}
+
+/** Set the printed page to the badge's size (CSSOM: the page's CSP allows no inline style). */
+function setPageSize(size) {
+  const sheet = [...document.styleSheets].find((s) => s.href?.endsWith("/kiosk/kiosk.css"));
+  if (!sheet) return;
+  for (let i = sheet.cssRules.length - 1; i >= 0; i--) {
+    if (sheet.cssRules[i] instanceof CSSPageRule) sheet.deleteRule(i);
+  }
+  sheet.insertRule(`@page { size: ${BADGE_SIZES[size]}; margin: 0; }`, sheet.cssRules.length);
+}
+
+async function printBadge(participant) {
+  const note = $("search-note");
+  let svg;
+  try {
+    ({ data: svg } = await api("GET", "/v1/events/{event_id}/participants/{participant_id}/badge.svg", {
+      params: { event_id: state.event.id, participant_id: participant.id },
+      headers: { Accept: "image/svg+xml" },
+    }));
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    note.replaceChildren(el("span", "kiosk.badge.failed"), " ", error.detail || error.title);
+    return;
+  }
+  const size = badgeSize();
+  const card = document.createElement("div");
+  card.className = "badge-card";
+  card.dataset.size = size;
+  const event = document.createElement("p");
+  event.className = "badge-event";
+  event.textContent = state.event.name_zh;
+  const who = document.createElement("p");
+  who.className = "badge-name";
+  who.textContent = peopleNames(participant, null);
+  const qr = document.createElement("img");
+  qr.className = "badge-qr";
+  qr.alt = participant.badge_code;
+  const old = $("badge-print").querySelector("img")?.src;
+  if (old) URL.revokeObjectURL(old);
+  qr.src = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
+  const code = document.createElement("p");
+  code.className = "badge-code";
+  code.textContent = participant.badge_code;
+  const text = document.createElement("div");
+  text.className = "badge-text";
+  text.append(event, who, partyBlock(participant, "p"), code);
+  card.append(qr, text);
+  $("badge-print").replaceChildren(card);
+  setPageSize(size);
+  await qr.decode().catch(() => {});
+  window.print();
 }
 
 // --- camera -------------------------------------------------------------------------------------
@@ -735,6 +810,9 @@ function wire() {
   });
   $("camera").addEventListener("click", toggleCamera);
   $("signout").addEventListener("click", signOut);
+  const sizes = $("badge-size");
+  sizes.value = badgeSize();
+  sizes.addEventListener("change", () => localStorage.setItem(BADGE_SIZE_ITEM, sizes.value));
   $("refused-clear").addEventListener("click", () => {
     state.refusals.clear();
     renderRefusals();
@@ -768,6 +846,8 @@ function wire() {
 }
 
 async function start() {
+  // Keeps the page for a reload without the network; browsers allow it on https and localhost.
+  navigator.serviceWorker?.register("/kiosk-sw.js", { scope: "/kiosk" }).catch(() => {});
   translate();
   wire();
   document.title = plain("kiosk.title");

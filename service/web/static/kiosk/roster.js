@@ -17,6 +17,14 @@ function storageItem(eventId) {
   return `smk.kiosk.roster.${eventId}`;
 }
 
+function localItem(eventId) {
+  return `smk.kiosk.seen.${eventId}`;
+}
+
+// The roster copy is rewritten at most this often; the small record of check-ins seen here is
+// written at once, so a reload never forgets a repeat.
+const SAVE_AFTER_MS = 2000;
+
 /** Only what the door needs: no phone, no email. */
 function keep(participant, agenda) {
   return {
@@ -65,8 +73,9 @@ export class Roster {
     const saved = JSON.parse(localStorage.getItem(storageItem(eventId)) || "null");
     this.fetchedAt = saved?.fetched_at ?? null;
     this.participants = saved?.participants ?? [];
-    // Check-ins seen at this kiosk and not yet confirmed: badge code -> scanned_at.
-    this.local = saved?.local ?? {};
+    // Check-ins seen at this kiosk since the last full refresh: badge code -> time.
+    this.local = JSON.parse(localStorage.getItem(localItem(eventId)) || "{}");
+    this.saveTimer = null;
     this.index();
   }
 
@@ -81,11 +90,25 @@ export class Roster {
   }
 
   save() {
-    const data = { fetched_at: this.fetchedAt, participants: this.participants, local: this.local };
+    clearTimeout(this.saveTimer);
+    this.saveTimer = null;
+    const data = { fetched_at: this.fetchedAt, participants: this.participants };
     try {
       localStorage.setItem(storageItem(this.eventId), JSON.stringify(data));
     } catch {
       // Storage full: the queue matters more than the roster copy; keep it in memory.
+    }
+  }
+
+  saveSoon() {
+    if (this.saveTimer === null) this.saveTimer = setTimeout(() => this.save(), SAVE_AFTER_MS);
+  }
+
+  saveLocal() {
+    try {
+      localStorage.setItem(localItem(this.eventId), JSON.stringify(this.local));
+    } catch {
+      // Storage full: the queue (written first) is what must not be lost.
     }
   }
 
@@ -111,6 +134,7 @@ export class Roster {
     }
     this.index();
     this.save();
+    this.saveLocal();
   }
 
   /** {participant, person} for a badge code, or null when it is not on the list. */
@@ -124,21 +148,26 @@ export class Roster {
     if (!found) return null;
     const local = this.local[normalizeCode(code)] ?? null;
     const known = found.participant.checked_in_at;
-    if (known && local) return known < local ? known : local;
+    if (known && local) return new Date(known) <= new Date(local) ? known : local;
     return known || local;
   }
 
   /** Remember an unconfirmed check-in seen at this kiosk. */
   markLocal(code, scannedAt) {
     const normal = normalizeCode(code);
-    if (!(normal in this.local)) this.local[normal] = scannedAt;
-    this.save();
+    if (!(normal in this.local)) {
+      this.local[normal] = scannedAt;
+      this.saveLocal();
+    }
   }
 
   /** Take the server's answer for a participant: its check-in time and agenda. */
   confirm(code, participant, agenda) {
     const normal = normalizeCode(code);
-    delete this.local[normal];
+    if (participant.checked_in_at && this.local[normal] !== participant.checked_in_at) {
+      this.local[normal] = participant.checked_in_at;
+      this.saveLocal();
+    }
     const at = this.participants.findIndex((p) => p.id === participant.id);
     if (at >= 0) {
       this.participants[at] = keep(participant, agenda);
@@ -146,7 +175,7 @@ export class Roster {
       this.participants.push(keep(participant, agenda));
     }
     this.index();
-    this.save();
+    this.saveSoon();
   }
 
   /** Offline search: names in either script, party names, designations, badge codes. */
