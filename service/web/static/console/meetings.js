@@ -465,7 +465,13 @@ export function render(ctx, main) {
         timeout: 180000,
       });
       if (response.status === 202) {
-        await watchJob(response.headers.get("Location"));
+        const ended = await watchJob(response.headers.get("Location"));
+        if (ended === "succeeded" && !stopped) {
+          await loadSchedule();
+          const built = state.draft ? state.draft.meetings : "?";
+          notice.append(msg("p", "meetings.built", { meetings: built }, "ok"));
+          return;
+        }
       } else {
         say(msg("p", "meetings.built", { meetings: response.data.meetings }, "ok"));
       }
@@ -490,27 +496,27 @@ export function render(ctx, main) {
     );
     say(h("div", {}, progress, cancel));
     for (;;) {
-      if (stopped) return;
+      if (stopped) return "stopped";
       let job;
       try {
         job = (await api("GET", location)).data; // contract: the build's Location
       } catch (error) {
         say(problemBox(error));
-        return;
+        return "unknown";
       }
-      const state = job.state || "?";
+      const phase = job.state || "?";
       progress.replaceChildren(
-        h("p", {}, msg("span", "meetings.job", { state: label(`build.${state}`) })),
+        h("p", {}, msg("span", "meetings.job", { state: label(`build.${phase}`) })),
         jobFigures(job.progress || {}),
       );
-      if (FINISHED.has(state)) {
+      if (FINISHED.has(phase)) {
         cancel.remove();
-        if (state !== "succeeded") {
+        if (phase !== "succeeded") {
           progress.append(
-            problemBox({ status: 409, code: state, title: label(`build.${state}`), detail: job.error || "" }),
+            problemBox({ status: 409, code: phase, title: label(`build.${phase}`), detail: job.error || "" }),
           );
         }
-        return;
+        return phase;
       }
       await new Promise((resolve) => {
         jobTimer = setTimeout(resolve, JOB_POLL_MS);

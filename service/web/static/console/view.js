@@ -1,6 +1,6 @@
 // Building the console's elements: one small h() instead of innerHTML, so nothing the service
 // returns is ever parsed as markup, and the bilingual pieces every screen repeats.
-import { bilingual, el, plain } from "/static/common/i18n.js";
+import { el, plain } from "/static/common/i18n.js";
 
 /**
  * h("button", {class: "primary", onclick}, "text", child…): an element with its attributes
@@ -54,10 +54,6 @@ export function partyLabel(party, { short = false } = {}) {
 /** A text for places without markup: "中文 · English". */
 export function label(key, vars = {}) {
   return plain(key, vars);
-}
-
-export function fill(element, key, vars = {}) {
-  return bilingual(element, key, vars);
 }
 
 /** The time of day at the event's venue, "09:12". */
