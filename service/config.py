@@ -40,6 +40,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # The door refuses a scan time later than now by more than this (kiosk clocks drift) ...
+    checkin_clock_skew_seconds: int = Field(120, ge=0)
+    # ... and one outside the event's day (its date in its timezone, widened to its slots) by
+    # more than this: offline uploads arrive late, but their scans happened at the event.
+    checkin_grace_hours: float = Field(2.0, ge=0)
+
     # The coefficients of the match score (docs/matching.md): how much a domain pair counts by
     # relation, and how much the text signal may add. Each in [0, 1]; none above exact.
     match_weight_exact: float = Field(1.0, ge=0, le=1)

@@ -60,9 +60,15 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         await admin.dispose()
 
 
+# The suite's events (the demo's included) are days of 2025 that tests check in to live: the
+# door's grace is widened past them here, and the rule is tested with the default grace in
+# tests/checkins/test_scan_times.py.
+SUITE_CHECKIN_GRACE_HOURS = 1_000_000
+
+
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(database_url=database_url, checkin_grace_hours=SUITE_CHECKIN_GRACE_HOURS)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 
 from service.config import Settings
 from service.db import create_engine
+from tests.conftest import SUITE_CHECKIN_GRACE_HOURS
 from tests.events.test_routes import EVENT, WENZHOU
 from tests.meetings.test_routes import key_for
 
@@ -60,7 +61,14 @@ def run_cli(*args: str, env: dict[str, str]) -> str:
 
 def service_env(database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a service process: this one's, the database, and the settings given."""
-    return {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **settings}
+    # The demo event is a day of 2025 that these tests check in to live (see tests/conftest.py).
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "CHECKIN_GRACE_HOURS": str(SUITE_CHECKIN_GRACE_HOURS),
+        **settings,
+    }
 
 
 def _children(pid: int) -> list[int]:

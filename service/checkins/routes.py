@@ -1,6 +1,7 @@
 """The kiosk over HTTP: check-in, scans, and who is still expected."""
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from service.auth.dependencies import AdminKey, KioskKey
 from service.checkins import service
 from service.checkins.schemas import CheckInIn, CheckInOut, CheckInStatus, ScanOut, StatusCounts
+from service.config import Settings
 from service.db import SessionDep
 from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, render_problem
 from service.events import service as events
@@ -32,7 +34,9 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
     response_model=CheckInOut,
     responses={
         200: {"model": CheckInOut, "description": "Already checked in: the original time is kept."},
-        **problem_responses(NotFound, events.EventNotAllowed, service.NonceReused),
+        **problem_responses(
+            NotFound, events.EventNotAllowed, service.NonceReused, service.ScanTimeRefused
+        ),
         404: {
             "description": "Unknown event, or unknown badge (`reason: unknown_badge`).",
             "content": PROBLEM_CONTENT,
@@ -46,6 +50,7 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
 async def check_in(
     event_id: uuid.UUID, body: CheckInIn, principal: KioskKey, session: SessionDep, request: Request
 ) -> JSONResponse:
+    settings: Settings = request.app.state.settings
     scan = await service.check_in(
         session,
         event_id=event_id,
@@ -53,6 +58,10 @@ async def check_in(
         nonce=body.nonce,
         scanned_at=body.scanned_at,
         principal=principal,
+        clock=service.DoorClock(
+            skew=timedelta(seconds=settings.checkin_clock_skew_seconds),
+            grace=timedelta(hours=settings.checkin_grace_hours),
+        ),
     )
     # Refusals are answered, not raised: the failed scan commits with the request.
     if scan.outcome == "event_not_open":
@@ -62,6 +71,15 @@ async def check_in(
             service.EventNotOpen(
                 f"The event {state}; check-in opens when an organizer opens it.",
                 reason="event_not_open",
+            ),
+        )
+    if scan.outcome == "scan_time_refused":
+        return render_problem(
+            request,
+            service.ScanTimeRefused(
+                scan.detail,
+                reason="scan_time_refused",
+                errors=[{"field": "scanned_at", "message": "in the future or outside the event"}],
             ),
         )
     if scan.participant is None or scan.checked_in_at is None:
@@ -121,7 +139,7 @@ async def list_scans(
     await events.get_event(session, event_id=event_id)
     stmt = select(Scan).where(Scan.event_id == event_id)
     if failed is not None:
-        ok = Scan.outcome.in_(("checked_in", "already_checked_in"))
+        ok = Scan.outcome.in_(service.SUCCESSFUL)
         stmt = stmt.where(~ok if failed else ok)
     items, next_cursor = await fetch_page(
         session, stmt, created_at=Scan.created_at, record_id=Scan.id, limit=limit, cursor=cursor

@@ -91,7 +91,9 @@ class ScanOut(BaseModel):
     id: uuid.UUID
     scanned_at: datetime
     badge_code: str
-    outcome: Literal["checked_in", "already_checked_in", "unknown_badge", "event_not_open"]
+    outcome: Literal[
+        "checked_in", "already_checked_in", "unknown_badge", "event_not_open", "scan_time_refused"
+    ]
     participant_id: uuid.UUID | None
     kiosk_key_id: uuid.UUID | None
     kiosk_name: str | None

@@ -8,8 +8,9 @@ exceptions: a failed scan must be committed with the request.
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,14 +19,18 @@ from sqlalchemy.orm import joinedload
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
 from service.errors import Conflict, NotFound, Unprocessable
-from service.events.service import visible_event
+from service.events.service import slot_times, visible_event
 from service.models import CheckIn, Event, Participant, Scan
 from service.models.columns import new_id, utcnow
 from service.participants.service import participants_query
 from service.statements import UPSERT_INSERTS, table_of
 from service.webhooks import service as webhooks
 
-Outcome = Literal["checked_in", "already_checked_in", "unknown_badge", "event_not_open"]
+Outcome = Literal[
+    "checked_in", "already_checked_in", "unknown_badge", "event_not_open", "scan_time_refused"
+]
+
+SUCCESSFUL = ("checked_in", "already_checked_in")
 
 
 class UnknownBadge(NotFound):
@@ -34,6 +39,10 @@ class UnknownBadge(NotFound):
 
 class EventNotOpen(Conflict):
     code, title = "event_not_open", "Event is not open for check-in"
+
+
+class ScanTimeRefused(Unprocessable):
+    code, title = "scan_time_refused", "Scan time is in the future or outside the event"
 
 
 class NonceReused(Unprocessable):
@@ -54,6 +63,44 @@ class ScanResult:
     participant: Participant | None
     checked_in_at: datetime | None
     replayed: bool = False
+    # Why a scan time was refused, for the problem document.
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DoorClock:
+    """What the door takes for a believable scan time (settings CHECKIN_CLOCK_SKEW_SECONDS and
+    CHECKIN_GRACE_HOURS)."""
+
+    skew: timedelta
+    grace: timedelta
+
+
+def event_day(event: Event) -> tuple[datetime, datetime]:
+    """The event's day: its date, midnight to midnight in its timezone, widened to its slots."""
+    zone = ZoneInfo(event.timezone)
+    start = datetime(event.date.year, event.date.month, event.date.day, tzinfo=zone)
+    end = start + timedelta(days=1)
+    for slot_start, slot_end in slot_times(event):
+        start, end = min(start, slot_start), max(end, slot_end)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def scan_time_refusal(event: Event, at: datetime, *, now: datetime, clock: DoorClock) -> str:
+    """Why a scan at `at` cannot have happened at this event, or "" when it can."""
+    if at > now + clock.skew:
+        return (
+            f"The scan time {at.isoformat()} is later than now ({now.isoformat()}) by more "
+            f"than the allowed clock skew of {int(clock.skew.total_seconds())} s."
+        )
+    start, end = event_day(event)
+    if not start - clock.grace <= at <= end + clock.grace:
+        return (
+            f"The scan time {at.isoformat()} falls outside the event's day "
+            f"({start.isoformat()} to {end.isoformat()}, with "
+            f"{clock.grace.total_seconds() / 3600:g} h of grace either side)."
+        )
+    return ""
 
 
 # The door's statements are built once: building and keying them again for every scan took
@@ -75,7 +122,7 @@ _AT_DOOR = (
     )
     .where(Event.id == bindparam("event_id"))
 )
-_EARLIER_SCAN = select(_SCANS.c.badge_code, _SCANS.c.outcome).where(
+_EARLIER_SCAN = select(_SCANS.c.badge_code, _SCANS.c.outcome, _SCANS.c.scanned_at).where(
     _SCANS.c.kiosk_key_id == bindparam("kiosk_key_id"), _SCANS.c.nonce == bindparam("nonce")
 )
 # A scan whose nonce a concurrent request of the same key has just taken inserts nothing (it
@@ -121,6 +168,7 @@ async def check_in(
     nonce: str | None,
     scanned_at: datetime | None,
     principal: Principal,
+    clock: DoorClock,
 ) -> ScanResult:
     """Check a badge in; the scan is kept whatever it comes to.
 
@@ -136,7 +184,8 @@ async def check_in(
         replay = await _replay(session, event, participant, code, nonce=nonce, principal=principal)
         if replay is not None:
             return replay
-    at = scanned_at.astimezone(UTC) if scanned_at else utcnow()
+    now = utcnow()
+    at = scanned_at.astimezone(UTC) if scanned_at else now
     result = await _decide(
         session,
         event,
@@ -145,6 +194,7 @@ async def check_in(
         at=at,
         offline=scanned_at is not None,
         principal=principal,
+        refusal=scan_time_refusal(event, at, now=now, clock=clock),
     )
     recorded = await session.scalar(
         _RECORD_SCAN[session.get_bind().dialect.name],
@@ -196,7 +246,12 @@ async def _replay(
     checked_in_at = None
     if participant is not None:
         checked_in_at = await session.scalar(_CHECKED_IN_AT, {"participant_id": participant.id})
-    return ScanResult(earlier.outcome, event, code, participant, checked_in_at, replayed=True)
+    detail = ""
+    if earlier.outcome == "scan_time_refused":
+        detail = f"The scan time {earlier.scanned_at.isoformat()} was refused when first sent."
+    return ScanResult(
+        earlier.outcome, event, code, participant, checked_in_at, replayed=True, detail=detail
+    )
 
 
 async def _decide(
@@ -208,9 +263,12 @@ async def _decide(
     at: datetime,
     offline: bool,
     principal: Principal,
+    refusal: str,
 ) -> ScanResult:
     if event.state != "open":
         return ScanResult("event_not_open", event, code, participant, None)
+    if refusal:
+        return ScanResult("scan_time_refused", event, code, participant, None, detail=refusal)
     if participant is None:
         return ScanResult("unknown_badge", event, code, None, None)
     # One check-in per participant, whatever the number of kiosks: the unique constraint

@@ -15,7 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.db import Base
 from service.models.columns import UTCDateTime, new_id, one_of, utcnow
 
-SCAN_OUTCOMES = ("checked_in", "already_checked_in", "unknown_badge", "event_not_open")
+SCAN_OUTCOMES = (
+    "checked_in",
+    "already_checked_in",
+    "unknown_badge",
+    "event_not_open",
+    "scan_time_refused",
+)
 
 
 class CheckIn(Base):
