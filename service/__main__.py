@@ -111,7 +111,12 @@ def serve(args: argparse.Namespace) -> None:
         migrate(args)
         load_demo(args)
         key = argparse.Namespace(
-            role="admin", name="ephemeral", committee=None, organization=None, event=None
+            role="admin",
+            name="ephemeral",
+            committee=None,
+            organization=None,
+            event=None,
+            allow=[],
         )
         create_api_key(key)
         print(f"ephemeral database in {directory}, deleted when the server stops", file=sys.stderr)
@@ -199,6 +204,7 @@ def create_api_key(args: argparse.Namespace) -> None:
             committee_id=args.committee,
             organization_id=args.organization,
             event_id=args.event,
+            permissions=args.allow,
         )
 
     key, secret = asyncio.run(_in_transaction(run))
@@ -207,6 +213,18 @@ def create_api_key(args: argparse.Namespace) -> None:
         "keep the secret below, it is not shown again"
     )
     print(secret, flush=True)
+
+
+def _permissions(value: str) -> list[str]:
+    from service.models import API_KEY_PERMISSIONS
+
+    given = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in given if p not in API_KEY_PERMISSIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown permission {', '.join(unknown)} (known: {', '.join(API_KEY_PERMISSIONS)})"
+        )
+    return given
 
 
 def _uuid(value: str) -> Any:
@@ -265,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--organization", type=_uuid, help="the organization a partner key speaks for"
     )
     key_cmd.add_argument("--event", type=_uuid, help="limit a kiosk key to one event")
+    key_cmd.add_argument(
+        "--allow",
+        type=_permissions,
+        default=[],
+        help="what a kiosk key may do beyond scans, comma-separated: undo_checkin, walk_in",
+    )
     key_cmd.set_defaults(run=create_api_key)
     return parser
 

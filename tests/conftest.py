@@ -136,10 +136,23 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _make_key(maker: Any, role: str = "admin", **binding: Any) -> Headers:
+async def _make_key(
+    maker: Any,
+    role: str = "admin",
+    *,
+    name: str | None = None,
+    permissions: tuple[str, ...] | list[str] = (),
+    **binding: Any,
+) -> Headers:
     binding = {k: uuid.UUID(str(v)) for k, v in binding.items()}
     async with maker.begin() as session:
-        _, secret = await create_api_key(session, name=f"test {role}", role=role, **binding)
+        _, secret = await create_api_key(
+            session,
+            name=name or f"test {role}",
+            role=role,
+            permissions=list(permissions),
+            **binding,
+        )
     return {"Authorization": f"Bearer {secret}"}
 
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.schemas import Name, StrictModel, examples, examples_of
 
@@ -33,6 +33,11 @@ class ApiKeyCreate(StrictModel):
     committee_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
+    permissions: list[Literal["undo_checkin", "walk_in"]] = Field(
+        [],
+        description="Kiosk keys only: `undo_checkin` reverses check-ins, `walk_in` registers "
+        "walk-ins (with the key limited to that event).",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -45,6 +50,7 @@ class ApiKeyOut(BaseModel):
             "committee_id": None,
             "organization_id": None,
             "event_id": "1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10",
+            "permissions": ["undo_checkin"],
             "created_at": "2025-09-22T08:00:00Z",
             "revoked_at": None,
         }
@@ -57,6 +63,7 @@ class ApiKeyOut(BaseModel):
     committee_id: uuid.UUID | None
     organization_id: uuid.UUID | None
     event_id: uuid.UUID | None
+    permissions: list[str]
     created_at: datetime
     revoked_at: datetime | None
 

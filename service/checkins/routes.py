@@ -10,7 +10,16 @@ from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey, KioskKey
 from service.checkins import service
-from service.checkins.schemas import CheckInIn, CheckInOut, CheckInStatus, ScanOut, StatusCounts
+from service.checkins.schemas import (
+    CheckInIn,
+    CheckInOut,
+    CheckInStatus,
+    CheckInUndo,
+    CheckInUndone,
+    ScanOut,
+    ScanOutcome,
+    StatusCounts,
+)
 from service.config import Settings
 from service.db import SessionDep
 from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, render_problem
@@ -100,6 +109,41 @@ async def check_in(
     return JSONResponse(answer.model_dump(mode="json"), status_code=201 if first else 200)
 
 
+@router.post(
+    "/checkins:undo",
+    operation_id="undoCheckIn",
+    summary="Reverse a check-in with a reason (admins; kiosk keys given `undo_checkin`)",
+    responses=problem_responses(
+        NotFound,
+        events.EventNotAllowed,
+        service.PermissionRequired,
+        service.UnknownBadge,
+        service.NotCheckedIn,
+    ),
+)
+async def undo_check_in(
+    event_id: uuid.UUID, body: CheckInUndo, principal: KioskKey, session: SessionDep
+) -> CheckInUndone:
+    undone = await service.undo_check_in(
+        session,
+        event_id=event_id,
+        badge_code=body.badge_code,
+        reason=body.reason,
+        principal=principal,
+    )
+    arrived = await service.checked_in_times(session, participant_ids=[undone.participant.id])
+    return CheckInUndone(
+        badge_code=undone.scan.badge_code,
+        undone_checked_in_at=undone.checked_in_at,
+        undone_at=undone.scan.scanned_at,
+        reason=body.reason,
+        by=undone.scan.kiosk_name,
+        participant=participant_out(
+            undone.participant, principal, arrived.get(undone.participant.id)
+        ),
+    )
+
+
 @router.get(
     "/checkins/status",
     operation_id="getCheckInStatus",
@@ -123,7 +167,7 @@ async def check_in_status(
 @router.get(
     "/scans",
     operation_id="listScans",
-    summary="Every scan at the door, failed ones included, newest last",
+    summary="Every scan at the door, failed ones and undone check-ins included, newest last",
     responses=problem_responses(NotFound, InvalidCursor),
 )
 async def list_scans(
@@ -133,14 +177,18 @@ async def list_scans(
     failed: Annotated[
         bool | None, Query(description="Only failed scans (true) or only successful ones (false).")
     ] = None,
+    outcome: Annotated[
+        ScanOutcome | None, Query(description="Only scans with this outcome.")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[ScanOut]:
     await events.get_event(session, event_id=event_id)
     stmt = select(Scan).where(Scan.event_id == event_id)
     if failed is not None:
-        ok = Scan.outcome.in_(service.SUCCESSFUL)
-        stmt = stmt.where(~ok if failed else ok)
+        stmt = stmt.where(Scan.outcome.in_(service.FAILED if failed else service.SUCCESSFUL))
+    if outcome is not None:
+        stmt = stmt.where(Scan.outcome == outcome)
     items, next_cursor = await fetch_page(
         session, stmt, created_at=Scan.created_at, record_id=Scan.id, limit=limit, cursor=cursor
     )

@@ -87,14 +87,64 @@ class CheckInStatus(BaseModel):
     by_kind: dict[PartyKind, StatusCounts]
 
 
+ScanOutcome = Literal[
+    "checked_in",
+    "already_checked_in",
+    "unknown_badge",
+    "event_not_open",
+    "scan_time_refused",
+    "checkin_undone",
+]
+
+
 class ScanOut(BaseModel):
     id: uuid.UUID
-    scanned_at: datetime
+    scanned_at: datetime = Field(description="When scanned; for `checkin_undone`, when undone.")
     badge_code: str
-    outcome: Literal[
-        "checked_in", "already_checked_in", "unknown_badge", "event_not_open", "scan_time_refused"
-    ]
+    outcome: ScanOutcome
+    reason: str | None = Field(None, description="Why a check-in was undone (`checkin_undone`).")
     participant_id: uuid.UUID | None
     kiosk_key_id: uuid.UUID | None
     kiosk_name: str | None
     nonce: str | None
+
+
+class CheckInUndo(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"badge_code": "K7QHD-3MXTA", "reason": "扫错了人 scanned the wrong badge"}
+            ]
+        },
+    )
+
+    badge_code: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class CheckInUndone(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "badge_code": "K7QHD-3MXTA",
+                    "undone_checked_in_at": "2025-09-23T00:41:07Z",
+                    "undone_at": "2025-09-23T00:43:00Z",
+                    "reason": "扫错了人 scanned the wrong badge",
+                    "by": "Hall A kiosk 1",
+                    "participant": examples_of(ParticipantOut)[0],
+                }
+            ]
+        }
+    )
+
+    badge_code: str
+    undone_checked_in_at: datetime = Field(description="The check-in time that was reversed.")
+    undone_at: datetime
+    reason: str
+    by: str | None = Field(description="The name of the key that undid it.")
+    participant: ParticipantOut = Field(
+        description="The participant as it stands now (`checked_in_at` null unless another of "
+        "its people is still checked in)."
+    )

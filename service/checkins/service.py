@@ -18,7 +18,7 @@ from sqlalchemy.orm import joinedload
 
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
-from service.errors import Conflict, NotFound, Unprocessable
+from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.events.service import slot_times, visible_event
 from service.models import CheckIn, Event, Participant, Scan
 from service.models.columns import new_id, utcnow
@@ -31,6 +31,7 @@ Outcome = Literal[
 ]
 
 SUCCESSFUL = ("checked_in", "already_checked_in")
+FAILED = ("unknown_badge", "event_not_open", "scan_time_refused")
 
 
 class UnknownBadge(NotFound):
@@ -346,3 +347,68 @@ async def status(session: AsyncSession, *, event_id: uuid.UUID) -> tuple[Counts,
     checked = Counter(p.party_kind for p in participants if p.id in arrived)
     total = Counts(sum(registered.values()), sum(checked.values()))
     return total, {kind: Counts(registered[kind], checked[kind]) for kind in PARTY_KINDS}
+
+
+# --- undo ---------------------------------------------------------------------------------------
+
+
+class NotCheckedIn(Conflict):
+    code, title = "not_checked_in", "Not checked in"
+
+
+class PermissionRequired(Forbidden):
+    code, title = "permission_required", "Key lacks the permission"
+
+
+@dataclass(frozen=True, slots=True)
+class Undone:
+    """A reversed check-in: who, when it had been, and the reversal kept in the scans."""
+
+    event: Event
+    participant: Participant
+    checked_in_at: datetime
+    scan: Scan
+
+
+async def undo_check_in(
+    session: AsyncSession,
+    *,
+    event_id: uuid.UUID,
+    badge_code: str,
+    reason: str,
+    principal: Principal,
+) -> Undone:
+    """Reverse a check-in; the reversal is kept among the scans, and a later scan checks the
+    badge in again. Admins, and kiosk keys given `undo_checkin`."""
+    if not principal.may("undo_checkin"):
+        raise PermissionRequired(
+            "Undoing a check-in needs an admin key or a kiosk key created with undo_checkin.",
+            permission="undo_checkin",
+        )
+    code = normalize_badge_code(badge_code)
+    event, participant = await event_at_door(
+        session, event_id=event_id, badge_code=code, principal=principal
+    )
+    if participant is None:
+        raise UnknownBadge(f"No participant of this event has badge {code}.")
+    # Locked: a scan racing the reversal either sees the check-in or inserts a fresh one.
+    existing = await session.scalar(_EARLIER_CHECKIN, {"participant_id": participant.id})
+    if existing is None:
+        raise NotCheckedIn(f"Badge {code} is not checked in; there is nothing to undo.")
+    checked_in_at = existing.checked_in_at
+    await session.delete(existing)
+    now = utcnow()
+    scan = Scan(
+        event_id=event.id,
+        badge_code=code,
+        participant_id=participant.id,
+        kiosk_key_id=principal.key_id,
+        kiosk_name=principal.name,
+        scanned_at=now,
+        outcome="checkin_undone",
+        reason=reason,
+        created_at=now,
+    )
+    session.add(scan)
+    await session.flush()
+    return Undone(event, participant, checked_in_at, scan)

@@ -21,6 +21,8 @@ SCAN_OUTCOMES = (
     "unknown_badge",
     "event_not_open",
     "scan_time_refused",
+    # Not a scan but a reversal of a check-in, kept in the same history with its reason.
+    "checkin_undone",
 )
 
 
@@ -64,4 +66,6 @@ class Scan(Base):
     kiosk_name: Mapped[str | None] = mapped_column(String(200))
     scanned_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[str] = mapped_column(String(20))
+    # Why a check-in was undone (outcome checkin_undone only).
+    reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
