@@ -91,7 +91,7 @@ async def check_in(
                 errors=[{"field": "scanned_at", "message": "in the future or outside the event"}],
             ),
         )
-    if scan.participant is None or scan.checked_in_at is None:
+    if scan.participant is None or scan.person is None or scan.checked_in_at is None:
         return render_problem(
             request,
             service.UnknownBadge(
@@ -100,11 +100,16 @@ async def check_in(
             ),
         )
     first = scan.outcome == "checked_in"
+    arrived, present = await service.arrivals(session, participant_ids=[scan.participant.id])
+    participant = participant_out(
+        scan.participant, principal, arrived.get(scan.participant.id), present
+    )
     answer = CheckInOut(
         reason=None if first else "already_checked_in",
         checked_in_at=scan.checked_in_at,
-        participant=participant_out(scan.participant, principal, scan.checked_in_at),
+        participant=participant,
         agenda=await meetings.agenda(session, event=scan.event, participant=scan.participant),
+        person=next(p for p in participant.people if p.id == scan.person.id),
     )
     return JSONResponse(answer.model_dump(mode="json"), status_code=201 if first else 200)
 
@@ -131,37 +136,44 @@ async def undo_check_in(
         reason=body.reason,
         principal=principal,
     )
-    arrived = await service.checked_in_times(session, participant_ids=[undone.participant.id])
+    arrived, present = await service.arrivals(session, participant_ids=[undone.participant.id])
+    participant = participant_out(
+        undone.participant, principal, arrived.get(undone.participant.id), present
+    )
     return CheckInUndone(
         badge_code=undone.scan.badge_code,
         undone_checked_in_at=undone.checked_in_at,
         undone_at=undone.scan.scanned_at,
         reason=body.reason,
         by=undone.scan.kiosk_name,
-        participant=participant_out(
-            undone.participant, principal, arrived.get(undone.participant.id)
-        ),
+        participant=participant,
+        person=next(p for p in participant.people if p.id == undone.person.id),
     )
 
 
 @router.get(
     "/checkins/status",
     operation_id="getCheckInStatus",
-    summary="Registered, checked in and still expected, by kind of party",
+    summary="Parties and people registered, checked in and still expected, by kind of party",
     responses=problem_responses(NotFound, events.EventNotAllowed),
 )
 async def check_in_status(
     event_id: uuid.UUID, principal: KioskKey, session: SessionDep
 ) -> CheckInStatus:
     await events.get_event(session, event_id=event_id, principal=principal)
-    total, by_kind = await service.status(session, event_id=event_id)
+    counts = await service.status(session, event_id=event_id)
 
     def out(counts: service.Counts) -> StatusCounts:
         return StatusCounts(
             registered=counts.registered, checked_in=counts.checked_in, expected=counts.expected
         )
 
-    return CheckInStatus(total=out(total), by_kind={k: out(c) for k, c in by_kind.items()})
+    return CheckInStatus(
+        total=out(counts.parties),
+        by_kind={k: out(c) for k, c in counts.parties_by_kind.items()},
+        people=out(counts.people),
+        people_by_kind={k: out(c) for k, c in counts.people_by_kind.items()},
+    )
 
 
 @router.get(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.meetings.schemas import Agenda, AgendaEntry
-from service.participants.schemas import ParticipantOut, PartyKind
+from service.participants.schemas import PERSON_OUT_EXAMPLE, ParticipantOut, PartyKind, PersonOut
 from service.schemas import StrictModel, examples_of
 
 
@@ -47,6 +47,12 @@ class CheckInOut(BaseModel):
                         "checked_in_at": "2025-09-23T00:41:07Z",
                     },
                     "agenda": examples_of(Agenda)[0]["meetings"],
+                    "person": {
+                        **PERSON_OUT_EXAMPLE,
+                        "phone": None,
+                        "email": None,
+                        "checked_in_at": "2025-09-23T00:41:07Z",
+                    },
                 }
             ]
         }
@@ -55,9 +61,14 @@ class CheckInOut(BaseModel):
     reason: Literal["already_checked_in"] | None = Field(
         description="Null the first time; `already_checked_in` on every repeat."
     )
-    checked_in_at: datetime = Field(description="The (earliest) scan time of the check-in.")
-    participant: ParticipantOut
+    checked_in_at: datetime = Field(
+        description="The (earliest) scan time of this person's check-in."
+    )
+    participant: ParticipantOut = Field(
+        description="The person's party; its `checked_in_at` is its first person's."
+    )
     agenda: list[AgendaEntry] = Field(description="The participant's published meetings.")
+    person: PersonOut = Field(description="Who checked in: the holder of the badge scanned.")
 
 
 class StatusCounts(BaseModel):
@@ -67,6 +78,8 @@ class StatusCounts(BaseModel):
 
 
 class CheckInStatus(BaseModel):
+    """Parties (`total`, `by_kind`: a party counts once its first person is in) and people."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -78,6 +91,13 @@ class CheckInStatus(BaseModel):
                         "association": {"registered": 7, "checked_in": 5, "expected": 2},
                         "institute": {"registered": 6, "checked_in": 3, "expected": 3},
                     },
+                    "people": {"registered": 80, "checked_in": 52, "expected": 28},
+                    "people_by_kind": {
+                        "committee": {"registered": 30, "checked_in": 25, "expected": 5},
+                        "enterprise": {"registered": 32, "checked_in": 17, "expected": 15},
+                        "association": {"registered": 10, "checked_in": 6, "expected": 4},
+                        "institute": {"registered": 8, "checked_in": 4, "expected": 4},
+                    },
                 }
             ]
         }
@@ -85,6 +105,8 @@ class CheckInStatus(BaseModel):
 
     total: StatusCounts
     by_kind: dict[PartyKind, StatusCounts]
+    people: StatusCounts
+    people_by_kind: dict[PartyKind, StatusCounts]
 
 
 ScanOutcome = Literal[
@@ -104,6 +126,7 @@ class ScanOut(BaseModel):
     outcome: ScanOutcome
     reason: str | None = Field(None, description="Why a check-in was undone (`checkin_undone`).")
     participant_id: uuid.UUID | None
+    person_id: uuid.UUID | None
     kiosk_key_id: uuid.UUID | None
     kiosk_name: str | None
     nonce: str | None
@@ -134,6 +157,7 @@ class CheckInUndone(BaseModel):
                     "reason": "扫错了人 scanned the wrong badge",
                     "by": "Hall A kiosk 1",
                     "participant": examples_of(ParticipantOut)[0],
+                    "person": {**PERSON_OUT_EXAMPLE, "phone": None, "email": None},
                 }
             ]
         }
@@ -148,3 +172,4 @@ class CheckInUndone(BaseModel):
         description="The participant as it stands now (`checked_in_at` null unless another of "
         "its people is still checked in)."
     )
+    person: PersonOut = Field(description="Whose check-in was undone.")

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 
 from service.auth.dependencies import AdminKey, AnyKey, PartnerKey
 from service.auth.service import Principal
+from service.checkins import service as checkins
 from service.db import SessionDep
 from service.errors import (
     Forbidden,
@@ -24,6 +25,7 @@ from service.events import service as events
 from service.meetings import service
 from service.meetings.schemas import (
     Agenda,
+    AgendaPerson,
     MeetingChangeOut,
     MeetingIn,
     MeetingOut,
@@ -487,6 +489,7 @@ async def get_agenda(
     if principal.role == "partner" and not principal.speaks_for(participant):
         raise NotFound(f"No participant {participant_id} in event {event_id}.")
     published = await service.current_schedule(session, event_id=event_id, state="published")
+    _, present = await checkins.arrivals(session, participant_ids=[participant.id])
     agenda = Agenda(
         participant=service.party_name(participant),
         event_name_zh=event.name_zh,
@@ -494,6 +497,10 @@ async def get_agenda(
         venue=event.venue,
         published=published is not None,
         meetings=await service.agenda(session, event=event, participant=participant),
+        people=[
+            AgendaPerson(name=p.name, title=p.title, checked_in_at=present.get(p.id))
+            for p in participant.people
+        ],
     )
     if "text/html" in request.headers.get("accept", ""):
         zone = ZoneInfo(event.timezone)

@@ -228,6 +228,12 @@ class AgendaEntry(BaseModel):
     shared_domains: list[SharedDomain]
 
 
+class AgendaPerson(BaseModel):
+    name: str
+    title: str | None
+    checked_in_at: datetime | None = Field(description="Null while this person is not present.")
+
+
 class Agenda(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -242,6 +248,14 @@ class Agenda(BaseModel):
                     "event_name_en": "Zhejiang standards chain-stabilization meeting",
                     "venue": "温州国际会展中心",
                     "published": True,
+                    "people": [
+                        {
+                            "name": "刘宇宁",
+                            "title": "秘书长",
+                            "checked_in_at": "2025-09-23T00:41:07Z",
+                        },
+                        {"name": "陈静", "title": "副秘书长", "checked_in_at": None},
+                    ],
                     "meetings": [
                         {
                             "slot": 1,
@@ -274,3 +288,6 @@ class Agenda(BaseModel):
     venue: str
     published: bool = Field(description="False until a schedule is published: then no meetings.")
     meetings: list[AgendaEntry]
+    people: list[AgendaPerson] = Field(
+        description="The party's people and who of them is present (checked in)."
+    )
