@@ -275,14 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.set_defaults(run=export_file)
 
     key_cmd = commands.add_parser("create-api-key", help=create_api_key.__doc__)
-    key_cmd.add_argument("--role", choices=["admin", "partner", "kiosk"], required=True)
+    key_cmd.add_argument(
+        "--role", choices=["admin", "partner", "kiosk", "table_host"], required=True
+    )
     key_cmd.add_argument("--name", required=True)
     party = key_cmd.add_mutually_exclusive_group()
     party.add_argument("--committee", type=_uuid, help="the committee a partner key speaks for")
     party.add_argument(
         "--organization", type=_uuid, help="the organization a partner key speaks for"
     )
-    key_cmd.add_argument("--event", type=_uuid, help="limit a kiosk key to one event")
+    key_cmd.add_argument(
+        "--event", type=_uuid, help="limit a kiosk key to one event; a table host's event"
+    )
     key_cmd.add_argument(
         "--allow",
         type=_permissions,

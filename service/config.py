@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     rate_limit_admin: int = 0
     rate_limit_partner: int = 600
     rate_limit_kiosk: int = 6_000
+    rate_limit_table_host: int = 600
 
     idempotency_ttl_hours: int = 24
     # A request still marked in progress after this long is taken to have died with its worker.

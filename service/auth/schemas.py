@@ -29,7 +29,7 @@ class ApiKeyCreate(StrictModel):
     )
 
     name: Name
-    role: Literal["admin", "partner", "kiosk"]
+    role: Literal["admin", "partner", "kiosk", "table_host"]
     committee_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None

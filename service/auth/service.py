@@ -16,7 +16,7 @@ from service.models import ApiKey, Committee, Organization, RateLimitWindow
 from service.models.columns import utcnow
 from service.statements import table_of
 
-Role = Literal["admin", "partner", "kiosk"]
+Role = Literal["admin", "partner", "kiosk", "table_host"]
 Permission = Literal["undo_checkin", "walk_in"]
 KEY_PREFIX = "smk_"
 
@@ -73,6 +73,10 @@ class PartyRequired(Unprocessable):
     code, title = "party_required", "A partner key needs exactly one party"
 
 
+class EventRequired(Unprocessable):
+    code, title = "event_required", "A table host key needs its event"
+
+
 class PermissionsForKiosksOnly(Unprocessable):
     code, title = "permissions_for_kiosks_only", "Only kiosk keys take permissions"
 
@@ -93,6 +97,8 @@ async def create_api_key(
             "Permissions (undo_checkin, walk_in) are given to kiosk keys; an admin key may do "
             "everything, and partner keys none of it."
         )
+    if role == "table_host" and event_id is None:
+        raise EventRequired("A table host key marks the meetings of one event: give its event.")
     if (role == "partner") != ((committee_id is None) != (organization_id is None)):
         raise PartyRequired(
             "A partner key is bound to exactly one committee or organization; "

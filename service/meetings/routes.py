@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import or_, select
 
-from service.auth.dependencies import AdminKey, AnyKey, PartnerKey
+from service.auth.dependencies import AdminKey, AnyKey, PartnerKey, TableHostKey
 from service.auth.service import Principal
 from service.checkins import service as checkins
 from service.db import SessionDep
@@ -407,9 +407,12 @@ async def get_meeting(
 @router.patch(
     "/meetings/{meeting_id}",
     operation_id="updateMeeting",
-    summary="Move a meeting or record it held, no-show or cancelled, with notes; If-Match required",
+    summary="Move a meeting or record it held, no-show or cancelled, with notes; If-Match required "
+    "(table hosts: only `status` held or no_show, at their event)",
     responses=problem_responses(
         NotFound,
+        events.EventNotAllowed,
+        service.TableHostMarksOnly,
         service.DoubleBooked,
         SlotOutOfRange,
         PreconditionFailed,
@@ -420,12 +423,24 @@ async def update_meeting(
     event_id: uuid.UUID,
     meeting_id: uuid.UUID,
     body: MeetingPatch,
-    principal: AdminKey,
+    principal: TableHostKey,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> MeetingOut:
-    event = await events.get_event(session, event_id=event_id)
+    event = await events.get_event(session, event_id=event_id, principal=principal)
+    if principal.role == "table_host" and (
+        body.model_fields_set != {"status"} or body.status not in ("held", "no_show")
+    ):
+        raise service.TableHostMarksOnly(
+            "A table host key marks a meeting held or no-show (`status` alone) and changes "
+            "nothing else.",
+            errors=[
+                {"field": f, "message": "not for table hosts"}
+                for f in sorted(body.model_fields_set - {"status"})
+            ]
+            or [{"field": "status", "message": "must be held or no_show"}],
+        )
     meeting = await service.update_meeting(
         session,
         event=event,
