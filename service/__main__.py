@@ -107,6 +107,9 @@ def serve(args: argparse.Namespace) -> None:
     if args.ephemeral:
         directory = tempfile.mkdtemp(prefix="smk-")
         os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{directory}/ephemeral.db"
+        # The demo event is a day of 2025: integration suites check in to it live, so the
+        # door's grace reaches it unless the environment says otherwise.
+        os.environ.setdefault("CHECKIN_GRACE_HOURS", "1000000")
         get_settings.cache_clear()
         migrate(args)
         load_demo(args)
