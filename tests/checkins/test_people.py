@@ -156,3 +156,33 @@ async def test_people_listed_again_keep_their_badges(
     assert now[2]["badge_code"] not in (first["badge_code"], second["badge_code"])
     # The party's badge follows its first person.
     assert changed.json()["badge_code"] == second["badge_code"]
+
+
+async def test_a_checked_in_person_taken_off_the_list_leaves_the_party_arrived(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+) -> None:
+    kiosk = await make_key("kiosk")
+    event_id, party = await _party_of_two(client, admin, 4)
+    url = f"/v1/events/{event_id}"
+    first, second = party["people"][0], party["people"][1]
+    scan = await client.post(
+        f"{url}/checkins", json={"badge_code": second["badge_code"]}, headers=kiosk
+    )
+    assert scan.status_code == 201
+    before = (await client.get(f"{url}/checkins/status", headers=admin)).json()
+    changed = await client.patch(
+        f"{url}/participants/{party['id']}",
+        json={"people": [{"name": first["name"]}]},
+        headers={**admin, "If-Match": f'"{party["version"]}"'},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["checked_in_at"] == scan.json()["checked_in_at"]
+    assert [p["name"] for p in changed.json()["people"]] == [first["name"]]
+    after = (await client.get(f"{url}/checkins/status", headers=admin)).json()
+    assert after["total"] == before["total"]
+    assert after["people"]["registered"] == before["people"]["registered"] - 1
+    assert after["people"]["checked_in"] == before["people"]["checked_in"] - 1
+    gone = await client.post(
+        f"{url}/checkins", json={"badge_code": second["badge_code"]}, headers=kiosk
+    )
+    assert gone.status_code == 404 and gone.json()["code"] == "unknown_badge"
