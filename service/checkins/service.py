@@ -261,6 +261,9 @@ async def _replay(
     checked_in_at = None
     if person is not None:
         checked_in_at = await session.scalar(_CHECKED_IN_AT, {"person_id": person.id})
+        if checked_in_at is None and earlier.outcome in SUCCESSFUL:
+            # Undone since: the scan is answered as it was, at its own time.
+            checked_in_at = earlier.scanned_at
     detail = ""
     if earlier.outcome == "scan_time_refused":
         detail = f"The scan time {earlier.scanned_at.isoformat()} was refused when first sent."
