@@ -114,6 +114,7 @@ async def register_participant(
     "/{event_id}/walk-ins",
     status_code=status.HTTP_201_CREATED,
     operation_id="registerWalkIn",
+    response_model=WalkInOut,
     summary="Register people at the door: find or create their organization, register it, "
     "badge them (admins; kiosk keys of the event given `walk_in`)",
     responses={
