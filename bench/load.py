@@ -166,7 +166,8 @@ def serving(command: list[str], *, env: dict[str, str], port: int, log: Path) ->
 
 def serve_service(database_url: str, *, workers: int, port: int, log: Path, **settings: str) -> Any:
     command = [sys.executable, "-m", "service", "serve", "--workers", str(workers)]
-    env = {"DATABASE_URL": database_url, **settings}
+    # The demo event is a day of 2025, scanned live here: the door's grace is widened past it.
+    env = {"DATABASE_URL": database_url, "CHECKIN_GRACE_HOURS": "1000000", **settings}
     return serving([*command, "--port", str(port)], env=env, port=port, log=log)
 
 

@@ -113,11 +113,19 @@ def serve(args: argparse.Namespace) -> None:
     if args.ephemeral:
         directory = tempfile.mkdtemp(prefix="smk-")
         os.environ["DATABASE_URL"] = f"sqlite+aiosqlite:///{directory}/ephemeral.db"
+        # The demo event is a day of 2025: integration suites check in to it live, so the
+        # door's grace reaches it unless the environment says otherwise.
+        os.environ.setdefault("CHECKIN_GRACE_HOURS", "1000000")
         get_settings.cache_clear()
         migrate(args)
         load_demo(args)
         key = argparse.Namespace(
-            role="admin", name="ephemeral", committee=None, organization=None, event=None
+            role="admin",
+            name="ephemeral",
+            committee=None,
+            organization=None,
+            event=None,
+            allow=[],
         )
         create_api_key(key)
         print(f"ephemeral database in {directory}, deleted when the server stops", file=sys.stderr)
@@ -212,6 +220,7 @@ def create_api_key(args: argparse.Namespace) -> None:
             committee_id=args.committee,
             organization_id=args.organization,
             event_id=args.event,
+            permissions=args.allow,
         )
 
     key, secret = asyncio.run(_in_transaction(run))
@@ -220,6 +229,18 @@ def create_api_key(args: argparse.Namespace) -> None:
         "keep the secret below, it is not shown again"
     )
     print(secret, flush=True)
+
+
+def _permissions(value: str) -> list[str]:
+    from service.models import API_KEY_PERMISSIONS
+
+    given = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in given if p not in API_KEY_PERMISSIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown permission {', '.join(unknown)} (known: {', '.join(API_KEY_PERMISSIONS)})"
+        )
+    return given
 
 
 def _uuid(value: str) -> Any:
@@ -270,14 +291,24 @@ def build_parser() -> argparse.ArgumentParser:
     export_cmd.set_defaults(run=export_file)
 
     key_cmd = commands.add_parser("create-api-key", help=create_api_key.__doc__)
-    key_cmd.add_argument("--role", choices=["admin", "partner", "kiosk"], required=True)
+    key_cmd.add_argument(
+        "--role", choices=["admin", "partner", "kiosk", "table_host"], required=True
+    )
     key_cmd.add_argument("--name", required=True)
     party = key_cmd.add_mutually_exclusive_group()
     party.add_argument("--committee", type=_uuid, help="the committee a partner key speaks for")
     party.add_argument(
         "--organization", type=_uuid, help="the organization a partner key speaks for"
     )
-    key_cmd.add_argument("--event", type=_uuid, help="limit a kiosk key to one event")
+    key_cmd.add_argument(
+        "--event", type=_uuid, help="limit a kiosk key to one event; a table host's event"
+    )
+    key_cmd.add_argument(
+        "--allow",
+        type=_permissions,
+        default=[],
+        help="what a kiosk key may do beyond scans, comma-separated: undo_checkin, walk_in",
+    )
     key_cmd.set_defaults(run=create_api_key)
     return parser
 

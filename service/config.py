@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     rate_limit_admin: int = 0
     rate_limit_partner: int = 600
     rate_limit_kiosk: int = 6_000
+    rate_limit_table_host: int = 600
 
     idempotency_ttl_hours: int = 24
     # A request still marked in progress after this long is taken to have died with its worker.
@@ -39,6 +40,12 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
 
     log_level: str = "INFO"
+
+    # The door refuses a scan time later than now by more than this (kiosk clocks drift) ...
+    checkin_clock_skew_seconds: int = Field(120, ge=0)
+    # ... and one outside the event's day (its date in its timezone, widened to its slots) by
+    # more than this: offline uploads arrive late, but their scans happened at the event.
+    checkin_grace_hours: float = Field(2.0, ge=0)
 
     # The coefficients of the match score (docs/matching.md): how much a domain pair counts by
     # relation, and how much the text signal may add. Each in [0, 1]; none above exact.

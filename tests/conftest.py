@@ -25,7 +25,14 @@ from service.db import Base, create_engine, create_sessionmaker
 from service.demo.load import load_demo
 from service.directory.service import sync_taxonomy
 from service.models.columns import utcnow
-from tests.support import Headers, KeyFactory, Workers, key_in, new_postgres_database
+from tests.support import (
+    SUITE_CHECKIN_GRACE_HOURS,
+    Headers,
+    KeyFactory,
+    Workers,
+    key_in,
+    new_postgres_database,
+)
 
 # CI must give the same verdict on the same commit: there, property tests draw a fixed sequence
 # of examples; on a developer's machine they explore new ones every run.
@@ -48,7 +55,7 @@ async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(database_url=database_url, checkin_grace_hours=SUITE_CHECKIN_GRACE_HOURS)
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,11 @@ Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
 Workers = tuple[httpx.AsyncClient, httpx.AsyncClient]
 
+# The suite's events (the demo's included) are days of 2025 that tests check in to live: the
+# door's grace is widened past them, and the rule is tested with the default grace in
+# tests/checkins/test_scan_times.py.
+SUITE_CHECKIN_GRACE_HOURS = 1_000_000
+
 WENZHOU = "浙江省标准稳链提升暨标技委建设工作推进会 · 技术委员会对接活动"
 
 
@@ -82,17 +87,43 @@ async def parties(
     return event["id"], committees, organizations
 
 
+async def build_and_publish(
+    client: httpx.AsyncClient, admin: Headers, event_id: str
+) -> dict[str, Any]:
+    """Build the event's schedule and publish it; the published schedule."""
+    built = await client.post(
+        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+    )
+    assert built.status_code == 201, built.text
+    published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    assert published.status_code == 200, published.text
+    return dict(published.json())
+
+
 def key_for(participant: dict[str, Any]) -> dict[str, str]:
     """The binding of a partner key that speaks for this participant's party."""
     kind = "committee_id" if participant["party"]["kind"] == "committee" else "organization_id"
     return {kind: participant["party"]["id"]}
 
 
-async def key_in(maker: Any, role: str = "admin", **binding: Any) -> Headers:
+async def key_in(
+    maker: Any,
+    role: str = "admin",
+    *,
+    name: str | None = None,
+    permissions: tuple[str, ...] | list[str] = (),
+    **binding: Any,
+) -> Headers:
     """Create an API key through a sessionmaker and return its Authorization header."""
     binding = {k: uuid.UUID(str(v)) for k, v in binding.items()}
     async with maker.begin() as session:
-        _, secret = await create_api_key(session, name=f"test {role}", role=role, **binding)
+        _, secret = await create_api_key(
+            session,
+            name=name or f"test {role}",
+            role=role,
+            permissions=list(permissions),
+            **binding,
+        )
     return {"Authorization": f"Bearer {secret}"}
 
 
@@ -176,7 +207,14 @@ def free_port() -> int:
 
 def service_env(database_url: str, **settings: str) -> dict[str, str]:
     """The environment of a service process: this one's, the database, and the settings given."""
-    return {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **settings}
+    # The demo event is a day of 2025 that these tests check in to live.
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        "CHECKIN_GRACE_HOURS": str(SUITE_CHECKIN_GRACE_HOURS),
+        **settings,
+    }
 
 
 def _children(pid: int) -> list[int]:

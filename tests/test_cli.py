@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 
 from service.config import Settings
 from service.db import Base, create_engine
-from service.models import IdempotencyRecord, OutboxEvent
+from service.models import ApiKey, IdempotencyRecord, OutboxEvent
 from tests.support import CliRun, run_cli
 
 
@@ -98,6 +98,35 @@ def test_create_api_key_prints_the_secret_last(migrated: str) -> None:
     assert last.startswith("smk_") and len(last) > 40
     refused = run(migrated, "create-api-key", "--role", "partner", "--name", "x", check=False)
     assert refused.returncode == 2 and "exactly one committee or organization" in refused.stderr
+
+
+def test_create_api_key_gives_a_kiosk_its_permissions(migrated: str) -> None:
+    allowed = run(
+        migrated,
+        "create-api-key",
+        "--role",
+        "kiosk",
+        "--name",
+        "Desk",
+        "--allow",
+        "walk_in,undo_checkin",
+    )
+    key_id = allowed.stdout.split("created kiosk key ")[1].split()[0]
+    engine = create_engine(Settings(database_url=migrated))
+
+    async def permissions() -> list[str]:
+        async with engine.connect() as connection:
+            stored = await connection.scalar(
+                select(ApiKey.permissions).where(ApiKey.id == uuid.UUID(key_id))
+            )
+        await engine.dispose()
+        return list(stored)
+
+    assert asyncio.run(permissions()) == ["undo_checkin", "walk_in"]
+    unknown = run(
+        migrated, "create-api-key", "--role", "kiosk", "--name", "x", "--allow", "all", check=False
+    )
+    assert unknown.returncode == 2 and "unknown permission all" in unknown.stderr
 
 
 def test_openapi_command_writes_the_contract(tmp_path: Path) -> None:

@@ -55,6 +55,15 @@ def test_ephemeral_server_serves_the_demo_with_a_printed_admin_key(tmp_path: Pat
             committees = client.get(
                 "/v1/committees", params={"limit": 500}, headers={"Authorization": f"Bearer {key}"}
             )
+            # The demo event is of 2025; an integration suite still checks in to it live.
+            admin = {"Authorization": f"Bearer {key}"}
+            event = client.get("/v1/events", headers=admin).json()["items"][0]
+            url = f"/v1/events/{event['id']}"
+            badge = client.get(f"{url}/participants", headers=admin).json()["items"][0]
+            scan = client.post(
+                f"{url}/checkins", json={"badge_code": badge["badge_code"]}, headers=admin
+            )
+            assert scan.status_code == 201, scan.text
         assert len(committees.json()["items"]) == 22
         assert any("57 participants" in line for line in lines)
         assert ready_after < 60

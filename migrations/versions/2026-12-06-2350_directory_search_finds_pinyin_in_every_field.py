@@ -1,8 +1,8 @@
 """directory search finds pinyin and initials in every field: the search text of committees and
 organizations is built again (wenzhou and wz find the region 浙江省温州市)
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06 23:50:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from service.chinese import fold, search_key
 
-revision: str = "0015"
-down_revision: str | None = "0014"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -42,6 +42,7 @@ async def authenticate(request: Request, *, secret: str) -> Principal:
         "admin": settings.rate_limit_admin,
         "partner": settings.rate_limit_partner,
         "kiosk": settings.rate_limit_kiosk,
+        "table_host": settings.rate_limit_table_host,
     }
     async with request.app.state.statement_connections() as connection:
         admitted = await admit(connection, secret=secret, per_minute=limits)
@@ -61,3 +62,5 @@ AdminKey = Annotated[Principal, Depends(RoleGate("admin"))]
 PartnerKey = Annotated[Principal, Depends(RoleGate("admin", "partner"))]
 KioskKey = Annotated[Principal, Depends(RoleGate("admin", "kiosk"))]
 AnyKey = Annotated[Principal, Depends(RoleGate("admin", "partner", "kiosk"))]
+# Marking meetings held or no-show: admins, and the table hosts of the meeting's event.
+TableHostKey = Annotated[Principal, Depends(RoleGate("admin", "table_host"))]

@@ -45,7 +45,9 @@ async def list_api_keys(
     status_code=status.HTTP_201_CREATED,
     operation_id="createApiKey",
     summary="Create an API key; the secret is shown only in this answer",
-    responses=problem_responses(service.PartyRequired),
+    responses=problem_responses(
+        service.PartyRequired, service.PermissionsForKiosksOnly, service.EventRequired
+    ),
 )
 async def create_api_key(
     body: ApiKeyCreate, _: AdminKey, session: SessionDep, response: Response

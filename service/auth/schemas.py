@@ -30,10 +30,15 @@ class ApiKeyCreate(StrictModel):
     )
 
     name: Name
-    role: Literal["admin", "partner", "kiosk"]
+    role: Literal["admin", "partner", "kiosk", "table_host"]
     committee_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
+    permissions: list[Literal["undo_checkin", "walk_in"]] = Field(
+        [],
+        description="Kiosk keys only: `undo_checkin` reverses check-ins, `walk_in` registers "
+        "walk-ins (with the key limited to that event).",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -46,6 +51,7 @@ class ApiKeyOut(BaseModel):
             "committee_id": None,
             "organization_id": None,
             "event_id": "1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10",
+            "permissions": ["undo_checkin"],
             "created_at": "2025-09-22T08:00:00Z",
             "revoked_at": None,
         }
@@ -58,6 +64,7 @@ class ApiKeyOut(BaseModel):
     committee_id: uuid.UUID | None
     organization_id: uuid.UUID | None
     event_id: uuid.UUID | None
+    permissions: list[str]
     created_at: datetime
     revoked_at: datetime | None
 

@@ -4,7 +4,7 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, cast
 
@@ -16,7 +16,8 @@ from service.models import ApiKey, Committee, Organization, RateLimitWindow
 from service.models.columns import utcnow
 from service.statements import table_of
 
-Role = Literal["admin", "partner", "kiosk"]
+Role = Literal["admin", "partner", "kiosk", "table_host"]
+Permission = Literal["undo_checkin", "walk_in"]
 KEY_PREFIX = "smk_"
 
 
@@ -30,10 +31,15 @@ class Principal:
     committee_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
+    permissions: frozenset[str] = frozenset()
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def may(self, permission: Permission) -> bool:
+        """Whether the key may do this beyond its role: admins may, others if given it."""
+        return self.is_admin or permission in self.permissions
 
     def is_party(
         self, *, committee_id: uuid.UUID | None = None, organization_id: uuid.UUID | None = None
@@ -67,6 +73,14 @@ class PartyRequired(Unprocessable):
     code, title = "party_required", "A partner key needs exactly one party"
 
 
+class EventRequired(Unprocessable):
+    code, title = "event_required", "A table host key needs its event"
+
+
+class PermissionsForKiosksOnly(Unprocessable):
+    code, title = "permissions_for_kiosks_only", "Only kiosk keys take permissions"
+
+
 async def create_api_key(
     session: AsyncSession,
     *,
@@ -75,8 +89,16 @@ async def create_api_key(
     committee_id: uuid.UUID | None = None,
     organization_id: uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
+    permissions: Sequence[Permission] = (),
 ) -> tuple[ApiKey, str]:
     """A new key and its secret, which is shown this once and never stored."""
+    if permissions and role != "kiosk":
+        raise PermissionsForKiosksOnly(
+            "Permissions (undo_checkin, walk_in) are given to kiosk keys; an admin key may do "
+            "everything, and partner keys none of it."
+        )
+    if role == "table_host" and event_id is None:
+        raise EventRequired("A table host key marks the meetings of one event: give its event.")
     if (role == "partner") != ((committee_id is None) != (organization_id is None)):
         raise PartyRequired(
             "A partner key is bound to exactly one committee or organization; "
@@ -95,6 +117,7 @@ async def create_api_key(
         committee_id=committee_id,
         organization_id=organization_id,
         event_id=event_id,
+        permissions=sorted(set(permissions)),
     )
     session.add(key)
     await session.flush()
@@ -156,6 +179,7 @@ async def admit(
             committee_id=key.committee_id,
             organization_id=key.organization_id,
             event_id=key.event_id,
+            permissions=frozenset(key.permissions or ()),
         )
         if len(_principals) >= _MAX_KNOWN:
             _principals.clear()

@@ -1,6 +1,7 @@
 """The kiosk over HTTP: check-in, scans, and who is still expected."""
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -9,7 +10,17 @@ from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey, KioskKey
 from service.checkins import service
-from service.checkins.schemas import CheckInIn, CheckInOut, CheckInStatus, ScanOut, StatusCounts
+from service.checkins.schemas import (
+    CheckInIn,
+    CheckInOut,
+    CheckInStatus,
+    CheckInUndo,
+    CheckInUndone,
+    ScanOut,
+    ScanOutcome,
+    StatusCounts,
+)
+from service.config import Settings
 from service.db import SessionDep
 from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, render_problem
 from service.events import service as events
@@ -32,7 +43,9 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
     response_model=CheckInOut,
     responses={
         200: {"model": CheckInOut, "description": "Already checked in: the original time is kept."},
-        **problem_responses(NotFound, events.EventNotAllowed, service.NonceReused),
+        **problem_responses(
+            NotFound, events.EventNotAllowed, service.NonceReused, service.ScanTimeRefused
+        ),
         404: {
             "description": "Unknown event, or unknown badge (`reason: unknown_badge`).",
             "content": PROBLEM_CONTENT,
@@ -46,6 +59,7 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
 async def check_in(
     event_id: uuid.UUID, body: CheckInIn, principal: KioskKey, session: SessionDep, request: Request
 ) -> JSONResponse:
+    settings: Settings = request.app.state.settings
     scan = await service.check_in(
         session,
         event_id=event_id,
@@ -53,6 +67,10 @@ async def check_in(
         nonce=body.nonce,
         scanned_at=body.scanned_at,
         principal=principal,
+        clock=service.DoorClock(
+            skew=timedelta(seconds=settings.checkin_clock_skew_seconds),
+            grace=timedelta(hours=settings.checkin_grace_hours),
+        ),
     )
     # Refusals are answered, not raised: the failed scan commits with the request.
     if scan.outcome == "event_not_open":
@@ -64,7 +82,16 @@ async def check_in(
                 reason="event_not_open",
             ),
         )
-    if scan.participant is None or scan.checked_in_at is None:
+    if scan.outcome == "scan_time_refused":
+        return render_problem(
+            request,
+            service.ScanTimeRefused(
+                scan.detail,
+                reason="scan_time_refused",
+                errors=[{"field": "scanned_at", "message": "in the future or outside the event"}],
+            ),
+        )
+    if scan.participant is None or scan.person is None or scan.checked_in_at is None:
         return render_problem(
             request,
             service.UnknownBadge(
@@ -73,39 +100,86 @@ async def check_in(
             ),
         )
     first = scan.outcome == "checked_in"
+    arrived, present = await service.arrivals(session, participant_ids=[scan.participant.id])
+    participant = participant_out(
+        scan.participant, principal, arrived.get(scan.participant.id), present
+    )
     answer = CheckInOut(
         reason=None if first else "already_checked_in",
         checked_in_at=scan.checked_in_at,
-        participant=participant_out(scan.participant, principal, scan.checked_in_at),
+        participant=participant,
         agenda=await meetings.agenda(session, event=scan.event, participant=scan.participant),
+        person=next(p for p in participant.people if p.id == scan.person.id),
     )
     return JSONResponse(answer.model_dump(mode="json"), status_code=201 if first else 200)
+
+
+@router.post(
+    "/checkins:undo",
+    operation_id="undoCheckIn",
+    summary="Reverse a check-in with a reason (admins; kiosk keys given `undo_checkin`)",
+    responses=problem_responses(
+        NotFound,
+        events.EventNotAllowed,
+        service.PermissionRequired,
+        service.UnknownBadge,
+        service.NotCheckedIn,
+    ),
+)
+async def undo_check_in(
+    event_id: uuid.UUID, body: CheckInUndo, principal: KioskKey, session: SessionDep
+) -> CheckInUndone:
+    undone = await service.undo_check_in(
+        session,
+        event_id=event_id,
+        badge_code=body.badge_code,
+        reason=body.reason,
+        principal=principal,
+    )
+    arrived, present = await service.arrivals(session, participant_ids=[undone.participant.id])
+    participant = participant_out(
+        undone.participant, principal, arrived.get(undone.participant.id), present
+    )
+    return CheckInUndone(
+        badge_code=undone.scan.badge_code,
+        undone_checked_in_at=undone.checked_in_at,
+        undone_at=undone.scan.scanned_at,
+        reason=body.reason,
+        by=undone.scan.kiosk_name,
+        participant=participant,
+        person=next(p for p in participant.people if p.id == undone.person.id),
+    )
 
 
 @router.get(
     "/checkins/status",
     operation_id="getCheckInStatus",
-    summary="Registered, checked in and still expected, by kind of party",
+    summary="Parties and people registered, checked in and still expected, by kind of party",
     responses=problem_responses(NotFound, events.EventNotAllowed),
 )
 async def check_in_status(
     event_id: uuid.UUID, principal: KioskKey, session: SessionDep
 ) -> CheckInStatus:
     await events.get_event(session, event_id=event_id, principal=principal)
-    total, by_kind = await service.status(session, event_id=event_id)
+    counts = await service.status(session, event_id=event_id)
 
     def out(counts: service.Counts) -> StatusCounts:
         return StatusCounts(
             registered=counts.registered, checked_in=counts.checked_in, expected=counts.expected
         )
 
-    return CheckInStatus(total=out(total), by_kind={k: out(c) for k, c in by_kind.items()})
+    return CheckInStatus(
+        total=out(counts.parties),
+        by_kind={k: out(c) for k, c in counts.parties_by_kind.items()},
+        people=out(counts.people),
+        people_by_kind={k: out(c) for k, c in counts.people_by_kind.items()},
+    )
 
 
 @router.get(
     "/scans",
     operation_id="listScans",
-    summary="Every scan at the door, failed ones included, newest last",
+    summary="Every scan at the door, failed ones and undone check-ins included, newest last",
     responses=problem_responses(NotFound, InvalidCursor),
 )
 async def list_scans(
@@ -115,14 +189,18 @@ async def list_scans(
     failed: Annotated[
         bool | None, Query(description="Only failed scans (true) or only successful ones (false).")
     ] = None,
+    outcome: Annotated[
+        ScanOutcome | None, Query(description="Only scans with this outcome.")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[ScanOut]:
     await events.get_event(session, event_id=event_id)
     stmt = select(Scan).where(Scan.event_id == event_id)
     if failed is not None:
-        ok = Scan.outcome.in_(("checked_in", "already_checked_in"))
-        stmt = stmt.where(~ok if failed else ok)
+        stmt = stmt.where(Scan.outcome.in_(service.FAILED if failed else service.SUCCESSFUL))
+    if outcome is not None:
+        stmt = stmt.where(Scan.outcome == outcome)
     items, next_cursor = await fetch_page(
         session, stmt, created_at=Scan.created_at, record_id=Scan.id, limit=limit, cursor=cursor
     )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.meetings.schemas import Agenda, AgendaEntry
-from service.participants.schemas import ParticipantOut, PartyKind
+from service.participants.schemas import PERSON_OUT_EXAMPLE, ParticipantOut, PartyKind, PersonOut
 from service.schemas import StrictModel, examples_of
 
 
@@ -47,6 +47,12 @@ class CheckInOut(BaseModel):
                         "checked_in_at": "2025-09-23T00:41:07Z",
                     },
                     "agenda": examples_of(Agenda)[0]["meetings"],
+                    "person": {
+                        **PERSON_OUT_EXAMPLE,
+                        "phone": None,
+                        "email": None,
+                        "checked_in_at": "2025-09-23T00:41:07Z",
+                    },
                 }
             ]
         }
@@ -55,9 +61,14 @@ class CheckInOut(BaseModel):
     reason: Literal["already_checked_in"] | None = Field(
         description="Null the first time; `already_checked_in` on every repeat."
     )
-    checked_in_at: datetime = Field(description="The (earliest) scan time of the check-in.")
-    participant: ParticipantOut
+    checked_in_at: datetime = Field(
+        description="The (earliest) scan time of this person's check-in."
+    )
+    participant: ParticipantOut = Field(
+        description="The person's party; its `checked_in_at` is its first person's."
+    )
     agenda: list[AgendaEntry] = Field(description="The participant's published meetings.")
+    person: PersonOut = Field(description="Who checked in: the holder of the badge scanned.")
 
 
 class StatusCounts(BaseModel):
@@ -67,6 +78,8 @@ class StatusCounts(BaseModel):
 
 
 class CheckInStatus(BaseModel):
+    """Parties (`total`, `by_kind`: a party counts once its first person is in) and people."""
+
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -78,6 +91,13 @@ class CheckInStatus(BaseModel):
                         "association": {"registered": 7, "checked_in": 5, "expected": 2},
                         "institute": {"registered": 6, "checked_in": 3, "expected": 3},
                     },
+                    "people": {"registered": 80, "checked_in": 52, "expected": 28},
+                    "people_by_kind": {
+                        "committee": {"registered": 30, "checked_in": 25, "expected": 5},
+                        "enterprise": {"registered": 32, "checked_in": 17, "expected": 15},
+                        "association": {"registered": 10, "checked_in": 6, "expected": 4},
+                        "institute": {"registered": 8, "checked_in": 4, "expected": 4},
+                    },
                 }
             ]
         }
@@ -85,14 +105,71 @@ class CheckInStatus(BaseModel):
 
     total: StatusCounts
     by_kind: dict[PartyKind, StatusCounts]
+    people: StatusCounts
+    people_by_kind: dict[PartyKind, StatusCounts]
+
+
+ScanOutcome = Literal[
+    "checked_in",
+    "already_checked_in",
+    "unknown_badge",
+    "event_not_open",
+    "scan_time_refused",
+    "checkin_undone",
+]
 
 
 class ScanOut(BaseModel):
     id: uuid.UUID
-    scanned_at: datetime
+    scanned_at: datetime = Field(description="When scanned; for `checkin_undone`, when undone.")
     badge_code: str
-    outcome: Literal["checked_in", "already_checked_in", "unknown_badge", "event_not_open"]
+    outcome: ScanOutcome
+    reason: str | None = Field(None, description="Why a check-in was undone (`checkin_undone`).")
     participant_id: uuid.UUID | None
+    person_id: uuid.UUID | None
     kiosk_key_id: uuid.UUID | None
     kiosk_name: str | None
     nonce: str | None
+
+
+class CheckInUndo(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"badge_code": "K7QHD-3MXTA", "reason": "扫错了人 scanned the wrong badge"}
+            ]
+        },
+    )
+
+    badge_code: Annotated[str, Field(min_length=1, max_length=100)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class CheckInUndone(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "badge_code": "K7QHD-3MXTA",
+                    "undone_checked_in_at": "2025-09-23T00:41:07Z",
+                    "undone_at": "2025-09-23T00:43:00Z",
+                    "reason": "扫错了人 scanned the wrong badge",
+                    "by": "Hall A kiosk 1",
+                    "participant": examples_of(ParticipantOut)[0],
+                    "person": {**PERSON_OUT_EXAMPLE, "phone": None, "email": None},
+                }
+            ]
+        }
+    )
+
+    badge_code: str
+    undone_checked_in_at: datetime = Field(description="The check-in time that was reversed.")
+    undone_at: datetime
+    reason: str
+    by: str | None = Field(description="The name of the key that undid it.")
+    participant: ParticipantOut = Field(
+        description="The participant as it stands now (`checked_in_at` null unless another of "
+        "its people is still checked in)."
+    )
+    person: PersonOut = Field(description="Whose check-in was undone.")

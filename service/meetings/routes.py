@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import or_, select
 
-from service.auth.dependencies import AdminKey, AnyKey, PartnerKey
+from service.auth.dependencies import AdminKey, AnyKey, PartnerKey, TableHostKey
 from service.auth.service import Principal
+from service.checkins import service as checkins
 from service.db import SessionDep
 from service.errors import (
     Forbidden,
@@ -24,6 +25,7 @@ from service.events import service as events
 from service.meetings import service
 from service.meetings.schemas import (
     Agenda,
+    AgendaPerson,
     MeetingChangeOut,
     MeetingIn,
     MeetingOut,
@@ -405,9 +407,12 @@ async def get_meeting(
 @router.patch(
     "/meetings/{meeting_id}",
     operation_id="updateMeeting",
-    summary="Move a meeting or record it held, no-show or cancelled, with notes; If-Match required",
+    summary="Move a meeting or record it held, no-show or cancelled, with notes; If-Match required "
+    "(table hosts: only `status` held or no_show, at their event)",
     responses=problem_responses(
         NotFound,
+        events.EventNotAllowed,
+        service.TableHostMarksOnly,
         service.DoubleBooked,
         SlotOutOfRange,
         PreconditionFailed,
@@ -418,12 +423,24 @@ async def update_meeting(
     event_id: uuid.UUID,
     meeting_id: uuid.UUID,
     body: MeetingPatch,
-    principal: AdminKey,
+    principal: TableHostKey,
     session: SessionDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> MeetingOut:
-    event = await events.get_event(session, event_id=event_id)
+    event = await events.get_event(session, event_id=event_id, principal=principal)
+    if principal.role == "table_host" and (
+        body.model_fields_set != {"status"} or body.status not in ("held", "no_show")
+    ):
+        raise service.TableHostMarksOnly(
+            "A table host key marks a meeting held or no-show (`status` alone) and changes "
+            "nothing else.",
+            errors=[
+                {"field": f, "message": "not for table hosts"}
+                for f in sorted(body.model_fields_set - {"status"})
+            ]
+            or [{"field": "status", "message": "must be held or no_show"}],
+        )
     meeting = await service.update_meeting(
         session,
         event=event,
@@ -490,6 +507,7 @@ async def get_agenda(
             "of its own party."
         )
     published = await service.current_schedule(session, event_id=event_id, state="published")
+    _, present = await checkins.arrivals(session, participant_ids=[participant.id])
     agenda = Agenda(
         participant=service.party_name(participant),
         event_name_zh=event.name_zh,
@@ -498,6 +516,10 @@ async def get_agenda(
         date=event.date,
         published=published is not None,
         meetings=await service.agenda(session, event=event, participant=participant),
+        people=[
+            AgendaPerson(name=p.name, title=p.title, checked_in_at=present.get(p.id))
+            for p in participant.people
+        ],
     )
     if "text/html" in request.headers.get("accept", ""):
         zone = ZoneInfo(event.timezone)

@@ -231,6 +231,12 @@ class AgendaEntry(BaseModel):
     shared_domains: list[SharedDomain]
 
 
+class AgendaPerson(BaseModel):
+    name: str
+    title: str | None
+    checked_in_at: datetime | None = Field(description="Null while this person is not present.")
+
+
 class Agenda(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -247,6 +253,14 @@ class Agenda(BaseModel):
                     "venue": "温州国际会展中心",
                     "date": "2025-09-23",
                     "published": True,
+                    "people": [
+                        {
+                            "name": "刘宇宁",
+                            "title": "秘书长",
+                            "checked_in_at": "2025-09-23T00:41:07Z",
+                        },
+                        {"name": "陈静", "title": "副秘书长", "checked_in_at": None},
+                    ],
                     "meetings": [
                         {
                             "slot": 1,
@@ -281,3 +295,6 @@ class Agenda(BaseModel):
     date: datetime_date = Field(description="The event's day, in its own time zone.")
     published: bool = Field(description="False until a schedule is published: then no meetings.")
     meetings: list[AgendaEntry]
+    people: list[AgendaPerson] = Field(
+        description="The party's people and who of them is present (checked in)."
+    )

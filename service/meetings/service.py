@@ -50,6 +50,10 @@ class DoubleBooked(Conflict):
     code, title = "double_booked", "Slot, table or party already taken"
 
 
+class TableHostMarksOnly(Forbidden):
+    code, title = "table_host_marks_only", "A table host only marks meetings held or no-show"
+
+
 class NoSchedule(Conflict):
     code, title = "no_schedule", "No schedule to place meetings in"
 

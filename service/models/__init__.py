@@ -12,7 +12,13 @@ from service.models.agreements import (
     MemorandumSignatory,
     MemorandumTransition,
 )
-from service.models.auth import API_KEY_ROLES, ApiKey, IdempotencyRecord, RateLimitWindow
+from service.models.auth import (
+    API_KEY_PERMISSIONS,
+    API_KEY_ROLES,
+    ApiKey,
+    IdempotencyRecord,
+    RateLimitWindow,
+)
 from service.models.checkins import SCAN_OUTCOMES, CheckIn, Scan
 from service.models.directory import (
     COMMITTEE_LEVELS,
@@ -46,6 +52,7 @@ from service.models.webhooks import (
 )
 
 __all__ = [
+    "API_KEY_PERMISSIONS",
     "API_KEY_ROLES",
     "COMMITTEE_LEVELS",
     "DELIVERY_STATUSES",

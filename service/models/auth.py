@@ -18,7 +18,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.db import Base
 from service.models.columns import UTCDateTime, new_id, one_of, utcnow
 
-API_KEY_ROLES = ("admin", "partner", "kiosk")
+# A table host (桌长) marks the meetings of its event held or no-show, and does nothing else.
+API_KEY_ROLES = ("admin", "partner", "kiosk", "table_host")
+# What a kiosk key may do beyond the door's scans and searches, given when the key is created:
+# reverse a check-in, register a walk-in. Admins may do both.
+API_KEY_PERMISSIONS = ("undo_checkin", "walk_in")
 
 
 class ApiKey(Base):
@@ -44,6 +48,7 @@ class ApiKey(Base):
         ForeignKey("organizations.id", ondelete="CASCADE")
     )
     event_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    permissions: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

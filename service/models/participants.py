@@ -40,6 +40,8 @@ class Participant(Base):
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="RESTRICT")
     )
+    # The party's badge is its first person's (see Person.badge_code): a party of one needs no
+    # other, and badges printed per party before people had their own still check someone in.
     badge_code: Mapped[str] = mapped_column(String(16), unique=True)
     unavailable_slots: Mapped[list[int]] = mapped_column(JSON, default=list)
     min_meetings: Mapped[int] = mapped_column(Integer, default=0)
@@ -106,6 +108,8 @@ class Person(Base):
         ForeignKey("participants.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Each person's own badge: it checks that person in, and no one else.
+    badge_code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     title: Mapped[str | None] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(40))

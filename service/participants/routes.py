@@ -4,12 +4,14 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
-from service.auth.dependencies import AdminKey, AnyKey, PartnerKey
+from service.auth.dependencies import AdminKey, AnyKey, KioskKey, PartnerKey
 from service.auth.service import Principal
 from service.badges import badge_png, badge_svg
 from service.checkins import service as checkins
 from service.db import SessionDep
+from service.directory.taxonomy import TaxonomyDep
 from service.errors import (
     Forbidden,
     InUse,
@@ -21,7 +23,7 @@ from service.errors import (
     problem_responses,
 )
 from service.events import service as events
-from service.models import Participant
+from service.models import Participant, Person
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page, page_of_ranked
 from service.participants import service
 from service.participants.schemas import (
@@ -29,6 +31,9 @@ from service.participants.schemas import (
     ParticipantIn,
     ParticipantOut,
     ParticipantPatch,
+    WalkInBadge,
+    WalkInIn,
+    WalkInOut,
     participant_out,
 )
 from service.schemas import Limit, Page
@@ -78,9 +83,9 @@ async def list_participants(
             limit=limit,
             cursor=cursor,
         )
-    arrived = await checkins.checked_in_times(session, participant_ids=[p.id for p in items])
+    arrived, present = await checkins.arrivals(session, participant_ids=[p.id for p in items])
     return Page(
-        items=[participant_out(p, principal, arrived.get(p.id)) for p in items],
+        items=[participant_out(p, principal, arrived.get(p.id), present) for p in items],
         next_cursor=next_cursor,
     )
 
@@ -104,6 +109,62 @@ async def register_participant(
     response.headers["Location"] = f"/v1/events/{event_id}/participants/{participant.id}"
     response.headers["ETag"] = etag(participant.version)
     return participant_out(participant, principal, None)
+
+
+@router.post(
+    "/{event_id}/walk-ins",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="registerWalkIn",
+    response_model=WalkInOut,
+    summary="Register people at the door: find or create their organization, register it, "
+    "badge them (admins; kiosk keys of the event given `walk_in`)",
+    responses={
+        200: {"model": WalkInOut, "description": "Everyone was already registered."},
+        **problem_responses(
+            NotFound, events.EventNotAllowed, checkins.PermissionRequired, service.AlreadyRegistered
+        ),
+    },
+)
+async def register_walk_in(
+    event_id: uuid.UUID,
+    body: WalkInIn,
+    principal: KioskKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+) -> JSONResponse:
+    event = await events.get_event(session, event_id=event_id, principal=principal)
+    if not (principal.is_admin or (principal.may("walk_in") and principal.event_id == event_id)):
+        raise checkins.PermissionRequired(
+            "Registering walk-ins needs an admin key, or a kiosk key of this event created "
+            "with walk_in.",
+            permission="walk_in",
+        )
+    walk_in = await service.walk_in(session, event=event, data=body, taxonomy=taxonomy)
+    participant = walk_in.participant
+    arrived, present = await checkins.arrivals(session, participant_ids=[participant.id])
+    url = f"/v1/events/{event_id}/participants/{participant.id}"
+    answer = WalkInOut(
+        organization_created=walk_in.organization_created,
+        participant_created=walk_in.participant_created,
+        people_created=walk_in.people_created,
+        participant=participant_out(participant, principal, arrived.get(participant.id), present),
+        badges=[
+            WalkInBadge(
+                person_id=p.id,
+                name=p.name,
+                badge_code=p.badge_code,
+                badge_svg=f"{url}/people/{p.id}/badge.svg",
+                badge_png=f"{url}/people/{p.id}/badge.png",
+            )
+            for p in walk_in.people
+        ],
+    )
+    created = walk_in.participant_created or walk_in.people_created > 0
+    return JSONResponse(
+        answer.model_dump(mode="json"),
+        status_code=201 if created else 200,
+        headers={"Location": url, "ETag": etag(participant.version)},
+    )
 
 
 @router.post(
@@ -143,9 +204,9 @@ async def get_participant(
     response: Response,
 ) -> ParticipantOut:
     participant = await _visible_participant(session, principal, event_id, participant_id)
-    arrived = await checkins.checked_in_times(session, participant_ids=[participant.id])
+    arrived, present = await checkins.arrivals(session, participant_ids=[participant.id])
     response.headers["ETag"] = etag(participant.version)
-    return participant_out(participant, principal, arrived.get(participant.id))
+    return participant_out(participant, principal, arrived.get(participant.id), present)
 
 
 @router.patch(
@@ -174,9 +235,9 @@ async def update_participant(
     participant = await service.update_participant(
         session, event=event, participant_id=participant_id, patch=body, if_match=if_match
     )
-    arrived = await checkins.checked_in_times(session, participant_ids=[participant.id])
+    arrived, present = await checkins.arrivals(session, participant_ids=[participant.id])
     response.headers["ETag"] = etag(participant.version)
-    return participant_out(participant, principal, arrived.get(participant.id))
+    return participant_out(participant, principal, arrived.get(participant.id), present)
 
 
 @router.delete(
@@ -216,7 +277,7 @@ async def _badge_participant(
 @router.get(
     "/{event_id}/participants/{participant_id}/badge.svg",
     operation_id="getBadgeSvg",
-    summary="The badge's QR code as SVG, for printing",
+    summary="The party's badge (its first person's) as SVG, for printing",
     response_class=Response,
     responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
 )
@@ -240,3 +301,56 @@ async def badge_as_png(
 ) -> Response:
     participant = await _badge_participant(session, principal, event_id, participant_id)
     return Response(badge_png(participant.badge_code), media_type="image/png")
+
+
+async def _badge_person(
+    session: SessionDep,
+    principal: Principal,
+    event_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    person_id: uuid.UUID,
+) -> tuple[Participant, Person]:
+    participant = await _badge_participant(session, principal, event_id, participant_id)
+    person = next((p for p in participant.people if p.id == person_id), None)
+    if person is None:
+        raise NotFound(f"No person {person_id} in participant {participant_id}.")
+    return participant, person
+
+
+@router.get(
+    "/{event_id}/participants/{participant_id}/people/{person_id}/badge.svg",
+    operation_id="getPersonBadgeSvg",
+    summary="A person's own badge as SVG, for printing: it checks that person in",
+    response_class=Response,
+    responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
+)
+async def person_badge_as_svg(
+    event_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    person_id: uuid.UUID,
+    principal: AnyKey,
+    session: SessionDep,
+) -> Response:
+    participant, person = await _badge_person(
+        session, principal, event_id, participant_id, person_id
+    )
+    caption = " · ".join([person.name, *participant.party_names[:1], person.badge_code])
+    return Response(badge_svg(person.badge_code, caption=caption), media_type="image/svg+xml")
+
+
+@router.get(
+    "/{event_id}/participants/{participant_id}/people/{person_id}/badge.png",
+    operation_id="getPersonBadgePng",
+    summary="A person's own badge as PNG",
+    response_class=Response,
+    responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
+)
+async def person_badge_as_png(
+    event_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    person_id: uuid.UUID,
+    principal: AnyKey,
+    session: SessionDep,
+) -> Response:
+    _, person = await _badge_person(session, principal, event_id, participant_id, person_id)
+    return Response(badge_png(person.badge_code), media_type="image/png")

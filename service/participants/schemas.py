@@ -1,15 +1,17 @@
 """Participants in and out: the party they carry and its people."""
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from service.auth.service import Principal
+from service.directory.schemas import OrganizationIn
 from service.events.schemas import MeetingCount, SlotNumber
 from service.models import Participant
-from service.schemas import Absent, Name, PatchModel, ShortText, StrictModel
+from service.schemas import Absent, Name, PatchModel, ShortText, StrictModel, examples_of
 
 
 class PersonIn(StrictModel):
@@ -19,14 +21,42 @@ class PersonIn(StrictModel):
     email: Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")] | None = (
         None
     )
+    # A person as read may be sent back as it is: the id keeps that person (and their badge),
+    # the rest of what the service issued is not the client's to set and is ignored.
+    id: uuid.UUID | None = Field(
+        None, description="When patching, keeps this person of the party and their badge."
+    )
+    badge_code: str | None = Field(None, description="Read-only: ignored.", max_length=100)
+    checked_in_at: datetime | None = Field(None, description="Read-only: ignored.")
+
+    def details(self) -> dict[str, str | None]:
+        """What a client sets about a person."""
+        return {"name": self.name, "title": self.title, "phone": self.phone, "email": self.email}
 
 
 class PersonOut(BaseModel):
+    id: uuid.UUID
     name: str
     title: str | None
     phone: str | None = Field(description="Shown only to admins and the person's own party.")
     email: str | None = Field(description="Shown only to admins and the person's own party.")
+    badge_code: str | None = Field(
+        None,
+        description="The person's own badge (it checks this person in); shown to admins, kiosks "
+        "and the party itself.",
+    )
+    checked_in_at: datetime | None = Field(None, description="When this person checked in.")
 
+
+PERSON_OUT_EXAMPLE: dict[str, Any] = {
+    "id": "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a",
+    "name": "刘宇宁",
+    "title": "秘书长",
+    "phone": "+86 135 2431 8859",
+    "email": "yuning.liu@example.com",
+    "badge_code": "K7QHD-3MXTA",
+    "checked_in_at": None,
+}
 
 PARTICIPANT_EXAMPLE: dict[str, Any] = {
     "committee_id": "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
@@ -98,7 +128,7 @@ class ParticipantOut(BaseModel):
                         "designation": "ISO/IEC JTC 1/SC 41",
                     },
                     "badge_code": "K7QHD-3MXTA",
-                    "people": PARTICIPANT_EXAMPLE["people"],
+                    "people": [PERSON_OUT_EXAMPLE],
                     "unavailable_slots": [7, 8],
                     "min_meetings": 2,
                     "max_meetings": 6,
@@ -114,13 +144,16 @@ class ParticipantOut(BaseModel):
     event_id: uuid.UUID
     party: Party
     badge_code: str | None = Field(
-        description="Shown to admins, kiosks and the party itself: it checks the party in."
+        description="The party's badge, which is its first person's own (a party of one needs "
+        "no other); shown to admins, kiosks and the party itself."
     )
     people: list[PersonOut]
     unavailable_slots: list[int]
     min_meetings: int
     max_meetings: int
-    checked_in_at: datetime | None
+    checked_in_at: datetime | None = Field(
+        description="When the party arrived: its first person's check-in."
+    )
     version: int
     created_at: datetime
 
@@ -152,9 +185,14 @@ def party_out(participant: Participant) -> Party:
 
 
 def participant_out(
-    participant: Participant, principal: Principal, checked_in_at: datetime | None
+    participant: Participant,
+    principal: Principal,
+    checked_in_at: datetime | None,
+    present: Mapping[uuid.UUID, datetime] | None = None,
 ) -> ParticipantOut:
-    """A participant as this caller may see it: contacts and badge only where entitled."""
+    """A participant as this caller may see it: contacts and badges only where entitled;
+    `present` says when each of its people checked in."""
+    present = present or {}
     private = principal.is_admin or principal.speaks_for(participant)
     sees_badge = private or principal.role == "kiosk"
     return ParticipantOut(
@@ -164,10 +202,13 @@ def participant_out(
         badge_code=participant.badge_code if sees_badge else None,
         people=[
             PersonOut(
+                id=p.id,
                 name=p.name,
                 title=p.title,
                 phone=p.phone if private else None,
                 email=p.email if private else None,
+                badge_code=p.badge_code if sees_badge else None,
+                checked_in_at=present.get(p.id),
             )
             for p in participant.people
         ],
@@ -178,3 +219,71 @@ def participant_out(
         version=participant.version,
         created_at=participant.created_at,
     )
+
+
+class WalkInIn(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "organization": {
+                        "kind": "enterprise",
+                        "name_zh": "温州鹿城门前新能源有限公司",
+                        "credit_code": "91330300MA2H4K7QXH",
+                    },
+                    "people": [{"name": "周敏", "title": "总经理", "phone": "+86 138 5777 0123"}],
+                }
+            ]
+        },
+    )
+
+    organization: OrganizationIn = Field(
+        description="Found by its credit code, else by its Chinese name; created when neither "
+        "finds it (then with what is given here)."
+    )
+    people: Annotated[list[PersonIn], Field(min_length=1, max_length=20)] = Field(
+        description="Who walked in; someone the party already lists (by name) keeps their badge."
+    )
+
+
+class WalkInBadge(BaseModel):
+    person_id: uuid.UUID
+    name: str
+    badge_code: str
+    badge_svg: str = Field(description="Where to fetch the printable badge.")
+    badge_png: str
+
+
+class WalkInOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "organization_created": True,
+                    "participant_created": True,
+                    "people_created": 1,
+                    "participant": examples_of(ParticipantOut)[0],
+                    "badges": [
+                        {
+                            "person_id": "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a",
+                            "name": "周敏",
+                            "badge_code": "K7QHD-3MXTA",
+                            "badge_svg": "/v1/events/1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10/"
+                            "participants/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/people/"
+                            "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a/badge.svg",
+                            "badge_png": "/v1/events/1f0e6a52-7d43-4d8e-a1c5-3b9f2e7d6c10/"
+                            "participants/9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d/people/"
+                            "6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a/badge.png",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    organization_created: bool
+    participant_created: bool
+    people_created: int
+    participant: ParticipantOut
+    badges: list[WalkInBadge] = Field(description="The badges of the people who walked in.")

@@ -1,6 +1,7 @@
 """Who takes part in an event: registration, the party and people it carries, finding them."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -11,12 +12,14 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from service.badges import looks_like_badge_code, new_badge_code, normalize_badge_code
 from service.chinese import fold, like_pattern, pinyin_forms
+from service.directory import service as directory
 from service.directory.schemas import RowError
+from service.directory.taxonomy import Taxonomy
 from service.errors import Conflict, InUse, NotFound, SlotOutOfRange, UnknownParty, Unprocessable
 from service.integrity import delete_unless_referred, is_unique_violation
 from service.models import Committee, Event, Organization, Participant, Person
 from service.pagination import Rank
-from service.participants.schemas import ParticipantIn, ParticipantPatch, PersonIn
+from service.participants.schemas import ParticipantIn, ParticipantPatch, PersonIn, WalkInIn
 from service.versions import require_match, stamp_if_changed
 
 
@@ -70,8 +73,38 @@ def _index_for_search(participant: Participant) -> None:
     )
 
 
-def _people(people: list[PersonIn]) -> list[Person]:
-    return [Person(position=i, **p.model_dump()) for i, p in enumerate(people)]
+def _people(people: list[PersonIn], *, first_badge: str | None = None) -> list[Person]:
+    """New people, each with a badge of their own; the first may take the party's."""
+    return [
+        Person(
+            position=i,
+            badge_code=first_badge if i == 0 and first_badge else new_badge_code(),
+            **p.details(),
+        )
+        for i, p in enumerate(people)
+    ]
+
+
+def _same_people(participant: Participant, people: list[PersonIn]) -> list[Person]:
+    """The party's people as now listed: someone listed again (by id, else by name) keeps their
+    record and badge, taking the new name, title and contacts; newcomers get badges of their
+    own."""
+    waiting = list(participant.people)
+    kept: list[Person] = []
+    for i, data in enumerate(people):
+        match = next((p for p in waiting if data.id is not None and p.id == data.id), None)
+        match = match or next((p for p in waiting if p.name == data.name), None)
+        if match is None:
+            kept.append(Person(position=i, badge_code=new_badge_code(), **data.details()))
+            continue
+        waiting.remove(match)
+        for field, value in data.details().items():
+            if getattr(match, field) != value:
+                setattr(match, field, value)
+        if match.position != i:
+            match.position = i
+        kept.append(match)
+    return kept
 
 
 def _check_slot_numbers(event: Event, slots: list[int]) -> list[int]:
@@ -101,15 +134,16 @@ async def _party_exists(session: AsyncSession, data: ParticipantIn) -> None:
 async def register(session: AsyncSession, *, event: Event, data: ParticipantIn) -> Participant:
     """Register a committee or organization for the event, with a fresh badge code."""
     await _party_exists(session, data)
+    badge = new_badge_code()
     participant = Participant(
         event_id=event.id,
         committee_id=data.committee_id,
         organization_id=data.organization_id,
-        badge_code=new_badge_code(),
+        badge_code=badge,
         unavailable_slots=_check_slot_numbers(event, data.unavailable_slots),
         min_meetings=data.min_meetings,
         max_meetings=len(event.slots) if data.max_meetings is None else data.max_meetings,
-        people=_people(data.people),
+        people=_people(data.people, first_badge=badge),
     )
     try:
         # Added inside the savepoint (begin_nested flushes what is pending before it starts),
@@ -121,6 +155,7 @@ async def register(session: AsyncSession, *, event: Event, data: ParticipantIn) 
         if is_unique_violation(exc, table="participants", column="badge_code"):
             # 46 random bits make this all but impossible; a second draw settles it.
             participant.badge_code = new_badge_code()
+            participant.people[0].badge_code = participant.badge_code
             session.add(participant)
             await session.flush()
         else:
@@ -143,11 +178,14 @@ async def update_participant(
     nothing leaves the record, and its version, as they were."""
     participant = await get_participant(session, event_id=event.id, participant_id=participant_id)
     require_match(if_match, version=participant.version)
-    if patch.people is not None and [p.model_dump() for p in patch.people] != [
+    if patch.people is not None and [p.details() for p in patch.people] != [
         {"name": p.name, "title": p.title, "phone": p.phone, "email": p.email}
         for p in participant.people
     ]:
-        participant.people = _people(patch.people)
+        participant.people = _same_people(participant, patch.people)
+        # The party's badge stays its first person's.
+        if participant.badge_code != participant.people[0].badge_code:
+            participant.badge_code = participant.people[0].badge_code
     if patch.unavailable_slots is not None:
         participant.unavailable_slots = _check_slot_numbers(event, patch.unavailable_slots)
     if patch.min_meetings is not None:
@@ -183,6 +221,87 @@ def participants_query(event_id: uuid.UUID) -> Select[Participant]:
     return _with_party(select(Participant)).where(Participant.event_id == event_id)
 
 
+# --- walk-ins ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WalkIn:
+    """What a walk-in came to: the participant, its walk-in people, and what was new."""
+
+    participant: Participant
+    people: list[Person]
+    organization_created: bool
+    participant_created: bool
+    people_created: int
+
+
+async def _find_organization(session: AsyncSession, data: WalkInIn) -> Organization | None:
+    if data.organization.credit_code:
+        found = await session.scalar(
+            select(Organization).where(Organization.credit_code == data.organization.credit_code)
+        )
+        if found is not None:
+            return found
+    return await session.scalar(
+        select(Organization)
+        .where(Organization.name_zh == data.organization.name_zh)
+        .order_by(Organization.created_at, Organization.id)
+        .limit(1)
+    )
+
+
+async def walk_in(
+    session: AsyncSession, *, event: Event, data: WalkInIn, taxonomy: Taxonomy
+) -> WalkIn:
+    """Register people at the door: find (by credit code, else Chinese name) or create the
+    organization, register it for the event or add the people to its party. Sent again, it
+    finds everything and creates nothing."""
+    organization = await _find_organization(session, data)
+    organization_created = organization is None
+    if organization is None:
+        organization = await directory.create_organization(
+            session, data=data.organization, taxonomy=taxonomy
+        )
+    existing = await session.scalar(
+        participants_query(event.id).where(Participant.organization_id == organization.id)
+    )
+    if existing is None:
+        participant = await register(
+            session,
+            event=event,
+            data=ParticipantIn(organization_id=organization.id, people=data.people),
+        )
+        people_created = len(participant.people)
+    else:
+        listed = {p.name for p in existing.people}
+        newcomers = [p for p in data.people if p.name not in listed]
+        people_created = len(newcomers)
+        participant = existing
+        if newcomers:
+            everyone = [
+                PersonIn(id=p.id, name=p.name, title=p.title, phone=p.phone, email=p.email)
+                for p in existing.people
+            ]
+            participant = await update_participant(
+                session,
+                event=event,
+                participant_id=existing.id,
+                patch=ParticipantPatch(people=[*everyone, *newcomers]),
+                if_match=f'"{existing.version}"',
+            )
+    names = [p.name for p in data.people]
+    walked_in = sorted(
+        (p for p in participant.people if p.name in names), key=lambda p: names.index(p.name)
+    )
+    return WalkIn(
+        participant=participant,
+        people=walked_in,
+        organization_created=organization_created,
+        participant_created=existing is None,
+        people_created=people_created,
+    )
+
+
 # --- the kiosk's search -------------------------------------------------------------------------
 
 
@@ -190,7 +309,10 @@ def _rank(participant: Participant, query: str) -> int:
     """How well a participant answers the query: higher first."""
     folded = fold(query).strip()
     compact = folded.replace(" ", "")
-    if looks_like_badge_code(query) and participant.badge_code == normalize_badge_code(query):
+    if looks_like_badge_code(query) and normalize_badge_code(query) in {
+        participant.badge_code,
+        *(p.badge_code for p in participant.people),
+    }:
         return 100
     if compact.isdigit() and len(compact) == 4 and compact in participant.phone_tails.split():
         return 90
@@ -225,7 +347,11 @@ def search_filter(query: str) -> Any:
     if compact.isdigit() and len(compact) == 4:
         clauses.append(Participant.phone_tails.like(like_pattern(compact), escape="\\"))
     if looks_like_badge_code(query):
-        clauses.append(Participant.badge_code == normalize_badge_code(query))
+        code = normalize_badge_code(query)
+        clauses.append(Participant.badge_code == code)
+        clauses.append(
+            Participant.id.in_(select(Person.participant_id).where(Person.badge_code == code))
+        )
     return or_(*clauses)
 
 

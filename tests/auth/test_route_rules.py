@@ -14,7 +14,7 @@ from service.auth.dependencies import RoleGate
 from tests.support import KeyFactory
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
-ROLES = ("admin", "partner", "kiosk")
+ROLES = ("admin", "partner", "kiosk", "table_host")
 
 
 def _gate(dependant: Any) -> RoleGate | None:
@@ -67,7 +67,10 @@ async def test_every_role_against_every_route(
     committee = (await client.get("/v1/committees", headers=await make_key("admin"))).json()[
         "items"
     ][0]
-    binding = {"committee_id": committee["id"]} if role == "partner" else {}
+    binding = {
+        "partner": {"committee_id": committee["id"]},
+        "table_host": {"event_id": str(uuid.uuid4())},
+    }.get(role, {})
     headers = await make_key(role, **binding)
     checked = 0
     for method, path, roles in _rules(app):

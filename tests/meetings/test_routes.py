@@ -6,7 +6,7 @@ from unittest.mock import patch
 import httpx
 
 from service.meetings import service as meetings
-from tests.support import EVENT, Headers, KeyFactory, key_for, parties
+from tests.support import EVENT, Headers, KeyFactory, build_and_publish, key_for, parties
 
 
 async def test_request_accept_decline_withdraw_by_the_right_side(
@@ -153,16 +153,6 @@ async def test_deleting_a_preference_takes_the_version_read(
     assert all(p["id"] != first.json()["id"] for p in mine)
 
 
-async def _built(client: httpx.AsyncClient, admin: Headers, event_id: str) -> dict[str, Any]:
-    built = await client.post(
-        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
-    )
-    assert built.status_code == 201, built.text
-    published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
-    assert published.status_code == 200, published.text
-    return published.json()
-
-
 async def test_hand_placed_meeting_that_double_books_is_409(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
@@ -181,7 +171,7 @@ async def test_hand_placed_meeting_that_double_books_is_409(
             ).json()
         )
     c1, c2, o1, o2 = registered
-    await _built(client, admin, small["id"])
+    await build_and_publish(client, admin, small["id"])
     meetings = (await client.get(f"{url}/meetings", headers=admin)).json()["items"]
     for m in meetings:  # start from an empty grid
         await client.patch(
@@ -284,7 +274,7 @@ async def test_status_changes_are_kept_with_who_and_when(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
     event_id, _, _ = await parties(client, admin)
-    await _built(client, admin, event_id)
+    await build_and_publish(client, admin, event_id)
     url = f"/v1/events/{event_id}/meetings"
     meeting = (await client.get(url, params={"limit": 1}, headers=admin)).json()["items"][0]
     held = await client.patch(
