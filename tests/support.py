@@ -154,6 +154,14 @@ class CliRun:
     stderr: str
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def run_cli(*args: str, env: dict[str, str], check: bool = True) -> CliRun:
     """`python -m service ARGS` with the settings in `env` (DATABASE_URL among them), run in
     this process through its `main(argv)`: what it printed and its exit code.
@@ -167,18 +175,19 @@ def run_cli(*args: str, env: dict[str, str], check: bool = True) -> CliRun:
 
     def run() -> int:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            return cli.main(list(args))
+            try:
+                return cli.main(list(args))
+            except SystemExit as exit_:  # argparse refusing the arguments, as a process would
+                return exit_.code if isinstance(exit_.code, int) else 1
 
     os.environ.update(env)
     get_settings.cache_clear()
     try:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            code = run()
-        else:
+        if _loop_running():
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 code = pool.submit(run).result()
+        else:
+            code = run()
     finally:
         for name, value in saved.items():
             if value is None:

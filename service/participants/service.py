@@ -178,10 +178,11 @@ async def update_participant(
     nothing leaves the record, and its version, as they were."""
     participant = await get_participant(session, event_id=event.id, participant_id=participant_id)
     require_match(if_match, version=participant.version)
-    if patch.people is not None and [p.details() for p in patch.people] != [
+    people_changed = patch.people is not None and [p.details() for p in patch.people] != [
         {"name": p.name, "title": p.title, "phone": p.phone, "email": p.email}
         for p in participant.people
-    ]:
+    ]
+    if patch.people is not None and people_changed:
         participant.people = _same_people(participant, patch.people)
         # The party's badge stays its first person's.
         if participant.badge_code != participant.people[0].badge_code:
@@ -195,7 +196,8 @@ async def update_participant(
     if participant.max_meetings < participant.min_meetings:
         raise Unprocessable("max_meetings must be at least min_meetings.")
     _index_for_search(participant)
-    stamp_if_changed(session, participant)
+    # People edited in place (a title, a phone) are child rows the party's record cannot see.
+    stamp_if_changed(session, participant, children_changed=people_changed)
     await session.flush()
     return participant
 
