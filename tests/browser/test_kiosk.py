@@ -338,3 +338,55 @@ async def test_a_revoked_key_asks_for_another_and_the_scan_waits_for_it(
     await expect(answer).to_contain_text(person["people"][0]["name"])
     assert checked_in_at(server, person) is not None
     assert [s["outcome"] for s in scans_of(server, {person["badge_code"]})] == ["checked_in"]
+
+
+async def test_a_scan_at_an_event_not_open_is_red_with_the_reason(
+    new_context: ContextFactory, server: Server, roster: list[dict[str, Any]]
+) -> None:
+    committee = next(p["party"] for p in roster if p["party"]["kind"] == "committee")
+    slot = {"start": "2025-10-09T09:00:00+08:00", "end": "2025-10-09T09:20:00+08:00"}
+    with server.client() as client:
+        event = client.post(
+            "/v1/events",
+            json={
+                "name_zh": "筹备中的对接会",
+                "venue": "温州",
+                "date": "2025-10-09",
+                "slots": [slot],
+                "tables": 2,
+            },
+        ).json()
+        assert event["state"] == "draft"
+        participant = client.post(
+            f"/v1/events/{event['id']}/participants",
+            json={"committee_id": committee["id"], "people": [{"name": "测试代表"}]},
+        ).json()
+    key = server.create_key("kiosk", event_id=event["id"])
+    page = await open_kiosk(await new_context(), key)
+    await expect(page.locator("#event-name")).to_contain_text("筹备中的对接会")
+    await scan(page, participant["badge_code"], "refused")
+    await expect(page.locator(ANSWER)).to_contain_text("活动尚未开放签到")
+    await expect(page.locator(ANSWER)).to_contain_text("The event is not open for check-in")
+    assert checked_in_at_event(server, event["id"], participant["id"]) is None
+
+
+def checked_in_at_event(server: Server, event_id: str, participant_id: str) -> str | None:
+    with server.client() as client:
+        path = f"/v1/events/{event_id}/participants/{participant_id}"
+        return client.get(path).json()["checked_in_at"]  # type: ignore[no-any-return]
+
+
+async def test_an_admin_key_opens_the_open_event(
+    new_context: ContextFactory, server: Server
+) -> None:
+    page = await open_kiosk(await new_context(), server.admin_key)
+    with server.client() as client:
+        demo = client.get(f"/v1/events/{server.event_id}").json()
+    await expect(page.locator("#event-name")).to_contain_text(demo["name_zh"])
+    # The roster copy holds no phone or email, though an admin key may read them.
+    stored = await page.evaluate(
+        "() => Object.keys(localStorage).filter((k) => k.startsWith('smk.kiosk.roster.'))"
+        ".map((k) => localStorage.getItem(k)).join('')"
+    )
+    assert '"people"' in stored
+    assert '"phone"' not in stored and '"email"' not in stored

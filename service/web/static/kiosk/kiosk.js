@@ -172,7 +172,9 @@ async function chooseEvent() {
     return;
   }
   const { data } = await api("GET", "/v1/events", { query: { limit: 100 } });
-  const events = data.items.filter((e) => e.state !== "closed");
+  // Open events first: a draft one cannot check anyone in yet.
+  const open = data.items.filter((e) => e.state === "open");
+  const events = open.length ? open : data.items.filter((e) => e.state !== "closed");
   if (events.length === 0) {
     showSignin("kiosk.signin.noevents");
     return;
