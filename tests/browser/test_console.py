@@ -11,6 +11,11 @@ import pytest
 
 from tests.browser.conftest import ContextFactory, Server, axe_violations, screenshot
 
+try:
+    from playwright.async_api import expect
+except ImportError:  # pragma: no cover - the conftest skips these tests then
+    expect = None
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
@@ -56,9 +61,7 @@ async def test_sign_in_takes_only_an_admin_key_and_keeps_it_out_of_the_url(
 
     await page.fill("#key", "smk_not_a_key")
     await page.press("#key", "Enter")
-    await page.wait_for_function(
-        "document.querySelector('[role=alert]')?.textContent.includes('无效')"
-    )
+    await page.locator('[role="alert"]', has_text="密钥无效").wait_for()
 
     await page.fill("#key", server.admin_key)
     await page.press("#key", "Enter")
@@ -141,11 +144,9 @@ async def test_today_shows_progress_by_kind_the_arrivals_chart_and_failed_scans_
         )
         assert answer.status_code == 201
     expected = str(status["total"]["checked_in"] + 1)
-    await page.wait_for_function(
-        "n => document.querySelectorAll('table.status tfoot td.num')[1]?.textContent === n",
-        arg=expected,
-        timeout=15000,
-    )
+    # Polled every 5 s: within three polls, without a reload. (A locator, not wait_for_function,
+    # whose polling evaluates strings, which the page's CSP refuses.)
+    await expect(total.nth(1)).to_have_text(expected, timeout=15000)
     await late.wait_for(state="detached", timeout=15000)
     await screenshot(page, "console-today-1280")
     await page.set_viewport_size(TABLET)
