@@ -127,3 +127,23 @@ async def test_walk_ins_need_admin_or_a_kiosk_of_the_event_given_walk_in(
         await client.get("/v1/organizations", params={"q": "鹿城门前"}, headers=admin)
     ).json()["items"]
     assert organizations == []
+
+
+async def test_a_walk_in_retried_with_its_idempotency_key_gets_the_first_answer(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    event = await demo_event(client, admin)
+    url = f"/v1/events/{event['id']}/walk-ins"
+    body = {"organization": NEW_COMPANY, "people": [{"name": "周敏"}]}
+    headers = {**admin, "Idempotency-Key": "door-1-walk-in-17"}
+    first = await client.post(url, json=body, headers=headers)
+    again = await client.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    listed = (
+        await client.get(
+            f"/v1/events/{event['id']}/participants", params={"q": "鹿城门前"}, headers=admin
+        )
+    ).json()["items"]
+    assert [p["people"][0]["name"] for p in listed] == ["周敏"]
