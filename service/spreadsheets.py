@@ -7,11 +7,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils.exceptions import InvalidFileException
 from starlette.responses import Response
 
 from service.errors import Unprocessable
 
+# A text cell starting with one of these is a formula to Excel, WPS or LibreOffice (OWASP "CSV
+# injection"); written with an apostrophe before it, it is shown as the text it is.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MEDIA_TYPE = "text/csv"
 
@@ -36,16 +41,35 @@ def _decode(data: bytes) -> str:
     raise UnreadableFile("The file is neither XLSX nor CSV in UTF-8 or GB18030.")
 
 
+def neutralize(value: Any) -> Any:
+    """A cell as written: text a spreadsheet would run as a formula gets an apostrophe first.
+
+    Text already starting with an apostrophe gets one more, so that `restore` undoes exactly
+    what this did and a round trip through export and import changes nothing.
+    """
+    if isinstance(value, str) and value.startswith((*FORMULA_TRIGGERS, ESCAPE)):
+        return ESCAPE + value
+    return value
+
+
+def restore(value: str) -> str:
+    """A cell as read: the apostrophe `neutralize` put before a formula's first character goes."""
+    # XML reads a carriage return as a line feed: in XLSX an escaped "\r" comes back as "\n".
+    if value.startswith(ESCAPE) and value[1:].startswith((*FORMULA_TRIGGERS, ESCAPE, "\n")):
+        return value[1:]
+    return value
+
+
 def _rows_to_records(rows: Iterable[tuple[int, Sequence[Any]]]) -> list[tuple[int, dict[str, str]]]:
     iterator = iter(rows)
     try:
         _, header = next(iterator)
     except StopIteration:
         raise UnreadableFile("The file is empty: the first row must name the columns.") from None
-    names = [str(h).strip().lower() if h is not None else "" for h in header]
+    names = [restore(str(h)).strip().lower() if h is not None else "" for h in header]
     records = []
     for number, row in iterator:
-        values = ["" if v is None else str(v).strip() for v in row]
+        values = ["" if v is None else restore(str(v)).strip() for v in row]
         if not any(values):
             continue
         records.append((number, {n: v for n, v in zip(names, values, strict=False) if n}))
@@ -53,12 +77,13 @@ def _rows_to_records(rows: Iterable[tuple[int, Sequence[Any]]]) -> list[tuple[in
 
 
 def _read_csv(text: str) -> list[tuple[int, dict[str, str]]]:
-    dialect: type[csv.Dialect] | csv.Dialect
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
-        dialect = csv.excel()
-    reader = csv.reader(io.StringIO(text), dialect)
+        delimiter = ","
+    # Only the delimiter is guessed: the sniffer takes the apostrophes `neutralize` writes for
+    # quote characters, and every spreadsheet quotes with '"'.
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         return _rows_to_records((reader.line_num, row) for row in reader)
     except csv.Error as exc:
@@ -88,21 +113,34 @@ def _cell_text(value: Any) -> Any:
 
 
 def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
-    """CSV with a byte-order mark, so Excel opens Chinese text correctly."""
+    """CSV with a byte-order mark, so Excel opens Chinese text correctly; no cell a formula."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(columns)
-    writer.writerows(["" if v is None else v for v in row] for row in rows)
+    writer.writerow([neutralize(c) for c in columns])
+    writer.writerows(["" if v is None else neutralize(v) for v in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
 def write_xlsx(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str) -> bytes:
-    """One sheet, the header row first."""
+    """One sheet, the header row first; text is written as text, never as a formula."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=title[:31])
-    sheet.append(list(columns))
+
+    def cells(values: Iterable[Any]) -> list[Any]:
+        out: list[Any] = []
+        for value in values:
+            if isinstance(value, str):
+                # openpyxl would store a str starting with "=" as a formula (<f>).
+                cell = WriteOnlyCell(sheet, value=neutralize(value))
+                cell.data_type = "s"
+                out.append(cell)
+            else:
+                out.append(value)
+        return out
+
+    sheet.append(cells(columns))
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(cells(row))
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
