@@ -39,9 +39,10 @@ from service.spreadsheets import (
     CSV_MEDIA_TYPE,
     IMPORT_BODY,
     XLSX_MEDIA_TYPE,
+    FileTooLarge,
     UnreadableFile,
     file_response,
-    read_table,
+    read_upload,
 )
 from service.versions import IfMatch, etag
 
@@ -246,10 +247,10 @@ def _require_own(
     operation_id="importCommittees",
     summary="Create or update committees from CSV or XLSX, all or nothing",
     openapi_extra=IMPORT_BODY,
-    responses=problem_responses(service.InvalidRows, UnreadableFile),
+    responses=problem_responses(service.InvalidRows, UnreadableFile, FileTooLarge),
 )
 async def import_committees(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
-    rows = read_table(await request.body())
+    rows = await read_upload(await request.body())
     created, updated = await service.import_committees(session, rows=rows)
     return ImportResult(created=created, updated=updated)
 
@@ -406,10 +407,10 @@ async def delete_organization(
     operation_id="importOrganizations",
     summary="Create or update organizations from CSV or XLSX, all or nothing",
     openapi_extra=IMPORT_BODY,
-    responses=problem_responses(service.InvalidRows, UnreadableFile),
+    responses=problem_responses(service.InvalidRows, UnreadableFile, FileTooLarge),
 )
 async def import_organizations(request: Request, _: AdminKey, session: SessionDep) -> ImportResult:
-    rows = read_table(await request.body())
+    rows = await read_upload(await request.body())
     created, updated = await service.import_organizations(session, rows=rows)
     return ImportResult(created=created, updated=updated)
 

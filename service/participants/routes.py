@@ -32,7 +32,7 @@ from service.participants.schemas import (
     participant_out,
 )
 from service.schemas import Limit, Page
-from service.spreadsheets import IMPORT_BODY, UnreadableFile, read_table
+from service.spreadsheets import IMPORT_BODY, FileTooLarge, UnreadableFile, read_upload
 from service.versions import IfMatch, etag
 
 # Tagged with the events they belong to; the contract groups them there.
@@ -111,13 +111,15 @@ async def register_participant(
     operation_id="importParticipants",
     summary="Register from a CSV or XLSX roster (one row per person), all or nothing",
     openapi_extra=IMPORT_BODY,
-    responses=problem_responses(NotFound, service.InvalidRegistrationRows, UnreadableFile),
+    responses=problem_responses(
+        NotFound, service.InvalidRegistrationRows, UnreadableFile, FileTooLarge
+    ),
 )
 async def import_participants(
     event_id: uuid.UUID, request: Request, _: AdminKey, session: SessionDep
 ) -> ParticipantImportResult:
     event = await events.get_event(session, event_id=event_id)
-    rows = read_table(await request.body())
+    rows = await read_upload(await request.body())
     created, updated = await service.import_participants(session, event=event, rows=rows)
     return ParticipantImportResult(created=created, updated=updated)
 
