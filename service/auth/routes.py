@@ -46,7 +46,9 @@ async def list_api_keys(
     status_code=status.HTTP_201_CREATED,
     operation_id="createApiKey",
     summary="Create an API key; the secret is shown only in this answer",
-    responses=problem_responses(service.PartyRequired, SecretShownOnce),
+    responses=problem_responses(
+        service.PartyRequired, service.EventBindingRefused, service.UnknownEvent, SecretShownOnce
+    ),
 )
 async def create_api_key(
     body: ApiKeyCreate, _: AdminKey, session: SessionDep, request: Request, response: Response

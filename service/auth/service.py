@@ -12,7 +12,7 @@ from sqlalchemy import Uuid, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.errors import NotFound, UnknownParty, Unprocessable
-from service.models import ApiKey, Committee, Organization, RateLimitWindow
+from service.models import ApiKey, Committee, Event, Organization, RateLimitWindow
 from service.models.columns import utcnow
 from service.statements import table_of
 
@@ -67,6 +67,14 @@ class PartyRequired(Unprocessable):
     code, title = "party_required", "A partner key needs exactly one party"
 
 
+class EventBindingRefused(Unprocessable):
+    code, title = "event_binding_refused", "Only a kiosk key is bound to an event"
+
+
+class UnknownEvent(Unprocessable):
+    code, title = "unknown_event", "Event does not exist"
+
+
 async def create_api_key(
     session: AsyncSession,
     *,
@@ -86,6 +94,18 @@ async def create_api_key(
         raise UnknownParty(f"No committee has id {committee_id}.")
     if organization_id is not None and await session.get(Organization, organization_id) is None:
         raise UnknownParty(f"No organization has id {organization_id}.")
+    if event_id is not None and role != "kiosk":
+        # Only the door's routes read a key's event: bound elsewhere, it would seem to limit
+        # what the key may do, and would not.
+        raise EventBindingRefused(
+            f"Only kiosk keys are bound to an event, not {role} keys; leave event_id out.",
+            errors=[{"field": "event_id", "message": f"not for a {role} key"}],
+        )
+    if event_id is not None and await session.get(Event, event_id) is None:
+        raise UnknownEvent(
+            f"No event has id {event_id}.",
+            errors=[{"field": "event_id", "message": "no such event"}],
+        )
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         name=name,

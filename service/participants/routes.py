@@ -54,8 +54,8 @@ async def list_participants(
         Query(
             min_length=1,
             max_length=100,
-            description="溫州 / 温州 / wenzhou / wz / badge code / last four phone digits; "
-            "best match first.",
+            description="溫州 / 温州 / wenzhou / wz / badge code / last four phone digits "
+            "(admin and kiosk keys only); best match first.",
         ),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -64,7 +64,12 @@ async def list_participants(
     await events.get_event(session, event_id=event_id, principal=principal)
     if q:
         items, next_cursor = page_of_ranked(
-            await service.search_participants(session, event_id=event_id, query=q),
+            await service.search_participants(
+                session,
+                event_id=event_id,
+                query=q,
+                phone_tails=principal.role in ("admin", "kiosk"),
+            ),
             query=q,
             limit=limit,
             cursor=cursor,
