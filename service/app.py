@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import schema_migrations
 from service.agreements.routes import router as agreements_router
+from service.auth.middleware import Authenticate
 from service.auth.routes import router as api_keys_router
 from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
@@ -128,6 +129,8 @@ def create_app(
     app.add_middleware(Idempotency, settings=settings)
     app.add_middleware(BodyLimits, settings=settings)
     app.add_middleware(RefuseUnreadableText)
+    # Outside every middleware that reads a body or replays an answer.
+    app.add_middleware(Authenticate)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

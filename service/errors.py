@@ -17,6 +17,8 @@ log = logging.getLogger("service.errors")
 
 PROBLEM_TYPE_BASE = "https://errors.example/standards-matchmaking/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# A problem lists at most this many `errors`, and then says how many there were (`errors_total`).
+MAX_ERRORS = 100
 
 
 class ServiceError(Exception):
@@ -31,6 +33,10 @@ class ServiceError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.headers = {**self.default_headers, **(headers or {})}
+        errors = extra.get("errors")
+        if isinstance(errors, list) and len(errors) > MAX_ERRORS:
+            # A file of a million bad rows must not become a million-entry answer.
+            extra = {**extra, "errors": errors[:MAX_ERRORS], "errors_total": len(errors)}
         self.extra = extra
 
 

@@ -5,6 +5,7 @@ The record lives in the database, so the guarantee holds across worker processes
 
 import asyncio
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Coroutine
@@ -17,15 +18,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth.middleware import is_authenticated
 from service.config import Settings
 from service.errors import (
+    PROBLEM_MEDIA_TYPE,
     Conflict,
     ServiceError,
     Unprocessable,
     database_unavailable,
     is_database_unavailable,
+    problem_body,
 )
 from service.middleware import read_body, send_problem
 from service.models import IdempotencyRecord
@@ -53,6 +58,16 @@ class InvalidIdempotencyKey(Unprocessable):
     code, title = "invalid_idempotency_key", "Idempotency key is not valid"
 
 
+class SecretShownOnce(Conflict):
+    code, title = "secret_shown_once", "The answer held a secret, shown only once"
+
+
+def answer_holds_secret(request: Request) -> None:
+    """Mark this request's answer as holding a secret, which is never stored: a replay of the
+    request gets a `secret_shown_once` problem pointing at the resource, not the answer."""
+    request.state.answer_holds_secret = True
+
+
 class Idempotency:
     """Claim the key before the work, store the answer after it, replay it on a retry."""
 
@@ -67,7 +82,9 @@ class Idempotency:
         headers = Headers(scope=scope)
         key = headers.get("idempotency-key")
         authorization = headers.get("authorization")
-        if key is None or not authorization:
+        # Only a key Authenticate admitted (known, unrevoked, within its rate limit) may claim
+        # or replay; any other request goes on to its route's gate, which refuses it.
+        if key is None or not authorization or not is_authenticated(scope):
             await self.app(scope, receive, send)
             return
         if not 1 <= len(key) <= 255 or not key.isprintable():
@@ -85,7 +102,14 @@ class Idempotency:
             return
         owner = hashlib.sha256(authorization.encode()).hexdigest()
         fingerprint = hashlib.sha256(
-            b"\0".join([scope["path"].encode(), scope.get("query_string", b""), body])
+            b"\0".join(
+                [
+                    scope["path"].encode(),
+                    scope.get("query_string", b""),
+                    headers.get("if-match", "").encode(),
+                    body,
+                ]
+            )
         ).hexdigest()
         sessionmaker = scope["app"].state.sessionmaker
         claimed = time.monotonic()
@@ -106,8 +130,11 @@ class Idempotency:
             return
         response = await _run_captured(self.app, scope, body)
         claim = Claim(owner=owner, key=key, locked_at=locked_at)
+        stored = response
+        if scope.get("state", {}).get("answer_holds_secret") and response["status"] < 400:
+            stored = _without_secret(scope["path"], response)
         try:
-            await _store(sessionmaker, claim=claim, response=response)
+            await _store(sessionmaker, claim=claim, response=stored)
         except Exception as exc:
             if not is_database_unavailable(exc):
                 raise
@@ -117,7 +144,7 @@ class Idempotency:
             log.warning("idempotency record not stored yet: database unavailable")
             deadline = claimed + self.settings.idempotency_lock_seconds - LOCK_MARGIN_S
             _keep_trying(
-                _store_when_back(sessionmaker, claim=claim, response=response, deadline=deadline)
+                _store_when_back(sessionmaker, claim=claim, response=stored, deadline=deadline)
             )
         await _send_stored(send, response, replayed=False)
 
@@ -255,6 +282,24 @@ def _keep_trying(work: Coroutine[Any, Any, None]) -> None:
     task = asyncio.create_task(work)
     _retrying.add(task)
     task.add_done_callback(_retrying.discard)
+
+
+def _without_secret(path: str, response: dict[str, Any]) -> dict[str, Any]:
+    """What is stored of an answer holding a secret: a problem in its place, never the secret."""
+    location = response["headers"].get("location")
+    where = f" The resource it made is at {location}." if location else ""
+    error = SecretShownOnce(
+        "This request was done and its answer held a secret, which is shown only in the first "
+        f"answer and never stored.{where} If the secret was lost, revoke what was made and make "
+        "another."
+    )
+    body = problem_body(
+        status=error.status, code=error.code, title=error.title, detail=error.detail, instance=path
+    )
+    headers = {"content-type": PROBLEM_MEDIA_TYPE}
+    if location:
+        headers["location"] = location
+    return {"status": error.status, "headers": headers, "body": json.dumps(body).encode()}
 
 
 def _as_error(exc: HTTPException) -> ServiceError:

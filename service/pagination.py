@@ -27,9 +27,24 @@ def _pack(position: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
-def _unpack(cursor: str) -> Any:
-    """What _pack packed; ValueError (or binascii.Error) when it is not such a cursor."""
-    return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+# Ours are under 200 characters; a longer one was not made here, and is not worth decoding.
+MAX_CURSOR_CHARS = 1_000
+
+
+def _unpack(cursor: str) -> list[Any]:
+    """The flat list _pack packed: its items strings or integers, else InvalidCursor."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise InvalidCursor("The cursor was not returned by this API.")
+    try:
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidCursor("The cursor was not returned by this API.") from exc
+    if not isinstance(position, list) or not all(
+        isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool))
+        for item in position
+    ):
+        raise InvalidCursor("The cursor was not returned by this API.")
+    return position
 
 
 def encode_cursor(created_at: datetime, record_id: uuid.UUID) -> str:
@@ -39,10 +54,16 @@ def encode_cursor(created_at: datetime, record_id: uuid.UUID) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     """The position a cursor points after; 422 when it was not made by us."""
+    position = _unpack(cursor)
     try:
-        created_at, record_id = _unpack(cursor)
-        return datetime.fromisoformat(created_at), uuid.UUID(record_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+        created_at, record_id = position
+        if not isinstance(created_at, str) or not isinstance(record_id, str):
+            raise TypeError(position)
+        after = datetime.fromisoformat(created_at)
+        if after.utcoffset() is None:
+            raise ValueError("a cursor's time has its offset")
+        return after, uuid.UUID(record_id)
+    except (ValueError, TypeError) as exc:
         raise InvalidCursor("The cursor was not returned by this API.") from exc
 
 
@@ -67,11 +88,12 @@ def page_of_ranked(
 
 
 def _decode_rank(cursor: str, query: str) -> Rank:
+    position = _unpack(cursor)
     try:
-        searched, score, name, record_id = _unpack(cursor)
+        searched, score, name, record_id = position
         if not (isinstance(score, int) and isinstance(name, str) and isinstance(record_id, str)):
             raise TypeError(cursor)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError) as exc:
         raise InvalidCursor("The cursor was not returned by this API for a search.") from exc
     if searched != query:
         raise InvalidCursor("The cursor belongs to another search; send the same q with it.")

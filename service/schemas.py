@@ -129,6 +129,9 @@ class Problem(BaseModel):
     code: str
     request_id: str | None = None
     errors: list[FieldError] | None = None
+    errors_total: int | None = Field(
+        default=None, description="How many errors there were, when `errors` lists the first 100."
+    )
 
 
 def examples(*items: dict[str, Any]) -> ConfigDict:

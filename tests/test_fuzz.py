@@ -178,3 +178,84 @@ async def _fuzz(
         except FailureGroup as failure:
             failures.append(f"{request['method']} {response.request.url}\n{failure}")
     assert not failures, "\n\n".join(failures[:5])
+
+
+# Explicit examples the generator would hardly draw: cursors made by hand and hostile files.
+CURSOR_OPERATIONS = [
+    operation
+    for operation in OPERATIONS
+    if operation.method.upper() == "GET" and any(p.name == "cursor" for p in operation.query)
+]
+IMPORT_OPERATIONS = [operation for operation in OPERATIONS if operation.path.endswith(":import")]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@schemathesis.serializer(XLSX)
+def _xlsx_as_sent(ctx: Any, value: Any) -> bytes:
+    """An XLSX case's body is the file's bytes already."""
+    return bytes(value)
+
+
+def _path_parameters(
+    operation: schemathesis.APIOperation, known: dict[str, list[str]]
+) -> dict[str, str]:
+    return {
+        p.name: known.get(p.name, ["00000000-0000-4000-8000-000000000000"])[0]
+        for p in operation.path_parameters
+    }
+
+
+async def _explicit(
+    app: FastAPI,
+    admin: Headers,
+    operation: schemathesis.APIOperation,
+    cases: list[tuple[str, dict[str, Any], tuple[int, ...]]],
+) -> None:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        known = await _known_ids(client, admin)
+        failures = []
+        for name, fields, allowed in cases:
+            case = operation.Case(path_parameters=_path_parameters(operation, known), **fields)
+            response = await client.request(**_request(case, admin))
+            try:
+                case.validate_response(response, checks=CHECKS)
+                assert response.status_code in allowed, response.status_code
+                if response.status_code == 200:
+                    assert response.json()["items"] == [], "a tampered cursor served a page"
+            except (FailureGroup, AssertionError) as failure:
+                failures.append(f"{name}: {operation.label}\n{failure}")
+        assert not failures, "\n\n".join(failures[:5])
+
+
+@pytest.mark.parametrize("operation", CURSOR_OPERATIONS, ids=lambda operation: operation.label)
+async def test_malformed_cursors_keep_the_contract(
+    operation: schemathesis.APIOperation, app: FastAPI, admin: Headers
+) -> None:
+    from tests.security.test_tampered_cursors import TAMPERED
+
+    # 200 only with nothing to page through (a listing that is empty reads no cursor).
+    cases = [
+        (name, {"query": {"cursor": cursor}}, (200, 404, 422)) for name, cursor in TAMPERED.items()
+    ]
+    await _explicit(app, admin, operation, cases)
+
+
+@pytest.mark.parametrize("operation", IMPORT_OPERATIONS, ids=lambda operation: operation.label)
+async def test_hostile_spreadsheets_keep_the_contract(
+    operation: schemathesis.APIOperation, app: FastAPI, admin: Headers
+) -> None:
+    from tests.security.hostile_files import corpus
+
+    cases = [
+        (
+            hostile.name,
+            {
+                "body": hostile.content,
+                "media_type": XLSX if hostile.content.startswith(b"PK") else "text/csv",
+            },
+            (hostile.status,),
+        )
+        for hostile in corpus()
+    ]
+    await _explicit(app, admin, operation, cases)

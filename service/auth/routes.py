@@ -2,7 +2,7 @@
 
 import uuid
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
 from service.auth import service
@@ -10,6 +10,7 @@ from service.auth.dependencies import AdminKey, AnyKey
 from service.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, KeyEvent, KeyParty, Me
 from service.db import SessionDep
 from service.errors import NotFound, problem_responses
+from service.idempotency import SecretShownOnce, answer_holds_secret
 from service.models import ApiKey, Event
 from service.pagination import DEFAULT_LIMIT, fetch_page
 from service.schemas import Limit, Page
@@ -46,13 +47,19 @@ async def list_api_keys(
     operation_id="createApiKey",
     summary="Create an API key; the secret is shown only in this answer",
     responses=problem_responses(
-        service.PartyRequired, service.PermissionsForKiosksOnly, service.EventRequired
+        service.PartyRequired,
+        service.PermissionsForKiosksOnly,
+        service.EventRequired,
+        service.EventBindingRefused,
+        service.UnknownEvent,
+        SecretShownOnce,
     ),
 )
 async def create_api_key(
-    body: ApiKeyCreate, _: AdminKey, session: SessionDep, response: Response
+    body: ApiKeyCreate, _: AdminKey, session: SessionDep, request: Request, response: Response
 ) -> ApiKeyCreated:
     key, secret = await service.create_api_key(session, **body.model_dump())
+    answer_holds_secret(request)
     response.headers["Location"] = f"/v1/api-keys/{key.id}"
     return ApiKeyCreated.model_validate(
         {**ApiKeyOut.model_validate(key, from_attributes=True).model_dump(), "secret": secret}

@@ -12,7 +12,7 @@ from sqlalchemy import Uuid, bindparam, delete, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.errors import NotFound, UnknownParty, Unprocessable
-from service.models import ApiKey, Committee, Organization, RateLimitWindow
+from service.models import ApiKey, Committee, Event, Organization, RateLimitWindow
 from service.models.columns import utcnow
 from service.statements import table_of
 
@@ -81,6 +81,18 @@ class PermissionsForKiosksOnly(Unprocessable):
     code, title = "permissions_for_kiosks_only", "Only kiosk keys take permissions"
 
 
+class EventBindingRefused(Unprocessable):
+    code, title = "event_binding_refused", "Only kiosk and table host keys are bound to an event"
+
+
+class UnknownEvent(Unprocessable):
+    code, title = "unknown_event", "Event does not exist"
+
+
+# The roles whose routes read the event a key is bound to.
+EVENT_BOUND_ROLES = ("kiosk", "table_host")
+
+
 async def create_api_key(
     session: AsyncSession,
     *,
@@ -108,6 +120,19 @@ async def create_api_key(
         raise UnknownParty(f"No committee has id {committee_id}.")
     if organization_id is not None and await session.get(Organization, organization_id) is None:
         raise UnknownParty(f"No organization has id {organization_id}.")
+    if event_id is not None and role not in EVENT_BOUND_ROLES:
+        # Only the door's and the tables' routes read a key's event: bound elsewhere, it would
+        # seem to limit what the key may do, and would not.
+        raise EventBindingRefused(
+            f"Only kiosk and table host keys are bound to an event, not {role} keys; leave "
+            "event_id out.",
+            errors=[{"field": "event_id", "message": f"not for a {role} key"}],
+        )
+    if event_id is not None and await session.get(Event, event_id) is None:
+        raise UnknownEvent(
+            f"No event has id {event_id}.",
+            errors=[{"field": "event_id", "message": "no such event"}],
+        )
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         name=name,

@@ -41,9 +41,10 @@ from service.spreadsheets import (
     CSV_MEDIA_TYPE,
     IMPORT_BODY,
     XLSX_MEDIA_TYPE,
+    FileTooLarge,
     UnreadableFile,
     file_response,
-    read_table,
+    read_upload,
     uploaded_file,
 )
 from service.versions import IfMatch, etag
@@ -275,12 +276,12 @@ def _require_own(
     operation_id="importCommittees",
     summary="Create or update committees from CSV or XLSX, all or nothing",
     openapi_extra=IMPORT_BODY,
-    responses=problem_responses(service.InvalidRows, UnreadableFile),
+    responses=problem_responses(service.InvalidRows, UnreadableFile, FileTooLarge),
 )
 async def import_committees(
     request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
 ) -> ImportResult:
-    rows = read_table(await uploaded_file(request))
+    rows = await read_upload(await uploaded_file(request))
     counts = await service.import_committees(session, rows=rows, taxonomy=taxonomy)
     return ImportResult(**counts._asdict())
 
@@ -449,12 +450,12 @@ async def delete_organization(
     operation_id="importOrganizations",
     summary="Create or update organizations from CSV or XLSX, all or nothing",
     openapi_extra=IMPORT_BODY,
-    responses=problem_responses(service.InvalidRows, UnreadableFile),
+    responses=problem_responses(service.InvalidRows, UnreadableFile, FileTooLarge),
 )
 async def import_organizations(
     request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
 ) -> ImportResult:
-    rows = read_table(await uploaded_file(request))
+    rows = await read_upload(await uploaded_file(request))
     counts = await service.import_organizations(session, rows=rows, taxonomy=taxonomy)
     return ImportResult(**counts._asdict())
 

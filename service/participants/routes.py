@@ -37,7 +37,13 @@ from service.participants.schemas import (
     participant_out,
 )
 from service.schemas import Limit, Page
-from service.spreadsheets import IMPORT_BODY, UnreadableFile, read_table, uploaded_file
+from service.spreadsheets import (
+    IMPORT_BODY,
+    FileTooLarge,
+    UnreadableFile,
+    read_upload,
+    uploaded_file,
+)
 from service.versions import IfMatch, etag
 
 # Tagged with the events they belong to; the contract groups them there.
@@ -59,8 +65,8 @@ async def list_participants(
         Query(
             min_length=1,
             max_length=100,
-            description="溫州 / 温州 / wenzhou / wz / badge code / last four phone digits; "
-            "best match first.",
+            description="溫州 / 温州 / wenzhou / wz / badge code / last four phone digits "
+            "(admin and kiosk keys only); best match first.",
         ),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -69,7 +75,12 @@ async def list_participants(
     await events.get_event(session, event_id=event_id, principal=principal)
     if q:
         items, next_cursor = page_of_ranked(
-            await service.search_participants(session, event_id=event_id, query=q),
+            await service.search_participants(
+                session,
+                event_id=event_id,
+                query=q,
+                phone_tails=principal.role in ("admin", "kiosk"),
+            ),
             query=q,
             limit=limit,
             cursor=cursor,
@@ -172,13 +183,15 @@ async def register_walk_in(
     operation_id="importParticipants",
     summary="Register from a CSV or XLSX roster (one row per person), all or nothing",
     openapi_extra=IMPORT_BODY,
-    responses=problem_responses(NotFound, service.InvalidRegistrationRows, UnreadableFile),
+    responses=problem_responses(
+        NotFound, service.InvalidRegistrationRows, UnreadableFile, FileTooLarge
+    ),
 )
 async def import_participants(
     event_id: uuid.UUID, request: Request, _: AdminKey, session: SessionDep
 ) -> ParticipantImportResult:
     event = await events.get_event(session, event_id=event_id)
-    rows = read_table(await uploaded_file(request))
+    rows = await read_upload(await uploaded_file(request))
     created, updated, unchanged = await service.import_participants(session, event=event, rows=rows)
     return ParticipantImportResult(created=created, updated=updated, unchanged=unchanged)
 

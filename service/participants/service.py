@@ -307,7 +307,7 @@ async def walk_in(
 # --- the kiosk's search -------------------------------------------------------------------------
 
 
-def _rank(participant: Participant, query: str) -> int:
+def _rank(participant: Participant, query: str, *, phone_tails: bool) -> int:
     """How well a participant answers the query: higher first."""
     folded = fold(query).strip()
     compact = folded.replace(" ", "")
@@ -316,7 +316,12 @@ def _rank(participant: Participant, query: str) -> int:
         *(p.badge_code for p in participant.people),
     }:
         return 100
-    if compact.isdigit() and len(compact) == 4 and compact in participant.phone_tails.split():
+    if (
+        phone_tails
+        and compact.isdigit()
+        and len(compact) == 4
+        and compact in participant.phone_tails.split()
+    ):
         return 90
     names = participant.search_names.split(" | ")
     pinyin = participant.search_pinyin.split()
@@ -337,7 +342,7 @@ def _rank(participant: Participant, query: str) -> int:
     return max(scores)
 
 
-def search_filter(query: str) -> Any:
+def search_filter(query: str, *, phone_tails: bool) -> Any:
     """A WHERE clause keeping the participants the query could match."""
     folded = fold(query).strip()
     compact = folded.replace(" ", "")
@@ -346,7 +351,7 @@ def search_filter(query: str) -> Any:
         Participant.search_pinyin.like(like_pattern(compact), escape="\\"),
         Participant.search_initials.like(like_pattern(compact), escape="\\"),
     ]
-    if compact.isdigit() and len(compact) == 4:
+    if phone_tails and compact.isdigit() and len(compact) == 4:
         clauses.append(Participant.phone_tails.like(like_pattern(compact), escape="\\"))
     if looks_like_badge_code(query):
         code = normalize_badge_code(query)
@@ -358,13 +363,17 @@ def search_filter(query: str) -> Any:
 
 
 async def search_participants(
-    session: AsyncSession, *, event_id: uuid.UUID, query: str
+    session: AsyncSession, *, event_id: uuid.UUID, query: str, phone_tails: bool
 ) -> list[tuple[Rank, Participant]]:
-    """Participants matching a name (either script), pinyin, initials, badge or phone tail,
-    best first, each with its place in that order."""
-    rows = (await session.scalars(participants_query(event_id).where(search_filter(query)))).all()
+    """Participants matching a name (either script), pinyin, initials, badge or, when
+    `phone_tails` (the door's keys: a partner could enumerate phones), the last four digits of a
+    phone; best first, each with its place in that order."""
+    matching = search_filter(query, phone_tails=phone_tails)
+    rows = (await session.scalars(participants_query(event_id).where(matching))).all()
     ranked = [
-        ((-rank, p.party_names[0], str(p.id)), p) for p in rows if (rank := _rank(p, query)) > 0
+        ((-rank, p.party_names[0], str(p.id)), p)
+        for p in rows
+        if (rank := _rank(p, query, phone_tails=phone_tails)) > 0
     ]
     ranked.sort(key=lambda item: item[0])
     return ranked

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response, status
 from service.auth.dependencies import PartnerKey
 from service.db import SessionDep
 from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
+from service.idempotency import SecretShownOnce, answer_holds_secret
 from service.models import WebhookDelivery, WebhookSubscription
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
 from service.schemas import Limit, Page
@@ -91,7 +92,7 @@ async def list_webhooks(
     status_code=status.HTTP_201_CREATED,
     operation_id="createWebhook",
     summary="Subscribe an endpoint to events; the answer shows the signing secret once",
-    responses=problem_responses(UnsafeWebhookUrl),
+    responses=problem_responses(UnsafeWebhookUrl, SecretShownOnce),
 )
 async def create_webhook(
     body: WebhookIn,
@@ -105,6 +106,7 @@ async def create_webhook(
     )
     response.headers["Location"] = f"/v1/webhooks/{subscription.id}"
     response.headers["ETag"] = etag(subscription.version)
+    answer_holds_secret(request)
     return WebhookCreated(**webhook_out(subscription).model_dump(), secret=secret)
 
 

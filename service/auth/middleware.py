@@ -1,0 +1,47 @@
+"""Authentication before anything else: before a body is read and before an answer is replayed."""
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service.auth.dependencies import authenticate
+from service.errors import ServiceError, database_unavailable, is_database_unavailable
+from service.middleware import send_problem
+
+
+class Authenticate:
+    """Resolve a request's bearer key (unknown, revoked or over its rate limit: refused here).
+
+    The principal is kept in the request's state, where the route's role gate finds it. A request
+    without a bearer key goes on: the route's gate answers 401, and the public routes need none.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        # Parsed as fastapi.security.HTTPBearer does, so the gate sees the same secret.
+        scheme, _, secret = Headers(scope=scope).get("authorization", "").partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            await self.app(scope, receive, send)
+            return
+        try:
+            await authenticate(Request(scope), secret=secret)
+        except ServiceError as error:
+            await send_problem(scope, receive, send, error)
+            return
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            await send_problem(scope, receive, send, database_unavailable())
+            return
+        await self.app(scope, receive, send)
+
+
+def is_authenticated(scope: Scope) -> bool:
+    """Whether `Authenticate` admitted this request's key."""
+    return scope.get("state", {}).get("principal") is not None
