@@ -5,15 +5,17 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.auth.dependencies import authenticate
-from service.errors import ServiceError, database_unavailable, is_database_unavailable
+from service.errors import ServiceError, Unauthorized, database_unavailable, is_database_unavailable
 from service.middleware import send_problem
 
 
 class Authenticate:
     """Resolve a request's bearer key (unknown, revoked or over its rate limit: refused here).
 
-    The principal is kept in the request's state, where the route's role gate finds it. A request
-    without a bearer key goes on: the route's gate answers 401, and the public routes need none.
+    The principal is kept in the request's state, where the route's role gate finds it. Every
+    route under /v1 needs a key, so a request without one is a 401 here, before any middleware
+    reads its body (a missing Content-Type is not the first thing to tell a caller without a
+    key); the public routes (/healthz, /readyz, /metrics, /docs) are outside /v1.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -27,7 +29,12 @@ class Authenticate:
         scheme, _, secret = Headers(scope=scope).get("authorization", "").partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:
-            await self.app(scope, receive, send)
+            await send_problem(
+                scope,
+                receive,
+                send,
+                Unauthorized("Send an API key as `Authorization: Bearer <key>`."),
+            )
             return
         try:
             await authenticate(Request(scope), secret=secret)

@@ -1,12 +1,10 @@
 """Walk-ins: one idempotent call at the door finds or creates the organization, registers it
 with its people and returns their badges; admins, and kiosk keys of the event given walk_in."""
 
-import uuid
-
 import httpx
 
 from service.directory.credit_code import complete_credit_code
-from tests.support import Headers, KeyFactory, demo_event
+from tests.support import EVENT, Headers, KeyFactory, demo_event
 
 NEW_COMPANY = {
     "kind": "enterprise",
@@ -107,7 +105,8 @@ async def test_walk_ins_need_admin_or_a_kiosk_of_the_event_given_walk_in(
     body = {"organization": NEW_COMPANY, "people": [{"name": "周敏"}]}
     plain = await make_key("kiosk", event_id=event["id"])
     anywhere = await make_key("kiosk", permissions=["walk_in"])
-    elsewhere = await make_key("kiosk", event_id=str(uuid.uuid4()), permissions=["walk_in"])
+    other = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
+    elsewhere = await make_key("kiosk", event_id=other["id"], permissions=["walk_in"])
     for headers, code in (
         (plain, "permission_required"),
         (anywhere, "permission_required"),

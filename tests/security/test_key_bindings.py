@@ -42,6 +42,6 @@ async def test_a_partner_or_admin_key_bound_to_an_event_is_refused(
         refused = await client.post("/v1/api-keys", json=body, headers=admin)
         assert refused.status_code == 422, refused.text
         assert refused.json()["code"] == "event_binding_refused"
-        assert "only kiosk keys" in refused.json()["detail"].lower()
+        assert "only kiosk and table host keys" in refused.json()["detail"].lower()
     listed = (await client.get("/v1/api-keys", params={"limit": 500}, headers=admin)).json()
     assert not [k for k in listed["items"] if k["name"] in ("p", "a")]
