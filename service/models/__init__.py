@@ -12,6 +12,7 @@ from service.models.agreements import (
     MemorandumTransition,
 )
 from service.models.auth import API_KEY_ROLES, ApiKey, IdempotencyRecord, RateLimitWindow
+from service.models.builds import BUILD_STATES, ScheduleBuild
 from service.models.checkins import SCAN_OUTCOMES, CheckIn, Scan
 from service.models.directory import (
     COMMITTEE_LEVELS,
@@ -46,6 +47,7 @@ from service.models.webhooks import (
 
 __all__ = [
     "API_KEY_ROLES",
+    "BUILD_STATES",
     "COMMITTEE_LEVELS",
     "DELIVERY_STATUSES",
     "EVENT_STATES",
@@ -84,6 +86,7 @@ __all__ = [
     "RateLimitWindow",
     "Scan",
     "Schedule",
+    "ScheduleBuild",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",
