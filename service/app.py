@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service import schema_migrations
 from service.agreements.routes import router as agreements_router
 from service.auth.routes import router as api_keys_router
+from service.builds.routes import router as builds_router
 from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, statement_connections
@@ -37,6 +38,7 @@ from service.idempotency import (
     InvalidIdempotencyKey,
     finish_pending_stores,
 )
+from service.jobs.dispatch import schedule_builds
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
 from service.metrics import RequestMetrics, add_metrics_route
@@ -103,9 +105,14 @@ def create_app(
         if bind is None and settings.webhook_worker_enabled:
             worker = DeliveryWorker(app.state.sessionmaker, settings=settings)
             worker.start()
+        app.state.builds = schedule_builds(
+            app.state.sessionmaker, settings, shared=bind is not None
+        )
+        app.state.builds.start()
         try:
             yield
         finally:
+            await app.state.builds.stop()
             if worker is not None:
                 await worker.stop()
             await finish_pending_stores(seconds=STORE_GRACE_S)
@@ -132,6 +139,7 @@ def create_app(
     app.include_router(checkins_router)
     app.include_router(meetings_router)
     app.include_router(schedules_router)
+    app.include_router(builds_router)
     app.include_router(reports_router)
     _add_health_routes(app)
     add_metrics_route(app)

@@ -8,6 +8,7 @@ import httpx
 from service.meetings import service as meetings
 from tests.conftest import Headers, KeyFactory
 from tests.events.test_routes import EVENT, demo_event
+from tests.jobs.conftest import WAIT
 
 
 async def parties(
@@ -175,7 +176,9 @@ async def test_deleting_a_preference_takes_the_version_read(
 
 async def _built(client: httpx.AsyncClient, admin: Headers, event_id: str) -> dict[str, Any]:
     built = await client.post(
-        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+        f"/v1/events/{event_id}/schedule",
+        json={"time_limit_seconds": 5},
+        headers={**admin, **WAIT},
     )
     assert built.status_code == 201, built.text
     published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
@@ -344,7 +347,9 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
     before = (await client.get(url, headers=admin)).json()
     assert before["published"] is False and before["meetings"] == []
     await client.post(
-        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+        f"/v1/events/{event_id}/schedule",
+        json={"time_limit_seconds": 5},
+        headers={**admin, **WAIT},
     )
     draft_only = (await client.get(url, headers=admin)).json()
     assert draft_only["meetings"] == []

@@ -8,6 +8,7 @@ from openpyxl import load_workbook
 
 from tests.conftest import Headers, KeyFactory
 from tests.events.test_routes import demo_event
+from tests.jobs.conftest import WAIT
 
 
 async def test_demo_report_gives_the_figures_of_the_source(
@@ -44,7 +45,7 @@ async def test_report_follows_check_ins_and_meetings(
         json={"badge_code": participant["badge_code"]},
         headers=await make_key("kiosk"),
     )
-    await client.post(f"{url}/schedule", json={"time_limit_seconds": 5}, headers=admin)
+    await client.post(f"{url}/schedule", json={"time_limit_seconds": 5}, headers={**admin, **WAIT})
     await client.post(f"{url}/schedule:publish", headers=admin)
     meeting = (await client.get(f"{url}/meetings", params={"limit": 1}, headers=admin)).json()[
         "items"
