@@ -2,7 +2,7 @@
 for the process that runs it; and sweeping up builds whose process was lost."""
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -213,7 +213,9 @@ async def finish(
     schedule_id: uuid.UUID | None = None,
 ) -> bool:
     """Record how a running build ended; False when it was no longer running."""
-    values: dict[str, Any] = {"state": state, "error": error, "finished_at": utcnow()}
+    values: dict[str, Any] = {"state": state, "finished_at": utcnow()}
+    if error is not None:
+        values["error"] = error
     if progress is not None:
         values["progress"] = progress
     if schedule_id is not None:
@@ -238,17 +240,26 @@ async def requeue(session: AsyncSession, *, build_id: uuid.UUID, reason: str) ->
 
 
 async def sweep(
-    session: AsyncSession, *, settings: Settings, enqueue: Requeue | None = None
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    enqueue: Requeue | None = None,
+    alive: Collection[uuid.UUID] = (),
 ) -> list[ScheduleBuild]:
     """Builds whose process was lost (heartbeat older than the lease): queued again while runs
-    are left, else failed with the reason; returns them."""
+    are left, else failed with the reason; returns them. `alive`: builds the caller's own
+    process runs, whose heartbeat may lag while it starts their engine."""
     now = utcnow()
     stale = now - timedelta(seconds=settings.build_lease_seconds)
     lost = list(
         (
             await session.scalars(
                 select(ScheduleBuild)
-                .where(ScheduleBuild.state == "running", ScheduleBuild.heartbeat_at < stale)
+                .where(
+                    ScheduleBuild.state == "running",
+                    ScheduleBuild.heartbeat_at < stale,
+                    ScheduleBuild.id.not_in(alive),
+                )
                 .with_for_update(skip_locked=True)
             )
         ).all()

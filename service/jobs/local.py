@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.builds import service as builds
 from service.config import Settings
 from service.errors import is_database_unavailable
-from service.jobs.runner import run_build
+from service.jobs.runner import RUNNING, run_build, warm_up
 from service.models import ScheduleBuild
 
 log = logging.getLogger("service.jobs")
@@ -51,6 +51,7 @@ class LocalPool:
         self._submitted: list[uuid.UUID] = []
         self._loop: asyncio.Task[None] | None = None
         self._next_sweep = 0.0
+        self._warming: asyncio.Task[None] | None = None
 
     async def enqueue(self, session: AsyncSession, build: ScheduleBuild) -> None:
         """Nothing to write: the queued row is the queue here."""
@@ -72,6 +73,12 @@ class LocalPool:
         self._loop = asyncio.create_task(self._run(), name="schedule-builds")
 
     async def _run(self) -> None:
+        if self.poll:
+            # Beside the first passes, which sweep and take what is queued meanwhile.
+            self._warming = asyncio.create_task(asyncio.to_thread(warm_up))
+        await self._serve()
+
+    async def _serve(self) -> None:
         while not self._stopping.is_set():
             try:
                 await self._pass()
@@ -90,7 +97,7 @@ class LocalPool:
             loop = asyncio.get_running_loop()
             if loop.time() >= self._next_sweep:
                 async with self.sessionmaker.begin() as session:
-                    await builds.sweep(session, settings=self.settings)
+                    await builds.sweep(session, settings=self.settings, alive=set(RUNNING))
                 self._next_sweep = loop.time() + self.settings.build_lease_seconds / 3
             if free > len(ids):
                 async with self.sessionmaker.begin() as session:
@@ -100,7 +107,12 @@ class LocalPool:
                 ]
         for build_id in ids:
             task = asyncio.create_task(
-                run_build(self.sessionmaker, build_id=build_id, settings=self.settings),
+                run_build(
+                    self.sessionmaker,
+                    build_id=build_id,
+                    settings=self.settings,
+                    read_here=not self.poll,
+                ),
                 name=f"build-{build_id}",
             )
             self._running[build_id] = task

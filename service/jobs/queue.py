@@ -26,7 +26,7 @@ from service.builds import service as builds
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.errors import is_database_unavailable
-from service.jobs.runner import WORKER, run_build
+from service.jobs.runner import RUNNING, WORKER, run_build, warm_up
 from service.models import ScheduleBuild
 
 log = logging.getLogger("service.jobs")
@@ -114,7 +114,9 @@ async def _sweep_forever(
     while True:
         try:
             async with sessionmaker.begin() as session:
-                lost = await builds.sweep(session, settings=settings, enqueue=enqueue)
+                lost = await builds.sweep(
+                    session, settings=settings, enqueue=enqueue, alive=set(RUNNING)
+                )
             for build in lost:
                 log.warning("build %s lost its worker: %s", build.id, build.state)
             stalled = await app.job_manager.get_stalled_jobs(
@@ -130,6 +132,7 @@ async def _sweep_forever(
 
 async def serve(settings: Settings, **options: Any) -> None:
     """Run builds from the queue until SIGTERM or SIGINT: `python -m service worker`."""
+    await asyncio.to_thread(warm_up)
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
     app = make_app(settings, sessionmaker)

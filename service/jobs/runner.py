@@ -10,6 +10,7 @@ event loop never runs the engine, so the process keeps answering while a build r
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.builds import service as builds
 from service.config import Settings
+from service.db import create_engine, create_sessionmaker
 from service.models import Event
 from service.schedules import service as schedules
 from service.solver.problem import Progress, Solution
@@ -33,9 +35,12 @@ from service.webhooks import service as webhooks
 
 log = logging.getLogger("service.jobs")
 
+PR_SET_PDEATHSIG = 1
 HEARTBEAT_S = 0.5
 TICK_S = 0.05
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# Builds this process runs: alive whatever their heartbeat says, for this process's own sweeps.
+RUNNING: set[uuid.UUID] = set()
 
 # A fresh interpreter that has imported the engine once forks each build's process: quick to
 # start, and nothing of the parent's event loop, threads or connections comes along.
@@ -45,15 +50,41 @@ _CONTEXT.set_forkserver_preload(["service.solver.engine", "service.schedules.ser
 ProgressListener = Callable[[dict[str, Any]], None]
 
 
+def _die_with_parent() -> None:
+    # Linux: the kernel kills this process when its parent (the fork server, which ends with
+    # the process that started it) dies, so a killed worker leaves no engine running on.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+async def _read(settings: Settings, event_id: uuid.UUID) -> schedules.EngineInput:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            event = await session.get(Event, event_id)
+            if event is None:
+                raise RuntimeError("the event was deleted")
+            return await schedules.engine_input(session, event=event, settings=settings)
+    finally:
+        await engine.dispose()
+
+
 def _engine_process(
     conn: Connection,
-    given: schedules.EngineInput,
+    given: schedules.EngineInput | None,
+    settings: Settings,
+    event_id: uuid.UUID,
     mode: str,
     fairness: int | None,
     time_limit: float,
 ) -> None:
     os.setsid()  # its own process group: killing it kills what the engine forked
+    _die_with_parent()
     try:
+        if given is None:
+            # Scoring every pair is CPU work too: here, not on the loop that watches.
+            given = asyncio.run(_read(settings, event_id))
+            conn.send(("read", given))
         result = schedules.run_engine(
             given,
             mode=mode,
@@ -66,6 +97,13 @@ def _engine_process(
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def warm_up() -> None:
+    """Start the fork server now (a second or two), not at the first build."""
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 def _kill(process: multiprocessing.process.BaseProcess) -> None:
@@ -87,7 +125,8 @@ async def _watch(
     process: multiprocessing.process.BaseProcess,
     conn: Connection,
     listener: ProgressListener | None,
-) -> Solution:
+    given: schedules.EngineInput | None,
+) -> tuple[Solution, schedules.EngineInput]:
     progress: dict[str, Any] = {"stage": "reading"}
     next_beat = 0.0
     while True:
@@ -96,8 +135,10 @@ async def _watch(
                 kind, payload = conn.recv()
             except EOFError:
                 break
-            if kind == "done":
-                return payload  # type: ignore[no-any-return]
+            if kind == "read":
+                given = payload
+            if kind == "done" and given is not None:
+                return payload, given
             if kind == "error":
                 raise RuntimeError(f"the engine failed: {payload}")
             if isinstance(payload, Progress):
@@ -121,38 +162,67 @@ async def run_build(
     build_id: uuid.UUID,
     settings: Settings,
     listener: ProgressListener | None = None,
+    read_here: bool = False,
 ) -> str | None:
     """Run a queued build to its end; returns its final state, None when it was not queued.
 
-    Stopped from outside (the worker shutting down), the build goes back to the queue.
+    The engine's process reads the event itself unless `read_here` (sessions on a test's
+    connection, which no other process sees). Stopped from outside (the worker shutting down),
+    the build goes back to the queue.
     """
     async with sessionmaker.begin() as session:
         claimed = await builds.claim(session, build_id=build_id, worker=WORKER)
     if claimed is None:
         return None
-    log.info("build %s of event %s started (run %s)", build_id, claimed.event_id, claimed.attempt)
+    RUNNING.add(build_id)
     try:
-        async with sessionmaker.begin() as session:
-            event = await session.get(Event, claimed.event_id)
-            if event is None:
-                raise RuntimeError("the event was deleted")
-            given = await schedules.engine_input(session, event=event, settings=settings)
-    except Exception as exc:
-        log.exception("build %s could not read its event", build_id)
-        return await _end(sessionmaker, build_id, "failed", f"{type(exc).__name__}: {exc}")
+        return await _run_claimed(sessionmaker, claimed, settings, listener, read_here)
+    finally:
+        RUNNING.discard(build_id)
+
+
+async def _run_claimed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    claimed: builds.Claimed,
+    settings: Settings,
+    listener: ProgressListener | None,
+    read_here: bool,
+) -> str:
+    build_id = claimed.id
+    log.info("build %s of event %s started (run %s)", build_id, claimed.event_id, claimed.attempt)
+    given = None
+    if read_here:
+        try:
+            async with sessionmaker.begin() as session:
+                event = await session.get(Event, claimed.event_id)
+                if event is None:
+                    raise RuntimeError("the event was deleted")
+                given = await schedules.engine_input(session, event=event, settings=settings)
+        except Exception as exc:
+            log.exception("build %s could not read its event", build_id)
+            return await _end(sessionmaker, build_id, "failed", f"{type(exc).__name__}: {exc}")
     receiver, sender = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(
         target=_engine_process,
-        args=(sender, given, claimed.mode, claimed.fairness, claimed.time_limit_seconds),
+        args=(
+            sender,
+            given,
+            settings,
+            claimed.event_id,
+            claimed.mode,
+            claimed.fairness,
+            claimed.time_limit_seconds,
+        ),
         name=f"build-{build_id}",
     )
-    process.start()
+    # Off the loop: the first start waits for the fork server to come up.
+    await asyncio.to_thread(process.start)
     sender.close()
+    ended: tuple[str, str | None] | None = None
     try:
-        result = await _watch(sessionmaker, build_id, process, receiver, listener)
+        result, used = await _watch(sessionmaker, build_id, process, receiver, listener, given)
     except _Stopped:
-        _kill(process)
-        return await _end(sessionmaker, build_id, "cancelled", None)
+        ended = ("cancelled", None)
     except asyncio.CancelledError:
         _kill(process)
         with contextlib.suppress(Exception):
@@ -162,11 +232,13 @@ async def run_build(
                 )
         raise
     except Exception as exc:
-        _kill(process)
-        return await _end(sessionmaker, build_id, "failed", str(exc))
+        ended = ("failed", str(exc))
     finally:
+        _kill(process)
         receiver.close()
         await asyncio.to_thread(process.join, 5)
+    if ended is not None:
+        return await _end(sessionmaker, build_id, *ended)
     figures = builds.solution_figures(result)
     if listener is not None:
         listener(figures)
@@ -177,7 +249,7 @@ async def run_build(
         else:
             kept = True
             schedule = await schedules.save_draft(
-                session, event_id=claimed.event_id, mode=claimed.mode, given=given, result=result
+                session, event_id=claimed.event_id, mode=claimed.mode, given=used, result=result
             )
             await builds.finish(
                 session,
