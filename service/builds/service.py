@@ -62,10 +62,9 @@ async def submit(
 ) -> ScheduleBuild:
     """Queue a build of the event's draft; 409 while another build of it is queued or running.
 
-    The event is checked here (every committee needs a table), so what would fail at once is
-    refused at once rather than by a failed build.
+    The event is checked here too (every committee needs a table), so what would fail at once
+    is refused at once rather than by a failed build.
     """
-    await committee_tables(session, event=event)
     build = ScheduleBuild(
         event_id=event.id,
         state="queued",
@@ -89,6 +88,9 @@ async def submit(
             f"(/v1/events/{event.id}/schedule-builds/{running.id}); wait for it or cancel it.",
             build_id=str(running.id),
         ) from None
+    # After the build's row: a second submission waits on its unique index and is refused,
+    # instead of racing this one to seat the committees.
+    await committee_tables(session, event=event)
     return build
 
 
