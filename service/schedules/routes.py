@@ -31,6 +31,7 @@ router = APIRouter(prefix="/v1/events/{event_id}", tags=["schedule"])
 # Proxies commonly end a request at 60 s; a longer build is followed through its Location.
 MAX_WAIT_S = 60.0
 WAIT_POLL_S = 0.25
+SHARED_MARGIN_S = 120.0
 
 
 async def schedule_out(session: SessionDep, schedule: Schedule) -> ScheduleOut:
@@ -134,9 +135,15 @@ async def build_schedule(
         await builds_here.enqueue(session, build)
     builds_here.submitted(build.id)
     seconds = _wait_seconds(prefer)
-    if seconds:
+    if not builds_here.reads:
+        # Sessions on a test's connection: nothing else may use it while the build runs on it,
+        # so this answer waits for the build, whatever the client asked.
+        await builds_here.wait(build.id, build.time_limit_seconds + SHARED_MARGIN_S)
+        async with sessionmaker.begin() as session:
+            build = await builds.get_build(session, event_id=event_id, build_id=build.id)
+    elif seconds:
         build = await _wait_for(request, build, seconds)
-    if build.state == "succeeded" and build.schedule_id is not None:
+    if seconds and build.state == "succeeded" and build.schedule_id is not None:
         async with sessionmaker.begin() as session:
             schedule = await session.get(Schedule, build.schedule_id)
             if schedule is not None:

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.schedule_load import insert_bench_event
 from service.builds import service as builds
 from service.config import Settings
 from service.db import Base, create_sessionmaker
@@ -26,7 +27,7 @@ from service.jobs import queue
 from service.models import OutboxEvent, ScheduleBuild
 from service.models.columns import utcnow
 from tests.conftest import KeyFactory
-from tests.jobs.conftest import WAIT, insert_bench_event
+from tests.jobs.conftest import WAIT
 from tests.meetings.test_routes import parties
 from tests.schedules.test_routes import small_event
 
@@ -257,3 +258,33 @@ async def test_a_worker_killed_in_the_middle_of_a_build_loses_nothing(
     # Taken up again within the lease and a sweep (a third of it), and a worker's start.
     assert requeued_after is not None and requeued_after < lease * 4 / 3 + 15, requeued_after
     print(f"killed worker's build taken up again after {requeued_after:.1f} s")
+
+
+async def test_the_command_line_builds_with_a_progress_bar(
+    settings: Settings, engine: AsyncEngine, rows_removed: None
+) -> None:
+    async with create_sessionmaker(engine).begin() as session:
+        event_id = await insert_bench_event(session, committees=6, orgs=20, slots=6)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "service", "schedule", str(event_id), "--time-limit", "5"],
+        cwd=REPO,
+        env={**os.environ, "DATABASE_URL": settings.database_url},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # tqdm draws on stderr: the bar carries the best weight and its bound as they move.
+    bar = done.stderr.replace("\r", "\n")
+    assert re.search(r"building: .*weight \d+ ≤ \d+ \(gap [\d.]+%\), breaks \d+ ≥ \d+", bar), bar
+    async with create_sessionmaker(engine)() as session:
+        build = await session.scalar(
+            select(ScheduleBuild).where(ScheduleBuild.event_id == event_id)
+        )
+    assert build is not None and build.state == "succeeded" and build.schedule_id is not None
+    assert f"draft {build.schedule_id}: " in done.stdout
+    assert f"weight {build.progress['weight']} of at most {build.progress['weight_bound']}" in (
+        done.stdout
+    )
