@@ -162,6 +162,121 @@ def _run_uvicorn(args: argparse.Namespace) -> None:
     )
 
 
+def worker(args: argparse.Namespace) -> None:
+    """Run schedule builds until SIGTERM: from the queue on PostgreSQL, else from the database."""
+    from service.jobs import queue
+    from service.logs import configure_logging
+
+    settings = get_settings()
+    if args.processes:
+        settings = settings.model_copy(update={"build_processes": args.processes})
+    configure_logging(settings)
+    if queue.uses_queue(settings):
+        asyncio.run(queue.serve(settings))
+    else:
+        asyncio.run(_local_worker(settings))
+
+
+async def _local_worker(settings: Any) -> None:
+    from service.jobs.local import LocalPool
+
+    engine = create_engine(settings)
+    pool = LocalPool(create_sessionmaker(engine), settings=settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    pool.start()
+    try:
+        await stop.wait()
+    finally:
+        await pool.stop()
+        await engine.dispose()
+
+
+def schedule(args: argparse.Namespace) -> None:
+    """Build an event's draft schedule here, with a progress bar; it replaces the draft."""
+    state = asyncio.run(_schedule(args))
+    if state != "succeeded":
+        raise SystemExit(1)
+
+
+async def _schedule(args: argparse.Namespace) -> str:
+    from tqdm import tqdm
+
+    from service.builds import service as builds
+    from service.events.service import get_event
+    from service.jobs.runner import run_build
+    from service.models import Schedule
+
+    settings = get_settings()
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    time_limit = args.time_limit or settings.schedule_time_limit_seconds
+    bar = tqdm(
+        total=round(time_limit, 1),
+        unit="s",
+        desc="building",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f} s{postfix}",
+    )
+    started = asyncio.get_running_loop().time()
+
+    def show(progress: dict[str, Any]) -> None:
+        shown = {k: "?" if v is None else v for k, v in progress.items()}
+        weight, bound = progress.get("weight"), progress.get("weight_bound")
+        gap = f"{(bound - weight) / bound:.2%}" if weight is not None and bound else "?"
+        bar.set_postfix_str(
+            f"weight {shown.get('weight', '?')} ≤ {shown.get('weight_bound', '?')} (gap {gap}), "
+            f"breaks {shown.get('breaks', '?')} ≥ {shown.get('breaks_bound', '?')}",
+            refresh=False,
+        )
+
+    async def tick() -> None:
+        while True:
+            bar.n = min(round(asyncio.get_running_loop().time() - started, 1), bar.total)
+            bar.refresh()
+            await asyncio.sleep(0.2)
+
+    try:
+        async with sessionmaker.begin() as session:
+            # A build left running by a process that died must not hold the event.
+            await builds.sweep(session, settings=settings)
+        async with sessionmaker.begin() as session:
+            event = await get_event(session, event_id=args.event)
+            build = await builds.submit(
+                session, event=event, mode=args.mode, fairness=None, time_limit=time_limit
+            )
+        ticker = asyncio.create_task(tick())
+        try:
+            state = await run_build(
+                sessionmaker, build_id=build.id, settings=settings, listener=show
+            )
+            # Taken by a web worker's pool first: follow it there.
+            while state is None or state not in builds.FINISHED:
+                await asyncio.sleep(0.5)
+                async with sessionmaker.begin() as session:
+                    build = await builds.get_build(session, event_id=event.id, build_id=build.id)
+                show(build.progress)
+                state = build.state if build.state in builds.FINISHED else None
+        finally:
+            ticker.cancel()
+            bar.close()
+        async with sessionmaker.begin() as session:
+            build = await builds.get_build(session, event_id=event.id, build_id=build.id)
+            schedule = await session.get(Schedule, build.schedule_id) if build.schedule_id else None
+        if schedule is not None:
+            print(
+                f"draft {schedule.id}: {schedule.status}, weight {schedule.total_weight} of at "
+                f"most {schedule.weight_bound}, in {schedule.seconds:.1f} s "
+                f"(build {build.id}); publish it with POST /v1/events/{event.id}/schedule:publish"
+            )
+        else:
+            print(f"build {build.id} {build.state}: {build.error or ''}", file=sys.stderr)
+        return state
+    finally:
+        await engine.dispose()
+
+
 def import_file(args: argparse.Namespace) -> None:
     """Import committees or organizations from CSV or XLSX, all or nothing."""
     from service.directory import service as directory
@@ -278,6 +393,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--ephemeral", action="store_true", help="serve a throw-away database with the demo loaded"
     )
     serve_cmd.set_defaults(run=serve)
+
+    worker_cmd = commands.add_parser("worker", help=worker.__doc__)
+    worker_cmd.add_argument(
+        "--processes", type=int, help="builds run at once (default BUILD_PROCESSES)"
+    )
+    worker_cmd.set_defaults(run=worker)
+
+    schedule_cmd = commands.add_parser("schedule", help=schedule.__doc__)
+    schedule_cmd.add_argument("event", type=_uuid, help="the event's id")
+    schedule_cmd.add_argument("--mode", choices=["rebuild", "fill"], default="rebuild")
+    schedule_cmd.add_argument(
+        "--time-limit", type=float, help="seconds (default SCHEDULE_TIME_LIMIT_SECONDS)"
+    )
+    schedule_cmd.set_defaults(run=schedule)
 
     import_cmd = commands.add_parser("import", help=import_file.__doc__)
     import_cmd.add_argument("what", choices=["committees", "organizations"])

@@ -15,6 +15,7 @@ from service import schema_migrations
 from service.agreements.routes import router as agreements_router
 from service.auth.middleware import Authenticate
 from service.auth.routes import router as api_keys_router
+from service.builds.routes import router as builds_router
 from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
 from service.db import create_engine, create_sessionmaker, statement_connections
@@ -39,6 +40,7 @@ from service.idempotency import (
     InvalidIdempotencyKey,
     finish_pending_stores,
 )
+from service.jobs.dispatch import schedule_builds
 from service.logs import configure_logging
 from service.matching.routes import router as matching_router
 from service.meetings.routes import router as meetings_router
@@ -90,9 +92,14 @@ def create_app(
         if bind is None and settings.webhook_worker_enabled:
             worker = DeliveryWorker(app.state.sessionmaker, settings=settings)
             worker.start()
+        app.state.builds = schedule_builds(
+            app.state.sessionmaker, settings, shared=bind is not None
+        )
+        app.state.builds.start()
         try:
             yield
         finally:
+            await app.state.builds.stop()
             if worker is not None:
                 await worker.stop()
             await finish_pending_stores(seconds=STORE_GRACE_S)
@@ -120,6 +127,7 @@ def create_app(
     app.include_router(checkins_router)
     app.include_router(meetings_router)
     app.include_router(schedules_router)
+    app.include_router(builds_router)
     app.include_router(reports_router)
     _add_health_routes(app)
     add_metrics_route(app)

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,20 @@ class Settings(BaseSettings):
     schedule_bonus_would_like: int = Field(4_000, ge=0)
     schedule_bonus_request: int = Field(5_000, ge=0)
     schedule_time_limit_seconds: float = Field(20.0, gt=0, le=600)
+
+    # Schedule builds run as jobs (docs/jobs.md). Where: "local" in a pool of processes of the
+    # service itself, "queue" on procrastinate's PostgreSQL queue, served by
+    # `python -m service worker`; "auto" is local on SQLite and the queue on PostgreSQL.
+    build_runner: Literal["auto", "local", "queue"] = "auto"
+    # Builds one process (web worker with the local pool, or `worker`) runs at once; each has a
+    # process of its own, and the engine uses two cores.
+    build_processes: int = Field(1, ge=1, le=64)
+    # A running build renews its heartbeat about every half second; one whose heartbeat is older
+    # than the lease lost its process and is run again, up to BUILD_MAX_ATTEMPTS runs, else failed.
+    build_lease_seconds: float = Field(15.0, gt=1)
+    build_max_attempts: int = Field(2, ge=1)
+    # A stopping worker lets running builds go on this long, then stops them and queues them again.
+    build_stop_grace_seconds: float = Field(10.0, ge=0)
 
     @model_validator(mode="after")
     def _check_scoring_weights(self) -> "Settings":

@@ -4,6 +4,8 @@ TEST_DATABASE_URL chooses the database (PostgreSQL in CI's second run); the defa
 SQLite file. The schema comes from the Alembic migrations, never from create_all.
 """
 
+import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -24,6 +26,7 @@ from service.config import Settings
 from service.db import Base, create_engine, create_sessionmaker
 from service.demo.load import load_demo
 from service.directory.service import sync_taxonomy
+from service.jobs import queue
 from service.models.columns import utcnow
 from tests.support import (
     SUITE_CHECKIN_GRACE_HOURS,
@@ -194,6 +197,20 @@ async def scratch_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
         return
     async with new_postgres_database(settings.database_url, "scratch") as scratch:
         yield scratch
+
+
+@pytest.fixture
+async def build_worker(settings: Settings, committed_app: FastAPI) -> AsyncIterator[None]:
+    """On PostgreSQL, a queue worker (as `python -m service worker` runs it) in this process for
+    the test; on SQLite the app's own pool runs builds and nothing more is needed."""
+    if not queue.uses_queue(settings):
+        yield
+        return
+    task = asyncio.create_task(queue.serve(settings, install_signal_handlers=False))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 # Tests that touch no database (the solver's, the scoring's) give the same verdict on either:

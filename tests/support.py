@@ -87,12 +87,18 @@ async def parties(
     return event["id"], committees, organizations
 
 
+# A simple client's build: wait for the draft (201) instead of following the build (202).
+WAIT = {"Prefer": "wait=60"}
+
+
 async def build_and_publish(
     client: httpx.AsyncClient, admin: Headers, event_id: str
 ) -> dict[str, Any]:
     """Build the event's schedule and publish it; the published schedule."""
     built = await client.post(
-        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+        f"/v1/events/{event_id}/schedule",
+        json={"time_limit_seconds": 5},
+        headers={**admin, **WAIT},
     )
     assert built.status_code == 201, built.text
     published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)

@@ -7,6 +7,9 @@ schedule's no-double-booking rule.
 """
 
 import asyncio
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -22,6 +25,7 @@ from sqlalchemy.engine import make_url
 from service.config import Settings
 from tests.support import (
     EVENT,
+    REPO,
     WENZHOU,
     ServerProcess,
     key_for,
@@ -104,6 +108,18 @@ async def scratch_postgres(settings: Settings) -> AsyncIterator[str]:
         yield scratch
 
 
+def start_build_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """`python -m service worker` as a child process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "service", "worker"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
 @pytest.fixture(scope="module")
 async def served(scratch_postgres: str) -> AsyncIterator[Served]:
     env = service_env(scratch_postgres)
@@ -119,6 +135,8 @@ async def served(scratch_postgres: str) -> AsyncIterator[Served]:
         },
     )
     server.start()
+    # Two build workers beside the web workers, as in compose.yaml: builds go to the queue.
+    builders = [start_build_worker(env) for _ in range(2)]
     try:
         await server.wait_ready()
         assert len(server.worker_pids()) >= WORKERS, server.log()
@@ -126,7 +144,11 @@ async def served(scratch_postgres: str) -> AsyncIterator[Served]:
         yield Served(server, admin, dsn.render_as_string(hide_password=False))
     finally:
         server.stop()
+        for builder in builders:
+            builder.send_signal(signal.SIGTERM)
+        codes = [builder.wait(60) for builder in builders]
     assert "Traceback" not in server.log(), server.log()
+    assert codes == [0, 0]
 
 
 def pids(responses: list[httpx.Response]) -> set[int]:
@@ -311,7 +333,10 @@ async def test_one_slot_of_one_party_is_booked_once_across_workers(served: Serve
             )
             assert answer.status_code == 201, answer.text
             registered.append(answer.json())
-        assert (await clients[0].post(f"{base}/schedule", json={}, headers=admin)).is_success
+        built = await clients[0].post(
+            f"{base}/schedule", json={}, headers={**admin, "Prefer": "wait=60"}
+        )
+        assert built.status_code == 201, built.text
         assert (await clients[0].post(f"{base}/schedule:publish", headers=admin)).is_success
         meetings = (
             await clients[0].get(f"{base}/meetings", params={"limit": 500}, headers=admin)
@@ -349,3 +374,75 @@ async def test_one_slot_of_one_party_is_booked_once_across_workers(served: Serve
         uuid.UUID(registered[-1]["id"]),
     )
     assert len(live) == 1
+
+
+async def test_builds_through_two_web_workers_run_once_each_on_the_build_workers(
+    served: Served,
+) -> None:
+    clients = await clients_on_distinct_workers(served.server, wanted=2)
+    admin = served.admin
+    try:
+        _, participants = await _demo_participants(served, clients[0])
+        committees = [p for p in participants if p["party"]["kind"] == "committee"][:2]
+        organizations = [p for p in participants if p["party"]["kind"] != "committee"][:3]
+        bases = []
+        for _ in range(2):
+            event = (
+                await clients[0].post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)
+            ).json()
+            base = f"/v1/events/{event['id']}"
+            for party in (*committees, *organizations):
+                answer = await clients[0].post(
+                    f"{base}/participants",
+                    json={**key_for(party), "people": [{"name": "代表"}]},
+                    headers=admin,
+                )
+                assert answer.status_code == 201, answer.text
+            bases.append(base)
+        # The same event through two web workers at once: one build, one clear refusal.
+        racing = await asyncio.gather(
+            *(c.post(f"{bases[0]}/schedule", json={}, headers=admin) for c in clients[:2])
+        )
+        assert pids(list(racing)) == {r.extensions["worker_pid"] for r in racing}
+        assert sorted(r.status_code for r in racing) == [202, 409], [r.text for r in racing]
+        refused = next(r for r in racing if r.status_code == 409).json()
+        accepted = next(r for r in racing if r.status_code == 202)
+        assert refused["code"] == "build_in_progress"
+        assert refused["build_id"] == accepted.json()["id"]
+        other = await clients[1].post(f"{bases[1]}/schedule", json={}, headers=admin)
+        assert other.status_code == 202, other.text
+        locations = [accepted.headers["location"], other.headers["location"]]
+        deadline = time.monotonic() + 120
+        while True:
+            states = [
+                (await clients[i].get(url, headers=admin)).json() for i, url in enumerate(locations)
+            ]
+            if all(b["state"] == "succeeded" for b in states):
+                break
+            assert time.monotonic() < deadline, states
+            assert not {b["state"] for b in states} & {"failed", "cancelled"}, states
+            await asyncio.sleep(0.2)
+        ids = [b["id"] for b in states]
+        rows = await served.fetch(
+            "SELECT id, attempts, worker FROM schedule_builds WHERE id = ANY($1::uuid[])", ids
+        )
+        assert sorted(r["attempts"] for r in rows) == [1, 1]
+        # Run by the build workers, not by the web processes that took the requests.
+        web = {str(pid) for pid in served.server.worker_pids()}
+        assert not {r["worker"].rsplit(":", 1)[1] for r in rows} & web
+        jobs = await served.fetch(
+            "SELECT args->>'build_id' AS build_id, status FROM procrastinate.procrastinate_jobs "
+            "WHERE args->>'build_id' = ANY($1::text[])",
+            ids,
+        )
+        assert sorted((j["build_id"], j["status"]) for j in jobs) == sorted(
+            (i, "succeeded") for i in ids
+        )
+        built = await served.fetch(
+            "SELECT payload->>'build_id' AS build_id FROM outbox_events "
+            "WHERE type = 'schedule.built' AND payload->>'build_id' = ANY($1::text[])",
+            ids,
+        )
+        assert sorted(b["build_id"] for b in built) == sorted(ids)
+    finally:
+        await close_all(clients)

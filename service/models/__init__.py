@@ -19,6 +19,7 @@ from service.models.auth import (
     IdempotencyRecord,
     RateLimitWindow,
 )
+from service.models.builds import BUILD_STATES, ScheduleBuild
 from service.models.checkins import SCAN_OUTCOMES, CheckIn, Scan
 from service.models.directory import (
     COMMITTEE_LEVELS,
@@ -54,6 +55,7 @@ from service.models.webhooks import (
 __all__ = [
     "API_KEY_PERMISSIONS",
     "API_KEY_ROLES",
+    "BUILD_STATES",
     "COMMITTEE_LEVELS",
     "DELIVERY_STATUSES",
     "EVENT_STATES",
@@ -93,6 +95,7 @@ __all__ = [
     "RateLimitWindow",
     "Scan",
     "Schedule",
+    "ScheduleBuild",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookSubscription",

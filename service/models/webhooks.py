@@ -24,6 +24,7 @@ WEBHOOK_EVENT_TYPES = (
     "intent.state_changed",
     "memorandum.signed",
     "checkin.created",
+    "schedule.built",
     "schedule.published",
 )
 DELIVERY_STATUSES = ("pending", "delivered", "failed")

@@ -1,5 +1,7 @@
 """The event's schedule over HTTP: build a draft, publish it, export the grid."""
 
+import asyncio
+import contextlib
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -7,13 +9,14 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sqlalchemy import select
 
 from service.auth.dependencies import AdminKey
+from service.builds import service as builds
+from service.builds.schemas import ScheduleBuildOut
 from service.config import Settings
 from service.db import SessionDep
-from service.directory.taxonomy import TaxonomyDep
 from service.errors import NotFound, PreconditionFailed, problem_responses
 from service.events import service as events
 from service.meetings import service as meetings
-from service.models import Meeting, Schedule
+from service.models import Meeting, Schedule, ScheduleBuild
 from service.schedules import service
 from service.schedules.schemas import ScheduleOut, ScheduleRequest
 from service.spreadsheets import (
@@ -24,6 +27,11 @@ from service.spreadsheets import (
 from service.versions import etag
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["schedule"])
+
+# Proxies commonly end a request at 60 s; a longer build is followed through its Location.
+MAX_WAIT_S = 60.0
+WAIT_POLL_S = 0.25
+SHARED_MARGIN_S = 120.0
 
 
 async def schedule_out(session: SessionDep, schedule: Schedule) -> ScheduleOut:
@@ -57,36 +65,97 @@ async def schedule_out(session: SessionDep, schedule: Schedule) -> ScheduleOut:
     )
 
 
+def _wait_seconds(prefer: str | None) -> float:
+    """The `wait` of an RFC 7240 Prefer header, at most MAX_WAIT_S; 0 without one."""
+    for preference in (prefer or "").split(","):
+        name, _, value = preference.strip().partition("=")
+        if name.strip().lower() == "wait":
+            with contextlib.suppress(ValueError):
+                return min(max(float(value.strip().strip('"')), 0.0), MAX_WAIT_S)
+    return 0.0
+
+
+async def _wait_for(request: Request, build: ScheduleBuild, seconds: float) -> ScheduleBuild:
+    """The build once it ended, or as it is when `seconds` have passed."""
+    builds_here = request.app.state.builds
+    sessionmaker = request.app.state.sessionmaker
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while (remaining := deadline - loop.time()) > 0:
+        ended_here = await builds_here.wait(build.id, min(remaining, WAIT_POLL_S))
+        if ended_here or builds_here.reads:
+            async with sessionmaker.begin() as session:
+                build = await builds.get_build(session, event_id=build.event_id, build_id=build.id)
+            if build.state in builds.FINISHED:
+                break
+    return build
+
+
 @router.post(
     "/schedule",
-    status_code=201,
+    status_code=202,
     operation_id="buildSchedule",
-    summary="Build the draft: hard rules kept, least meetings first, then the largest weight",
-    responses=problem_responses(NotFound, service.NotEnoughTables),
+    summary="Build the draft, as a job: hard rules kept, least meetings first, then the largest "
+    "weight",
+    description="Answers 202 with the build (poll its `Location` for state and progress; cancel "
+    "it with `:cancel`). With `Prefer: wait=N` (at most 60) the answer waits up to N seconds and "
+    "is 201 with the draft when the build succeeded by then, else 202 with the build as it is. "
+    "One build of an event runs at a time: another while one is queued or running is 409 "
+    "`build_in_progress`. A build that succeeds replaces the draft and sends `schedule.built`.",
+    responses={
+        201: {"model": ScheduleOut, "description": "Built within the `Prefer: wait`: the draft."},
+        **problem_responses(NotFound, service.NotEnoughTables, builds.BuildInProgress),
+    },
 )
 async def build_schedule(
     event_id: uuid.UUID,
     body: ScheduleRequest,
     _: AdminKey,
-    session: SessionDep,
-    taxonomy: TaxonomyDep,
     request: Request,
     response: Response,
-) -> ScheduleOut:
+    prefer: Annotated[
+        str | None,
+        Header(description="`wait=N`: wait up to N seconds (at most 60) for the draft."),
+    ] = None,
+) -> ScheduleBuildOut | ScheduleOut:
     settings: Settings = request.app.state.settings
-    event = await events.get_event(session, event_id=event_id)
-    schedule = await service.build(
-        session,
-        event=event,
-        mode=body.mode,
-        fairness=body.fairness,
-        time_limit=body.time_limit_seconds or settings.schedule_time_limit_seconds,
-        settings=settings,
-        forest=taxonomy,
-    )
-    response.headers["Location"] = f"/v1/events/{event_id}/schedule"
-    response.headers["ETag"] = etag(schedule.id)
-    return await schedule_out(session, schedule)
+    builds_here = request.app.state.builds
+    sessionmaker = request.app.state.sessionmaker
+    # Committed before the answer, not with it: a worker must see the build to start it, and
+    # with Prefer: wait this request waits for that worker.
+    async with sessionmaker.begin() as session:
+        event = await events.get_event(session, event_id=event_id)
+        build = await builds.submit(
+            session,
+            event=event,
+            mode=body.mode,
+            fairness=body.fairness,
+            time_limit=body.time_limit_seconds or settings.schedule_time_limit_seconds,
+        )
+        await builds_here.enqueue(session, build)
+    builds_here.submitted(build.id)
+    seconds = _wait_seconds(prefer)
+    if not builds_here.reads:
+        # Sessions on a test's connection: nothing else may use it while the build runs on it,
+        # so this answer waits for the build, whatever the client asked.
+        await builds_here.wait(build.id, build.time_limit_seconds + SHARED_MARGIN_S)
+        async with sessionmaker.begin() as session:
+            build = await builds.get_build(session, event_id=event_id, build_id=build.id)
+    elif seconds:
+        build = await _wait_for(request, build, seconds)
+    if seconds and build.state == "succeeded" and build.schedule_id is not None:
+        async with sessionmaker.begin() as session:
+            schedule = await session.get(Schedule, build.schedule_id)
+            if schedule is not None:
+                response.status_code = 201
+                response.headers["Location"] = f"/v1/events/{event_id}/schedule"
+                response.headers["Content-Location"] = builds.build_url(build)
+                response.headers["ETag"] = etag(schedule.id)
+                return await schedule_out(session, schedule)
+    response.headers["Location"] = builds.build_url(build)
+    if build.state not in builds.FINISHED:
+        response.headers["Retry-After"] = "1"
+    return builds.build_out(build)
 
 
 @router.get(

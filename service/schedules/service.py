@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,14 @@ from service.models.columns import utcnow
 from service.participants.service import participants_query
 from service.scoring.reference import score_pair
 from service.solver import engine
-from service.solver.problem import Attendee, Candidate, Placement, Problem
+from service.solver.problem import (
+    Attendee,
+    Candidate,
+    Placement,
+    Problem,
+    Progress,
+    Solution,
+)
 from service.versions import etag, matches
 from service.webhooks import service as webhooks
 
@@ -222,17 +230,21 @@ def _engine_event(
     )
 
 
-async def build(
-    session: AsyncSession,
-    *,
-    event: Event,
-    mode: str,
-    fairness: int | None,
-    time_limit: float,
-    settings: Settings,
-    forest: Forest,
-) -> Schedule:
-    """Run the engine and keep its answer as the event's one draft."""
+@dataclass(frozen=True)
+class EngineInput:
+    """What one run of the engine takes, read from the database, and what saving its answer
+    needs; picklable, so the run can happen in another process."""
+
+    problem: Problem
+    previous: tuple[Placement, ...]
+    weights: dict[tuple[str, str], int]
+    carried: dict[tuple[str, str], tuple[str, bool, str]]
+
+
+async def engine_input(
+    session: AsyncSession, *, event: Event, settings: Settings, forest: Forest
+) -> EngineInput:
+    """Read the event as the engine sees it; seats each committee at its table first."""
     tables = await committee_tables(session, event=event)
     participants, pairs = await pair_weights(session, event=event, settings=settings, forest=forest)
     published = await current_schedule(session, event_id=event.id, state="published")
@@ -250,12 +262,9 @@ async def build(
         else []
     )
     keep = [m for m in previous if m.locked or m.status in ("held", "no_show")]
-    problem = _engine_event(event, participants, pairs, tables, keep)
-    result = await asyncio.to_thread(
-        engine.schedule_event,
-        event=problem,
-        mode=mode,  # type: ignore[arg-type]
-        previous=[
+    return EngineInput(
+        problem=_engine_event(event, participants, pairs, tables, keep),
+        previous=tuple(
             Placement(
                 slot=m.slot,
                 table=m.table_number,
@@ -263,17 +272,48 @@ async def build(
                 b=str(m.organization_participant_id),
             )
             for m in previous
-        ],
+        ),
+        weights={(str(p.committee), str(p.organization)): p.weight for p in pairs},
+        carried={
+            (str(m.committee_participant_id), str(m.organization_participant_id)): (
+                m.status,
+                m.locked,
+                m.notes,
+            )
+            for m in previous
+        },
+    )
+
+
+def run_engine(
+    given: EngineInput,
+    *,
+    mode: str,
+    fairness: int | None,
+    time_limit: float,
+    progress: Callable[[Progress], None] | None = None,
+) -> Solution:
+    """One run of the engine on what `engine_input` read (CPU-bound: call it off the loop)."""
+    return engine.schedule_event(
+        event=given.problem,
+        mode=mode,  # type: ignore[arg-type]
+        previous=given.previous,
         fairness=fairness,
         time_limit=time_limit,
+        progress=progress,
     )
+
+
+async def save_draft(
+    session: AsyncSession, *, event_id: uuid.UUID, mode: str, given: EngineInput, result: Solution
+) -> Schedule:
+    """Keep the engine's answer as the event's one draft, replacing the one before."""
     await session.execute(
-        delete(Schedule).where(Schedule.event_id == event.id, Schedule.state == "draft")
+        delete(Schedule).where(Schedule.event_id == event_id, Schedule.state == "draft")
     )
-    weights = {(str(p.committee), str(p.organization)): p.weight for p in pairs}
     objective = result.objective
     schedule = Schedule(
-        event_id=event.id,
+        event_id=event_id,
         state="draft",
         mode=mode,
         status=result.status,
@@ -293,27 +333,43 @@ async def build(
     )
     session.add(schedule)
     await session.flush()
-    carried = {
-        (str(m.committee_participant_id), str(m.organization_participant_id)): m for m in previous
-    }
     for placed in result.meetings:
-        before = carried.get((placed.a, placed.b))
+        status, locked, notes = given.carried.get((placed.a, placed.b), ("scheduled", False, ""))
         session.add(
             Meeting(
-                event_id=event.id,
+                event_id=event_id,
                 schedule_id=schedule.id,
                 committee_participant_id=uuid.UUID(placed.a),
                 organization_participant_id=uuid.UUID(placed.b),
                 slot=placed.slot,
                 table_number=placed.table,
-                weight=weights.get((placed.a, placed.b), 0),
-                status=before.status if before else "scheduled",
-                locked=before.locked if before else False,
-                notes=before.notes if before else "",
+                weight=given.weights.get((placed.a, placed.b), 0),
+                status=status,
+                locked=locked,
+                notes=notes,
             )
         )
     await session.flush()
     return schedule
+
+
+async def build(
+    session: AsyncSession,
+    *,
+    event: Event,
+    mode: str,
+    fairness: int | None,
+    time_limit: float,
+    settings: Settings,
+    forest: Forest,
+) -> Schedule:
+    """Read, run the engine on a thread and keep its answer, in one transaction (tests, tools;
+    the API runs builds as jobs: service/jobs)."""
+    given = await engine_input(session, event=event, settings=settings, forest=forest)
+    result = await asyncio.to_thread(
+        run_engine, given, mode=mode, fairness=fairness, time_limit=time_limit
+    )
+    return await save_draft(session, event_id=event.id, mode=mode, given=given, result=result)
 
 
 async def publish(session: AsyncSession, *, event: Event, if_match: str | None = None) -> Schedule:

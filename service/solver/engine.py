@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -34,6 +34,7 @@ from service.solver.problem import (
     Mode,
     Placement,
     Problem,
+    Progress,
     Solution,
     Status,
     Unmet,
@@ -74,6 +75,21 @@ PROOF_SHARE = 0.75
 # `feasible` at 20 (19) and 15 (14)); the call returns as soon as it does.
 PROOF_SECONDS = 10.0
 LEVELS = ("required_missing", "shortfall", "weight", "changes", "breaks")
+
+
+class _Reporter:
+    """Hands the caller each step's figures, merged with what was known before; a no-op without
+    a callback. Called a handful of times a run, between solver calls, so it costs nothing."""
+
+    def __init__(self, callback: Callable[[Progress], None] | None) -> None:
+        self.callback = callback
+        self.last = Progress(stage="start")
+
+    def __call__(self, stage: str, **figures: int | None) -> None:
+        if self.callback is None:
+            return
+        self.last = replace(self.last, stage=stage, **figures)
+        self.callback(self.last)
 
 
 def _levels(
@@ -400,6 +416,7 @@ def _flow_path(
     seed: int,
     workers: int,
     greedy: dict[int, int],
+    report: _Reporter,
 ) -> tuple[list[LevelResult], dict[int, int], str, int, int | None] | None:
     """Place the flow's pairs; when all fit, levels 1-3 are proven and the rest is breaks.
 
@@ -436,6 +453,13 @@ def _flow_path(
     floors = person_floors(prep, freedom) if freedom is not None else []
     floor = sum(floors)
     n_people = len(prep.event.participants)
+    report(
+        "placed",
+        weight=values["weight"],
+        weight_bound=max(lv.bound for lv in head if lv.name == "weight"),
+        breaks=objective_of(prep, placed).breaks,
+        breaks_bound=floor,
+    )
 
     def search(
         slot_of: dict[int, int],
@@ -518,6 +542,7 @@ def _flow_path(
             placed = search(better, 1.0, SEARCH_MOVES_PER_PAIR)
     slot_of = placed
     got = objective_of(prep, slot_of)
+    report("searched", breaks=got.breaks)
     if bounded and freedom is not None and got.breaks > bound and got.changes <= forced:
         now = time.monotonic()
         proof = prove_breaks(
@@ -536,6 +561,7 @@ def _flow_path(
         if proof.slot_of is not None:
             slot_of = proof.slot_of
         got = objective_of(prep, slot_of)
+        report("proved", breaks=got.breaks, breaks_bound=bound)
     full: list[LevelResult] = []
     open_tail = got.breaks > bound or (rebuild and got.changes > forced)
     if bounded and open_tail and time.monotonic() < tail_deadline:
@@ -601,6 +627,7 @@ def _model_path(
     seed: int,
     workers: int,
     greedy: dict[int, int],
+    report: _Reporter,
 ) -> tuple[list[LevelResult], dict[int, int], str, int | None]:
     """Selection by CP-SAT, then placement: when the flow does not apply or its pairs do not fit."""
     everything = list(range(len(prep.tasks)))
@@ -609,6 +636,7 @@ def _model_path(
     )
     sel = {lv.name: lv for lv in sel_levels}
     weight_bound = sel["weight"].bound if "weight" in sel else None
+    report("selected", weight_bound=weight_bound)
     head = ("required_missing", "shortfall", "weight")
     tail = ("changes", "breaks")
     levels: list[LevelResult] = []
@@ -703,9 +731,15 @@ def schedule_event(
     seed: int = 0,
     workers: int = 2,
     method: Literal["auto", "exact", "decomposed"] = "auto",
+    progress: Callable[[Progress], None] | None = None,
 ) -> Solution:
-    """Schedule an event day; `previous` is kept exactly in fill mode, changed little in rebuild."""
+    """Schedule an event day; `previous` is kept exactly in fill mode, changed little in rebuild.
+
+    `progress`, when given, is called with the best weight and breaks and their bounds each time
+    a step of the run improves them.
+    """
     started = time.monotonic()
+    report = _Reporter(progress)
     prep = prepare(event, mode=mode, previous=previous)
     rebuild = mode == "rebuild" and bool(previous)
     size = sum(len(t.slots) for t in prep.tasks)
@@ -714,6 +748,8 @@ def schedule_event(
     if not prep.tasks:
         method = "exact"
     greedy = _greedy(prep)
+    if greedy:
+        report("greedy", weight=objective_of(prep, greedy).weight)
     deadline = started + time_limit
     flow = select_flow(prep, rebuild=rebuild) if fairness is None else None
     quick = None
@@ -728,6 +764,7 @@ def schedule_event(
             seed=seed,
             workers=workers,
             greedy=greedy,
+            report=report,
         )
     breaks_bound: int | None = None
     weight_bound: int | None
@@ -744,6 +781,7 @@ def schedule_event(
             seed=seed,
             workers=workers,
             greedy=greedy,
+            report=report,
         )
 
     def rank_of(sl: dict[int, int]) -> tuple[int, int, int]:
@@ -776,6 +814,13 @@ def schedule_event(
     gap = None
     if weight_bound is not None:
         gap = (weight_bound - objective.weight) / weight_bound if weight_bound else 0.0
+    report(
+        "done",
+        weight=objective.weight,
+        weight_bound=weight_bound,
+        breaks=objective.breaks,
+        breaks_bound=breaks_bound,
+    )
     return Solution(
         status=_status(status),
         meetings=tuple(meetings),

@@ -117,3 +117,18 @@ class Solution:
     method: str
     seconds: float
     breaks_bound: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the engine knows so far, reported as it learns it; None where it does not know yet.
+
+    weight and breaks are those of the best schedule so far; weight_bound is a proven upper bound
+    on the weight, breaks_bound a proven lower bound on the breaks (as in `Solution`).
+    """
+
+    stage: str
+    weight: int | None = None
+    weight_bound: int | None = None
+    breaks: int | None = None
+    breaks_bound: int | None = None

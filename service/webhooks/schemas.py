@@ -13,6 +13,7 @@ EventType = Literal[
     "intent.state_changed",
     "memorandum.signed",
     "checkin.created",
+    "schedule.built",
     "schedule.published",
 ]
 Url = Annotated[str, Field(min_length=1, max_length=2000, description="An http or https URL.")]
@@ -25,7 +26,7 @@ Secret = Annotated[
         description="At least 16 printable ASCII characters, no spaces; generated when omitted.",
     ),
 ]
-EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=5)]
+EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=6)]
 
 WEBHOOK_EXAMPLE: dict[str, Any] = {
     "url": "https://partner.example.com/hooks/standards",

@@ -6,7 +6,15 @@ from unittest.mock import patch
 import httpx
 
 from service.meetings import service as meetings
-from tests.support import EVENT, Headers, KeyFactory, build_and_publish, key_for, parties
+from tests.support import (
+    EVENT,
+    WAIT,
+    Headers,
+    KeyFactory,
+    build_and_publish,
+    key_for,
+    parties,
+)
 
 
 async def test_request_accept_decline_withdraw_by_the_right_side(
@@ -322,7 +330,9 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
     before = (await client.get(url, headers=admin)).json()
     assert before["published"] is False and before["meetings"] == []
     await client.post(
-        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 5}, headers=admin
+        f"/v1/events/{event_id}/schedule",
+        json={"time_limit_seconds": 5},
+        headers={**admin, **WAIT},
     )
     draft_only = (await client.get(url, headers=admin)).json()
     assert draft_only["meetings"] == []

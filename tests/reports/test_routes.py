@@ -6,7 +6,7 @@ import io
 import httpx
 from openpyxl import load_workbook
 
-from tests.support import Headers, KeyFactory, demo_event
+from tests.support import WAIT, Headers, KeyFactory, demo_event
 
 
 async def test_demo_report_gives_the_figures_of_the_source(
@@ -43,7 +43,7 @@ async def test_report_follows_check_ins_and_meetings(
         json={"badge_code": participant["badge_code"]},
         headers=await make_key("kiosk"),
     )
-    await client.post(f"{url}/schedule", json={"time_limit_seconds": 5}, headers=admin)
+    await client.post(f"{url}/schedule", json={"time_limit_seconds": 5}, headers={**admin, **WAIT})
     await client.post(f"{url}/schedule:publish", headers=admin)
     meeting = (await client.get(f"{url}/meetings", params={"limit": 1}, headers=admin)).json()[
         "items"

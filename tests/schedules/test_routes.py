@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import OutboxEvent
-from tests.support import EVENT, Headers, KeyFactory, Workers, key_for, parties
+from tests.support import EVENT, WAIT, Headers, KeyFactory, Workers, key_for, parties
 
 
 async def all_meetings(
@@ -33,7 +33,9 @@ async def test_demo_schedule_keeps_every_hard_rule(
     event_id, committees, organizations = await parties(client, admin)
     registered = {p["id"]: p for p in committees + organizations}
     built = await client.post(
-        f"/v1/events/{event_id}/schedule", json={"time_limit_seconds": 10}, headers=admin
+        f"/v1/events/{event_id}/schedule",
+        json={"time_limit_seconds": 10},
+        headers={**admin, **WAIT},
     )
     assert built.status_code == 201, built.text
     summary = built.json()
@@ -131,7 +133,9 @@ async def test_unmet_least_meetings_is_listed_with_a_reason(
     pet_org = next(o for o in organizations if "宠" in o["party"]["name_zh"])
     busy = {pet_org["id"]: {"unavailable_slots": [1, 2, 3], "min_meetings": 1}}
     event_id, _registered = await small_event(client, admin, [pet_committee], [pet_org], **busy)
-    summary = (await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)).json()
+    summary = (
+        await client.post(f"/v1/events/{event_id}/schedule", json={}, headers={**admin, **WAIT})
+    ).json()
     assert summary["meetings"] == 0
     below = [u for u in summary["unmet"] if u["kind"] == "below_min"]
     assert below and below[0]["participants"][0]["name_zh"] == pet_org["party"]["name_zh"]
@@ -143,7 +147,7 @@ async def test_fill_mode_changes_nothing_scheduled(
 ) -> None:
     _, committees, organizations = await parties(client, admin)
     event_id, _registered = await small_event(client, admin, committees[:3], organizations[:6])
-    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
+    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers={**admin, **WAIT})
     await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
     first = await all_meetings(client, admin, event_id)
     # Free a slot, then ask to fill: everything else must stay exactly where it was.
@@ -163,7 +167,7 @@ async def test_fill_mode_changes_nothing_scheduled(
         for m in first[1:]
     }
     filled = await client.post(
-        f"/v1/events/{event_id}/schedule", json={"mode": "fill"}, headers=admin
+        f"/v1/events/{event_id}/schedule", json={"mode": "fill"}, headers={**admin, **WAIT}
     )
     assert filled.status_code == 201, filled.text
     draft = await all_meetings(client, admin, event_id, "draft")
@@ -186,10 +190,10 @@ async def test_publish_supersedes_tells_partners_and_grid_exports(
     event_id, _ = await small_event(client, admin, committees[:2], organizations[:4])
     nothing = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
     assert nothing.status_code == 409 and nothing.json()["code"] == "no_draft"
-    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
+    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers={**admin, **WAIT})
     first = (await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)).json()
     assert first["state"] == "published" and first["published_at"]
-    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
+    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers={**admin, **WAIT})
     second = (await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)).json()
     told = (
         await session.scalars(select(OutboxEvent).where(OutboxEvent.type == "schedule.published"))
@@ -221,10 +225,10 @@ async def test_publish_with_if_match_publishes_only_the_draft_reviewed(
     _, committees, organizations = await parties(client, admin)
     event_id, _ = await small_event(client, admin, committees[:2], organizations[:4])
     url = f"/v1/events/{event_id}/schedule"
-    reviewed = await client.post(url, json={}, headers=admin)
+    reviewed = await client.post(url, json={}, headers={**admin, **WAIT})
     assert reviewed.headers["etag"] == f'"{reviewed.json()["id"]}"'
     # Another organizer builds again before the first one publishes what they reviewed.
-    rebuilt = await client.post(url, json={}, headers=admin)
+    rebuilt = await client.post(url, json={}, headers={**admin, **WAIT})
     stale = await client.post(
         f"{url}:publish", headers={**admin, "If-Match": reviewed.headers["etag"]}
     )
@@ -238,14 +242,16 @@ async def test_publish_with_if_match_publishes_only_the_draft_reviewed(
 
 
 async def test_two_clients_placing_into_one_slot_get_one_201_and_one_409(
-    two_workers: Workers, committed_key: KeyFactory
+    two_workers: Workers,
+    committed_key: KeyFactory,
+    build_worker: None,
 ) -> None:
     admin = await committed_key("admin")
     a, b = two_workers
     _, committees, organizations = await parties(a, admin)
     event_id, registered = await small_event(a, admin, committees[:2], organizations[:1])
     c1, c2, o1 = registered
-    await a.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
+    await a.post(f"/v1/events/{event_id}/schedule", json={}, headers={**admin, **WAIT})
     await a.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
     for m in await all_meetings(a, admin, event_id):
         await a.patch(
@@ -280,14 +286,16 @@ async def test_two_clients_placing_into_one_slot_get_one_201_and_one_409(
 
 
 async def test_two_organizers_publishing_at_once_publish_the_draft_once(
-    two_workers: Workers, committed_key: KeyFactory
+    two_workers: Workers,
+    committed_key: KeyFactory,
+    build_worker: None,
 ) -> None:
     admin = await committed_key("admin")
     a, b = two_workers
     _, committees, organizations = await parties(a, admin)
     event_id, _ = await small_event(a, admin, committees[:2], organizations[:2])
     url = f"/v1/events/{event_id}/schedule"
-    draft = await a.post(url, json={}, headers=admin)
+    draft = await a.post(url, json={}, headers={**admin, **WAIT})
     tagged = {**admin, "If-Match": draft.headers["etag"]}
     racing = await asyncio.gather(
         a.post(f"{url}:publish", headers=tagged), b.post(f"{url}:publish", headers=tagged)

@@ -9,10 +9,8 @@ import httpx
 from openpyxl import load_workbook
 
 from service.spreadsheets import XLSX_MEDIA_TYPE, read_table, write_csv, write_xlsx
-from tests.conftest import Headers, KeyFactory
-from tests.events.test_routes import demo_event
-from tests.meetings.test_routes import key_for, parties
 from tests.schedules.test_routes import small_event
+from tests.support import Headers, KeyFactory, demo_event, key_for, parties
 
 FORMULA = '=HYPERLINK("http://x","click")'
 

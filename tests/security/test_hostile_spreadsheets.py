@@ -13,9 +13,9 @@ from openpyxl import Workbook
 
 from service.errors import ServiceError
 from service.spreadsheets import XLSX_MEDIA_TYPE, read_table
-from tests.conftest import Headers
 from tests.security import hostile_files
 from tests.security.hostile_files import Hostile
+from tests.support import Headers
 
 BUILDERS: list[Callable[[], Hostile]] = [
     hostile_files.zip_bomb,

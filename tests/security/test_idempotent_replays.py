@@ -7,8 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import IdempotencyRecord
-from tests.conftest import Headers
-from tests.events.test_routes import EVENT
+from tests.support import EVENT, Headers
 
 WEBHOOK = {"url": "https://93.184.216.34/hooks/crm", "event_types": ["intent.created"]}
 

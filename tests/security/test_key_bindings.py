@@ -3,8 +3,7 @@ to what its routes would not enforce."""
 
 import httpx
 
-from tests.conftest import Headers
-from tests.events.test_routes import EVENT
+from tests.support import EVENT, Headers
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 

@@ -2,9 +2,7 @@
 
 import httpx
 
-from tests.conftest import Headers, KeyFactory
-from tests.events.test_routes import demo_event
-from tests.meetings.test_routes import key_for
+from tests.support import Headers, KeyFactory, demo_event, key_for
 
 
 async def test_a_partner_cannot_find_participants_by_phone_tail(

@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 
 from tests.checkins.test_routes import _participant
-from tests.conftest import Headers, KeyFactory
+from tests.support import Headers, KeyFactory
 
 
 def _people_contacts(answer: dict[str, Any]) -> list[tuple[Any, Any]]:

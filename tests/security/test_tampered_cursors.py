@@ -6,8 +6,7 @@ import json
 import httpx
 import pytest
 
-from tests.conftest import Headers
-from tests.events.test_routes import demo_event
+from tests.support import Headers, demo_event
 
 
 def packed(text: str) -> str:
