@@ -60,6 +60,10 @@ async def insert_bench_event(
         ],
         tables=committees,
         state="open",
+        # Its parties have no domains (every pair scores 0) and meet by would-like marks: with
+        # the default floor only the must-meets would be candidates, and the event would be
+        # no longer the benchmark's shape.
+        min_meeting_score=0,
     )
     session.add(event)
     ids: dict[str, uuid.UUID] = {}

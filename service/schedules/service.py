@@ -165,7 +165,9 @@ async def pair_weights(
                 continue
             score = scores[(c.id, o.id)]
             asked_for = key in asked or "must_meet" in kinds
-            if not asked_for and not worth_meeting(score, event=event):
+            # Under the floor only when asked for; a floor of 0 lets every pair of positive
+            # weight in, a would-like mark on a pair scoring 0 included, as before there was one.
+            if not asked_for and score < round(event.min_meeting_score * 100):
                 continue
             weight = (
                 score

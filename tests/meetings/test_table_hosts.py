@@ -1,10 +1,8 @@
 """Table hosts: a key that marks the meetings of its event held or no-show, and nothing else."""
 
-import uuid
-
 import httpx
 
-from tests.support import Headers, KeyFactory, build_and_publish, parties
+from tests.support import EVENT, Headers, KeyFactory, build_and_publish, parties
 
 
 async def test_a_table_host_marks_meetings_of_its_event_and_nothing_else(
@@ -37,7 +35,8 @@ async def test_a_table_host_marks_meetings_of_its_event_and_nothing_else(
     # Nothing else: not the list of meetings, not the door, not another event's meetings.
     listed = await client.get(url, headers=host)
     assert listed.status_code == 403 and listed.json()["code"] == "forbidden"
-    other_host = await make_key("table_host", event_id=str(uuid.uuid4()))
+    other = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
+    other_host = await make_key("table_host", event_id=other["id"])
     elsewhere = await client.patch(
         f"{url}/{meeting['id']}",
         json={"status": "held"},
