@@ -15,7 +15,7 @@ import httpx
 import hypothesis
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, text
+from sqlalchemy import delete, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -166,7 +166,7 @@ async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterato
         for table in reversed(Base.metadata.sorted_tables):
             if "created_at" in table.c:
                 await connection.execute(delete(table).where(table.c.created_at >= started))
-            elif table.name in ("idempotency_records", "rate_limit_windows"):
+            elif table.name == "idempotency_records":
                 await connection.execute(delete(table))
 
 
@@ -220,3 +220,31 @@ async def scratch_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
 
 def random_id() -> str:
     return str(uuid.uuid4())
+
+
+class StatementLog:
+    """The SQL statements an engine executed while `counting` was open."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _note(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(statement)
+
+    def counting(self) -> "StatementLog":
+        self.statements = []
+        return self
+
+    def __enter__(self) -> "StatementLog":
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine.sync_engine, "before_cursor_execute", self._note)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> StatementLog:
+    """Counts the statements of the test database's engine: `with statements.counting(): ...`."""
+    return StatementLog(engine)

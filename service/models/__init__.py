@@ -11,7 +11,7 @@ from service.models.agreements import (
     MemorandumSignatory,
     MemorandumTransition,
 )
-from service.models.auth import API_KEY_ROLES, ApiKey, IdempotencyRecord, RateLimitWindow
+from service.models.auth import API_KEY_ROLES, ApiKey, IdempotencyRecord
 from service.models.checkins import SCAN_OUTCOMES, CheckIn, Scan
 from service.models.directory import (
     COMMITTEE_LEVELS,
@@ -81,7 +81,6 @@ __all__ = [
     "Participant",
     "Person",
     "Preference",
-    "RateLimitWindow",
     "Scan",
     "Schedule",
     "WebhookAttempt",
