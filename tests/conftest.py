@@ -130,7 +130,7 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _make_key(maker: Any, role: str = "admin", **binding: Any) -> Headers:
+async def make_key_in(maker: Any, role: str = "admin", **binding: Any) -> Headers:
     binding = {k: uuid.UUID(str(v)) for k, v in binding.items()}
     async with maker.begin() as session:
         _, secret = await create_api_key(session, name=f"test {role}", role=role, **binding)
@@ -142,7 +142,7 @@ def make_key(session_factory: Any) -> KeyFactory:
     """Create an API key in the test's transaction and return its Authorization header."""
 
     async def make(role: str = "admin", **binding: Any) -> Headers:
-        return await _make_key(session_factory, role, **binding)
+        return await make_key_in(session_factory, role, **binding)
 
     return make
 
@@ -162,6 +162,11 @@ async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterato
     app = create_app(settings, engine=engine)
     async with app.router.lifespan_context(app):
         yield app
+    await delete_rows_since(engine, started)
+
+
+async def delete_rows_since(engine: AsyncEngine, started: datetime) -> None:
+    """Delete what a test that committed wrote: rows created since it began."""
     async with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             if "created_at" in table.c:
@@ -194,7 +199,7 @@ async def two_workers(settings: Settings, committed_app: FastAPI) -> AsyncIterat
 @pytest.fixture
 def committed_key(committed_app: FastAPI) -> KeyFactory:
     async def make(role: str = "admin", **binding: Any) -> Headers:
-        return await _make_key(committed_app.state.sessionmaker, role, **binding)
+        return await make_key_in(committed_app.state.sessionmaker, role, **binding)
 
     return make
 

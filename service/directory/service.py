@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from service.chinese import fold, like_pattern
 from service.directory.schemas import (
@@ -57,11 +58,15 @@ def domain_id(code: str) -> uuid.UUID:
 
 @dataclass(frozen=True)
 class Taxonomy:
-    """The domain forest, loaded once per request where needed."""
+    """The domain forest, loaded once per process and database."""
 
     by_code: dict[str, Domain]
     by_id: dict[uuid.UUID, Domain]
     children: dict[uuid.UUID, list[uuid.UUID]] = field(default_factory=dict)
+    codes: dict[uuid.UUID, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codes", {id_: d.code for id_, d in self.by_id.items()})
 
     def code_of(self, id_: uuid.UUID) -> str:
         return self.by_id[id_].code
@@ -94,20 +99,33 @@ class Taxonomy:
         return [(self.by_code[w.domain].id, w.weight) for w in weights]
 
 
+# Domains change only when `migrate` syncs the shipped taxonomy, so a process reads them once per
+# database (and again after it syncs them itself). Kept as copies that belong to no session, so
+# no rollback or expiry can touch them.
+_TAXONOMIES: dict[URL, Taxonomy] = {}
+
+
 async def load_taxonomy(session: AsyncSession) -> Taxonomy:
     """Every domain, indexed by code and id, with the children of each."""
-    domains = list((await session.scalars(select(Domain).order_by(Domain.position))).all())
+    database = session.get_bind().engine.url
+    taxonomy = _TAXONOMIES.get(database)
+    if taxonomy is not None:
+        return taxonomy
+    rows = await session.execute(select(Domain.__table__).order_by(Domain.position))
+    domains = [Domain(**row) for row in rows.mappings()]
     children: dict[uuid.UUID, list[uuid.UUID]] = {}
     for d in domains:
         if d.parent_id is not None:
             children.setdefault(d.parent_id, []).append(d.id)
-    return Taxonomy({d.code: d for d in domains}, {d.id: d for d in domains}, children)
+    taxonomy = Taxonomy({d.code: d for d in domains}, {d.id: d for d in domains}, children)
+    if domains:
+        _TAXONOMIES[database] = taxonomy
+    return taxonomy
 
 
 async def domain_codes(session: AsyncSession) -> dict[uuid.UUID, str]:
     """Every domain id's code, to show a profile's domain links as codes."""
-    rows = await session.execute(select(Domain.id, Domain.code))
-    return {id_: code for id_, code in rows.all()}
+    return (await load_taxonomy(session)).codes
 
 
 def taxonomy_source() -> list[dict[str, Any]]:
@@ -138,6 +156,7 @@ async def sync_taxonomy(session: AsyncSession) -> int:
             for key, value in values.items():
                 setattr(domain, key, value)
     await session.flush()
+    _TAXONOMIES.clear()
     return len(existing | {item["code"]: None for item in source})
 
 
@@ -154,11 +173,11 @@ def _organization_search_text(o: Organization) -> str:
 
 async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
     """One committee with its domains; 404 when there is none."""
-    committee = await session.scalar(
-        select(Committee)
-        .where(Committee.id == committee_id)
-        .options(selectinload(Committee.domains))
+    # One round trip: the domains joined, not fetched after.
+    found = await session.execute(
+        select(Committee).where(Committee.id == committee_id).options(joinedload(Committee.domains))
     )
+    committee = found.unique().scalar_one_or_none()
     if committee is None:
         raise NotFound(f"No committee has id {committee_id}.")
     return committee
