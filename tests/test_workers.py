@@ -8,6 +8,7 @@ schedule's no-double-booking rule.
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -38,10 +39,18 @@ WORKERS = 4
 
 
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on loopback that nothing listens on right now: any, or one of TEST_PORTS
+    (`8450-8499`) where that is set, for machines that give each user a range."""
+    low, _, high = os.environ.get("TEST_PORTS", "0-0").partition("-")
+    # In random order: two ports asked for before either is bound should differ.
+    for port in random.sample(range(int(low), int(high) + 1), int(high) - int(low) + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise AssertionError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
 def run_cli(*args: str, env: dict[str, str]) -> str:
