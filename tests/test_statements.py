@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.app import create_app
 from service.config import Settings
 from service.models.columns import utcnow
-from tests.conftest import Headers, StatementLog, delete_rows_since, make_key_in
+from tests.conftest import Headers, KeyFactory, StatementLog, delete_rows_since, make_key_in
 from tests.events.test_routes import demo_event
+from tests.meetings.test_routes import parties
+from tests.schedules.test_routes import small_event
 
 # Route: (PostgreSQL, SQLite). The check-in is a first one, on an event with no published
 # schedule: reading the event, participant and party in one statement, the check-in, its
@@ -124,3 +126,29 @@ async def test_hot_routes_stay_within_their_statements(
     assert answer.status_code == status, answer.text
     ceiling = CEILINGS[route][0 if is_postgres else 1]
     assert len(executed) <= ceiling, "\n".join(executed)
+
+
+async def test_a_check_in_reads_each_counterparts_domains_once(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, statements: StatementLog
+) -> None:
+    # The agenda names the domains each meeting's two parties share; reading them once per
+    # meeting and per domain of the participant made a long agenda dozens of statements.
+    _, committees, organizations = await parties(client, admin)
+    event_id, registered = await small_event(client, admin, committees[:2], organizations[:6])
+    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
+    published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    assert published.status_code == 200, published.text
+    committee = registered[0]
+    kiosk = await make_key("kiosk")
+    with statements.counting():
+        answer = await client.post(
+            f"/v1/events/{event_id}/checkins",
+            json={"badge_code": committee["badge_code"]},
+            headers=kiosk,
+        )
+    assert answer.status_code == 201, answer.text
+    agenda = answer.json()["agenda"]
+    assert agenda, "the committee has no meeting; the test would prove nothing"
+    lookups = [s for s in statements.statements if "domains.code" in s]
+    # Its own domains once, and each counterpart's once.
+    assert len(lookups) <= 1 + len(agenda), "\n".join(lookups)
