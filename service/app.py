@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import schema_migrations
 from service.agreements.routes import router as agreements_router
+from service.auth.known_keys import RevocationListener
 from service.auth.middleware import Authenticate
 from service.auth.routes import router as api_keys_router
 from service.builds.routes import router as builds_router
@@ -47,6 +48,7 @@ from service.meetings.routes import router as meetings_router
 from service.metrics import RequestMetrics, add_metrics_route
 from service.middleware import BodyLimits, RefuseUnreadableText, RequestContext
 from service.participants.routes import router as participants_router
+from service.rate_limits import create_rate_limiter
 from service.reports.routes import router as reports_router
 from service.schedules.routes import router as schedules_router
 from service.schemas import Problem
@@ -87,6 +89,13 @@ def create_app(
             app.state.engine = own_engine
             app.state.sessionmaker = create_sessionmaker(own_engine)
         app.state.statement_connections = statement_connections(app.state.sessionmaker)
+        app.state.rate_limiter = create_rate_limiter(settings.redis_url)
+        # Other processes revoke keys too; on a test's connection this process is the only one.
+        listener = None
+        if bind is None and app.state.engine.dialect.name == "postgresql":
+            listener = RevocationListener(app.state.engine.url)
+            await listener.start(wait=settings.pool_timeout_s)
+        app.state.revocation_listener = listener
         # Not on a test's connection: its transaction is not for a background task to share.
         worker = None
         if bind is None and settings.webhook_worker_enabled:
@@ -102,6 +111,9 @@ def create_app(
             await app.state.builds.stop()
             if worker is not None:
                 await worker.stop()
+            if listener is not None:
+                await listener.stop()
+            await app.state.rate_limiter.close()
             await finish_pending_stores(seconds=STORE_GRACE_S)
             if own_engine is not None and engine is None:
                 await own_engine.dispose()

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1 << 20
     import_max_body_bytes: int = 20 << 20
 
-    # Requests a minute per API key, by role; 0 means unlimited.
+    # Where the per-key rate limits are counted, shared by every worker on every machine
+    # (redis://host:6379/0). Without it each process counts alone: right for one process.
+    redis_url: str | None = None
+    # Requests per API key in any 60 s, by role; 0 means unlimited.
     rate_limit_admin: int = 0
     rate_limit_partner: int = 600
     rate_limit_kiosk: int = 6_000

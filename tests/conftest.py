@@ -16,7 +16,7 @@ import httpx
 import hypothesis
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import delete, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -32,7 +32,9 @@ from tests.support import (
     SUITE_CHECKIN_GRACE_HOURS,
     Headers,
     KeyFactory,
+    StatementLog,
     Workers,
+    delete_rows_since,
     key_in,
     new_postgres_database,
 )
@@ -151,12 +153,7 @@ async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterato
     app = create_app(settings, engine=engine)
     async with app.router.lifespan_context(app):
         yield app
-    async with engine.begin() as connection:
-        for table in reversed(Base.metadata.sorted_tables):
-            if "created_at" in table.c:
-                await connection.execute(delete(table).where(table.c.created_at >= started))
-            elif table.name in ("idempotency_records", "rate_limit_windows"):
-                await connection.execute(delete(table))
+    await delete_rows_since(engine, started)
 
 
 @pytest.fixture
@@ -197,6 +194,12 @@ async def scratch_url(settings: Settings, tmp_path: Path) -> AsyncIterator[str]:
         return
     async with new_postgres_database(settings.database_url, "scratch") as scratch:
         yield scratch
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> StatementLog:
+    """Counts the statements of the test database's engine: `with statements.counting(): ...`."""
+    return StatementLog(engine)
 
 
 @pytest.fixture

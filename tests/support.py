@@ -8,6 +8,7 @@ import concurrent.futures
 import contextlib
 import io
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,17 +19,19 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+from sqlalchemy import delete, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import __main__ as cli
 from service.auth.service import create_api_key
 from service.config import Settings, get_settings
-from service.db import create_engine
+from service.db import Base, create_engine
 
 Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
@@ -150,6 +153,38 @@ async def new_postgres_database(server_url: str, prefix: str) -> AsyncIterator[s
         await admin.dispose()
 
 
+class StatementLog:
+    """The SQL statements an engine executed while `counting` was open."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _note(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.statements.append(statement)
+
+    def counting(self) -> "StatementLog":
+        self.statements = []
+        return self
+
+    def __enter__(self) -> "StatementLog":
+        event.listen(self.engine.sync_engine, "before_cursor_execute", self._note)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine.sync_engine, "before_cursor_execute", self._note)
+
+
+async def delete_rows_since(engine: AsyncEngine, started: datetime) -> None:
+    """Delete what a test that committed wrote: rows created since it began."""
+    async with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            if "created_at" in table.c:
+                await connection.execute(delete(table).where(table.c.created_at >= started))
+            elif table.name == "idempotency_records":
+                await connection.execute(delete(table))
+
+
 # --- the command line ---------------------------------------------------------------------------
 
 
@@ -214,10 +249,18 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A TCP port on loopback that nothing listens on right now: any, or one of TEST_PORTS
+    (`8450-8499`) where that is set, for machines that give each user a range."""
+    low, _, high = os.environ.get("TEST_PORTS", "0-0").partition("-")
+    # In random order: two ports asked for before either is bound should differ.
+    for port in random.sample(range(int(low), int(high) + 1), int(high) - int(low) + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise AssertionError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
 def service_env(database_url: str, **settings: str) -> dict[str, str]:
@@ -288,7 +331,7 @@ class ServerProcess:
                 start_new_session=True,
             )
 
-    async def wait_ready(self, within: float = 60) -> None:
+    async def wait_ready(self, within: float = 180) -> None:
         """Until /readyz answers 200 (or fail, showing the server's log)."""
         assert self.process is not None
         deadline = time.monotonic() + within

@@ -27,14 +27,14 @@ import pytest
 
 from tests.support import WENZHOU, ServerProcess, free_port, run_cli, service_env
 
+# A scan keeps its outcome (migration 0009), from which its answer's status follows.
+STATUS_OF_OUTCOME = {"checked_in": 201, "already_checked_in": 200}
+
 # A request that the service has not answered after this long counts as hung.
 CLIENT_TIMEOUT_S = 10.0
 # How long the database stays down, and how soon after it is back the service must serve.
 DOWN_FOR_S = 3.0
 RECOVERY_S = 5.0
-
-# The answer a scan's outcome gets: a first check-in 201, a repeat 200.
-ANSWERED = {"checked_in": 201, "already_checked_in": 200}
 
 
 def _postgres_bindir() -> Path | None:
@@ -273,7 +273,7 @@ async def test_database_restart_under_check_in_load(
             )
         }
         scans = {
-            r["nonce"]: ANSWERED[r["outcome"]]
+            r["nonce"]: STATUS_OF_OUTCOME[r["outcome"]]
             for r in await connection.fetch(
                 "SELECT nonce, outcome FROM scans WHERE event_id = $1", uuid.UUID(event_id)
             )
@@ -309,7 +309,7 @@ async def test_sigterm_lets_the_request_in_flight_finish(
             assert server.process.poll() is None, "exited with a request in flight"
             await lock.commit()
             answer = await in_flight
-        recorded = ANSWERED[
+        recorded = STATUS_OF_OUTCOME[
             await holder.fetchval("SELECT outcome FROM scans WHERE nonce = 'in-flight'")
         ]
     finally:

@@ -1,18 +1,17 @@
-"""API keys: issue, look up, revoke; and the per-key rate limit."""
+"""API keys: issue, look up, revoke."""
 
 import hashlib
 import secrets
-import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol, cast
 
-from sqlalchemy import Uuid, bindparam, delete, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from service.errors import NotFound, UnknownParty, Unprocessable
-from service.models import ApiKey, Committee, Event, Organization, RateLimitWindow
+from service.models import ApiKey, Committee, Event, Organization
 from service.models.columns import utcnow
 from service.statements import table_of
 
@@ -160,79 +159,21 @@ async def revoke_api_key(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey:
     return key
 
 
-# What a key may do never changes once it is issued; only its revocation does, and that is read
-# from the database on every request. So each process keeps the principal of a key it has seen,
-# by the secret's hash, and a known key costs one statement: the count, or the revocation check.
-_principals: dict[str, Principal] = {}
-_MAX_KNOWN = 10_000
-
-_KEY_ID = bindparam("key_id", type_=Uuid)
-_STILL_ACTIVE = text("SELECT 1 FROM api_keys WHERE id = :key_id AND revoked_at IS NULL").bindparams(
-    _KEY_ID
-)
-# Counts only while the key is unrevoked, so the answer also says whether it still is.
-_COUNT = text(
-    "INSERT INTO rate_limit_windows (api_key_id, window_start, count) "
-    "SELECT id, :window, 1 FROM api_keys WHERE id = :key_id AND revoked_at IS NULL "
-    "ON CONFLICT (api_key_id, window_start) "
-    "DO UPDATE SET count = rate_limit_windows.count + 1 "
-    "RETURNING count"
-).bindparams(_KEY_ID)
-
-
-async def admit(
-    connection: AsyncConnection, *, secret: str, per_minute: Mapping[str, int]
-) -> tuple[Principal, int | None] | None:
-    """The caller's principal and, when it is over its rate limit, the seconds to wait.
-
-    None for an unknown or revoked key. `per_minute` gives each role's limit (0: none).
-    """
-    secret_hash = hash_secret(secret)
-    principal = _principals.get(secret_hash)
-    if principal is None:
-        keys = table_of(ApiKey)
-        found = await connection.execute(
-            select(keys).where(keys.c.secret_hash == secret_hash, keys.c.revoked_at.is_(None))
-        )
-        key = found.one_or_none()
-        if key is None:
-            return None
-        principal = Principal(
-            key_id=key.id,
-            role=cast(Role, key.role),
-            name=key.name,
-            committee_id=key.committee_id,
-            organization_id=key.organization_id,
-            event_id=key.event_id,
-            permissions=frozenset(key.permissions or ()),
-        )
-        if len(_principals) >= _MAX_KNOWN:
-            _principals.clear()
-        _principals[secret_hash] = principal
-    elif (
-        not per_minute[principal.role]
-        and await connection.scalar(_STILL_ACTIVE, {"key_id": principal.key_id}) is None
-    ):
-        _principals.pop(secret_hash, None)
+async def find_principal(connection: AsyncConnection, *, secret_hash: str) -> Principal | None:
+    """The principal of an unrevoked key, by the hash of its secret; None for any other."""
+    keys = table_of(ApiKey)
+    found = await connection.execute(
+        select(keys).where(keys.c.secret_hash == secret_hash, keys.c.revoked_at.is_(None))
+    )
+    key = found.one_or_none()
+    if key is None:
         return None
-    limit = per_minute[principal.role]
-    if not limit:
-        return principal, None
-    now = time.time()
-    window = int(now // 60)
-    count = await connection.scalar(_COUNT, {"key_id": principal.key_id, "window": window})
-    if count is None:
-        # Revoked since this process first saw the key.
-        _principals.pop(secret_hash, None)
-        return None
-    if count == 1:
-        # First request of a new minute: the key's older windows are of no further use.
-        await connection.execute(
-            delete(RateLimitWindow).where(
-                RateLimitWindow.api_key_id == principal.key_id,
-                RateLimitWindow.window_start < window,
-            )
-        )
-    if count <= limit:
-        return principal, None
-    return principal, max(1, int((window + 1) * 60 - now + 0.999))
+    return Principal(
+        key_id=key.id,
+        role=cast(Role, key.role),
+        name=key.name,
+        committee_id=key.committee_id,
+        organization_id=key.organization_id,
+        event_id=key.event_id,
+        permissions=frozenset(key.permissions or ()),
+    )

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from service.chinese import fold, like_pattern, search_key
 from service.directory.schemas import (
@@ -137,9 +137,11 @@ def _rules(side: Side) -> _Rules:
 
 async def _get(session: AsyncSession, side: Side, id_: uuid.UUID) -> Any:
     rules = _rules(side)
-    row = await session.scalar(
-        select(rules.model).where(rules.model.id == id_).options(selectinload(rules.model.domains))
+    # One round trip: the domains joined, not fetched after.
+    found = await session.execute(
+        select(rules.model).where(rules.model.id == id_).options(joinedload(rules.model.domains))
     )
+    row = found.unique().scalar_one_or_none()
     if row is None:
         raise NotFound(f"No {rules.label} has id {id_}.")
     return row

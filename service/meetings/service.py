@@ -531,7 +531,8 @@ async def agenda(
     entries = []
     for meeting, other_id in zip(meetings, counterpart_ids, strict=True):
         other = others[other_id]
-        shared = [code for code in own_domains if code in set(await _domain_codes(session, other))]
+        theirs = set(await _domain_codes(session, other))  # once per meeting, not per domain
+        shared = [code for code in own_domains if code in theirs]
         start, end = times[meeting.slot - 1]
         entries.append(
             {

@@ -12,13 +12,7 @@ from service.models.agreements import (
     MemorandumSignatory,
     MemorandumTransition,
 )
-from service.models.auth import (
-    API_KEY_PERMISSIONS,
-    API_KEY_ROLES,
-    ApiKey,
-    IdempotencyRecord,
-    RateLimitWindow,
-)
+from service.models.auth import API_KEY_PERMISSIONS, API_KEY_ROLES, ApiKey, IdempotencyRecord
 from service.models.builds import BUILD_STATES, ScheduleBuild
 from service.models.checkins import SCAN_OUTCOMES, CheckIn, Scan
 from service.models.directory import (
@@ -92,7 +86,6 @@ __all__ = [
     "Participant",
     "Person",
     "Preference",
-    "RateLimitWindow",
     "Scan",
     "Schedule",
     "ScheduleBuild",

@@ -1,4 +1,7 @@
-"""The per-key rate limit: 429 with Retry-After, counted in the database across workers."""
+"""The per-key rate limit over HTTP: 429 with Retry-After; apps in one process count together.
+
+Across processes (Redis) it is tested in tests/test_workers.py; the window in test_rate_limits.py.
+"""
 
 import httpx
 import pytest

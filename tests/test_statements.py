@@ -1,0 +1,154 @@
+"""The database statements each hot route costs per request, as ceilings.
+
+Counted with a `before_cursor_execute` listener on the real engine (no test transaction, so no
+savepoints), on a warm process: the key already known, the taxonomy loaded. A change that adds a
+round trip to one of these routes fails here; one that saves a round trip lowers its ceiling.
+SQLite's counts include the `BEGIN IMMEDIATE` each transaction opens with (PostgreSQL's BEGIN
+goes past the listener), and SQLite alone needs none for the key.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.app import create_app
+from service.config import Settings
+from service.models.columns import utcnow
+from tests.events.test_routes import demo_event
+from tests.meetings.test_routes import parties
+from tests.schedules.test_routes import small_event
+from tests.support import Headers, KeyFactory, StatementLog, delete_rows_since, key_in
+
+# Route: (PostgreSQL, SQLite). The check-in is a first one, on an event with no published
+# schedule: reading the event, participant and party in one statement, the check-in, its
+# outbox event, the webhook subscriptions, the scan, the schedule lookup.
+CEILINGS = {
+    "check-in": (6, 7),
+    "committee": (1, 2),
+    "directory page": (2, 3),
+    "recommendations": (3, 4),
+    "participant search": (4, 5),
+}
+
+
+@pytest.fixture
+async def quiet_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    """An app on the real engine whose transactions commit, without the webhook worker: its
+    polls would be counted with the request's statements. What it wrote is deleted after."""
+    started = utcnow()
+    app = create_app(settings.model_copy(update={"webhook_worker_enabled": False}), engine=engine)
+    async with app.router.lifespan_context(app):
+        yield app
+    await delete_rows_since(engine, started)
+
+
+@pytest.fixture
+async def quiet_client(quiet_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=quiet_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+@pytest.fixture
+async def warm(quiet_app: FastAPI, quiet_client: httpx.AsyncClient) -> dict[str, Any]:
+    def key(role: str, **binding: Any) -> Any:
+        return key_in(quiet_app.state.sessionmaker, role, **binding)
+
+    client = quiet_client
+    admin = await key("admin")
+    event = await demo_event(client, admin)
+    participants = (
+        await client.get(
+            f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
+        )
+    ).json()["items"]
+    committee = (await client.get("/v1/committees", params={"limit": 1}, headers=admin)).json()[
+        "items"
+    ][0]
+    partner = await key("partner", committee_id=committee["id"])
+    kiosk = await key("kiosk")
+    for headers in (partner, kiosk):  # known to the process from now on
+        await client.get("/v1/domains", headers=headers)
+    return {
+        "event": event["id"],
+        "badge": participants[-1]["badge_code"],
+        "committee": committee["id"],
+        "partner": partner,
+        "kiosk": kiosk,
+    }
+
+
+async def _count(
+    statements: StatementLog, client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> tuple[httpx.Response, list[str]]:
+    with statements.counting():
+        answer = await client.request(method, url, **kwargs)
+    return answer, list(statements.statements)
+
+
+@pytest.mark.parametrize("route", list(CEILINGS))
+async def test_hot_routes_stay_within_their_statements(
+    route: str,
+    warm: dict[str, Any],
+    quiet_client: httpx.AsyncClient,
+    statements: StatementLog,
+    is_postgres: bool,
+) -> None:
+    partner: Headers = warm["partner"]
+    requests = {
+        "check-in": (
+            "POST",
+            f"/v1/events/{warm['event']}/checkins",
+            {"json": {"badge_code": warm["badge"]}, "headers": warm["kiosk"]},
+            201,
+        ),
+        "committee": ("GET", f"/v1/committees/{warm['committee']}", {"headers": partner}, 200),
+        "directory page": ("GET", "/v1/organizations?limit=50", {"headers": partner}, 200),
+        "recommendations": (
+            "GET",
+            f"/v1/committees/{warm['committee']}/recommendations",
+            {"headers": partner},
+            200,
+        ),
+        "participant search": (
+            "GET",
+            f"/v1/events/{warm['event']}/participants?q=温州",
+            {"headers": partner},
+            200,
+        ),
+    }
+    method, url, kwargs, status = requests[route]
+    answer, executed = await _count(statements, quiet_client, method, url, **kwargs)
+    assert answer.status_code == status, answer.text
+    ceiling = CEILINGS[route][0 if is_postgres else 1]
+    assert len(executed) <= ceiling, "\n".join(executed)
+
+
+async def test_a_check_in_reads_each_counterparts_domains_once(
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, statements: StatementLog
+) -> None:
+    # The agenda names the domains each meeting's two parties share; reading them once per
+    # meeting and per domain of the participant made a long agenda dozens of statements.
+    _, committees, organizations = await parties(client, admin)
+    event_id, registered = await small_event(client, admin, committees[:2], organizations[:6])
+    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers=admin)
+    published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    assert published.status_code == 200, published.text
+    committee = registered[0]
+    kiosk = await make_key("kiosk")
+    with statements.counting():
+        answer = await client.post(
+            f"/v1/events/{event_id}/checkins",
+            json={"badge_code": committee["badge_code"]},
+            headers=kiosk,
+        )
+    assert answer.status_code == 201, answer.text
+    agenda = answer.json()["agenda"]
+    assert agenda, "the committee has no meeting; the test would prove nothing"
+    lookups = [s for s in statements.statements if "domains.code" in s]
+    # Its own domains once, and each counterpart's once.
+    assert len(lookups) <= 1 + len(agenda), "\n".join(lookups)
