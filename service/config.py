@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     build_max_attempts: int = Field(2, ge=1)
     # A stopping worker lets running builds go on this long, then stops them and queues them again.
     build_stop_grace_seconds: float = Field(10.0, ge=0)
+    # The niceness of a build's process: on cores it shares with web workers, requests first.
+    build_nice: int = Field(10, ge=0, le=19)
 
     @model_validator(mode="after")
     def _check_scoring_weights(self) -> "Settings":

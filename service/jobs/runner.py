@@ -84,6 +84,9 @@ def _engine_process(
 ) -> None:
     os.setsid()  # its own process group: killing it kills what the engine forked
     _die_with_parent()
+    # Where it shares cores with web workers, the API's requests come first.
+    with contextlib.suppress(OSError):
+        os.nice(settings.build_nice)
     try:
         if given is None:
             # Scoring every pair is CPU work too: here, not on the loop that watches.
