@@ -21,6 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import free_port
+
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -88,6 +90,10 @@ class Server:
 
 
 def _free_port() -> int:
+    # Any free port unless a range is asked for: two xdist workers picking "the first free one
+    # of a range" at once would both pick it, and one's tests would talk to the other's server.
+    if "BROWSER_TEST_PORTS" not in os.environ:
+        return free_port()
     for port in PORTS:
         with socket.socket() as s:
             try:
@@ -107,6 +113,9 @@ def _wait_ready(url: str, server: subprocess.Popen[str], *, seconds: float) -> N
             assert server.poll() is None, "the server stopped before it was ready"
             try:
                 if client.get("/readyz").status_code == 200:
+                    # Answered by this server, not another one on the port: it is still alive.
+                    time.sleep(0.5)
+                    assert server.poll() is None, "the server stopped: its port was taken"
                     return
             except httpx.TransportError:
                 pass
