@@ -10,6 +10,7 @@ import xml.parsers.expat
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -65,10 +66,14 @@ async def read_upload(data: bytes) -> list[tuple[int, dict[str, str]]]:
         _parsers = ProcessPoolExecutor(
             max_workers=PARSERS, mp_context=multiprocessing.get_context("spawn")
         )
-    parsed = asyncio.get_running_loop().run_in_executor(_parsers, read_table, data)
     try:
+        parsed = asyncio.get_running_loop().run_in_executor(_parsers, read_table, data)
         # read_table keeps its own time limit; this one is for a parse stuck in one call.
         return await asyncio.wait_for(parsed, PARSE_SECONDS + 5)
+    except BrokenProcessPool:
+        # A worker died (the system's memory killer, say): the next import starts new ones.
+        _parsers = None
+        raise FileTooLarge("The file could not be read within the memory a worker has.") from None
     except TimeoutError:
         raise FileTooLarge(
             f"The file took more than {PARSE_SECONDS:.0f} s to read; split it or simplify it."

@@ -161,3 +161,22 @@ async def test_a_file_of_many_bad_rows_answers_the_first_100_errors_and_the_tota
     assert len(problem["errors"]) == 100
     assert problem["errors_total"] >= 500
     assert problem["errors"][0]["row"] == 2
+
+
+async def test_a_parser_that_dies_is_a_problem_and_the_next_import_works(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    from service import spreadsheets
+
+    csv = {**admin, "Content-Type": "text/csv"}
+    await client.post("/v1/committees:import", content=b"designation\n", headers=csv)
+    pool = spreadsheets._parsers
+    assert pool is not None
+    for process in list(pool._processes.values()):  # as the system's memory killer would
+        process.kill()
+        process.join()
+    died = await client.post("/v1/committees:import", content=b"designation\n", headers=csv)
+    assert died.status_code == 413, died.text
+    assert died.json()["code"] == "file_too_large"
+    again = await client.post("/v1/committees:import", content=b"designation\n", headers=csv)
+    assert again.status_code == 422 and again.json()["code"] == "invalid_rows", again.text
