@@ -25,7 +25,10 @@ run: install
 	@echo "Admin API key (kept in $(ADMIN_KEY_FILE)): $$(cat $(ADMIN_KEY_FILE))"
 	@echo "Serving on http://$(HOST):$(PORT) - interactive docs at http://$(HOST):$(PORT)/docs"
 	@echo "Kiosk: http://$(HOST):$(PORT)/kiosk - console: http://$(HOST):$(PORT)/console (sign in with the key above)"
-	$(BIN)/python -m service serve --host $(HOST) --port $(PORT)
+	@# The demo event is a day of 2025: rehearsing its door today needs scan times outside that
+	@# day accepted (CHECKIN_GRACE_HOURS, 2 h by default; set it to keep the default).
+	CHECKIN_GRACE_HOURS=$${CHECKIN_GRACE_HOURS:-1000000} \
+		$(BIN)/python -m service serve --host $(HOST) --port $(PORT)
 
 # Two worker processes (xdist), one per core of the machines this runs on; each has its own database.
 test: install

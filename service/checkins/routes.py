@@ -22,6 +22,7 @@ from service.checkins.schemas import (
 )
 from service.config import Settings
 from service.db import SessionDep
+from service.directory.taxonomy import TaxonomyDep
 from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, render_problem
 from service.events import service as events
 from service.meetings import service as meetings
@@ -57,7 +58,12 @@ PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas
     },
 )
 async def check_in(
-    event_id: uuid.UUID, body: CheckInIn, principal: KioskKey, session: SessionDep, request: Request
+    event_id: uuid.UUID,
+    body: CheckInIn,
+    principal: KioskKey,
+    session: SessionDep,
+    request: Request,
+    taxonomy: TaxonomyDep,
 ) -> JSONResponse:
     settings: Settings = request.app.state.settings
     scan = await service.check_in(
@@ -108,7 +114,9 @@ async def check_in(
         reason=None if first else "already_checked_in",
         checked_in_at=scan.checked_in_at,
         participant=participant,
-        agenda=await meetings.agenda(session, event=scan.event, participant=scan.participant),
+        agenda=await meetings.agenda(
+            session, event=scan.event, participant=scan.participant, taxonomy=taxonomy
+        ),
         person=next(p for p in participant.people if p.id == scan.person.id),
     )
     return JSONResponse(answer.model_dump(mode="json"), status_code=201 if first else 200)

@@ -13,6 +13,7 @@ from service.auth.dependencies import AdminKey, AnyKey, PartnerKey, TableHostKey
 from service.auth.service import Principal
 from service.checkins import service as checkins
 from service.db import SessionDep
+from service.directory.taxonomy import TaxonomyDep
 from service.errors import (
     Forbidden,
     NotFound,
@@ -498,6 +499,7 @@ async def get_agenda(
     principal: AnyKey,
     session: SessionDep,
     request: Request,
+    taxonomy: TaxonomyDep,
 ) -> Agenda:
     event = await events.get_event(session, event_id=event_id, principal=principal)
     participant = await get_participant(session, event_id=event_id, participant_id=participant_id)
@@ -515,7 +517,9 @@ async def get_agenda(
         venue=event.venue,
         date=event.date,
         published=published is not None,
-        meetings=await service.agenda(session, event=event, participant=participant),
+        meetings=await service.agenda(
+            session, event=event, participant=participant, taxonomy=taxonomy
+        ),
         people=[
             AgendaPerson(name=p.name, title=p.title, checked_in_at=present.get(p.id))
             for p in participant.people

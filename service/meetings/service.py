@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.service import Principal
-from service.directory import service as directory
+from service.directory.taxonomy import Taxonomy
 from service.errors import Conflict, Forbidden, NotFound, SlotOutOfRange, Unprocessable
 from service.events import service as events
 from service.meetings.schemas import MeetingIn, MeetingPatch, MeetingRequestIn, PreferenceIn
@@ -487,7 +487,7 @@ async def names_by_participant(
 
 
 async def agenda(
-    session: AsyncSession, *, event: Event, participant: Participant
+    session: AsyncSession, *, event: Event, participant: Participant, taxonomy: Taxonomy
 ) -> list[dict[str, Any]]:
     """The participant's meetings in the published schedule, in slot order, with shared domains."""
     schedule_id = await session.scalar(
@@ -527,7 +527,6 @@ async def agenda(
     }
     own_domains = await _domain_codes(session, participant)
     times = events.slot_times(event)
-    taxonomy = await directory.load_taxonomy(session)
     entries = []
     for meeting, other_id in zip(meetings, counterpart_ids, strict=True):
         other = others[other_id]
