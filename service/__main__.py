@@ -97,7 +97,8 @@ def purge(_: argparse.Namespace) -> None:
 
 def write_openapi(args: argparse.Namespace) -> None:
     """Write the API contract, openapi.yaml, as the app generates it."""
-    from service.app import create_app, openapi_yaml
+    from service.app import create_app
+    from service.openapi import openapi_yaml
 
     text = openapi_yaml(create_app())
     if args.output == "-":

@@ -1,7 +1,7 @@
 """Prometheus metrics: requests by route and status, latency, database pool use, webhook backlog.
 
-Request counts and latencies are recorded by the RequestMetrics middleware. The pool and the
-webhook backlog are read when /metrics is scraped, so they are never stale.
+Request counts and latencies are recorded by the RequestContext middleware (count_request).
+The pool and the webhook backlog are read when /metrics is scraped, so they are never stale.
 
 With several worker processes, set PROMETHEUS_MULTIPROC_DIR to an empty directory before the
 workers start: prometheus_client then keeps each worker's counts in files there and a scrape of
@@ -10,7 +10,6 @@ any worker adds them up. Without it (one process) everything lives in memory.
 
 import logging
 import os
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,7 +26,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from service.models import WebhookDelivery
 
@@ -57,32 +56,10 @@ _POOL_FIGURES = {
 }
 
 
-class RequestMetrics:
-    """Count every answer and time it, labelled by the route template, not the raw path."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            route = route_template(scope)
-            method = scope["method"]
-            REQUESTS.labels(method, route, str(status)).inc()
-            LATENCY.labels(method, route).observe(time.perf_counter() - started)
+def count_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answer and its time, labelled by the route template, not the raw path."""
+    REQUESTS.labels(method, route, str(status)).inc()
+    LATENCY.labels(method, route).observe(seconds)
 
 
 def route_template(scope: Scope) -> str:

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.routing import compile_path
 
 import service
-from service.app import create_app, openapi_yaml
+from service.app import create_app
+from service.openapi import openapi_yaml
 from service.schemas import PatchModel, examples_of
 from tests.support import Headers
 
