@@ -75,19 +75,27 @@ async def demo_event(client: httpx.AsyncClient, headers: Headers) -> dict[str, A
     return next(e for e in events if e["name_zh"] == WENZHOU)
 
 
-async def parties(
+async def demo_participants(
     client: httpx.AsyncClient, admin: Headers
-) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
-    """The demo event's id, its committees' and its organizations' participants."""
+) -> tuple[str, list[dict[str, Any]]]:
+    """The demo event's id and every participant of it, as the API shows them."""
     event = await demo_event(client, admin)
     items = (
         await client.get(
             f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
         )
     ).json()["items"]
+    return event["id"], items
+
+
+async def parties(
+    client: httpx.AsyncClient, admin: Headers
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+    """The demo event's id, its committees' and its organizations' participants."""
+    event_id, items = await demo_participants(client, admin)
     committees = [p for p in items if p["party"]["kind"] == "committee"]
     organizations = [p for p in items if p["party"]["kind"] != "committee"]
-    return event["id"], committees, organizations
+    return event_id, committees, organizations
 
 
 # A simple client's build: wait for the draft (201) instead of following the build (202).

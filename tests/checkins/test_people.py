@@ -5,20 +5,15 @@ from typing import Any
 
 import httpx
 
-from tests.support import Headers, KeyFactory, demo_event
+from tests.support import Headers, KeyFactory, demo_event, demo_participants
 
 
 async def _party_of_two(
     client: httpx.AsyncClient, admin: Headers, skip: int = 0
 ) -> tuple[str, dict[str, Any]]:
-    event = await demo_event(client, admin)
-    items = (
-        await client.get(
-            f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
-        )
-    ).json()["items"]
+    event_id, items = await demo_participants(client, admin)
     parties = [p for p in items if len(p["people"]) >= 2]
-    return event["id"], parties[skip]
+    return event_id, parties[skip]
 
 
 def _side(participant: dict[str, Any]) -> str:

@@ -8,19 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import OutboxEvent
-from tests.support import EVENT, Headers, KeyFactory, Workers, demo_event
+from tests.support import EVENT, Headers, KeyFactory, Workers, demo_participants
 
 
 async def _participant(
     client: httpx.AsyncClient, admin: Headers, index: int = 0
 ) -> tuple[str, dict[str, Any]]:
-    event = await demo_event(client, admin)
-    items = (
-        await client.get(
-            f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
-        )
-    ).json()["items"]
-    return event["id"], items[index]
+    event_id, items = await demo_participants(client, admin)
+    return event_id, items[index]
 
 
 async def test_first_scan_201_then_200_with_the_original_time(
