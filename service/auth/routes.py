@@ -116,4 +116,5 @@ async def get_me(principal: AnyKey, session: SessionDep) -> Me:
         event_id=principal.event_id,
         event=event,
         party=party,
+        permissions=sorted(principal.permissions),
     )

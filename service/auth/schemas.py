@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.auth.service import Permission
 from service.schemas import Name, StrictModel, examples, examples_of
 
 
@@ -34,7 +35,7 @@ class ApiKeyCreate(StrictModel):
     committee_id: uuid.UUID | None = None
     organization_id: uuid.UUID | None = None
     event_id: uuid.UUID | None = None
-    permissions: list[Literal["undo_checkin", "walk_in"]] = Field(
+    permissions: list[Permission] = Field(
         [],
         description="Kiosk keys only: `undo_checkin` reverses check-ins, `walk_in` registers "
         "walk-ins (with the key limited to that event).",
@@ -114,6 +115,7 @@ class Me(BaseModel):
                 "state": "open",
             },
             "party": None,
+            "permissions": ["walk_in"],
         },
         {
             "key_id": "7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
@@ -122,6 +124,7 @@ class Me(BaseModel):
             "event_id": None,
             "event": None,
             "party": {"kind": "committee", "id": "8d3f4c1e-2b7a-4f7e-9a51-0c6f1b2d3e4f"},
+            "permissions": [],
         },
     )
 
@@ -132,4 +135,8 @@ class Me(BaseModel):
     event: KeyEvent | None = Field(description="That event, for a key bound to one.")
     party: KeyParty | None = Field(
         description="The committee or organization a partner key speaks for."
+    )
+    permissions: list[Permission] = Field(
+        description="What a kiosk key may do beyond check-ins (`undo_checkin`, `walk_in`); an "
+        "admin key may do both without them."
     )

@@ -21,7 +21,13 @@ async def test_each_key_sees_its_own_role_and_binding(
             k: event[k] for k in ("id", "name_zh", "name_en", "venue", "date", "timezone", "state")
         },
         "party": None,
+        "permissions": [],
     }
+    door = await make_key("kiosk", event_id=event["id"], permissions=["walk_in", "undo_checkin"])
+    assert (await client.get("/v1/me", headers=door)).json()["permissions"] == [
+        "undo_checkin",
+        "walk_in",
+    ]
     partner = await client.get(
         "/v1/me", headers=await make_key("partner", committee_id=committee["id"])
     )

@@ -7,6 +7,7 @@ without meeting.
 import contextlib
 import itertools
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -390,3 +391,70 @@ async def test_an_admin_key_opens_the_open_event(
     )
     assert '"people"' in stored
     assert '"phone"' not in stored and '"email"' not in stored
+
+
+async def test_a_walk_in_is_registered_badged_and_checked_in_at_the_door(
+    new_context: ContextFactory, server: Server, kiosk_key: str, roster: list[dict[str, Any]]
+) -> None:
+    # A plain kiosk key cannot register anyone, so the form is not offered to it.
+    page = await open_kiosk(await new_context(), kiosk_key)
+    await expect(page.locator("#walkin")).to_be_hidden()
+
+    door_key = server.create_key("kiosk", event_id=server.event_id, permissions=["walk_in"])
+    context = await new_context(bypass_csp=True)
+    page = await open_kiosk(context, door_key)
+    await page.evaluate(
+        "() => { window.print = () => { window.printed = (window.printed || 0) + 1; }; }"
+    )
+    await page.click("#walkin-open")
+    await expect(page.locator("#walkin-org")).to_be_focused()
+    organization = f"温州门前检测研究院{uuid.uuid4().hex[:6]}"
+    await page.fill("#walkin-org", organization)
+    await page.select_option("#walkin-kind", "institute")
+    # The name left empty is named at its field, before anything is sent.
+    await page.click("#walkin-form button[type=submit]")
+    await expect(page.locator("#walkin-name")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#walkin-name-error")).to_contain_text("必填")
+    await expect(page.locator("#walkin-name")).to_be_focused()
+    # What the service refuses is named at its field too.
+    await page.fill("#walkin-name", "麦晓岚")
+    await page.fill("#walkin-role", "副所长")
+    await page.fill("#walkin-phone", "call me")
+    await page.press("#walkin-phone", "Enter")
+    await expect(page.locator("#walkin-phone")).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator("#walkin-phone-error")).to_contain_text("手机号只能含数字")
+    await expect(page.locator("#walkin-name")).not_to_have_attribute("aria-invalid", "true")
+    assert await axe_violations(page) == []
+    await screenshot(page, "kiosk-walk-in-form-1280x800")
+
+    await page.fill("#walkin-phone", "138 5777 0199")
+    await page.press("#walkin-phone", "Enter")
+    done = page.locator("#walkin-done")
+    await expect(done).to_contain_text("已登记")
+    await expect(page.locator("#walkin-form")).to_be_hidden()
+    code = await done.locator("li").first.get_attribute("data-code")
+    assert code
+    await expect(done).to_contain_text(f"麦晓岚 · {code}")
+    await expect(done).to_contain_text(organization)
+    assert await axe_violations(page) == []
+    await screenshot(page, "kiosk-walk-in-done-1280x800")
+
+    # The service has them: a new organization, registered for the event, the person badged.
+    with server.client() as client:
+        found = client.get(
+            f"/v1/events/{server.event_id}/participants", params={"q": organization}
+        ).json()["items"]
+    (participant,) = found
+    assert participant["party"]["kind"] == "institute"
+    assert [(p["name"], p["badge_code"]) for p in participant["people"]] == [("麦晓岚", code)]
+
+    # Their badge prints with their own code, and the door checks them in.
+    await done.locator(".print").click()
+    card = page.locator("#badge-print .badge-card")
+    await expect(card).to_contain_text(code)
+    await expect(card).to_contain_text("麦晓岚")
+    assert await page.evaluate("window.printed") == 1
+    await done.locator(".walkin-checkin").click()
+    await expect(page.locator(f"{ANSWER}[data-outcome='ok']")).to_contain_text("麦晓岚")
+    assert checked_in_at(server, participant) is not None
+    assert [s["outcome"] for s in scans_of(server, {code})] == ["checked_in"]

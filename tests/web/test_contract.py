@@ -52,4 +52,6 @@ def test_the_kiosk_calls_what_it_needs() -> None:
         ("POST", "/v1/events/{event_id}/checkins"),
         ("GET", "/v1/events/{event_id}/participants"),
         ("GET", "/v1/events/{event_id}/participants/{participant_id}/agenda"),
+        ("POST", "/v1/events/{event_id}/walk-ins"),
+        ("GET", "/v1/events/{event_id}/participants/{participant_id}/people/{person_id}/badge.svg"),
     } <= kiosk

@@ -87,6 +87,44 @@ register({
     zh: "本机存储已满，扫描未能保存",
     en: "This device's storage is full: the scan was not kept",
   },
+  "kiosk.walkin.open": { zh: "现场登记", en: "Register a walk-in" },
+  "kiosk.walkin.close": { zh: "收起现场登记", en: "Close walk-in registration" },
+  "kiosk.walkin.hint": {
+    zh: "未报名的来宾：登记单位和本人，即发胸卡。已登记的单位按信用代码或名称找到。",
+    en: "For guests who did not register: their organization and themselves, then a badge. "
+      + "A known organization is found by its credit code or name.",
+  },
+  "kiosk.walkin.org": { zh: "单位名称（中文）", en: "Organization (Chinese name)" },
+  "kiosk.walkin.kind": { zh: "单位类型", en: "Kind of organization" },
+  "kiosk.walkin.credit": {
+    zh: "统一社会信用代码（选填）",
+    en: "Unified social credit code (optional)",
+  },
+  "kiosk.walkin.name": { zh: "姓名", en: "Name" },
+  "kiosk.walkin.role": { zh: "职务（选填）", en: "Title (optional)" },
+  "kiosk.walkin.phone": { zh: "手机（选填）", en: "Mobile (optional)" },
+  "kiosk.walkin.submit": { zh: "登记并发胸卡", en: "Register and badge" },
+  "kiosk.walkin.cancel": { zh: "取消", en: "Cancel" },
+  "kiosk.walkin.required": { zh: "必填", en: "Required" },
+  "kiosk.walkin.phone.invalid": {
+    zh: "手机号只能含数字、空格、+、-、括号",
+    en: "Digits, spaces, + - ( ) only",
+  },
+  "kiosk.walkin.credit.invalid": {
+    zh: "不是有效的统一社会信用代码（18 位）",
+    en: "Not a valid unified social credit code (18 characters)",
+  },
+  "kiosk.walkin.offline": {
+    zh: "现场登记需要连接服务，请稍后再试",
+    en: "Registering a walk-in needs the service: try again when it is back",
+  },
+  "kiosk.walkin.done": { zh: "已登记", en: "Registered" },
+  "kiosk.walkin.known": {
+    zh: "此人已在名单上，沿用原胸卡",
+    en: "Already on the list: their badge stays the same",
+  },
+  "kiosk.walkin.checkin": { zh: "签到", en: "Check in" },
+  "kiosk.walkin.another": { zh: "再登记一位", en: "Register another" },
   "kind.committee": { zh: "技术委员会", en: "Committee" },
   "kind.enterprise": { zh: "企业", en: "Enterprise" },
   "kind.association": { zh: "协会", en: "Association" },
@@ -114,6 +152,8 @@ const state = {
   rosterTimer: null,
   stopCamera: null,
   searchSeq: 0,
+  mayRegister: false, // the key may register walk-ins (admin, or a kiosk key with walk_in)
+  walkInAttempt: null, // {body, key}: a retry of the same form keeps its Idempotency-Key
 };
 
 // --- sign-in ------------------------------------------------------------------------------------
@@ -162,6 +202,7 @@ async function chooseEvent() {
     showSignin("kiosk.signin.partner");
     return;
   }
+  state.mayRegister = me.role === "admin" || (me.permissions || []).includes("walk_in");
   if (me.event) {
     await openDesk(me.event);
     return;
@@ -214,6 +255,7 @@ function signOut() {
   stopCamera();
   // The queue stays in this browser and uploads at the next sign-in to this event.
   state.event = null;
+  state.mayRegister = false;
   $("signin-key").value = "";
   $("event-choice").hidden = true;
   showSignin();
@@ -249,6 +291,8 @@ async function openDesk(event) {
   renderRefusals();
   renderRoster();
   showIdle();
+  $("walkin").hidden = !state.mayRegister;
+  closeWalkIn();
   $("scan-input").focus();
   performance.mark("kiosk:desk-ready");
   clearInterval(state.rosterTimer);
@@ -720,19 +764,27 @@ function setPageSize(size) {
   sheet.insertRule(`@page { size: ${BADGE_SIZES[size]}; margin: 0; }`, sheet.cssRules.length);
 }
 
-async function printBadge(participant) {
-  const note = $("search-note");
+/** The QR code of a party's badge, or of one person's when person is given (SVG text). */
+async function badgeSvg(participant, person) {
+  const headers = { Accept: "image/svg+xml" };
+  const params = { event_id: state.event.id, participant_id: participant.id, person_id: person?.id };
+  const { data } = person
+    ? await api("GET", "/v1/events/{event_id}/participants/{participant_id}/people/{person_id}/badge.svg", { params, headers })
+    : await api("GET", "/v1/events/{event_id}/participants/{participant_id}/badge.svg", { params, headers });
+  return data;
+}
+
+/** Print a badge: the party's (its first person's), or one person's; a failure is said in note. */
+async function printBadge(participant, person = null, note = $("search-note")) {
   let svg;
   try {
-    ({ data: svg } = await api("GET", "/v1/events/{event_id}/participants/{participant_id}/badge.svg", {
-      params: { event_id: state.event.id, participant_id: participant.id },
-      headers: { Accept: "image/svg+xml" },
-    }));
+    svg = await badgeSvg(participant, person);
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     note.replaceChildren(el("span", "kiosk.badge.failed"), " ", error.detail || error.title);
     return;
   }
+  const badgeCode = person ? person.badge_code : participant.badge_code;
   const size = badgeSize();
   const card = document.createElement("div");
   card.className = "badge-card";
@@ -742,16 +794,16 @@ async function printBadge(participant) {
   event.textContent = state.event.name_zh;
   const who = document.createElement("p");
   who.className = "badge-name";
-  who.textContent = peopleNames(participant, null);
+  who.textContent = peopleNames(participant, person);
   const qr = document.createElement("img");
   qr.className = "badge-qr";
-  qr.alt = participant.badge_code;
+  qr.alt = badgeCode;
   const old = $("badge-print").querySelector("img")?.src;
   if (old) URL.revokeObjectURL(old);
   qr.src = URL.createObjectURL(new Blob([svg], { type: "image/svg+xml" }));
   const code = document.createElement("p");
   code.className = "badge-code";
-  code.textContent = participant.badge_code;
+  code.textContent = badgeCode;
   const text = document.createElement("div");
   text.className = "badge-text";
   text.append(event, who, partyBlock(participant, "p"), code);
@@ -760,6 +812,179 @@ async function printBadge(participant) {
   setPageSize(size);
   await qr.decode().catch(() => {});
   window.print();
+}
+
+// --- walk-ins -----------------------------------------------------------------------------------
+
+// Each input's name is its field's path in the request, as the service names a refused field
+// ("people[0].phone"), so a refusal is shown next to its input.
+function walkInInputs() {
+  return [...$("walkin-form").querySelectorAll("input[name], select[name]")];
+}
+
+function openWalkIn() {
+  const form = $("walkin-form");
+  if (!form.hidden) {
+    closeWalkIn();
+    $("scan-input").focus();
+    return;
+  }
+  $("walkin-done").hidden = true;
+  form.hidden = false;
+  const toggle = $("walkin-open");
+  toggle.setAttribute("aria-expanded", "true");
+  bilingual(toggle, "kiosk.walkin.close");
+  $("walkin-org").focus();
+}
+
+function closeWalkIn() {
+  const form = $("walkin-form");
+  form.reset();
+  form.hidden = true;
+  clearWalkInErrors();
+  state.walkInAttempt = null;
+  const toggle = $("walkin-open");
+  toggle.setAttribute("aria-expanded", "false");
+  bilingual(toggle, "kiosk.walkin.open");
+}
+
+function clearWalkInErrors() {
+  $("walkin-error").replaceChildren();
+  for (const input of walkInInputs()) {
+    input.removeAttribute("aria-invalid");
+    input.removeAttribute("aria-describedby");
+    $(`${input.id}-error`).replaceChildren();
+  }
+}
+
+/** Mark an input refused: its own bilingual message where it has one, else the given text. */
+function fieldError(id, text) {
+  const input = $(id);
+  input.setAttribute("aria-invalid", "true");
+  input.setAttribute("aria-describedby", `${id}-error`);
+  const target = $(`${id}-error`);
+  if (input.dataset.invalid) bilingual(target, input.dataset.invalid);
+  else target.textContent = text;
+}
+
+/** The request body from the form; optional fields left empty are not sent. */
+function walkInBody() {
+  const value = (id) => $(id).value.trim() || undefined;
+  return {
+    organization: {
+      kind: $("walkin-kind").value,
+      name_zh: value("walkin-org"),
+      credit_code: value("walkin-credit")?.toUpperCase(),
+    },
+    people: [{ name: value("walkin-name"), title: value("walkin-role"), phone: value("walkin-phone") }],
+  };
+}
+
+async function submitWalkIn(event) {
+  event.preventDefault();
+  clearWalkInErrors();
+  const body = walkInBody();
+  const missing = ["walkin-org", "walkin-name"].filter((id) => !$(id).value.trim());
+  if (missing.length) {
+    for (const id of missing) fieldError(id, plain("kiosk.walkin.required"));
+    $(missing[0]).focus();
+    return;
+  }
+  // The same form sent again (after a timeout, say) is the same request: the service answers
+  // it once. A changed form is a new request.
+  const text = JSON.stringify(body);
+  if (state.walkInAttempt?.body !== text) {
+    state.walkInAttempt = { body: text, key: newNonce("walkin") };
+  }
+  const submit = $("walkin-form").querySelector("button[type=submit]");
+  submit.disabled = true;
+  try {
+    const { data } = await api("POST", "/v1/events/{event_id}/walk-ins", {
+      params: { event_id: state.event.id },
+      body,
+      headers: { "Idempotency-Key": state.walkInAttempt.key },
+    });
+    closeWalkIn();
+    showWalkInDone(data);
+    refreshRoster(); // so the new badges scan offline too
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    showWalkInProblem(error);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+function showWalkInProblem(error) {
+  const target = $("walkin-error");
+  if (error.unreachable) {
+    setOnline(false);
+    bilingual(target, "kiosk.walkin.offline");
+    return;
+  }
+  if (error.status === 401) {
+    keyRefused();
+    return;
+  }
+  let placed = 0;
+  const inputs = walkInInputs();
+  for (const item of error.problem?.errors || []) {
+    const field = String(item.field);
+    const input = inputs.find((i) => field === i.name || field.startsWith(`${i.name}.`));
+    if (!input) continue;
+    fieldError(input.id, item.message);
+    placed += 1;
+  }
+  const firstBad = document.querySelector("#walkin-form [aria-invalid=true]");
+  if (firstBad) firstBad.focus();
+  if (placed === 0 || placed < (error.problem?.errors || []).length) {
+    target.textContent = error.detail || error.title;
+  }
+}
+
+/** Who was registered, each with their badge: check them in, print the badge. */
+function showWalkInDone(answer) {
+  const done = $("walkin-done");
+  const participant = answer.participant;
+  const head = el("p", "kiosk.walkin.done", {}, "walkin-done-head");
+  const list = document.createElement("ul");
+  list.className = "results";
+  for (const badge of answer.badges) {
+    const person = (participant.people || []).find((p) => p.id === badge.person_id) || {
+      id: badge.person_id,
+      name: badge.name,
+      badge_code: badge.badge_code,
+    };
+    const li = document.createElement("li");
+    li.dataset.code = badge.badge_code;
+    const who = document.createElement("p");
+    who.className = "result-name";
+    who.textContent = `${badge.name} · ${badge.badge_code}`;
+    const checkIn = el("button", "kiosk.walkin.checkin", {}, "primary walkin-checkin");
+    checkIn.type = "button";
+    checkIn.addEventListener("click", () => {
+      scan(badge.badge_code);
+      $("scan-input").focus();
+    });
+    const print = el("button", "kiosk.badge.print", {}, "print");
+    print.type = "button";
+    print.addEventListener("click", () => printBadge(participant, person, done));
+    const actions = document.createElement("div");
+    actions.className = "walkin-actions";
+    actions.append(checkIn, print);
+    li.append(who, partyBlock(participant), actions);
+    list.append(li);
+  }
+  const another = el("button", "kiosk.walkin.another", {}, "walkin-another");
+  another.type = "button";
+  another.addEventListener("click", openWalkIn);
+  done.replaceChildren(head);
+  if (!answer.participant_created && answer.people_created === 0) {
+    done.append(el("p", "kiosk.walkin.known", {}, "note"));
+  }
+  done.append(list, another);
+  done.hidden = false;
+  done.querySelector(".walkin-checkin")?.focus();
 }
 
 // --- camera -------------------------------------------------------------------------------------
@@ -820,6 +1045,13 @@ function wire() {
     renderSound();
   });
   $("camera").addEventListener("click", toggleCamera);
+  $("walkin-open").addEventListener("click", openWalkIn);
+  $("walkin-form").addEventListener("submit", submitWalkIn);
+  $("walkin-cancel").addEventListener("click", () => {
+    closeWalkIn();
+    $("scan-input").focus();
+  });
+  for (const option of $("walkin-kind").options) option.textContent = plain(`kind.${option.value}`);
   $("signout").addEventListener("click", signOut);
   const sizes = $("badge-size");
   sizes.value = badgeSize();
@@ -841,6 +1073,11 @@ function wire() {
   document.addEventListener("keydown", (event) => {
     if ($("desk").hidden) return;
     const input = $("scan-input");
+    if (event.key === "Escape" && $("walkin-form").contains(document.activeElement)) {
+      closeWalkIn(); // Escape cancels the registration being typed, as its Cancel button does
+      input.focus();
+      return;
+    }
     if (event.key === "Escape") {
       // Dismissed: what the service later says about that scan goes to the refusals list.
       if (state.current) clearTimeout(state.current.timer);
