@@ -37,6 +37,7 @@ from tests.support import (
     delete_rows_since,
     key_in,
     new_postgres_database,
+    read_demo_event,
 )
 
 # CI must give the same verdict on the same commit: there, property tests draw a fixed sequence
@@ -141,6 +142,12 @@ def make_key(session_factory: Any) -> KeyFactory:
 @pytest.fixture
 async def admin(make_key: KeyFactory) -> Headers:
     return await make_key("admin")
+
+
+@pytest.fixture
+async def demo_event(client: httpx.AsyncClient, admin: Headers) -> dict[str, Any]:
+    """The demo's Wenzhou event, as the API shows it."""
+    return await read_demo_event(client, admin)
 
 
 @pytest.fixture

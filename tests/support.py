@@ -69,7 +69,7 @@ EVENT = {
 }
 
 
-async def demo_event(client: httpx.AsyncClient, headers: Headers) -> dict[str, Any]:
+async def read_demo_event(client: httpx.AsyncClient, headers: Headers) -> dict[str, Any]:
     """The demo's Wenzhou event, as the API shows it."""
     events = (await client.get("/v1/events", headers=headers)).json()["items"]
     return next(e for e in events if e["name_zh"] == WENZHOU)
@@ -79,13 +79,49 @@ async def demo_participants(
     client: httpx.AsyncClient, admin: Headers
 ) -> tuple[str, list[dict[str, Any]]]:
     """The demo event's id and every participant of it, as the API shows them."""
-    event = await demo_event(client, admin)
+    event = await read_demo_event(client, admin)
     items = (
         await client.get(
             f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
         )
     ).json()["items"]
     return event["id"], items
+
+
+async def small_event(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    committees: list[dict[str, Any]],
+    organizations: list[dict[str, Any]],
+    **participant: Any,
+) -> tuple[str, list[dict[str, Any]]]:
+    """A new open event with these committees and organizations registered, one person each
+    (`participant` adds fields by party id): its id and the participants."""
+    event = (await client.post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)).json()
+    registered = []
+    for party in (*committees, *organizations):
+        registered.append(
+            (
+                await client.post(
+                    f"/v1/events/{event['id']}/participants",
+                    json={
+                        **key_for(party),
+                        "people": [{"name": "代表"}],
+                        **participant.get(party["id"], {}),
+                    },
+                    headers=admin,
+                )
+            ).json()
+        )
+    return event["id"], registered
+
+
+async def demo_participant(
+    client: httpx.AsyncClient, admin: Headers, index: int = 0
+) -> tuple[str, dict[str, Any]]:
+    """The demo event's id and its participant at `index` (tests take different ones)."""
+    event_id, items = await demo_participants(client, admin)
+    return event_id, items[index]
 
 
 async def parties(
@@ -388,3 +424,27 @@ class ServerProcess:
             if inode in _socket_inodes(pid):
                 return pid
         return None
+
+
+async def unchanged_then_changed(
+    client: httpx.AsyncClient,
+    admin: Headers,
+    url: str,
+    same: dict[str, Any],
+    change: dict[str, Any],
+) -> None:
+    """PATCHing `url` with nothing and with `same` keeps its version, ETag and updated_at;
+    `change` then moves the ETag (so the check can fail)."""
+    read = await client.get(url, headers=admin)
+    assert read.status_code == 200, read.text
+    tag = read.headers["etag"]
+    for body in ({}, same):
+        patched = await client.patch(url, json=body, headers={**admin, "If-Match": tag})
+        assert patched.status_code == 200, f"{url} {body}: {patched.text}"
+        assert patched.headers["etag"] == tag, f"{url} {body}"
+        assert patched.json()["version"] == read.json()["version"]
+        assert patched.json().get("updated_at") == read.json().get("updated_at")
+    assert (await client.get(url, headers=admin)).headers["etag"] == tag
+    moved = await client.patch(url, json=change, headers={**admin, "If-Match": tag})
+    assert moved.status_code == 200, moved.text
+    assert moved.headers["etag"] != tag

@@ -18,10 +18,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service.app import create_app
 from service.config import Settings
 from service.models.columns import utcnow
-from tests.events.test_routes import demo_event
-from tests.meetings.test_routes import parties
-from tests.schedules.test_routes import small_event
-from tests.support import WAIT, Headers, KeyFactory, StatementLog, delete_rows_since, key_in
+from tests.support import (
+    WAIT,
+    Headers,
+    KeyFactory,
+    StatementLog,
+    delete_rows_since,
+    key_in,
+    parties,
+    read_demo_event,
+    small_event,
+)
 
 # Route: (PostgreSQL, SQLite). The check-in is a first one, on an event with no published
 # schedule: reading the event, participant and party in one statement, the check-in, its
@@ -66,7 +73,7 @@ async def warm(quiet_app: FastAPI, quiet_client: httpx.AsyncClient) -> dict[str,
 
     client = quiet_client
     admin = await key("admin")
-    event = await demo_event(client, admin)
+    event = await read_demo_event(client, admin)
     participants = (
         await client.get(
             f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin

@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import EVENT, Headers, KeyFactory, random_id
+from tests.support import EVENT, Headers, KeyFactory, random_id, unchanged_then_changed
 
 PROBLEM = "application/problem+json"
 FLOW = {
@@ -380,3 +380,16 @@ async def test_a_committee_proposal_is_confirmed_by_the_organization_or_an_admin
     recorded = (await client.post("/v1/intents", json=body, headers=admin)).json()
     assert recorded["proposed_by"] is None
     assert (await move(client, proposer, recorded, "confirmed")).status_code == 200
+
+
+async def test_a_patch_that_changes_nothing_keeps_the_etag(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    intent = (await create(client, admin)).json()
+    await unchanged_then_changed(
+        client,
+        admin,
+        f"/v1/intents/{intent['id']}",
+        {k: intent[k] for k in ("summary", "domains", "target_date", "committee_contact")},
+        {"domains": list(reversed(intent["domains"]))},
+    )

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.demo.load import load_demo
 from service.models import Intent, Memorandum, OutboxEvent
-from tests.support import Headers, KeyFactory, random_id
+from tests.support import Headers, KeyFactory, random_id, unchanged_then_changed
 
 FLOW = {
     "signed": ["active"],
@@ -336,3 +336,16 @@ async def test_termination_takes_all_signatories_or_an_admin(
     assert one.status_code == 202 and one.json()["state"] == "active"
     by_admin = await move(client, admin, one.json(), "terminated")
     assert by_admin.status_code == 200 and by_admin.json()["state"] == "terminated"
+
+
+async def test_a_patch_that_changes_nothing_keeps_the_etag(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    memorandum = await create(client, admin)
+    await unchanged_then_changed(
+        client,
+        admin,
+        f"/v1/memoranda/{memorandum['id']}",
+        {"notes": memorandum["notes"]},
+        {"notes": "原件存于温州市市场监督管理局。"},
+    )

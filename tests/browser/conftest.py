@@ -42,7 +42,7 @@ VENDOR = Path(__file__).resolve().parent / "vendor"
 # The async API: the sync one keeps an event loop running between tests, which breaks every
 # async test that runs after it in the same session.
 try:
-    from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+    from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 except ImportError:  # pragma: no cover - depends on the machine
     async_playwright = None
 
@@ -279,3 +279,25 @@ async def axe_violations(
         for v in result["violations"]
         if v["impact"] in impacts
     ]
+
+
+# --- the kiosk, as its tests (and the camera's) drive it ---
+
+ANSWER = "#answer"
+
+
+async def open_kiosk(context: "BrowserContext", key: str) -> "Page":
+    """Sign in with the key and wait until the roster copy is loaded."""
+    page = await context.new_page()
+    await page.goto("/kiosk")
+    await page.fill("#signin-key", key)
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=60_000)
+    await expect(page.locator("#scan-input")).to_be_focused()
+    return page
+
+
+def checked_in_at(server: Server, participant: dict[str, Any]) -> str | None:
+    with server.client() as client:
+        path = f"/v1/events/{server.event_id}/participants/{participant['id']}"
+        return client.get(path).json()["checked_in_at"]  # type: ignore[no-any-return]

@@ -8,8 +8,14 @@ import numpy as np
 import segno
 from PIL import Image
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, Server
-from tests.browser.test_kiosk import ANSWER, checked_in_at, open_kiosk
+from tests.browser.conftest import (
+    ANSWER,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    Server,
+    checked_in_at,
+    open_kiosk,
+)
 
 try:
     from playwright.async_api import async_playwright, expect

@@ -16,14 +16,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypinyin import lazy_pinyin
 
-from tests.browser.conftest import ContextFactory, Server, axe_violations, screenshot
+from tests.browser.conftest import (
+    ANSWER,
+    ContextFactory,
+    Server,
+    axe_violations,
+    checked_in_at,
+    open_kiosk,
+    screenshot,
+)
 
 with contextlib.suppress(ImportError):  # without it, the conftest skips these tests
-    from playwright.async_api import BrowserContext, Page, Route, expect
+    from playwright.async_api import Page, Route, expect
 
 ZONE = ZoneInfo("Asia/Shanghai")
 UNKNOWN_CODE = "AAAAA-AAAAA"  # the badge alphabet, but no badge has it
-ANSWER = "#answer"
 # Resolves once a service worker controls the page (evaluated over CDP: the page's CSP forbids
 # the eval that wait_for_function would need).
 CONTROLLED_JS = """
@@ -32,17 +39,6 @@ CONTROLLED_JS = """
   navigator.serviceWorker.addEventListener("controllerchange", () => resolve(true));
 })
 """
-
-
-async def open_kiosk(context: "BrowserContext", key: str) -> "Page":
-    """Sign in with the key and wait until the roster copy is loaded."""
-    page = await context.new_page()
-    await page.goto("/kiosk")
-    await page.fill("#signin-key", key)
-    await page.press("#signin-key", "Enter")
-    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=60_000)
-    await expect(page.locator("#scan-input")).to_be_focused()
-    return page
 
 
 async def scan(page: "Page", code: str, outcome: str) -> None:
@@ -67,12 +63,6 @@ def scans_of(server: Server, codes: set[str]) -> list[dict[str, Any]]:
             "items"
         ]
     return [s for s in items if s["badge_code"] in codes]
-
-
-def checked_in_at(server: Server, participant: dict[str, Any]) -> str | None:
-    with server.client() as client:
-        path = f"/v1/events/{server.event_id}/participants/{participant['id']}"
-        return client.get(path).json()["checked_in_at"]  # type: ignore[no-any-return]
 
 
 async def test_first_scan_green_repeat_amber_unknown_red(

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import Headers, KeyFactory, demo_event, demo_participants
+from tests.support import Headers, KeyFactory, demo_participants
 
 
 async def _party_of_two(
@@ -21,9 +21,9 @@ def _side(participant: dict[str, Any]) -> str:
 
 
 async def test_every_person_has_a_badge_and_the_party_badge_is_the_first_persons(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     items = (
         await client.get(
             f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin

@@ -1,28 +1,20 @@
 """The kiosk: one check-in per badge, replayable nonces, offline uploads, failures kept."""
 
 import asyncio
-from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import OutboxEvent
-from tests.support import EVENT, Headers, KeyFactory, Workers, demo_participants
-
-
-async def _participant(
-    client: httpx.AsyncClient, admin: Headers, index: int = 0
-) -> tuple[str, dict[str, Any]]:
-    event_id, items = await demo_participants(client, admin)
-    return event_id, items[index]
+from tests.support import EVENT, Headers, KeyFactory, Workers, demo_participant
 
 
 async def test_first_scan_201_then_200_with_the_original_time(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, participant = await _participant(client, admin)
+    event_id, participant = await demo_participant(client, admin)
     url = f"/v1/events/{event_id}/checkins"
     first = await client.post(url, json={"badge_code": participant["badge_code"]}, headers=kiosk)
     assert first.status_code == 201, first.text
@@ -47,7 +39,7 @@ async def test_repeated_nonce_returns_the_first_answer(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, participant = await _participant(client, admin, 1)
+    event_id, participant = await demo_participant(client, admin, 1)
     url = f"/v1/events/{event_id}/checkins"
     scan = {"badge_code": participant["badge_code"], "nonce": "kiosk-3-000217"}
     first = await client.post(url, json=scan, headers=kiosk)
@@ -65,7 +57,7 @@ async def test_unknown_badge_and_closed_event_are_refused_and_kept(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, participant = await _participant(client, admin, 2)
+    event_id, participant = await demo_participant(client, admin, 2)
     url = f"/v1/events/{event_id}/checkins"
     unknown = await client.post(url, json={"badge_code": "XXXXX-YYYYY"}, headers=kiosk)
     assert unknown.status_code == 404
@@ -96,7 +88,7 @@ async def test_unknown_badge_and_closed_event_are_refused_and_kept(
 async def test_unknown_event_and_a_key_for_another_event_are_refused_before_any_scan(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
-    event_id, participant = await _participant(client, admin, 3)
+    event_id, participant = await demo_participant(client, admin, 3)
     other = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
     elsewhere = await make_key("kiosk", event_id=other["id"])
     scan = {"badge_code": participant["badge_code"], "nonce": "kiosk-9-000001"}
@@ -118,7 +110,7 @@ async def test_offline_upload_keeps_scan_time_whatever_the_order(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, participant = await _participant(client, admin, 3)
+    event_id, participant = await demo_participant(client, admin, 3)
     url = f"/v1/events/{event_id}/checkins"
     later = await client.post(
         url,
@@ -142,7 +134,7 @@ async def test_status_by_kind(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, committee = await _participant(client, admin, 0)
+    event_id, committee = await demo_participant(client, admin, 0)
     assert committee["party"]["kind"] == "committee"
     before = (await client.get(f"/v1/events/{event_id}/checkins/status", headers=kiosk)).json()
     assert before["total"] == {"registered": 57, "checked_in": 0, "expected": 57}
@@ -207,7 +199,7 @@ async def test_first_check_in_tells_partner_systems_once(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, session: AsyncSession
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, participant = await _participant(client, admin, 5)
+    event_id, participant = await demo_participant(client, admin, 5)
     for _ in range(2):
         await client.post(
             f"/v1/events/{event_id}/checkins",
@@ -228,8 +220,8 @@ async def test_a_nonce_belongs_to_one_kiosk(
     """Kiosk 2 using the nonce kiosk 1 used checks its own badge in, never gets kiosk 1's
     answer; and one kiosk's nonce sent again with another badge is a 422 naming both."""
     first_kiosk, second_kiosk = await make_key("kiosk"), await make_key("kiosk")
-    event_id, one = await _participant(client, admin, 3)
-    _, other = await _participant(client, admin, 4)
+    event_id, one = await demo_participant(client, admin, 3)
+    _, other = await demo_participant(client, admin, 4)
     url = f"/v1/events/{event_id}/checkins"
     by_first = await client.post(
         url, json={"badge_code": one["badge_code"], "nonce": "n1"}, headers=first_kiosk
@@ -258,7 +250,7 @@ async def test_an_unknown_badge_carries_a_request_id(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, _ = await _participant(client, admin)
+    event_id, _ = await demo_participant(client, admin)
     unknown = await client.post(
         f"/v1/events/{event_id}/checkins", json={"badge_code": "XXXXX-YYYYY"}, headers=kiosk
     )

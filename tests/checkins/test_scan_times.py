@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.app import create_app
 from service.config import Settings
-from tests.support import EVENT, Headers, KeyFactory, demo_event
+from tests.support import EVENT, Headers, KeyFactory, read_demo_event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -110,7 +110,7 @@ async def test_an_event_dated_in_the_past_takes_no_live_check_in(
     door: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event = await demo_event(door, admin)  # 2025-09-23, open
+    event = await read_demo_event(door, admin)  # 2025-09-23, open
     participant = (await door.get(f"/v1/events/{event['id']}/participants", headers=admin)).json()[
         "items"
     ][0]

@@ -3,15 +3,15 @@ follow and a later scan checks the badge in again."""
 
 import httpx
 
-from tests.checkins.test_routes import _participant
-from tests.support import Headers, KeyFactory
+from tests.support import Headers, KeyFactory, demo_participants
 
 
 async def test_an_admin_undoes_a_check_in_and_a_later_scan_checks_in_afresh(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, participant = await _participant(client, admin, 6)
+    event_id, items = await demo_participants(client, admin)
+    participant = items[6]
     url = f"/v1/events/{event_id}"
     badge = participant["badge_code"]
     first = await client.post(f"{url}/checkins", json={"badge_code": badge}, headers=kiosk)
@@ -59,7 +59,8 @@ async def test_an_admin_undoes_a_check_in_and_a_later_scan_checks_in_afresh(
 async def test_a_kiosk_undoes_only_when_its_key_was_given_the_permission(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
-    event_id, participant = await _participant(client, admin, 7)
+    event_id, items = await demo_participants(client, admin)
+    participant = items[7]
     url = f"/v1/events/{event_id}"
     plain = await make_key("kiosk")
     allowed = await make_key("kiosk", permissions=["undo_checkin"])

@@ -16,15 +16,15 @@ from sqlalchemy import text
 from service.badges import ALPHABET
 from service.events import service as events_service
 from service.participants import service as participants_service
-from tests.support import EVENT, Headers, KeyFactory, Workers, demo_event, slots
+from tests.support import EVENT, Headers, KeyFactory, Workers, slots
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 async def test_demo_event_has_8_slots_22_tables_57_parties(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     assert len(event["slots"]) == 8 and event["tables"] == 22 and event["state"] == "open"
     lengths = {s["end"][11:16] for s in event["slots"]}
     assert len(lengths) == 8
@@ -109,9 +109,9 @@ def test_badge_alphabet_has_no_look_alikes_and_enough_entropy() -> None:
 
 
 async def test_badge_codes_are_distinct_and_not_sequential(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     codes = [
         p["badge_code"]
         for p in (
@@ -128,9 +128,9 @@ async def test_badge_codes_are_distinct_and_not_sequential(
 
 @pytest.mark.parametrize("kind", ["png", "svg"])
 async def test_badge_qr_decodes_to_the_badge_code(
-    client: httpx.AsyncClient, admin: Headers, kind: str
+    client: httpx.AsyncClient, admin: Headers, kind: str, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     participant = (
         await client.get(f"/v1/events/{event['id']}/participants", headers=admin)
     ).json()["items"][0]
@@ -149,9 +149,9 @@ async def test_badge_qr_decodes_to_the_badge_code(
 
 
 async def test_contacts_and_badges_only_for_admin_kiosk_and_own_party(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/participants"
     everyone = (await client.get(url, params={"limit": 500}, headers=admin)).json()["items"]
     own, other = everyone[0], everyone[1]
@@ -180,9 +180,9 @@ async def test_contacts_and_badges_only_for_admin_kiosk_and_own_party(
 
 
 async def test_partner_edits_only_its_own_registration(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/participants"
     own, other = (await client.get(url, params={"limit": 2}, headers=admin)).json()["items"]
     kind = "committee" if own["party"]["kind"] == "committee" else "organization"
@@ -221,9 +221,13 @@ async def test_partner_edits_only_its_own_registration(
     ],
 )
 async def test_search_by_either_script_pinyin_and_initials(
-    client: httpx.AsyncClient, admin: Headers, query: str, expected: str | None
+    client: httpx.AsyncClient,
+    admin: Headers,
+    query: str,
+    expected: str | None,
+    demo_event: dict[str, Any],
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     found = (
         await client.get(
             f"/v1/events/{event['id']}/participants", params={"q": query}, headers=admin
@@ -240,9 +244,9 @@ async def test_search_by_either_script_pinyin_and_initials(
 
 
 async def test_search_finds_people_by_name_pinyin_badge_and_phone(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/participants"
     target = (await client.get(url, params={"limit": 5}, headers=admin)).json()["items"][4]
     person = target["people"][0]
@@ -264,8 +268,10 @@ async def test_search_finds_people_by_name_pinyin_badge_and_phone(
     )
 
 
-async def test_search_ranks_exact_before_partial(client: httpx.AsyncClient, admin: Headers) -> None:
-    event = await demo_event(client, admin)
+async def test_search_ranks_exact_before_partial(
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
+) -> None:
+    event = demo_event
     found = (
         await client.get(
             f"/v1/events/{event['id']}/participants", params={"q": "温州"}, headers=admin
@@ -280,8 +286,10 @@ async def test_search_ranks_exact_before_partial(client: httpx.AsyncClient, admi
     assert starts == sorted(starts, reverse=True)
 
 
-async def test_a_search_pages_on_in_its_order(client: httpx.AsyncClient, admin: Headers) -> None:
-    event = await demo_event(client, admin)
+async def test_a_search_pages_on_in_its_order(
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
+) -> None:
+    event = demo_event
     url = f"/v1/events/{event['id']}/participants"
     whole = (await client.get(url, params={"q": "温州", "limit": 500}, headers=admin)).json()
     assert whole["next_cursor"] is None and len(whole["items"]) >= 10
@@ -366,7 +374,7 @@ async def test_deleting_a_registered_committee_is_refused(
 
 
 async def test_event_patch_and_kiosk_bound_to_one_event(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
     created = await client.post("/v1/events", json=EVENT, headers=admin)
     event = created.json()
@@ -376,7 +384,7 @@ async def test_event_patch_and_kiosk_bound_to_one_event(
         headers={**admin, "If-Match": created.headers["etag"]},
     )
     assert opened.json()["state"] == "open"
-    demo = await demo_event(client, admin)
+    demo = demo_event
     kiosk = await make_key("kiosk", event_id=event["id"])
     assert (
         await client.get(f"/v1/events/{event['id']}/participants", headers=kiosk)
@@ -386,9 +394,9 @@ async def test_event_patch_and_kiosk_bound_to_one_event(
 
 
 async def test_deleting_an_event_that_intents_refer_to_is_refused(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     response = await client.delete(
         f"/v1/events/{event['id']}", headers={**admin, "If-Match": f'"{event["version"]}"'}
     )

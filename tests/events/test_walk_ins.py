@@ -1,10 +1,12 @@
 """Walk-ins: one idempotent call at the door finds or creates the organization, registers it
 with its people and returns their badges; admins, and kiosk keys of the event given walk_in."""
 
+from typing import Any
+
 import httpx
 
 from service.directory.credit_code import complete_credit_code
-from tests.support import EVENT, Headers, KeyFactory, demo_event
+from tests.support import EVENT, Headers, KeyFactory
 
 NEW_COMPANY = {
     "kind": "enterprise",
@@ -14,9 +16,9 @@ NEW_COMPANY = {
 
 
 async def test_a_walk_in_creates_registers_and_badges_once(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     door = await make_key("kiosk", event_id=event["id"], permissions=["walk_in"])
     url = f"/v1/events/{event['id']}/walk-ins"
     body = {"organization": NEW_COMPANY, "people": [{"name": "周敏", "title": "总经理"}]}
@@ -64,9 +66,9 @@ async def test_a_walk_in_creates_registers_and_badges_once(
 
 
 async def test_a_walk_in_finds_a_registered_organization_by_its_credit_code(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     items = (
         await client.get(
             f"/v1/events/{event['id']}/participants", params={"limit": 500}, headers=admin
@@ -98,9 +100,9 @@ async def test_a_walk_in_finds_a_registered_organization_by_its_credit_code(
 
 
 async def test_walk_ins_need_admin_or_a_kiosk_of_the_event_given_walk_in(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/walk-ins"
     body = {"organization": NEW_COMPANY, "people": [{"name": "周敏"}]}
     plain = await make_key("kiosk", event_id=event["id"])
@@ -129,9 +131,9 @@ async def test_walk_ins_need_admin_or_a_kiosk_of_the_event_given_walk_in(
 
 
 async def test_a_walk_in_retried_with_its_idempotency_key_gets_the_first_answer(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/walk-ins"
     body = {"organization": NEW_COMPANY, "people": [{"name": "周敏"}]}
     headers = {**admin, "Idempotency-Key": "door-1-walk-in-17"}

@@ -26,8 +26,7 @@ from service.db import Base, create_sessionmaker
 from service.jobs import queue
 from service.models import OutboxEvent, ScheduleBuild
 from service.models.columns import utcnow
-from tests.schedules.test_routes import small_event
-from tests.support import WAIT, KeyFactory, parties
+from tests.support import WAIT, KeyFactory, parties, small_event
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_URL = re.compile(r"^/v1/events/[0-9a-f-]{36}/schedule-builds/[0-9a-f-]{36}$")

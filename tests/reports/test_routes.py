@@ -2,17 +2,18 @@
 
 import csv
 import io
+from typing import Any
 
 import httpx
 from openpyxl import load_workbook
 
-from tests.support import WAIT, Headers, KeyFactory, demo_event
+from tests.support import WAIT, Headers, KeyFactory
 
 
 async def test_demo_report_gives_the_figures_of_the_source(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     report = (await client.get(f"/v1/events/{event['id']}/report", headers=admin)).json()
     assert report["participants"]["committee"] == 22
     assert report["participants"]["total"] - report["participants"]["committee"] == 35
@@ -33,9 +34,9 @@ async def test_demo_report_gives_the_figures_of_the_source(
 
 
 async def test_report_follows_check_ins_and_meetings(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}"
     participant = (await client.get(f"{url}/participants", headers=admin)).json()["items"][0]
     await client.post(
@@ -75,9 +76,9 @@ async def test_report_follows_check_ins_and_meetings(
 
 
 async def test_report_as_csv_xlsx_and_printable_page(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/report"
     rows = list(
         csv.reader(
@@ -130,10 +131,10 @@ async def test_summary_across_events_in_a_date_range(
 
 
 async def test_missed_pairs_use_the_event_minimum(
-    client: httpx.AsyncClient, admin: Headers
+    client: httpx.AsyncClient, admin: Headers, demo_event: dict[str, Any]
 ) -> None:
     """A pair under the event's minimum was never meant to meet unasked: it is not missed."""
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}"
     assert event["min_meeting_score"] == 30.0
     read = await client.get(url, headers=admin)

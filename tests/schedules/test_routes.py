@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.models import OutboxEvent
-from tests.support import EVENT, WAIT, Headers, KeyFactory, Workers, key_for, parties
+from tests.support import WAIT, Headers, KeyFactory, Workers, parties, small_event
 
 
 async def all_meetings(
@@ -97,32 +97,6 @@ async def test_demo_schedule_keeps_every_hard_rule(
     for r in requests:
         pair = frozenset((r["from_participant_id"], r["to_participant_id"]))
         assert pair in placed or pair in unmet
-
-
-async def small_event(
-    client: httpx.AsyncClient,
-    admin: Headers,
-    committees: list[dict[str, Any]],
-    organizations: list[dict[str, Any]],
-    **participant: Any,
-) -> tuple[str, list[dict[str, Any]]]:
-    event = (await client.post("/v1/events", json={**EVENT, "state": "open"}, headers=admin)).json()
-    registered = []
-    for party in (*committees, *organizations):
-        registered.append(
-            (
-                await client.post(
-                    f"/v1/events/{event['id']}/participants",
-                    json={
-                        **key_for(party),
-                        "people": [{"name": "代表"}],
-                        **participant.get(party["id"], {}),
-                    },
-                    headers=admin,
-                )
-            ).json()
-        )
-    return event["id"], registered
 
 
 async def test_unmet_least_meetings_is_listed_with_a_reason(

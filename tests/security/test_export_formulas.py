@@ -9,8 +9,7 @@ import httpx
 from openpyxl import load_workbook
 
 from service.spreadsheets import XLSX_MEDIA_TYPE, read_table, write_csv, write_xlsx
-from tests.schedules.test_routes import small_event
-from tests.support import Headers, KeyFactory, demo_event, key_for, parties
+from tests.support import Headers, KeyFactory, key_for, parties, small_event
 
 FORMULA = '=HYPERLINK("http://x","click")'
 
@@ -118,9 +117,9 @@ async def test_schedule_export_writes_a_partners_formula_as_text(
 
 
 async def test_report_export_writes_a_partners_formula_as_text(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/report"
     report = (await client.get(url, headers=admin)).json()
     missed = report["best_matches_not_met"][0]["committee"]["participant_id"]

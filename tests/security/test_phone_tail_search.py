@@ -1,14 +1,16 @@
 """The last four digits of a phone find a participant at the door only: kiosk and admin keys."""
 
+from typing import Any
+
 import httpx
 
-from tests.support import Headers, KeyFactory, demo_event, key_for
+from tests.support import Headers, KeyFactory, key_for
 
 
 async def test_a_partner_cannot_find_participants_by_phone_tail(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
+    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     url = f"/v1/events/{event['id']}/participants"
     items = (await client.get(url, params={"limit": 500}, headers=admin)).json()["items"]
     target = next(p for p in items if any(person["phone"] for person in p["people"]))

@@ -4,8 +4,7 @@ from typing import Any
 
 import httpx
 
-from tests.checkins.test_routes import _participant
-from tests.support import Headers, KeyFactory
+from tests.support import Headers, KeyFactory, demo_participant
 
 
 def _people_contacts(answer: dict[str, Any]) -> list[tuple[Any, Any]]:
@@ -16,8 +15,8 @@ async def test_a_nonce_an_admin_used_gives_a_kiosk_its_own_answer_without_person
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, one = await _participant(client, admin, 5)
-    _, other = await _participant(client, admin, 6)
+    event_id, one = await demo_participant(client, admin, 5)
+    _, other = await demo_participant(client, admin, 6)
     url = f"/v1/events/{event_id}/checkins"
     by_admin = await client.post(
         url, json={"badge_code": one["badge_code"], "nonce": "door-1"}, headers=admin
@@ -54,7 +53,7 @@ async def test_a_nonce_another_kiosk_used_never_returns_that_kiosks_answer(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     first_kiosk, second_kiosk = await make_key("kiosk"), await make_key("kiosk")
-    event_id, one = await _participant(client, admin, 7)
+    event_id, one = await demo_participant(client, admin, 7)
     url = f"/v1/events/{event_id}/checkins"
     first = await client.post(
         url, json={"badge_code": one["badge_code"], "nonce": "shared"}, headers=first_kiosk
@@ -76,7 +75,7 @@ async def test_an_admin_reusing_a_kiosks_nonce_gets_its_own_answer_with_personal
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
     kiosk = await make_key("kiosk")
-    event_id, one = await _participant(client, admin, 8)
+    event_id, one = await demo_participant(client, admin, 8)
     url = f"/v1/events/{event_id}/checkins"
     by_kiosk = await client.post(
         url, json={"badge_code": one["badge_code"], "nonce": "k-1"}, headers=kiosk

@@ -2,11 +2,12 @@
 
 import base64
 import json
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import Headers, demo_event
+from tests.support import Headers
 
 
 def packed(text: str) -> str:
@@ -34,9 +35,9 @@ TAMPERED = {
 
 @pytest.mark.parametrize("cursor", TAMPERED.values(), ids=TAMPERED.keys())
 async def test_a_tampered_cursor_is_a_422_problem_on_listings_and_searches(
-    client: httpx.AsyncClient, admin: Headers, cursor: str
+    client: httpx.AsyncClient, admin: Headers, cursor: str, demo_event: dict[str, Any]
 ) -> None:
-    event = await demo_event(client, admin)
+    event = demo_event
     for url, params in (
         ("/v1/committees", {}),
         (f"/v1/events/{event['id']}/participants", {}),

@@ -18,8 +18,7 @@ from service.solver.floors import MATCH_SETS_LIMIT, person_floors
 from service.solver.prepared import Prepared, objective_of, prepare
 from service.solver.rules import check_event
 from service.solver.selection import freedom_of, select_flow
-from tests.solver.test_engine import _committee_day
-from tests.solver.test_proof import _fewest_breaks, small_flow
+from tests.solver.support import committee_day, fewest_breaks, small_flow
 
 
 def _at_floor(prep: Prepared, chosen: list[int], floors: list[int]) -> dict[int, int] | None:
@@ -42,7 +41,7 @@ def _at_floor(prep: Prepared, chosen: list[int], floors: list[int]) -> dict[int,
 def test_at_floor_schedule_exists_exactly_when_brute_force_finds_one(seed: int) -> None:
     _, prep, chosen, _, freedom = small_flow(seed)
     floors = person_floors(prep, freedom)
-    fewest = _fewest_breaks(prep, frozenset(chosen))
+    fewest = fewest_breaks(prep, frozenset(chosen))
     # The busy sets as tables, and (as when a person has too many to list) as run starts.
     for limit in (MATCH_SETS_LIMIT, -1):
         with patch.object(at_floor, "MATCH_SETS_LIMIT", limit):
@@ -60,7 +59,7 @@ def test_engine_takes_the_at_floor_schedule_when_the_search_stalls(
 ) -> None:
     # Every event on the large-event path, and a search that moves nothing: only the at-floor
     # model can bring the breaks down to the floor.
-    event = _committee_day(7, 5, 14, 6)
+    event = committee_day(7, 5, 14, 6)
     monkeypatch.setattr(engine, "BOUND_LIMIT", 0)
     monkeypatch.setattr(engine, "improve_breaks", lambda tasks, *, slot_of, **kw: dict(slot_of))
     result = schedule_event(event=event, time_limit=20)
@@ -110,7 +109,7 @@ def test_stop_ends_a_solve_that_starts_after_it_was_asked(
     made = _LateSolver()
     monkeypatch.setattr(at_floor, "at_floor_model", _hard)
     monkeypatch.setattr(at_floor, "solver_for", lambda **_: made)
-    prep = prepare(_committee_day(1, 2, 3, 4), mode="rebuild", previous=())
+    prep = prepare(committee_day(1, 2, 3, 4), mode="rebuild", previous=())
     race = FloorSearch(prep, [], [], hint={}, deadline=time.monotonic() + 20, seed=0)
     assert made.entered.wait(20)
     started = time.monotonic()
@@ -124,7 +123,7 @@ def test_stop_ends_a_solve_that_starts_after_it_was_asked(
 def test_stop_during_the_build_keeps_the_solve_from_starting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    event = _committee_day(3, 12, 60, 10)
+    event = committee_day(3, 12, 60, 10)
     prep = prepare(event, mode="rebuild", previous=())
     flow = select_flow(prep, rebuild=False)
     freedom = freedom_of(prep)
@@ -159,7 +158,7 @@ def test_a_failing_model_is_logged_and_the_search_answer_kept(
         raise IndexError("no floor for this person")
 
     monkeypatch.setattr(at_floor, "at_floor_model", broken)
-    prep = prepare(_committee_day(1, 2, 3, 4), mode="rebuild", previous=())
+    prep = prepare(committee_day(1, 2, 3, 4), mode="rebuild", previous=())
     race = FloorSearch(prep, [], [], hint={}, deadline=time.monotonic() + 10, seed=0)
     assert race.wait(time.monotonic() + 10) is None
     assert "the at-floor model failed" in caplog.text

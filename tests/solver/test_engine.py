@@ -1,7 +1,6 @@
 """The event-day engine: hard rules, optimality on tiny events, required pairs, modes."""
 
 import itertools
-import random
 import time
 from typing import Any
 
@@ -15,6 +14,7 @@ from service.solver.prepared import prepare
 from service.solver.problem import Attendee, Candidate, Placement, Problem
 from service.solver.rules import breaks_of, check_event
 from service.solver.selection import select_flow
+from tests.solver.support import committee_day
 
 
 def _event(n: int, slots: int, cands: list[Candidate], **kw: object) -> Problem:
@@ -266,37 +266,6 @@ def test_committee_day_is_proven_optimal_when_a_gapless_placement_exists() -> No
     assert result.weight_gap == 0.0
 
 
-def _committee_day(seed: int, committees: int, orgs: int, slots: int) -> Problem:
-    """Committees at their own tables, organizations with caps, minimums and missing slots."""
-    rng = random.Random(seed)
-    people = [
-        Attendee(
-            f"C{i}",
-            kind="committee",
-            table=i + 1,
-            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 1))),
-        )
-        for i in range(committees)
-    ]
-    people += [
-        Attendee(
-            f"O{j}",
-            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 2))),
-            min_meetings=rng.randint(0, 2),
-            max_meetings=rng.randint(1, slots),
-        )
-        for j in range(orgs)
-    ]
-    cands = [
-        Candidate(f"C{i}", f"O{j}", weight=rng.randint(0, 25_000), required=rng.random() < 0.05)
-        for j in range(orgs)
-        for i in sorted(rng.sample(range(committees), rng.randint(1, committees)))
-    ]
-    return Problem(
-        slots=slots, tables=committees, participants=tuple(people), candidates=tuple(cands)
-    )
-
-
 def key(levels: dict[str, int]) -> tuple[int, int, int]:
     return (levels["required_missing"], levels["shortfall"], -levels["weight"])
 
@@ -306,7 +275,7 @@ def key(levels: dict[str, int]) -> tuple[int, int, int]:
 def test_flow_selection_bounds_the_selection_model_and_the_schedule(
     seed: int, committees: int, orgs: int, slots: int
 ) -> None:
-    event = _committee_day(seed, committees, orgs, slots)
+    event = committee_day(seed, committees, orgs, slots)
     prep = prepare(event, mode="rebuild", previous=())
     flow = select_flow(prep, rebuild=False)
     assert flow is not None
@@ -343,7 +312,7 @@ def test_committee_day_returns_optimal_quickly_and_the_time_limit_is_not_spent()
 
 def test_unproven_breaks_are_reported_with_a_bound_not_as_optimal() -> None:
     # Whatever the breaks reached, status says optimal only when they meet their bound.
-    event = _committee_day(7, 5, 14, 6)
+    event = committee_day(7, 5, 14, 6)
     result = schedule_event(event=event, time_limit=20)
     assert result.objective is not None
     assert result.weight_gap == 0.0
@@ -366,7 +335,7 @@ def test_the_decision_model_may_run_past_the_breaks_budget_but_not_past_the_limi
         return real(*args, **kw)
 
     monkeypatch.setattr(engine, "prove_breaks", spy)
-    event = _committee_day(2, 5, 14, 6)
+    event = committee_day(2, 5, 14, 6)
     for limit in (20, 4):
         result = schedule_event(event=event, time_limit=limit)
         assert result.status == "optimal"
@@ -378,7 +347,7 @@ def test_the_decision_model_may_run_past_the_breaks_budget_but_not_past_the_limi
 def test_rebuild_after_a_pair_left_is_proven_with_its_meeting_as_a_forced_change() -> None:
     # A published meeting whose pair is no longer a candidate is a change in every schedule:
     # the changes level is proven at the model's optimum plus it, not left open.
-    event = _committee_day(3, 4, 10, 6)
+    event = committee_day(3, 4, 10, 6)
     first = schedule_event(event=event, time_limit=10)
     assert first.status == "optimal"
     gone = first.meetings[0]

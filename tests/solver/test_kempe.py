@@ -1,6 +1,5 @@
 """Kempe-chain search and the breaks floor: hard rules kept, breaks never up, bounds honest."""
 
-import itertools
 import random
 
 from hypothesis import HealthCheck, example, given, settings
@@ -13,6 +12,7 @@ from service.solver.prepared import objective_of, prepare
 from service.solver.problem import Attendee, Candidate, Problem, Session
 from service.solver.rules import breaks_of, check_event
 from service.solver.selection import freedom_of
+from tests.solver.support import every_optimal_selection, small_problem
 
 
 def _day(seed: int, *, shared_table: bool = False, capacity: bool = False) -> Problem:
@@ -156,114 +156,19 @@ def test_person_floor() -> None:
     assert _person_floor(8, 0, usable) == 0
 
 
-def _optimal_selections(event: Problem) -> list[frozenset[int]]:
-    """Every task set of the flow relaxation that is best on (missing, shortfall, -weight)."""
-    prep = prepare(event, mode="rebuild", previous=())
-    n = len(event.participants)
-    usable: list[set[int]] = [set() for _ in range(n)]
-    for t in prep.tasks:
-        usable[t.a] |= set(t.slots)
-        usable[t.b] |= set(t.slots)
-    cap = [
-        min(len(usable[p]), part.max_meetings if part.max_meetings is not None else event.slots)
-        for p, part in enumerate(event.participants)
-    ]
-    required = [prep.candidates[k].required for k in prep.task_candidate]
-    best: list[frozenset[int]] = []
-    best_key = None
-    locked = {i for i, t in enumerate(prep.tasks) if t.required}
-    free = [i for i in range(len(prep.tasks)) if i not in locked]
-    for bits in itertools.product((0, 1), repeat=len(free)):
-        chosen = locked | {i for i, b in zip(free, bits, strict=True) if b}
-        count = [0] * n
-        for i in chosen:
-            count[prep.tasks[i].a] += 1
-            count[prep.tasks[i].b] += 1
-        if any(c > k for c, k in zip(count, cap, strict=True)):
-            continue
-        if len(chosen) > sum(prep.capacity):
-            continue
-        key = (
-            sum(1 for i, r in enumerate(required) if r and i not in chosen),
-            sum(max(0, p.min_meetings - count[k]) for k, p in enumerate(event.participants)),
-            -sum(prep.tasks[i].weight for i in chosen),
-        )
-        if best_key is None or key < best_key:
-            best, best_key = [frozenset(chosen)], key
-        elif key == best_key:
-            best.append(frozenset(chosen))
-    return best
-
-
-def _small_event(
-    seed: int,
-    *,
-    fewest_slots: int,
-    org_gaps: int,
-    most_meetings: int,
-    keep: float,
-    at_most: int,
-    sessions: bool,
-) -> Problem:
-    """1-3 committees at their own tables and 2-4 organizations, each missing up to 2 (for
-    organizations `org_gaps`) of `fewest_slots`-6 slots; each pair a candidate with chance
-    `keep`, `at_most` of them, weights 1-3 (few distinct weights, so that selections tie), a
-    tenth required, with `sessions` two in five confined to a half-day."""
-    rng = random.Random(seed)
-    slots = rng.randint(fewest_slots, 6)
-    committees = [
-        Attendee(
-            f"C{i}",
-            kind="committee",
-            table=i + 1,
-            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, 2))),
-        )
-        for i in range(rng.randint(1, 3))
-    ]
-    orgs = [
-        Attendee(
-            f"O{j}",
-            unavailable=frozenset(rng.sample(range(1, slots + 1), rng.randint(0, org_gaps))),
-            min_meetings=rng.randint(0, 1),
-            max_meetings=rng.randint(1, most_meetings),
-        )
-        for j in range(rng.randint(2, 4))
-    ]
-    halves: tuple[Session, ...] = ("any", "any", "any", "morning", "afternoon")
-    cands = [
-        Candidate(
-            c.id,
-            o.id,
-            weight=rng.choice((1, 2, 3)),
-            required=rng.random() < 0.1,
-            session=rng.choice(halves) if sessions else "any",
-        )
-        for o in orgs
-        for c in committees
-        if rng.random() < keep
-    ][:at_most]
-    return Problem(
-        slots=slots,
-        tables=len(committees),
-        participants=tuple(committees + orgs),
-        candidates=tuple(cands),
-        morning_slots=slots // 2,
-    )
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 100_000))
 # 1627: the one optimal selection cannot be placed (C0 meets O2 and O3 in slot 1 or 4, and O3
 # is away in 4), so the engine rightly schedules another selection, which the floor does not bind.
 @example(1627)
 def test_freedom_is_exactly_what_every_optimal_selection_shares(seed: int) -> None:
-    event = _small_event(
+    event = small_problem(
         seed, fewest_slots=2, org_gaps=1, most_meetings=3, keep=0.7, at_most=11, sessions=False
     )
     prep = prepare(event, mode="rebuild", previous=())
     freedom = freedom_of(prep)
     assert freedom is not None
-    optimal = _optimal_selections(event)
+    optimal = every_optimal_selection(event)
     assert set(freedom.maybe) == set().union(*optimal)
     assert freedom.sure == frozenset.intersection(*optimal)
     assert freedom.unique == (len(optimal) == 1)

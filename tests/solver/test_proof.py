@@ -16,51 +16,7 @@ from service.solver.problem import Attendee, Candidate, Problem
 from service.solver.proof import optimal_selections, prove_breaks
 from service.solver.rules import check_event
 from service.solver.selection import Freedom, freedom_of, select_flow
-from service.solver.slotting import LevelResult
-from tests.solver.test_kempe import _optimal_selections, _small_event
-
-
-def _fewest_breaks(prep: Prepared, tasks: frozenset[int]) -> int | None:
-    """The fewest breaks over every placement of `tasks` under the hard rules (None: none)."""
-    order = sorted(tasks, key=lambda i: len(prep.tasks[i].slots))
-    best: list[int] = []
-    slot_of: dict[int, int] = {}
-
-    def walk(k: int) -> None:
-        if k == len(order):
-            b = objective_of(prep, slot_of).breaks
-            if not best or b < best[0]:
-                best[:] = [b]
-            return
-        i = order[k]
-        t = prep.tasks[i]
-        for s in t.slots:
-            same = [j for j, u in slot_of.items() if u == s]
-            if len(same) >= prep.capacity[s - 1]:
-                continue
-            if any({t.a, t.b} & {prep.tasks[j].a, prep.tasks[j].b} for j in same):
-                continue
-            if t.table is not None and any(prep.tasks[j].table == t.table for j in same):
-                continue
-            slot_of[i] = s
-            walk(k + 1)
-            del slot_of[i]
-
-    walk(0)
-    return best[0] if best else None
-
-
-def small_flow(seed: int) -> tuple[Problem, Prepared, list[int], list[LevelResult], Freedom]:
-    """A small event with ties and sessions, prepared; its flow selection and levels, and what
-    every optimal selection shares."""
-    event = _small_event(
-        seed, fewest_slots=3, org_gaps=2, most_meetings=4, keep=0.8, at_most=9, sessions=True
-    )
-    prep = prepare(event, mode="rebuild", previous=())
-    flow = select_flow(prep, rebuild=False)
-    freedom = freedom_of(prep)
-    assert flow is not None and freedom is not None
-    return event, prep, flow[0], flow[1], freedom
+from tests.solver.support import every_optimal_selection, fewest_breaks, small_flow
 
 
 def _decision_case(
@@ -75,7 +31,7 @@ def _decision_case(
     if placed is None:
         reject()
     truth = min(
-        b for sel in _optimal_selections(event) if (b := _fewest_breaks(prep, sel)) is not None
+        b for sel in every_optimal_selection(event) if (b := fewest_breaks(prep, sel)) is not None
     )
     values = {lv.name: lv.value for lv in levels}
     floor = sum(person_floors(prep, freedom))
@@ -134,7 +90,7 @@ def test_listed_selections_are_the_optimal_ones(seed: int) -> None:
     values = {lv.name: lv.value for lv in levels}
     listed = optimal_selections(prep, freedom, values)
     assert listed is not None
-    assert {freedom.sure | s for s in listed} == set(_optimal_selections(event))
+    assert {freedom.sure | s for s in listed} == set(every_optimal_selection(event))
 
 
 def test_listed_selections_count_required_pairs_no_optimal_selection_takes() -> None:
@@ -163,7 +119,7 @@ def test_listed_selections_count_required_pairs_no_optimal_selection_takes() -> 
     assert values["required_missing"] == 2
     listed = optimal_selections(prep, freedom, values)
     assert listed is not None
-    assert {freedom.sure | s for s in listed} == set(_optimal_selections(event))
+    assert {freedom.sure | s for s in listed} == set(every_optimal_selection(event))
 
 
 @settings(max_examples=300, deadline=None)
