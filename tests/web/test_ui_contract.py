@@ -117,3 +117,21 @@ def test_the_console_screens_are_among_the_calls_checked(method: str, path: str)
         p.read_text(encoding="utf-8") for p in sorted((STATIC / "console").glob("*.js"))
     )
     assert (1, method, path) in [(1, m, p) for _, m, p in calls_in(console)[0]]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/me"),
+        ("POST", "/v1/events/{event_id}/checkins"),
+        ("GET", "/v1/events/{event_id}/participants"),
+        ("GET", "/v1/events/{event_id}/participants/{participant_id}/agenda"),
+        ("POST", "/v1/events/{event_id}/walk-ins"),
+        ("GET", "/v1/events/{event_id}/participants/{participant_id}/people/{person_id}/badge.svg"),
+    ],
+)
+def test_the_kiosk_screens_are_among_the_calls_checked(method: str, path: str) -> None:
+    kiosk = "\n".join(
+        p.read_text(encoding="utf-8") for p in sorted((STATIC / "kiosk").glob("*.js"))
+    )
+    assert (method, path) in [(m, p) for _, m, p in calls_in(kiosk)[0]]

@@ -2,7 +2,7 @@
 //
 // Every call names its operation by method and a literal path template, for example
 //   api("POST", "/v1/events/{event_id}/checkins", {params: {event_id}, body})
-// so that tests/web/test_contract.py can read each template from the source and check it
+// so that tests/web/test_ui_contract.py can read each template from the source and check it
 // against openapi.yaml: a contract change that breaks a screen fails CI.
 //
 // The API key lives in sessionStorage (gone when the tab closes) and travels only in the
