@@ -438,6 +438,13 @@ async def test_a_walk_in_is_registered_badged_and_checked_in_at_the_door(
     assert participant["party"]["kind"] == "institute"
     assert [(p["name"], p["badge_code"]) for p in participant["people"]] == [("麦晓岚", code)]
 
+    # A handheld scanner typing while the new badge's "Check in" has focus scans into the
+    # scan field: its Enter does not press that button.
+    await expect(done.locator(".walkin-checkin")).to_be_focused()
+    await page.keyboard.type(UNKNOWN_CODE)
+    await page.keyboard.press("Enter")
+    await expect(page.locator(f"{ANSWER}[data-outcome='unknown']")).to_be_visible()
+
     # Their badge prints with their own code, and the door checks them in.
     await done.locator(".print").click()
     card = page.locator("#badge-print .badge-card")

@@ -1068,8 +1068,8 @@ function wire() {
     refreshRoster();
   });
   window.addEventListener("offline", () => setOnline(false) || renderNet());
-  // A handheld scanner types into whatever has focus: when nothing does, send it to the scan
-  // field. Escape clears the answer and returns there.
+  // A handheld scanner types into whatever has focus: unless that is a field, send it to the
+  // scan field. Escape clears the answer and returns there.
   document.addEventListener("keydown", (event) => {
     if ($("desk").hidden) return;
     const input = $("scan-input");
@@ -1086,8 +1086,10 @@ function wire() {
       input.focus();
       return;
     }
-    const idle = document.activeElement === document.body || !document.activeElement;
-    if (idle && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    // Focus on a button counts as nothing typed into: a scan there must not end with its
+    // Enter pressing the button (a walk-in's "Check in", a search result).
+    const field = document.activeElement?.closest("input, select, textarea");
+    if (!field && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
       input.focus();
     }
   });
