@@ -1,7 +1,8 @@
 """Cooperation intents and memoranda over HTTP, with their state changes and history."""
 
 import uuid
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Response, status
 from sqlalchemy import Select
@@ -61,6 +62,9 @@ OrganizationFilter = Annotated[
 ]
 
 WRITE_PROBLEMS = (NotFound, PreconditionFailed, PreconditionRequired)
+
+T = TypeVar("T")
+Listed = type[Intent] | type[Memorandum] | type[IntentTransition] | type[MemorandumTransition]
 
 
 def _contact(
@@ -159,19 +163,36 @@ def transition_out(row: IntentTransition | MemorandumTransition) -> TransitionOu
     )
 
 
-async def _history_page(
+async def _page(
     session: AsyncSession,
     stmt: Select[Any],
-    table: type[IntentTransition] | type[MemorandumTransition],
+    table: Listed,
+    render: Callable[[Any], T],
     *,
     limit: int,
     cursor: str | None,
-) -> Page[TransitionOut]:
-    """A page of either history, oldest first: the two tables differ only in their record's key."""
+) -> Page[T]:
+    """A page of intents, memoranda or either history, oldest first, each rendered."""
     items, next_cursor = await fetch_page(
         session, stmt, created_at=table.created_at, record_id=table.id, limit=limit, cursor=cursor
     )
-    return Page(items=[transition_out(t) for t in items], next_cursor=next_cursor)
+    return Page(items=[render(item) for item in items], next_cursor=next_cursor)
+
+
+async def _intent_answer(
+    session: AsyncSession, response: Response, intent: Intent, principal: Principal
+) -> IntentOut:
+    """One intent as the answer to a request: its ETag set, rendered for this caller."""
+    response.headers["ETag"] = etag(intent.version)
+    return intent_out(intent, await domain_codes(session), principal)
+
+
+async def _memorandum_answer(
+    session: AsyncSession, response: Response, memorandum: Memorandum
+) -> MemorandumOut:
+    """One memorandum as the answer to a request: its ETag set."""
+    response.headers["ETag"] = etag(memorandum.version)
+    return memorandum_out(memorandum, await domain_codes(session))
 
 
 # --- intents ------------------------------------------------------------------------------------
@@ -194,20 +215,12 @@ async def list_intents(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[IntentOut]:
-    stmt = await service.list_intents(
-        session,
-        principal=principal,
-        event_id=event_id,
-        committee_id=committee_id,
-        organization_id=organization_id,
-        domain=domain,
-        state=state,
-    )
-    items, next_cursor = await fetch_page(
-        session, stmt, created_at=Intent.created_at, record_id=Intent.id, limit=limit, cursor=cursor
-    )
+    filters = service.ListFilters(event_id, committee_id, organization_id, domain)
+    stmt = await service.list_intents(session, principal=principal, filters=filters, state=state)
     codes = await domain_codes(session)
-    return Page(items=[intent_out(i, codes, principal) for i in items], next_cursor=next_cursor)
+    return await _page(
+        session, stmt, Intent, lambda i: intent_out(i, codes, principal), limit=limit, cursor=cursor
+    )
 
 
 @router.post(
@@ -222,8 +235,7 @@ async def create_intent(
 ) -> IntentOut:
     intent = await service.create_intent(session, principal=principal, data=body)
     response.headers["Location"] = f"/v1/intents/{intent.id}"
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.get(
@@ -236,8 +248,7 @@ async def get_intent(
     intent_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
 ) -> IntentOut:
     intent = await service.get_intent(session, principal=principal, intent_id=intent_id)
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.patch(
@@ -257,8 +268,7 @@ async def update_intent(
     intent = await service.update_intent(
         session, principal=principal, intent_id=intent_id, patch=body, if_match=if_match
     )
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.post(
@@ -285,8 +295,7 @@ async def transition_intent(
         note=body.note,
         if_match=if_match,
     )
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.get(
@@ -303,7 +312,7 @@ async def list_intent_history(
     cursor: str | None = None,
 ) -> Page[TransitionOut]:
     stmt = await service.intent_history(session, principal=principal, intent_id=intent_id)
-    return await _history_page(session, stmt, IntentTransition, limit=limit, cursor=cursor)
+    return await _page(session, stmt, IntentTransition, transition_out, limit=limit, cursor=cursor)
 
 
 # --- memoranda ----------------------------------------------------------------------------------
@@ -326,25 +335,12 @@ async def list_memoranda(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[MemorandumOut]:
-    stmt = await service.list_memoranda(
-        session,
-        principal=principal,
-        event_id=event_id,
-        committee_id=committee_id,
-        organization_id=organization_id,
-        domain=domain,
-        state=state,
-    )
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Memorandum.created_at,
-        record_id=Memorandum.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    filters = service.ListFilters(event_id, committee_id, organization_id, domain)
+    stmt = await service.list_memoranda(session, principal=principal, filters=filters, state=state)
     codes = await domain_codes(session)
-    return Page(items=[memorandum_out(m, codes) for m in items], next_cursor=next_cursor)
+    return await _page(
+        session, stmt, Memorandum, lambda m: memorandum_out(m, codes), limit=limit, cursor=cursor
+    )
 
 
 @router.post(
@@ -359,8 +355,7 @@ async def create_memorandum(
 ) -> MemorandumOut:
     memorandum = await service.create_memorandum(session, principal=principal, data=body)
     response.headers["Location"] = f"/v1/memoranda/{memorandum.id}"
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.get(
@@ -375,8 +370,7 @@ async def get_memorandum(
     memorandum = await service.get_memorandum(
         session, principal=principal, memorandum_id=memorandum_id
     )
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.patch(
@@ -396,8 +390,7 @@ async def update_memorandum(
     memorandum = await service.update_memorandum(
         session, principal=principal, memorandum_id=memorandum_id, patch=body, if_match=if_match
     )
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.post(
@@ -434,8 +427,7 @@ async def transition_memorandum(
     )
     if not moved:
         response.status_code = status.HTTP_202_ACCEPTED
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.post(
@@ -466,8 +458,7 @@ async def sign_memorandum(
         party_id=body.party_id,
         note=body.note,
     )
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.get(
@@ -486,4 +477,6 @@ async def list_memorandum_history(
     stmt = await service.memorandum_history(
         session, principal=principal, memorandum_id=memorandum_id
     )
-    return await _history_page(session, stmt, MemorandumTransition, limit=limit, cursor=cursor)
+    return await _page(
+        session, stmt, MemorandumTransition, transition_out, limit=limit, cursor=cursor
+    )
