@@ -1,11 +1,9 @@
 """Cooperation intents and memoranda over HTTP, with their state changes and history."""
 
 import uuid
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.agreements import service
@@ -46,7 +44,7 @@ from service.models import (
     MemorandumConsent,
     MemorandumTransition,
 )
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
 
@@ -62,9 +60,6 @@ OrganizationFilter = Annotated[
 ]
 
 WRITE_PROBLEMS = (NotFound, PreconditionFailed, PreconditionRequired)
-
-T = TypeVar("T")
-Listed = type[Intent] | type[Memorandum] | type[IntentTransition] | type[MemorandumTransition]
 
 
 def _contact(
@@ -163,22 +158,6 @@ def transition_out(row: IntentTransition | MemorandumTransition) -> TransitionOu
     )
 
 
-async def _page(
-    session: AsyncSession,
-    stmt: Select[Any],
-    table: Listed,
-    render: Callable[[Any], T],
-    *,
-    limit: int,
-    cursor: str | None,
-) -> Page[T]:
-    """A page of intents, memoranda or either history, oldest first, each rendered."""
-    items, next_cursor = await fetch_page(
-        session, stmt, created_at=table.created_at, record_id=table.id, limit=limit, cursor=cursor
-    )
-    return Page(items=[render(item) for item in items], next_cursor=next_cursor)
-
-
 async def _intent_answer(
     session: AsyncSession, response: Response, intent: Intent, principal: Principal
 ) -> IntentOut:
@@ -218,7 +197,7 @@ async def list_intents(
     filters = service.ListFilters(event_id, committee_id, organization_id, domain)
     stmt = await service.list_intents(session, principal=principal, filters=filters, state=state)
     codes = await domain_codes(session)
-    return await _page(
+    return await page_of(
         session, stmt, Intent, lambda i: intent_out(i, codes, principal), limit=limit, cursor=cursor
     )
 
@@ -312,7 +291,9 @@ async def list_intent_history(
     cursor: str | None = None,
 ) -> Page[TransitionOut]:
     stmt = await service.intent_history(session, principal=principal, intent_id=intent_id)
-    return await _page(session, stmt, IntentTransition, transition_out, limit=limit, cursor=cursor)
+    return await page_of(
+        session, stmt, IntentTransition, transition_out, limit=limit, cursor=cursor
+    )
 
 
 # --- memoranda ----------------------------------------------------------------------------------
@@ -338,7 +319,7 @@ async def list_memoranda(
     filters = service.ListFilters(event_id, committee_id, organization_id, domain)
     stmt = await service.list_memoranda(session, principal=principal, filters=filters, state=state)
     codes = await domain_codes(session)
-    return await _page(
+    return await page_of(
         session, stmt, Memorandum, lambda m: memorandum_out(m, codes), limit=limit, cursor=cursor
     )
 
@@ -477,6 +458,6 @@ async def list_memorandum_history(
     stmt = await service.memorandum_history(
         session, principal=principal, memorandum_id=memorandum_id
     )
-    return await _page(
+    return await page_of(
         session, stmt, MemorandumTransition, transition_out, limit=limit, cursor=cursor
     )

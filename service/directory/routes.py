@@ -1,6 +1,7 @@
 """The directory over HTTP: domains, committees, organizations, imports and exports."""
 
 import uuid
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -35,7 +36,7 @@ from service.errors import (
     problem_responses,
 )
 from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.schemas import Limit, Page
 from service.spreadsheets import (
     CSV_MEDIA_TYPE,
@@ -164,17 +165,8 @@ async def list_committees(
     cursor: str | None = None,
 ) -> Page[CommitteeOut]:
     stmt = service.list_committees(taxonomy=taxonomy, domain=domain, level=level, q=q)
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Committee.created_at,
-        record_id=Committee.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(
-        items=[committee_out(c, taxonomy, principal) for c in items], next_cursor=next_cursor
-    )
+    render = partial(committee_out, taxonomy=taxonomy, principal=principal)
+    return await page_of(session, stmt, Committee, render, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -349,15 +341,8 @@ async def list_organizations(
     stmt = service.list_organizations(
         taxonomy=taxonomy, domain=domain, kind=kind, region=region, q=q
     )
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Organization.created_at,
-        record_id=Organization.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(items=[organization_out(o, taxonomy) for o in items], next_cursor=next_cursor)
+    render = partial(organization_out, taxonomy=taxonomy)
+    return await page_of(session, stmt, Organization, render, limit=limit, cursor=cursor)
 
 
 @router.post(
