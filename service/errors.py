@@ -158,6 +158,16 @@ def database_unavailable() -> DatabaseUnavailable:
     )
 
 
+def problem_for(exc: Exception) -> ServiceError:
+    """What a middleware answers for an error raised before any route: the error itself, or a
+    503 while the database is away; anything else is a bug and raised again."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if is_database_unavailable(exc):
+        return database_unavailable()
+    raise exc
+
+
 def problem_body(
     *, status: int, code: str, title: str, detail: str, instance: str, **extra: Any
 ) -> dict[str, Any]:
