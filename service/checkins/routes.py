@@ -18,7 +18,6 @@ from service.checkins.schemas import (
     CheckInUndo,
     CheckInUndone,
     ScanOut,
-    ScanOutcome,
     StatusCounts,
 )
 from service.config import Settings
@@ -28,6 +27,7 @@ from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, rend
 from service.events import service as events
 from service.meetings import service as meetings
 from service.models import Scan
+from service.models.checkins import ScanOutcome
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.participants.schemas import participant_out
 from service.schemas import Limit, Page
