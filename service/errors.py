@@ -40,6 +40,8 @@ class ServiceError(Exception):
         self.extra = extra
 
 
+# Errors are data: one small class per problem here and in each domain, alike by design, since
+# each is one stable `code` in the contract.
 class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
 

@@ -229,6 +229,8 @@ async def delete_profile(
 # --- committees ---------------------------------------------------------------------------------
 
 
+# Typed entry points over _get and _create, as the other domains call them; the organizations'
+# below are their twins by design.
 async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
     """One committee with its domains; 404 when there is none."""
     committee: Committee = await _get(session, "committee", committee_id)

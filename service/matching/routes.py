@@ -203,6 +203,7 @@ async def recommend_committees(
     )
 
 
+# The twin of recommend_committees: only the declaration (path, ids, summary, answer) differs.
 @router.get(
     "/committees/{committee_id}/recommendations",
     operation_id="recommendOrganizations",

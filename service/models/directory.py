@@ -39,9 +39,10 @@ class Domain(Base):
     description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
-class DomainLink:
-    """A profile's link to one domain: the same columns for committees and organizations, whose
-    link tables differ only in the profile they belong to."""
+class ProfileDomainLink:
+    """A profile's link to one domain, weighted and perhaps inferred: the same columns for
+    committees and organizations, whose link tables differ only in the profile they belong to.
+    (An agreement's DomainLink carries no weight: it only names the domain.)"""
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -80,7 +81,7 @@ class Committee(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-class CommitteeDomain(DomainLink, Base):
+class CommitteeDomain(ProfileDomainLink, Base):
     __tablename__ = "committee_domains"
 
     committee_id: Mapped[uuid.UUID] = mapped_column(
@@ -88,6 +89,8 @@ class CommitteeDomain(DomainLink, Base):
     )
 
 
+# Apart from Committee although they start alike (id, version): each table's columns are its
+# schema, read here at a glance; what the two profiles really share is in ProfileDomainLink.
 class Organization(Timestamped, Base):
     __tablename__ = "organizations"
     __table_args__ = (CheckConstraint(one_of("kind", ORGANIZATION_KINDS), name="kind"),)
@@ -114,7 +117,7 @@ class Organization(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-class OrganizationDomain(DomainLink, Base):
+class OrganizationDomain(ProfileDomainLink, Base):
     __tablename__ = "organization_domains"
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
