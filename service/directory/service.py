@@ -563,14 +563,22 @@ def _validate_rows(
         else:
             seen[key] = number
         parsed.append(data)
-    if errors:
-        bad = sorted({e.row for e in errors})
-        raise InvalidRows(
-            f"{len(bad)} of {len(rows)} rows are invalid (rows {', '.join(map(str, bad[:20]))}"
-            f"{', …' if len(bad) > 20 else ''}); nothing was imported.",
-            errors=[e.model_dump() for e in errors],
-        )
+    refuse_rows(errors, total=len(rows), refusal=InvalidRows)
     return parsed
+
+
+def refuse_rows(
+    errors: list[RowError], *, total: int, refusal: type[Unprocessable] = InvalidRows
+) -> None:
+    """Raise `refusal` naming every bad row of an import at once, when there is any."""
+    if not errors:
+        return
+    bad = sorted({e.row for e in errors})
+    raise refusal(
+        f"{len(bad)} of {total} rows are invalid (rows {', '.join(map(str, bad[:20]))}"
+        f"{', …' if len(bad) > 20 else ''}); nothing was imported.",
+        errors=[e.model_dump() for e in errors],
+    )
 
 
 class ImportCounts(NamedTuple):
