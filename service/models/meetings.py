@@ -54,6 +54,7 @@ class MeetingRequest(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
+# Alike MeetingRequest in shape only: one party's wish about another, not a request it answers.
 class Preference(Timestamped, Base):
     __tablename__ = "preferences"
     __table_args__ = (
