@@ -139,7 +139,7 @@ async def get_match(
 
 
 @dataclass
-class _Asked:
+class RecommendationQuery:
     """What the two recommendation routes read besides the party: the scoring and the query."""
 
     weights: Weights
@@ -149,17 +149,19 @@ class _Asked:
     domain: DomainFilter = None
 
 
-Asked = Annotated[_Asked, Depends()]
+RecommendationQueryDep = Annotated[RecommendationQuery, Depends()]
 
 
 class _Shown(TypedDict):
+    """What a recommendation shows of a counterpart besides naming it."""
+
     score: float
     summary: Summary
     reasons: list[Reason]
 
 
 async def _recommend(
-    session: AsyncSession, side: Side, party_id: uuid.UUID, asked: _Asked
+    session: AsyncSession, side: Side, party_id: uuid.UUID, query: RecommendationQuery
 ) -> list[tuple[Any, _Shown]]:
     """The counterparts of the `side` party, best first, each with what a recommendation shows
     of it; the two routes differ only in which side asks and how the counterpart is named."""
@@ -167,11 +169,11 @@ async def _recommend(
         session,
         party_id=party_id,
         side=side,
-        weights=asked.weights,
-        forest=asked.taxonomy,
-        limit=asked.limit,
-        min_score=asked.min_score,
-        domain=asked.domain,
+        weights=query.weights,
+        forest=query.taxonomy,
+        limit=query.limit,
+        min_score=query.min_score,
+        domain=query.domain,
     )
     return [
         (
@@ -195,9 +197,9 @@ async def _recommend(
     responses=problem_responses(NotFound, UnknownDomain),
 )
 async def recommend_committees(
-    organization_id: uuid.UUID, _: PartnerKey, session: SessionDep, asked: Asked
+    organization_id: uuid.UUID, _: PartnerKey, session: SessionDep, query: RecommendationQueryDep
 ) -> CommitteeRecommendations:
-    ranked = await _recommend(session, "organization", organization_id, asked)
+    ranked = await _recommend(session, "organization", organization_id, query)
     return CommitteeRecommendations(
         items=[CommitteeRecommendation(committee=_committee(c), **shown) for c, shown in ranked]
     )
@@ -213,9 +215,9 @@ async def recommend_committees(
     responses=problem_responses(NotFound, UnknownDomain),
 )
 async def recommend_organizations(
-    committee_id: uuid.UUID, _: PartnerKey, session: SessionDep, asked: Asked
+    committee_id: uuid.UUID, _: PartnerKey, session: SessionDep, query: RecommendationQueryDep
 ) -> OrganizationRecommendations:
-    ranked = await _recommend(session, "committee", committee_id, asked)
+    ranked = await _recommend(session, "committee", committee_id, query)
     return OrganizationRecommendations(
         items=[
             OrganizationRecommendation(organization=_organization(o), **shown)
