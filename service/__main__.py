@@ -303,13 +303,12 @@ def export_file(args: argparse.Namespace) -> None:
     from service.directory import service as directory
     from service.spreadsheets import write_csv, write_xlsx
 
-    if args.what == "committees":
-        columns, fetch = directory.COMMITTEE_COLUMNS, directory.committee_rows
-    else:
-        columns, fetch = directory.ORGANIZATION_COLUMNS, directory.organization_rows
+    side: directory.Side = "committee" if args.what == "committees" else "organization"
+    columns = directory.export_columns(side)
 
     async def run(session: AsyncSession) -> list[list[Any]]:
-        return await fetch(session, taxonomy=await directory.load_taxonomy(session))
+        taxonomy = await directory.load_taxonomy(session)
+        return await directory.export_rows(session, side, taxonomy=taxonomy)
 
     rows = asyncio.run(_in_transaction(run))
     if args.format == "xlsx":

@@ -40,6 +40,8 @@ class ServiceError(Exception):
         self.extra = extra
 
 
+# Errors are data: one small class per problem here and in each domain, alike by design, since
+# each is one stable `code` in the contract.
 class NotFound(ServiceError):
     status, code, title = 404, "not_found", "Not found"
 
@@ -156,6 +158,16 @@ def database_unavailable() -> DatabaseUnavailable:
     return DatabaseUnavailable(
         "The database is not reachable at the moment; retry after the time in Retry-After."
     )
+
+
+def problem_for(exc: Exception) -> ServiceError:
+    """What a middleware answers for an error raised before any route: the error itself, or a
+    503 while the database is away; anything else is a bug and raised again."""
+    if isinstance(exc, ServiceError):
+        return exc
+    if is_database_unavailable(exc):
+        return database_unavailable()
+    raise exc
 
 
 def problem_body(

@@ -28,9 +28,9 @@ from service.errors import (
     Conflict,
     ServiceError,
     Unprocessable,
-    database_unavailable,
     is_database_unavailable,
     problem_body,
+    problem_for,
 )
 from service.middleware import read_body, send_problem
 from service.models import IdempotencyRecord
@@ -117,13 +117,8 @@ class Idempotency:
             replay, locked_at = await self._claim(
                 sessionmaker, owner=owner, key=key, fingerprint=fingerprint
             )
-        except ServiceError as error:
-            await send_problem(scope, receive, send, error)
-            return
         except Exception as exc:
-            if not is_database_unavailable(exc):
-                raise
-            await send_problem(scope, receive, send, database_unavailable())
+            await send_problem(scope, receive, send, problem_for(exc))
             return
         if replay is not None:
             await _send_stored(send, replay)

@@ -23,7 +23,7 @@ from service.errors import (
     ServiceError,
     Unprocessable,
     UnsupportedMediaType,
-    problem_response,
+    render_problem,
 )
 from service.metrics import count_request, route_template
 
@@ -40,17 +40,7 @@ FILE_MEDIA_TYPES = (
 
 
 async def send_problem(scope: Scope, receive: Receive, send: Send, error: ServiceError) -> None:
-    request = Request(scope, receive)
-    response = problem_response(
-        request,
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        headers=error.headers,
-        **error.extra,
-    )
-    await response(scope, receive, send)
+    await render_problem(Request(scope, receive), error)(scope, receive, send)
 
 
 class RequestContext:

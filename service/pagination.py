@@ -4,6 +4,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -12,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from service.errors import Unprocessable
+from service.schemas import Page
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_LIMIT = 50
 
@@ -123,3 +126,20 @@ async def fetch_page(
     rows = rows[:limit]
     last: Any = rows[-1]
     return rows, encode_cursor(getattr(last, created_at.key), getattr(last, record_id.key))
+
+
+async def page_of(
+    session: AsyncSession,
+    stmt: Select[T],
+    table: Any,
+    render: Callable[[T], R],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[R]:
+    """One page of a listing, oldest first: `table` is the mapped class whose `created_at` and
+    `id` order it, `render` what each row is shown as."""
+    rows, next_cursor = await fetch_page(
+        session, stmt, created_at=table.created_at, record_id=table.id, limit=limit, cursor=cursor
+    )
+    return Page(items=[render(row) for row in rows], next_cursor=next_cursor)

@@ -1,10 +1,9 @@
 """Cooperation intents and memoranda over HTTP, with their state changes and history."""
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.agreements import service
@@ -45,7 +44,7 @@ from service.models import (
     MemorandumConsent,
     MemorandumTransition,
 )
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
 
@@ -159,19 +158,20 @@ def transition_out(row: IntentTransition | MemorandumTransition) -> TransitionOu
     )
 
 
-async def _history_page(
-    session: AsyncSession,
-    stmt: Select[Any],
-    table: type[IntentTransition] | type[MemorandumTransition],
-    *,
-    limit: int,
-    cursor: str | None,
-) -> Page[TransitionOut]:
-    """A page of either history, oldest first: the two tables differ only in their record's key."""
-    items, next_cursor = await fetch_page(
-        session, stmt, created_at=table.created_at, record_id=table.id, limit=limit, cursor=cursor
-    )
-    return Page(items=[transition_out(t) for t in items], next_cursor=next_cursor)
+async def _intent_answer(
+    session: AsyncSession, response: Response, intent: Intent, principal: Principal
+) -> IntentOut:
+    """One intent as the answer to a request: its ETag set, rendered for this caller."""
+    response.headers["ETag"] = etag(intent.version)
+    return intent_out(intent, await domain_codes(session), principal)
+
+
+async def _memorandum_answer(
+    session: AsyncSession, response: Response, memorandum: Memorandum
+) -> MemorandumOut:
+    """One memorandum as the answer to a request: its ETag set."""
+    response.headers["ETag"] = etag(memorandum.version)
+    return memorandum_out(memorandum, await domain_codes(session))
 
 
 # --- intents ------------------------------------------------------------------------------------
@@ -194,20 +194,12 @@ async def list_intents(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[IntentOut]:
-    stmt = await service.list_intents(
-        session,
-        principal=principal,
-        event_id=event_id,
-        committee_id=committee_id,
-        organization_id=organization_id,
-        domain=domain,
-        state=state,
-    )
-    items, next_cursor = await fetch_page(
-        session, stmt, created_at=Intent.created_at, record_id=Intent.id, limit=limit, cursor=cursor
-    )
+    filters = service.ListFilters(event_id, committee_id, organization_id, domain)
+    stmt = await service.list_intents(session, principal=principal, filters=filters, state=state)
     codes = await domain_codes(session)
-    return Page(items=[intent_out(i, codes, principal) for i in items], next_cursor=next_cursor)
+    return await page_of(
+        session, stmt, Intent, lambda i: intent_out(i, codes, principal), limit=limit, cursor=cursor
+    )
 
 
 @router.post(
@@ -222,8 +214,7 @@ async def create_intent(
 ) -> IntentOut:
     intent = await service.create_intent(session, principal=principal, data=body)
     response.headers["Location"] = f"/v1/intents/{intent.id}"
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.get(
@@ -236,8 +227,7 @@ async def get_intent(
     intent_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
 ) -> IntentOut:
     intent = await service.get_intent(session, principal=principal, intent_id=intent_id)
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.patch(
@@ -257,8 +247,7 @@ async def update_intent(
     intent = await service.update_intent(
         session, principal=principal, intent_id=intent_id, patch=body, if_match=if_match
     )
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.post(
@@ -285,8 +274,7 @@ async def transition_intent(
         note=body.note,
         if_match=if_match,
     )
-    response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return await _intent_answer(session, response, intent, principal)
 
 
 @router.get(
@@ -303,7 +291,9 @@ async def list_intent_history(
     cursor: str | None = None,
 ) -> Page[TransitionOut]:
     stmt = await service.intent_history(session, principal=principal, intent_id=intent_id)
-    return await _history_page(session, stmt, IntentTransition, limit=limit, cursor=cursor)
+    return await page_of(
+        session, stmt, IntentTransition, transition_out, limit=limit, cursor=cursor
+    )
 
 
 # --- memoranda ----------------------------------------------------------------------------------
@@ -326,25 +316,12 @@ async def list_memoranda(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[MemorandumOut]:
-    stmt = await service.list_memoranda(
-        session,
-        principal=principal,
-        event_id=event_id,
-        committee_id=committee_id,
-        organization_id=organization_id,
-        domain=domain,
-        state=state,
-    )
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Memorandum.created_at,
-        record_id=Memorandum.id,
-        limit=limit,
-        cursor=cursor,
-    )
+    filters = service.ListFilters(event_id, committee_id, organization_id, domain)
+    stmt = await service.list_memoranda(session, principal=principal, filters=filters, state=state)
     codes = await domain_codes(session)
-    return Page(items=[memorandum_out(m, codes) for m in items], next_cursor=next_cursor)
+    return await page_of(
+        session, stmt, Memorandum, lambda m: memorandum_out(m, codes), limit=limit, cursor=cursor
+    )
 
 
 @router.post(
@@ -359,8 +336,7 @@ async def create_memorandum(
 ) -> MemorandumOut:
     memorandum = await service.create_memorandum(session, principal=principal, data=body)
     response.headers["Location"] = f"/v1/memoranda/{memorandum.id}"
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.get(
@@ -375,8 +351,7 @@ async def get_memorandum(
     memorandum = await service.get_memorandum(
         session, principal=principal, memorandum_id=memorandum_id
     )
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.patch(
@@ -396,8 +371,7 @@ async def update_memorandum(
     memorandum = await service.update_memorandum(
         session, principal=principal, memorandum_id=memorandum_id, patch=body, if_match=if_match
     )
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.post(
@@ -434,8 +408,7 @@ async def transition_memorandum(
     )
     if not moved:
         response.status_code = status.HTTP_202_ACCEPTED
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.post(
@@ -466,8 +439,7 @@ async def sign_memorandum(
         party_id=body.party_id,
         note=body.note,
     )
-    response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return await _memorandum_answer(session, response, memorandum)
 
 
 @router.get(
@@ -486,4 +458,6 @@ async def list_memorandum_history(
     stmt = await service.memorandum_history(
         session, principal=principal, memorandum_id=memorandum_id
     )
-    return await _history_page(session, stmt, MemorandumTransition, limit=limit, cursor=cursor)
+    return await page_of(
+        session, stmt, MemorandumTransition, transition_out, limit=limit, cursor=cursor
+    )

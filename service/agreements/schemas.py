@@ -254,6 +254,7 @@ class MemorandumOut(BaseModel):
     updated_at: datetime
 
 
+# Apart from IntentTransitionIn: each lists its own flow's states in the contract.
 class MemorandumTransitionIn(StrictModel):
     model_config = examples({"to": "active", "note": "备忘录自签署之日起生效。"})
 

@@ -1,7 +1,8 @@
 """The rules of intents and memoranda: who sees them, how their states move, what is kept.
 
-Shared by both (truly the same): the domain links, the state check with its history row, the
-history statement and who the actor was. Kept apart (they only look alike): who may do what. An
+Shared by both (truly the same): the lookup within the caller's scope, the domain links, the
+event, state and domain filters, the state check with its history row, the history statement and
+who the actor was. Kept apart (they only look alike): who may do what. An
 intent has two fixed sides, one of which proposed it and may not confirm it alone; a memorandum
 has any number of signatories, each of whom signs, and whose termination needs them all (or an
 admin).
@@ -9,6 +10,7 @@ admin).
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
@@ -116,11 +118,17 @@ async def _check_event_refs(
 
 Link = TypeVar("Link", IntentDomain, MemorandumDomain)
 Agreement = Intent | Memorandum
+Record = TypeVar("Record", Intent, Memorandum)
 History = type[IntentTransition] | type[MemorandumTransition]
 # The one difference between the two history tables: the column that names their record.
 _OWNER: dict[History, Any] = {
     IntentTransition: IntentTransition.intent_id,
     MemorandumTransition: MemorandumTransition.memorandum_id,
+}
+# Likewise for the two domain link tables.
+_LINK_OWNER: dict[type[IntentDomain] | type[MemorandumDomain], Any] = {
+    IntentDomain: IntentDomain.intent_id,
+    MemorandumDomain: MemorandumDomain.memorandum_id,
 }
 
 
@@ -247,6 +255,58 @@ def _history_of(history: History, record_id: uuid.UUID) -> Select[Any]:
     return select(history).where(_OWNER[history] == record_id)
 
 
+async def _visible(
+    session: AsyncSession,
+    record: type[Record],
+    record_id: uuid.UUID,
+    scope: Sequence[ColumnElement[bool]],
+    loads: Sequence[Any],
+    *,
+    lock: bool,
+) -> Record:
+    """The record with this id within the caller's scope, else 404 (as for one that does not
+    exist)."""
+    stmt = select(record).where(record.id == record_id, *scope).options(*loads)
+    # Locked for a change, so a concurrent writer waits and then fails If-Match cleanly.
+    found = await session.scalar(stmt.with_for_update(of=record) if lock else stmt)
+    if found is None:
+        raise NotFound(f"No {record.__name__.lower()} has id {record_id}.")
+    return found
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What both listings filter on besides the state: an event, a party, a domain's subtree."""
+
+    event_id: uuid.UUID | None
+    committee_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    domain: str | None
+
+
+async def _filtered(
+    session: AsyncSession,
+    stmt: Select[Any],
+    record: type[Intent] | type[Memorandum],
+    links: type[IntentDomain] | type[MemorandumDomain],
+    *,
+    filters: ListFilters,
+    state: str | None,
+) -> Select[Any]:
+    """The event, state and domain filters, which are the same for intents and memoranda (the
+    parties are not: an intent names its two, a memorandum lists its signatories)."""
+    if filters.event_id is not None:
+        stmt = stmt.where(record.event_id == filters.event_id)
+    if state is not None:
+        stmt = stmt.where(record.state == state)
+    if filters.domain:
+        subtree = await _subtree(session, filters.domain)
+        stmt = stmt.where(
+            exists().where(_LINK_OWNER[links] == record.id, links.domain_id.in_(subtree))
+        )
+    return stmt
+
+
 # --- intents ------------------------------------------------------------------------------------
 
 
@@ -288,16 +348,8 @@ async def get_intent(
     session: AsyncSession, *, principal: Principal, intent_id: uuid.UUID, lock: bool = False
 ) -> Intent:
     """One intent the caller may see; another party's answers 404, as one that does not exist."""
-    stmt = (
-        select(Intent)
-        .where(Intent.id == intent_id, *_intent_scope(principal))
-        .options(selectinload(Intent.domains))
-    )
-    # Locked for a change, so a concurrent writer waits and then fails If-Match cleanly.
-    intent = await session.scalar(stmt.with_for_update(of=Intent) if lock else stmt)
-    if intent is None:
-        raise NotFound(f"No intent has id {intent_id}.")
-    return intent
+    loads = [selectinload(Intent.domains)]
+    return await _visible(session, Intent, intent_id, _intent_scope(principal), loads, lock=lock)
 
 
 def _contact_fields(side: str, contact: Contact | None) -> dict[str, str | None]:
@@ -457,31 +509,15 @@ async def intent_history(
 
 
 async def list_intents(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    event_id: uuid.UUID | None,
-    committee_id: uuid.UUID | None,
-    organization_id: uuid.UUID | None,
-    domain: str | None,
-    state: str | None,
+    session: AsyncSession, *, principal: Principal, filters: ListFilters, state: str | None
 ) -> Select[Intent]:
     """The filtered statement a page is read from, limited to what the caller may see."""
     stmt = select(Intent).where(*_intent_scope(principal)).options(selectinload(Intent.domains))
-    if event_id is not None:
-        stmt = stmt.where(Intent.event_id == event_id)
-    if committee_id is not None:
-        stmt = stmt.where(Intent.committee_id == committee_id)
-    if organization_id is not None:
-        stmt = stmt.where(Intent.organization_id == organization_id)
-    if state is not None:
-        stmt = stmt.where(Intent.state == state)
-    if domain:
-        subtree = await _subtree(session, domain)
-        stmt = stmt.where(
-            exists().where(IntentDomain.intent_id == Intent.id, IntentDomain.domain_id.in_(subtree))
-        )
-    return stmt
+    if filters.committee_id is not None:
+        stmt = stmt.where(Intent.committee_id == filters.committee_id)
+    if filters.organization_id is not None:
+        stmt = stmt.where(Intent.organization_id == filters.organization_id)
+    return await _filtered(session, stmt, Intent, IntentDomain, filters=filters, state=state)
 
 
 # --- memoranda ----------------------------------------------------------------------------------
@@ -554,15 +590,8 @@ async def get_memorandum(
     session: AsyncSession, *, principal: Principal, memorandum_id: uuid.UUID, lock: bool = False
 ) -> Memorandum:
     """One memorandum the caller may see; one its party is no signatory of answers 404."""
-    stmt = (
-        select(Memorandum)
-        .where(Memorandum.id == memorandum_id, *_memorandum_scope(principal))
-        .options(*_memorandum_loads())
-    )
-    memorandum = await session.scalar(stmt.with_for_update(of=Memorandum) if lock else stmt)
-    if memorandum is None:
-        raise NotFound(f"No memorandum has id {memorandum_id}.")
-    return memorandum
+    scope, loads = _memorandum_scope(principal), _memorandum_loads()
+    return await _visible(session, Memorandum, memorandum_id, scope, loads, lock=lock)
 
 
 async def _announce_signed(
@@ -791,44 +820,23 @@ async def memorandum_history(
 
 
 async def list_memoranda(
-    session: AsyncSession,
-    *,
-    principal: Principal,
-    event_id: uuid.UUID | None,
-    committee_id: uuid.UUID | None,
-    organization_id: uuid.UUID | None,
-    domain: str | None,
-    state: str | None,
+    session: AsyncSession, *, principal: Principal, filters: ListFilters, state: str | None
 ) -> Select[Memorandum]:
     """The filtered statement a page is read from, limited to what the caller may see."""
     stmt = select(Memorandum).where(*_memorandum_scope(principal)).options(*_memorandum_loads())
-    if event_id is not None:
-        stmt = stmt.where(Memorandum.event_id == event_id)
-    if committee_id is not None:
-        stmt = stmt.where(
-            exists().where(
-                MemorandumSignatory.memorandum_id == Memorandum.id,
-                MemorandumSignatory.committee_id == committee_id,
+    for column, party_id in (
+        (MemorandumSignatory.committee_id, filters.committee_id),
+        (MemorandumSignatory.organization_id, filters.organization_id),
+    ):
+        if party_id is not None:
+            stmt = stmt.where(
+                exists().where(
+                    MemorandumSignatory.memorandum_id == Memorandum.id, column == party_id
+                )
             )
-        )
-    if organization_id is not None:
-        stmt = stmt.where(
-            exists().where(
-                MemorandumSignatory.memorandum_id == Memorandum.id,
-                MemorandumSignatory.organization_id == organization_id,
-            )
-        )
-    if state is not None:
-        stmt = stmt.where(Memorandum.state == state)
-    if domain:
-        subtree = await _subtree(session, domain)
-        stmt = stmt.where(
-            exists().where(
-                MemorandumDomain.memorandum_id == Memorandum.id,
-                MemorandumDomain.domain_id.in_(subtree),
-            )
-        )
-    return stmt
+    return await _filtered(
+        session, stmt, Memorandum, MemorandumDomain, filters=filters, state=state
+    )
 
 
 # --- demo ---------------------------------------------------------------------------------------

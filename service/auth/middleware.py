@@ -5,7 +5,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.auth.dependencies import authenticate
-from service.errors import ServiceError, Unauthorized, database_unavailable, is_database_unavailable
+from service.errors import Unauthorized, problem_for
 from service.middleware import send_problem
 
 
@@ -38,13 +38,8 @@ class Authenticate:
             return
         try:
             await authenticate(Request(scope), secret=secret)
-        except ServiceError as error:
-            await send_problem(scope, receive, send, error)
-            return
         except Exception as exc:
-            if not is_database_unavailable(exc):
-                raise
-            await send_problem(scope, receive, send, database_unavailable())
+            await send_problem(scope, receive, send, problem_for(exc))
             return
         await self.app(scope, receive, send)
 

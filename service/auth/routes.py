@@ -1,6 +1,7 @@
 """API keys over HTTP: admins list, create and revoke them; every key may ask who it is."""
 
 import uuid
+from functools import partial
 
 from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
@@ -12,7 +13,7 @@ from service.db import SessionDep
 from service.errors import NotFound, problem_responses
 from service.idempotency import SecretShownOnce, answer_holds_secret
 from service.models import ApiKey, Event
-from service.pagination import DEFAULT_LIMIT, fetch_page
+from service.pagination import DEFAULT_LIMIT, page_of
 from service.schemas import Limit, Page
 
 router = APIRouter(prefix="/v1", tags=["api keys"])
@@ -27,18 +28,8 @@ router = APIRouter(prefix="/v1", tags=["api keys"])
 async def list_api_keys(
     _: AdminKey, session: SessionDep, limit: Limit = DEFAULT_LIMIT, cursor: str | None = None
 ) -> Page[ApiKeyOut]:
-    keys, next_cursor = await fetch_page(
-        session,
-        select(ApiKey),
-        created_at=ApiKey.created_at,
-        record_id=ApiKey.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(
-        items=[ApiKeyOut.model_validate(k, from_attributes=True) for k in keys],
-        next_cursor=next_cursor,
-    )
+    render = partial(ApiKeyOut.model_validate, from_attributes=True)
+    return await page_of(session, select(ApiKey), ApiKey, render, limit=limit, cursor=cursor)
 
 
 @router.post(

@@ -20,8 +20,7 @@ POLL_S = 0.1
 
 
 def _render(build: ScheduleBuild, response: Response) -> ScheduleBuildOut:
-    if build.state in ("queued", "running"):
-        response.headers["Retry-After"] = "1"
+    response.headers.update(service.poll_headers(build))
     return service.build_out(build)
 
 

@@ -302,6 +302,11 @@ def build_url(build: ScheduleBuild) -> str:
     return f"/v1/events/{build.event_id}/schedule-builds/{build.id}"
 
 
+def poll_headers(build: ScheduleBuild) -> dict[str, str]:
+    """While a build is queued or running, how often to poll it."""
+    return {} if build.state in FINISHED else {"Retry-After": "1"}
+
+
 def build_out(build: ScheduleBuild) -> ScheduleBuildOut:
     """The build as the API shows it."""
     return ScheduleBuildOut(

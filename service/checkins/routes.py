@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +18,6 @@ from service.checkins.schemas import (
     CheckInUndo,
     CheckInUndone,
     ScanOut,
-    ScanOutcome,
     StatusCounts,
 )
 from service.config import Settings
@@ -27,7 +27,8 @@ from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, rend
 from service.events import service as events
 from service.meetings import service as meetings
 from service.models import Scan
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.models.checkins import ScanOutcome
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.participants.schemas import participant_out
 from service.schemas import Limit, Page
 
@@ -209,10 +210,5 @@ async def list_scans(
         stmt = stmt.where(Scan.outcome.in_(service.FAILED if failed else service.SUCCESSFUL))
     if outcome is not None:
         stmt = stmt.where(Scan.outcome == outcome)
-    items, next_cursor = await fetch_page(
-        session, stmt, created_at=Scan.created_at, record_id=Scan.id, limit=limit, cursor=cursor
-    )
-    return Page(
-        items=[ScanOut.model_validate(s, from_attributes=True) for s in items],
-        next_cursor=next_cursor,
-    )
+    render = partial(ScanOut.model_validate, from_attributes=True)
+    return await page_of(session, stmt, Scan, render, limit=limit, cursor=cursor)

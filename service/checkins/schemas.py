@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from service.meetings.schemas import Agenda, AgendaEntry
+from service.models.checkins import ScanOutcome
 from service.participants.schemas import PERSON_OUT_EXAMPLE, ParticipantOut, PartyKind, PersonOut
 from service.schemas import StrictModel, examples_of
 
@@ -107,16 +108,6 @@ class CheckInStatus(BaseModel):
     by_kind: dict[PartyKind, StatusCounts]
     people: StatusCounts
     people_by_kind: dict[PartyKind, StatusCounts]
-
-
-ScanOutcome = Literal[
-    "checked_in",
-    "already_checked_in",
-    "unknown_badge",
-    "event_not_open",
-    "scan_time_refused",
-    "checkin_undone",
-]
 
 
 class ScanOut(BaseModel):

@@ -1,9 +1,12 @@
 """The directory over HTTP: domains, committees, organizations, imports and exports."""
 
 import uuid
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.dependencies import AdminKey, PartnerKey
 from service.auth.service import Principal
@@ -35,7 +38,7 @@ from service.errors import (
     problem_responses,
 )
 from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.schemas import Limit, Page
 from service.spreadsheets import (
     CSV_MEDIA_TYPE,
@@ -117,6 +120,27 @@ def _inferred(
     ]
 
 
+async def _import(
+    request: Request,
+    session: AsyncSession,
+    taxonomy: Taxonomy,
+    import_rows: Callable[..., Awaitable[service.ImportCounts]],
+) -> ImportResult:
+    """Read the uploaded file and import its rows, all or nothing."""
+    rows = await read_upload(await uploaded_file(request))
+    counts = await import_rows(session, rows=rows, taxonomy=taxonomy)
+    return ImportResult(**counts._asdict())
+
+
+async def _export(
+    session: AsyncSession, taxonomy: Taxonomy, side: service.Side, file_format: str
+) -> Response:
+    """Every profile of a side as a file, in the import's columns, named after the side."""
+    rows = await service.export_rows(session, side, taxonomy=taxonomy)
+    columns = service.export_columns(side)
+    return file_response(columns, rows, name=f"{side}s", file_format=file_format)
+
+
 # --- committees ---------------------------------------------------------------------------------
 
 
@@ -164,17 +188,8 @@ async def list_committees(
     cursor: str | None = None,
 ) -> Page[CommitteeOut]:
     stmt = service.list_committees(taxonomy=taxonomy, domain=domain, level=level, q=q)
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Committee.created_at,
-        record_id=Committee.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(
-        items=[committee_out(c, taxonomy, principal) for c in items], next_cursor=next_cursor
-    )
+    render = partial(committee_out, taxonomy=taxonomy, principal=principal)
+    return await page_of(session, stmt, Committee, render, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -238,8 +253,8 @@ async def update_committee(
     if_match: IfMatch = None,
 ) -> CommitteeOut:
     _require_own(principal, committee_id=committee_id)
-    committee = await service.update_committee(
-        session, committee_id=committee_id, patch=body, if_match=if_match, taxonomy=taxonomy
+    committee: Committee = await service.update_profile(
+        session, "committee", committee_id, patch=body, if_match=if_match, taxonomy=taxonomy
     )
     response.headers["ETag"] = etag(committee.version)
     return committee_out(committee, taxonomy, principal)
@@ -255,7 +270,7 @@ async def update_committee(
 async def delete_committee(
     committee_id: uuid.UUID, _: AdminKey, session: SessionDep, if_match: IfMatch = None
 ) -> None:
-    await service.delete_committee(session, committee_id=committee_id, if_match=if_match)
+    await service.delete_profile(session, "committee", committee_id, if_match=if_match)
 
 
 def _require_own(
@@ -281,9 +296,7 @@ def _require_own(
 async def import_committees(
     request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
 ) -> ImportResult:
-    rows = await read_upload(await uploaded_file(request))
-    counts = await service.import_committees(session, rows=rows, taxonomy=taxonomy)
-    return ImportResult(**counts._asdict())
+    return await _import(request, session, taxonomy, service.import_committees)
 
 
 @router.get(
@@ -296,10 +309,7 @@ async def import_committees(
 async def export_committees(
     _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep, file_format: ExportFormat = "csv"
 ) -> Response:
-    rows = await service.committee_rows(session, taxonomy=taxonomy)
-    return file_response(
-        service.COMMITTEE_COLUMNS, rows, name="committees", file_format=file_format
-    )
+    return await _export(session, taxonomy, "committee", file_format)
 
 
 # --- organizations ------------------------------------------------------------------------------
@@ -349,15 +359,8 @@ async def list_organizations(
     stmt = service.list_organizations(
         taxonomy=taxonomy, domain=domain, kind=kind, region=region, q=q
     )
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Organization.created_at,
-        record_id=Organization.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(items=[organization_out(o, taxonomy) for o in items], next_cursor=next_cursor)
+    render = partial(organization_out, taxonomy=taxonomy)
+    return await page_of(session, stmt, Organization, render, limit=limit, cursor=cursor)
 
 
 @router.post(
@@ -421,12 +424,8 @@ async def update_organization(
     if_match: IfMatch = None,
 ) -> OrganizationOut:
     _require_own(principal, organization_id=organization_id)
-    organization = await service.update_organization(
-        session,
-        organization_id=organization_id,
-        patch=body,
-        if_match=if_match,
-        taxonomy=taxonomy,
+    organization: Organization = await service.update_profile(
+        session, "organization", organization_id, patch=body, if_match=if_match, taxonomy=taxonomy
     )
     response.headers["ETag"] = etag(organization.version)
     return organization_out(organization, taxonomy)
@@ -442,7 +441,7 @@ async def update_organization(
 async def delete_organization(
     organization_id: uuid.UUID, _: AdminKey, session: SessionDep, if_match: IfMatch = None
 ) -> None:
-    await service.delete_organization(session, organization_id=organization_id, if_match=if_match)
+    await service.delete_profile(session, "organization", organization_id, if_match=if_match)
 
 
 @router.post(
@@ -455,9 +454,7 @@ async def delete_organization(
 async def import_organizations(
     request: Request, _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep
 ) -> ImportResult:
-    rows = await read_upload(await uploaded_file(request))
-    counts = await service.import_organizations(session, rows=rows, taxonomy=taxonomy)
-    return ImportResult(**counts._asdict())
+    return await _import(request, session, taxonomy, service.import_organizations)
 
 
 @router.get(
@@ -470,7 +467,4 @@ async def import_organizations(
 async def export_organizations(
     _: AdminKey, session: SessionDep, taxonomy: TaxonomyDep, file_format: ExportFormat = "csv"
 ) -> Response:
-    rows = await service.organization_rows(session, taxonomy=taxonomy)
-    return file_response(
-        service.ORGANIZATION_COLUMNS, rows, name="organizations", file_format=file_format
-    )
+    return await _export(session, taxonomy, "organization", file_format)

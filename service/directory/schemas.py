@@ -225,6 +225,7 @@ class OrganizationPatch(PatchModel):
     _check_code = field_validator("credit_code")(_credit_code)
 
 
+# Apart from CommitteeOut: the two answers share only their envelope (id, domains, version).
 class OrganizationOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -93,6 +93,11 @@ class _Rules:
     apply: Callable[[Any, dict[str, Any]], None]
     words: Callable[[Any], str]
     taken: Callable[[Any], list[tuple[str, str, Exception]]]
+    # How a 409 for a profile still referred to names it.
+    in_use: Callable[[Any], str]
+    # The spreadsheet's columns (each an attribute, but for the domains cell) and row order.
+    columns: tuple[str, ...]
+    export_order: tuple[Any, ...]
 
 
 def _designation_taken(designation: str | None) -> list[tuple[str, str, Exception]]:
@@ -124,6 +129,9 @@ def _rules(side: Side) -> _Rules:
             _apply_committee,
             committee_words,
             lambda data: _designation_taken(data.designation),
+            lambda row: f"Committee {row.designation}",
+            COMMITTEE_COLUMNS,
+            (Committee.designation,),
         )
     return _Rules(
         Organization,
@@ -132,6 +140,9 @@ def _rules(side: Side) -> _Rules:
         _apply_organization,
         organization_words,
         lambda data: _credit_code_taken(data.credit_code),
+        lambda row: f"Organization {row.name_zh}",
+        ORGANIZATION_COLUMNS,
+        (Organization.created_at, Organization.id),
     )
 
 
@@ -162,7 +173,27 @@ async def _create(
     return row
 
 
-async def _update(
+def _write(
+    session: AsyncSession,
+    rules: _Rules,
+    row: Any,
+    values: dict[str, Any],
+    *,
+    chosen: list[tuple[uuid.UUID, float]] | None,
+    taxonomy: Taxonomy,
+) -> bool:
+    """Set a profile's fields and its domains (`chosen` None keeps the person's choice); whether
+    anything changed. Stamped when only domains changed too (the row update moves the version
+    and ETag), and not at all when nothing did."""
+    links = _link_values(row.domains)
+    rules.apply(row, values)
+    row.domains = _profile_links(
+        row.domains, rules.link, chosen=chosen, words=rules.words(row), taxonomy=taxonomy
+    )
+    return stamp_if_changed(session, row, children_changed=_link_values(row.domains) != links)
+
+
+async def update_profile(
     session: AsyncSession,
     side: Side,
     id_: uuid.UUID,
@@ -171,6 +202,8 @@ async def _update(
     if_match: str | None,
     taxonomy: Taxonomy,
 ) -> Any:
+    """Apply the fields sent to a committee or organization, against the version the client
+    read; 409 when its designation or credit code is taken."""
     rules = _rules(side)
     row = await _get(session, side, id_)
     require_match(if_match, version=row.version)
@@ -178,29 +211,26 @@ async def _update(
     chosen = None
     if "domains" in patch.model_fields_set and patch.domains is not None:
         chosen = taxonomy.resolve(patch.domains)
-    links = _link_values(row.domains)
-    rules.apply(row, values)
-    row.domains = _profile_links(
-        row.domains, rules.link, chosen=chosen, words=rules.words(row), taxonomy=taxonomy
-    )
-    # Stamped when only domains changed too (the row update moves the version and ETag), and
-    # not at all when nothing did.
-    stamp_if_changed(session, row, children_changed=_link_values(row.domains) != links)
+    _write(session, rules, row, values, chosen=chosen, taxonomy=taxonomy)
     await _flush_unique(session, rules.taken(patch))
     return row
 
 
-async def _delete(
-    session: AsyncSession, side: Side, id_: uuid.UUID, *, if_match: str | None, label: str
+async def delete_profile(
+    session: AsyncSession, side: Side, id_: uuid.UUID, *, if_match: str | None
 ) -> None:
+    """Remove a committee or organization nothing refers to; 409 when intents, memoranda or
+    events do."""
     row = await _get(session, side, id_)
     require_match(if_match, version=row.version)
-    await delete_unless_referred(session, row, refused=_in_use(label.format(row=row)))
+    await delete_unless_referred(session, row, refused=_in_use(_rules(side).in_use(row)))
 
 
 # --- committees ---------------------------------------------------------------------------------
 
 
+# Typed entry points over _get and _create, as the other domains call them; the organizations'
+# below are their twins by design.
 async def get_committee(session: AsyncSession, *, committee_id: uuid.UUID) -> Committee:
     """One committee with its domains; 404 when there is none."""
     committee: Committee = await _get(session, "committee", committee_id)
@@ -213,30 +243,6 @@ async def create_committee(
     """A new committee; 409 when its designation is taken."""
     committee: Committee = await _create(session, "committee", data=data, taxonomy=taxonomy)
     return committee
-
-
-async def update_committee(
-    session: AsyncSession,
-    *,
-    committee_id: uuid.UUID,
-    patch: CommitteePatch,
-    if_match: str | None,
-    taxonomy: Taxonomy,
-) -> Committee:
-    """Apply the fields sent, against the version the client read."""
-    committee: Committee = await _update(
-        session, "committee", committee_id, patch=patch, if_match=if_match, taxonomy=taxonomy
-    )
-    return committee
-
-
-async def delete_committee(
-    session: AsyncSession, *, committee_id: uuid.UUID, if_match: str | None
-) -> None:
-    """Remove a committee nothing refers to; 409 when intents, memoranda or events do."""
-    await _delete(
-        session, "committee", committee_id, if_match=if_match, label="Committee {row.designation}"
-    )
 
 
 def _committee_search_text(c: Committee) -> str:
@@ -356,17 +362,20 @@ def list_committees(
     q: str | None,
 ) -> Select[Committee]:
     """The filtered statement a page is read from."""
-    stmt = select(Committee).options(selectinload(Committee.domains))
-    if domain:
-        subtree = _subtree(taxonomy, domain)
-        stmt = stmt.where(
-            exists().where(
-                CommitteeDomain.committee_id == Committee.id, CommitteeDomain.domain_id.in_(subtree)
-            )
-        )
+    stmt = _listing("committee", taxonomy=taxonomy, domain=domain, q=q)
     if level:
         stmt = stmt.where(Committee.level == level)
-    return stmt.where(*_text_filter(Committee.search_text, q))
+    return stmt
+
+
+def _listing(side: Side, *, taxonomy: Taxonomy, domain: str | None, q: str | None) -> Select[Any]:
+    """A side's profiles with their domains: those in a domain's subtree, matching `q`."""
+    model = _rules(side).model
+    stmt = select(model).options(selectinload(model.domains))
+    if domain:
+        subtree = _subtree(taxonomy, domain)
+        stmt = stmt.where(model.domains.any(_rules(side).link.domain_id.in_(subtree)))
+    return stmt.where(*_text_filter(model.search_text, q))
 
 
 def _subtree(taxonomy: Taxonomy, code: str) -> set[uuid.UUID]:
@@ -397,34 +406,6 @@ async def create_organization(
     return organization
 
 
-async def update_organization(
-    session: AsyncSession,
-    *,
-    organization_id: uuid.UUID,
-    patch: OrganizationPatch,
-    if_match: str | None,
-    taxonomy: Taxonomy,
-) -> Organization:
-    """Apply the fields sent, against the version the client read."""
-    organization: Organization = await _update(
-        session, "organization", organization_id, patch=patch, if_match=if_match, taxonomy=taxonomy
-    )
-    return organization
-
-
-async def delete_organization(
-    session: AsyncSession, *, organization_id: uuid.UUID, if_match: str | None
-) -> None:
-    """Remove an organization nothing refers to; 409 when something does."""
-    await _delete(
-        session,
-        "organization",
-        organization_id,
-        if_match=if_match,
-        label="Organization {row.name_zh}",
-    )
-
-
 def _apply_organization(organization: Organization, values: dict[str, Any]) -> None:
     track = values.pop("track_record", None)
     for key, value in values.items():
@@ -445,20 +426,11 @@ def list_organizations(
     q: str | None,
 ) -> Select[Organization]:
     """The filtered statement a page is read from."""
-    stmt = select(Organization).options(selectinload(Organization.domains))
-    if domain:
-        subtree = _subtree(taxonomy, domain)
-        stmt = stmt.where(
-            exists().where(
-                OrganizationDomain.organization_id == Organization.id,
-                OrganizationDomain.domain_id.in_(subtree),
-            )
-        )
+    stmt = _listing("organization", taxonomy=taxonomy, domain=domain, q=q)
     if kind:
         stmt = stmt.where(Organization.kind == kind)
-    if region:
-        stmt = stmt.where(Organization.search_text.like(like_pattern(region), escape="\\"))
-    return stmt.where(*_text_filter(Organization.search_text, q))
+    # The region is looked for in the folded text, as `q` is.
+    return stmt.where(*_text_filter(Organization.search_text, region))
 
 
 # --- spreadsheets -------------------------------------------------------------------------------
@@ -591,14 +563,22 @@ def _validate_rows(
         else:
             seen[key] = number
         parsed.append(data)
-    if errors:
-        bad = sorted({e.row for e in errors})
-        raise InvalidRows(
-            f"{len(bad)} of {len(rows)} rows are invalid (rows {', '.join(map(str, bad[:20]))}"
-            f"{', …' if len(bad) > 20 else ''}); nothing was imported.",
-            errors=[e.model_dump() for e in errors],
-        )
+    refuse_rows(errors, total=len(rows), refusal=InvalidRows)
     return parsed
+
+
+def refuse_rows(
+    errors: list[RowError], *, total: int, refusal: type[Unprocessable] = InvalidRows
+) -> None:
+    """Raise `refusal` naming every bad row of an import at once, when there is any."""
+    if not errors:
+        return
+    bad = sorted({e.row for e in errors})
+    raise refusal(
+        f"{len(bad)} of {total} rows are invalid (rows {', '.join(map(str, bad[:20]))}"
+        f"{', …' if len(bad) > 20 else ''}); nothing was imported.",
+        errors=[e.model_dump() for e in errors],
+    )
 
 
 class ImportCounts(NamedTuple):
@@ -633,27 +613,34 @@ async def upsert_committees(
             )
         ).all()
     }
-    updated = 0
+    return await _upsert(session, "committee", items, existing, lambda i: i.designation, taxonomy)
+
+
+async def _upsert(
+    session: AsyncSession,
+    side: Side,
+    items: list[Any],
+    existing: dict[str, Any],
+    key_of: Callable[[Any], str],
+    taxonomy: Taxonomy,
+) -> ImportCounts:
+    """Write each item over the existing profile of its key, or as a new one."""
+    rules = _rules(side)
+    found = updated = 0
     for item in items:
-        committee = existing.get(item.designation)
-        if committee is None:
-            committee = Committee(domains=[])
-            session.add(committee)
-        links = _link_values(committee.domains)
-        _apply_committee(committee, item.model_dump(exclude={"domains"}))
-        committee.domains = _profile_links(
-            committee.domains,
-            CommitteeDomain,
-            chosen=taxonomy.resolve(item.domains),
-            words=committee_words(committee),
-            taxonomy=taxonomy,
-        )
-        changed = stamp_if_changed(
-            session, committee, children_changed=_link_values(committee.domains) != links
-        )
-        updated += changed and item.designation in existing
+        row = existing.get(key_of(item))
+        is_new = row is None
+        if row is None:
+            row = rules.model(domains=[])
+            session.add(row)
+        else:
+            found += 1
+        chosen = taxonomy.resolve(item.domains)
+        values = item.model_dump(exclude={"domains"})
+        changed = _write(session, rules, row, values, chosen=chosen, taxonomy=taxonomy)
+        updated += changed and not is_new
     await session.flush()
-    return ImportCounts(len(items) - len(existing), updated, len(existing) - updated)
+    return ImportCounts(len(items) - found, updated, found - updated)
 
 
 def _organization_key(o: OrganizationIn | Organization) -> str:
@@ -687,80 +674,26 @@ async def upsert_organizations(
         )
     ).all()
     existing = {_organization_key(o): o for o in candidates}
-    found = updated = 0
-    for item in items:
-        organization = existing.get(_organization_key(item))
-        is_new = organization is None
-        if organization is None:
-            organization = Organization(domains=[])
-            session.add(organization)
-        else:
-            found += 1
-        links = _link_values(organization.domains)
-        _apply_organization(organization, item.model_dump(exclude={"domains"}))
-        organization.domains = _profile_links(
-            organization.domains,
-            OrganizationDomain,
-            chosen=taxonomy.resolve(item.domains),
-            words=organization_words(organization),
-            taxonomy=taxonomy,
-        )
-        changed = stamp_if_changed(
-            session, organization, children_changed=_link_values(organization.domains) != links
-        )
-        updated += changed and not is_new
-    await session.flush()
-    return ImportCounts(len(items) - found, updated, found - updated)
+    return await _upsert(session, "organization", items, existing, _organization_key, taxonomy)
 
 
-async def committee_rows(session: AsyncSession, *, taxonomy: Taxonomy) -> list[list[Any]]:
-    """Every committee as a spreadsheet row, in the import's columns."""
-    committees = (
-        await session.scalars(
-            select(Committee)
-            .order_by(Committee.designation)
-            .options(selectinload(Committee.domains))
-        )
-    ).all()
+async def export_rows(session: AsyncSession, side: Side, *, taxonomy: Taxonomy) -> list[list[Any]]:
+    """Every committee or organization as a spreadsheet row, in the import's columns."""
+    rules = _rules(side)
+    rows = await session.scalars(
+        select(rules.model).order_by(*rules.export_order).options(selectinload(rules.model.domains))
+    )
     return [
         [
-            c.designation,
-            c.level,
-            c.name_zh,
-            c.name_en,
-            c.scope,
-            c.secretariat,
-            c.contact_name,
-            c.contact_email,
-            c.contact_phone,
-            format_domains_cell(c.domains, taxonomy),
+            format_domains_cell(row.domains, taxonomy)
+            if column == "domains"
+            else getattr(row, column)
+            for column in rules.columns
         ]
-        for c in committees
+        for row in rows
     ]
 
 
-async def organization_rows(session: AsyncSession, *, taxonomy: Taxonomy) -> list[list[Any]]:
-    """Every organization as a spreadsheet row, in the import's columns."""
-    organizations = (
-        await session.scalars(
-            select(Organization)
-            .order_by(Organization.created_at, Organization.id)
-            .options(selectinload(Organization.domains))
-        )
-    ).all()
-    return [
-        [
-            o.kind,
-            o.name_zh,
-            o.name_en,
-            o.credit_code,
-            o.region,
-            format_domains_cell(o.domains, taxonomy),
-            o.needs,
-            o.business_scope,
-            o.led_national,
-            o.led_industry,
-            o.led_zhejiang_made,
-        ]
-        for o in organizations
-    ]
+def export_columns(side: Side) -> tuple[str, ...]:
+    """The spreadsheet columns of a side, the same for its import and its export."""
+    return _rules(side).columns

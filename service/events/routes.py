@@ -21,7 +21,7 @@ from service.events.schemas import (
     EventPatch,
 )
 from service.models import Event
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
 
@@ -46,10 +46,7 @@ async def list_events(
     stmt = select(Event)
     if state:
         stmt = stmt.where(Event.state == state)
-    items, next_cursor = await fetch_page(
-        session, stmt, created_at=Event.created_at, record_id=Event.id, limit=limit, cursor=cursor
-    )
-    return Page(items=[event_out(e) for e in items], next_cursor=next_cursor)
+    return await page_of(session, stmt, Event, event_out, limit=limit, cursor=cursor)
 
 
 @router.post(

@@ -1,13 +1,16 @@
 """Match scores over HTTP: one pair explained, and the best counterparts of a party."""
 
 import uuid
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.dependencies import PartnerKey
 from service.config import Settings
 from service.db import SessionDep
+from service.directory.service import Side
 from service.directory.taxonomy import TaxonomyDep, UnknownDomain
 from service.errors import NotFound, problem_responses
 from service.matching import service
@@ -135,6 +138,56 @@ async def get_match(
     )
 
 
+@dataclass
+class RecommendationQuery:
+    """What the two recommendation routes read besides the party: the scoring and the query."""
+
+    weights: Weights
+    taxonomy: TaxonomyDep
+    limit: RecommendationLimit = 10
+    min_score: MinScore = 0.0
+    domain: DomainFilter = None
+
+
+RecommendationQueryDep = Annotated[RecommendationQuery, Depends()]
+
+
+class _Shown(TypedDict):
+    """What a recommendation shows of a counterpart besides naming it."""
+
+    score: float
+    summary: Summary
+    reasons: list[Reason]
+
+
+async def _recommend(
+    session: AsyncSession, side: Side, party_id: uuid.UUID, query: RecommendationQuery
+) -> list[tuple[Any, _Shown]]:
+    """The counterparts of the `side` party, best first, each with what a recommendation shows
+    of it; the two routes differ only in which side asks and how the counterpart is named."""
+    ranking = await service.recommend(
+        session,
+        party_id=party_id,
+        side=side,
+        weights=query.weights,
+        forest=query.taxonomy,
+        limit=query.limit,
+        min_score=query.min_score,
+        domain=query.domain,
+    )
+    return [
+        (
+            s.party,
+            _Shown(
+                score=s.score_hundredths / 100,
+                summary=_summary(s.summary),
+                reasons=_reasons(s.explanation, ranking.domains, limit=REASONS),
+            ),
+        )
+        for s in ranking.items
+    ]
+
+
 @router.get(
     "/organizations/{organization_id}/recommendations",
     operation_id="recommendCommittees",
@@ -144,38 +197,15 @@ async def get_match(
     responses=problem_responses(NotFound, UnknownDomain),
 )
 async def recommend_committees(
-    organization_id: uuid.UUID,
-    _: PartnerKey,
-    session: SessionDep,
-    weights: Weights,
-    taxonomy: TaxonomyDep,
-    limit: RecommendationLimit = 10,
-    min_score: MinScore = 0.0,
-    domain: DomainFilter = None,
+    organization_id: uuid.UUID, _: PartnerKey, session: SessionDep, query: RecommendationQueryDep
 ) -> CommitteeRecommendations:
-    ranking = await service.recommend(
-        session,
-        party_id=organization_id,
-        side="organization",
-        weights=weights,
-        forest=taxonomy,
-        limit=limit,
-        min_score=min_score,
-        domain=domain,
-    )
+    ranked = await _recommend(session, "organization", organization_id, query)
     return CommitteeRecommendations(
-        items=[
-            CommitteeRecommendation(
-                committee=_committee(s.party),
-                score=s.score_hundredths / 100,
-                summary=_summary(s.summary),
-                reasons=_reasons(s.explanation, ranking.domains, limit=REASONS),
-            )
-            for s in ranking.items
-        ]
+        items=[CommitteeRecommendation(committee=_committee(c), **shown) for c, shown in ranked]
     )
 
 
+# The twin of recommend_committees: only the declaration (path, ids, summary, answer) differs.
 @router.get(
     "/committees/{committee_id}/recommendations",
     operation_id="recommendOrganizations",
@@ -185,33 +215,12 @@ async def recommend_committees(
     responses=problem_responses(NotFound, UnknownDomain),
 )
 async def recommend_organizations(
-    committee_id: uuid.UUID,
-    _: PartnerKey,
-    session: SessionDep,
-    weights: Weights,
-    taxonomy: TaxonomyDep,
-    limit: RecommendationLimit = 10,
-    min_score: MinScore = 0.0,
-    domain: DomainFilter = None,
+    committee_id: uuid.UUID, _: PartnerKey, session: SessionDep, query: RecommendationQueryDep
 ) -> OrganizationRecommendations:
-    ranking = await service.recommend(
-        session,
-        party_id=committee_id,
-        side="committee",
-        weights=weights,
-        forest=taxonomy,
-        limit=limit,
-        min_score=min_score,
-        domain=domain,
-    )
+    ranked = await _recommend(session, "committee", committee_id, query)
     return OrganizationRecommendations(
         items=[
-            OrganizationRecommendation(
-                organization=_organization(s.party),
-                score=s.score_hundredths / 100,
-                summary=_summary(s.summary),
-                reasons=_reasons(s.explanation, ranking.domains, limit=REASONS),
-            )
-            for s in ranking.items
+            OrganizationRecommendation(organization=_organization(o), **shown)
+            for o, shown in ranked
         ]
     )

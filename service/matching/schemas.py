@@ -200,6 +200,8 @@ class MatchOut(BaseModel):
     )
 
 
+# The two stay whole: a shared base would put its fields before the party, and the party leads in
+# the contract's documents.
 class CommitteeRecommendation(BaseModel):
     committee: CommitteeSummary
     score: float = Field(description="From 0 to 100, two decimals.")

@@ -1,6 +1,7 @@
 """Meeting requests, preferences, meetings and agendas over HTTP."""
 
 import uuid
+from functools import partial
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +41,7 @@ from service.meetings.schemas import (
     RequestState,
 )
 from service.models import Event, Meeting, MeetingRequest, Preference
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.participants.service import get_participant
 from service.schedules.service import committee_tables
 from service.schemas import Limit, Page
@@ -93,15 +94,8 @@ async def list_meeting_requests(
 ) -> Page[MeetingRequestOut]:
     await events.get_event(session, event_id=event_id)
     own = await service.visible_participant_ids(session, event_id=event_id, principal=principal)
-    items, next_cursor = await fetch_page(
-        session,
-        service.requests_query(event_id, own, state),
-        created_at=MeetingRequest.created_at,
-        record_id=MeetingRequest.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(items=[request_out(r) for r in items], next_cursor=next_cursor)
+    stmt = service.requests_query(event_id, own, state)
+    return await page_of(session, stmt, MeetingRequest, request_out, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -201,18 +195,8 @@ async def list_preferences(
     stmt = select(Preference).where(Preference.event_id == event_id)
     if own is not None:
         stmt = stmt.where(Preference.participant_id.in_(own))
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Preference.created_at,
-        record_id=Preference.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(
-        items=[PreferenceOut.model_validate(p, from_attributes=True) for p in items],
-        next_cursor=next_cursor,
-    )
+    render = partial(PreferenceOut.model_validate, from_attributes=True)
+    return await page_of(session, stmt, Preference, render, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -326,16 +310,9 @@ async def list_meetings(
         stmt = stmt.where(Meeting.slot == slot)
     if status_ is not None:
         stmt = stmt.where(Meeting.status == status_)
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=Meeting.created_at,
-        record_id=Meeting.id,
-        limit=limit,
-        cursor=cursor,
-    )
     names = await service.names_by_participant(session, event_id=event_id)
-    return Page(items=[meeting_out(m, event, names) for m in items], next_cursor=next_cursor)
+    render = partial(meeting_out, event=event, names=names)
+    return await page_of(session, stmt, Meeting, render, limit=limit, cursor=cursor)
 
 
 @router.post(

@@ -10,17 +10,15 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     Uuid,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
-from service.models.columns import UTCDateTime, new_id, one_of, utcnow
+from service.models.columns import UTCDateTime, new_id, one_of, unique_where, utcnow
 
 BUILD_STATES = ("queued", "running", "succeeded", "failed", "cancelled")
 ACTIVE_BUILD = "state IN ('queued', 'running')"
@@ -38,13 +36,7 @@ class ScheduleBuild(Base):
     __tablename__ = "schedule_builds"
     __table_args__ = (
         CheckConstraint(one_of("state", BUILD_STATES), name="state"),
-        Index(
-            "uq_schedule_builds_active_event",
-            "event_id",
-            unique=True,
-            sqlite_where=text(ACTIVE_BUILD),
-            postgresql_where=text(ACTIVE_BUILD),
-        ),
+        unique_where("uq_schedule_builds_active_event", "event_id", where=ACTIVE_BUILD),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import (
     CheckConstraint,
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.db import Base
 from service.models.columns import UTCDateTime, new_id, one_of, utcnow
 
-SCAN_OUTCOMES = (
+# The type the API's schemas use, and the values the table's CHECK constraint allows.
+ScanOutcome = Literal[
     "checked_in",
     "already_checked_in",
     "unknown_badge",
@@ -23,7 +25,8 @@ SCAN_OUTCOMES = (
     "scan_time_refused",
     # Not a scan but a reversal of a check-in, kept in the same history with its reason.
     "checkin_undone",
-)
+]
+SCAN_OUTCOMES: tuple[str, ...] = get_args(ScanOutcome)
 
 
 class CheckIn(Base):

@@ -1,6 +1,7 @@
 """The directory: the domain taxonomy, committees and organizations with their domains."""
 
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -13,7 +14,7 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from service.db import Base
 from service.models.columns import Timestamped, new_id, one_of
@@ -36,6 +37,23 @@ class Domain(Base):
     # Words that say what belongs in the domain, read when inferring a profile's domains.
     description_zh: Mapped[str] = mapped_column(Text, default="", server_default="")
     description_en: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ProfileDomainLink:
+    """A profile's link to one domain, weighted and perhaps inferred: the same columns for
+    committees and organizations, whose link tables differ only in the profile they belong to.
+    (An agreement's DomainLink carries no weight: it only names the domain.)"""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (CheckConstraint("weight > 0 AND weight <= 1", name="weight"),)
+
+    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
+    weight: Mapped[float] = mapped_column(Float)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Read from the profile's own words rather than set by a person; the weight is then the
+    # inference's confidence. A profile has inferred links only while a person set none.
+    inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Committee(Timestamped, Base):
@@ -63,21 +81,16 @@ class Committee(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-class CommitteeDomain(Base):
+class CommitteeDomain(ProfileDomainLink, Base):
     __tablename__ = "committee_domains"
-    __table_args__ = (CheckConstraint("weight > 0 AND weight <= 1", name="weight"),)
 
     committee_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("committees.id", ondelete="CASCADE"), primary_key=True
     )
-    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
-    weight: Mapped[float] = mapped_column(Float)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    # Read from the profile's own words rather than set by a person; the weight is then the
-    # inference's confidence. A profile has inferred links only while a person set none.
-    inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
+# Apart from Committee although they start alike (id, version): each table's columns are its
+# schema, read here at a glance; what the two profiles really share is in ProfileDomainLink.
 class Organization(Timestamped, Base):
     __tablename__ = "organizations"
     __table_args__ = (CheckConstraint(one_of("kind", ORGANIZATION_KINDS), name="kind"),)
@@ -104,16 +117,9 @@ class Organization(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
-class OrganizationDomain(Base):
+class OrganizationDomain(ProfileDomainLink, Base):
     __tablename__ = "organization_domains"
-    __table_args__ = (CheckConstraint("weight > 0 AND weight <= 1", name="weight"),)
 
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
     )
-    domain_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("domains.id"), primary_key=True)
-    weight: Mapped[float] = mapped_column(Float)
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    # Read from the profile's own words rather than set by a person; the weight is then the
-    # inference's confidence. A profile has inferred links only while a person set none.
-    inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")

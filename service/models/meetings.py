@@ -11,18 +11,16 @@ from sqlalchemy import (
     CheckConstraint,
     Float,
     ForeignKey,
-    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     Uuid,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base
-from service.models.columns import Timestamped, UTCDateTime, new_id, one_of, utcnow
+from service.models.columns import Timestamped, UTCDateTime, new_id, one_of, unique_where, utcnow
 
 REQUEST_STATES = ("pending", "accepted", "declined", "withdrawn")
 PREFERENCE_KINDS = ("must_meet", "would_like", "do_not_meet")
@@ -56,6 +54,7 @@ class MeetingRequest(Timestamped, Base):
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
 
+# Alike MeetingRequest in shape only: one party's wish about another, not a request it answers.
 class Preference(Timestamped, Base):
     __tablename__ = "preferences"
     __table_args__ = (
@@ -115,41 +114,14 @@ class Meeting(Base):
     __table_args__ = (
         CheckConstraint(one_of("status", MEETING_STATUSES), name="status"),
         CheckConstraint("slot >= 1 AND table_number >= 1", name="place"),
-        Index(
-            "uq_meetings_slot_table",
-            "schedule_id",
-            "slot",
-            "table_number",
-            unique=True,
-            sqlite_where=text(_LIVE_MEETING),
-            postgresql_where=text(_LIVE_MEETING),
-        ),
-        Index(
-            "uq_meetings_slot_committee",
-            "schedule_id",
-            "slot",
-            "committee_participant_id",
-            unique=True,
-            sqlite_where=text(_LIVE_MEETING),
-            postgresql_where=text(_LIVE_MEETING),
-        ),
-        Index(
-            "uq_meetings_slot_organization",
-            "schedule_id",
-            "slot",
-            "organization_participant_id",
-            unique=True,
-            sqlite_where=text(_LIVE_MEETING),
-            postgresql_where=text(_LIVE_MEETING),
-        ),
-        Index(
-            "uq_meetings_pair",
-            "schedule_id",
-            "committee_participant_id",
-            "organization_participant_id",
-            unique=True,
-            sqlite_where=text(_LIVE_MEETING),
-            postgresql_where=text(_LIVE_MEETING),
+        *(
+            unique_where(name, "schedule_id", *columns, where=_LIVE_MEETING)
+            for name, *columns in (
+                ("uq_meetings_slot_table", "slot", "table_number"),
+                ("uq_meetings_slot_committee", "slot", "committee_participant_id"),
+                ("uq_meetings_slot_organization", "slot", "organization_participant_id"),
+                ("uq_meetings_pair", "committee_participant_id", "organization_participant_id"),
+            )
         ),
     )
 

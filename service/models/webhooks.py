@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -19,14 +19,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from service.db import Base
 from service.models.columns import Timestamped, UTCDateTime, new_id, one_of, utcnow
 
-WEBHOOK_EVENT_TYPES = (
+# The type the API's schemas use, and the values the table's CHECK constraints allow.
+WebhookEventType = Literal[
     "intent.created",
     "intent.state_changed",
     "memorandum.signed",
     "checkin.created",
     "schedule.built",
     "schedule.published",
-)
+]
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 

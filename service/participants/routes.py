@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from service.auth.dependencies import AdminKey, AnyKey, KioskKey, PartnerKey
@@ -278,13 +278,42 @@ BADGE_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 async def _badge_participant(
-    session: SessionDep, principal: Principal, event_id: uuid.UUID, participant_id: uuid.UUID
+    event_id: uuid.UUID, participant_id: uuid.UUID, principal: AnyKey, session: SessionDep
 ) -> Participant:
     participant = await _visible_participant(session, principal, event_id, participant_id)
     if not (principal.is_admin or principal.role == "kiosk" or principal.speaks_for(participant)):
         # The code checks the party in: to anyone else the badge does not exist.
         raise NotFound(f"No participant {participant_id} in event {event_id}.")
     return participant
+
+
+async def _badge_person(
+    event_id: uuid.UUID,
+    participant_id: uuid.UUID,
+    person_id: uuid.UUID,
+    principal: AnyKey,
+    session: SessionDep,
+) -> tuple[Participant, Person]:
+    # Its own path parameters, not _badge_participant's as a sub-dependency: they keep their order.
+    participant = await _badge_participant(event_id, participant_id, principal, session)
+    person = next((p for p in participant.people if p.id == person_id), None)
+    if person is None:
+        raise NotFound(f"No person {person_id} in participant {participant_id}.")
+    return participant, person
+
+
+BadgeParticipant = Annotated[Participant, Depends(_badge_participant)]
+BadgePerson = Annotated[tuple[Participant, Person], Depends(_badge_person)]
+
+
+def _svg(code: str, *names: str) -> Response:
+    """A badge as SVG, for printing, captioned with these names and its code."""
+    caption = " · ".join([*names, code])
+    return Response(badge_svg(code, caption=caption), media_type="image/svg+xml")
+
+
+def _png(code: str) -> Response:
+    return Response(badge_png(code), media_type="image/png")
 
 
 @router.get(
@@ -294,12 +323,8 @@ async def _badge_participant(
     response_class=Response,
     responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
 )
-async def badge_as_svg(
-    event_id: uuid.UUID, participant_id: uuid.UUID, principal: AnyKey, session: SessionDep
-) -> Response:
-    participant = await _badge_participant(session, principal, event_id, participant_id)
-    caption = " · ".join([*participant.party_names[:1], participant.badge_code])
-    return Response(badge_svg(participant.badge_code, caption=caption), media_type="image/svg+xml")
+async def badge_as_svg(participant: BadgeParticipant) -> Response:
+    return _svg(participant.badge_code, *participant.party_names[:1])
 
 
 @router.get(
@@ -309,25 +334,8 @@ async def badge_as_svg(
     response_class=Response,
     responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
 )
-async def badge_as_png(
-    event_id: uuid.UUID, participant_id: uuid.UUID, principal: AnyKey, session: SessionDep
-) -> Response:
-    participant = await _badge_participant(session, principal, event_id, participant_id)
-    return Response(badge_png(participant.badge_code), media_type="image/png")
-
-
-async def _badge_person(
-    session: SessionDep,
-    principal: Principal,
-    event_id: uuid.UUID,
-    participant_id: uuid.UUID,
-    person_id: uuid.UUID,
-) -> tuple[Participant, Person]:
-    participant = await _badge_participant(session, principal, event_id, participant_id)
-    person = next((p for p in participant.people if p.id == person_id), None)
-    if person is None:
-        raise NotFound(f"No person {person_id} in participant {participant_id}.")
-    return participant, person
+async def badge_as_png(participant: BadgeParticipant) -> Response:
+    return _png(participant.badge_code)
 
 
 @router.get(
@@ -337,18 +345,9 @@ async def _badge_person(
     response_class=Response,
     responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
 )
-async def person_badge_as_svg(
-    event_id: uuid.UUID,
-    participant_id: uuid.UUID,
-    person_id: uuid.UUID,
-    principal: AnyKey,
-    session: SessionDep,
-) -> Response:
-    participant, person = await _badge_person(
-        session, principal, event_id, participant_id, person_id
-    )
-    caption = " · ".join([person.name, *participant.party_names[:1], person.badge_code])
-    return Response(badge_svg(person.badge_code, caption=caption), media_type="image/svg+xml")
+async def person_badge_as_svg(badge: BadgePerson) -> Response:
+    participant, person = badge
+    return _svg(person.badge_code, person.name, *participant.party_names[:1])
 
 
 @router.get(
@@ -358,12 +357,6 @@ async def person_badge_as_svg(
     response_class=Response,
     responses={**BADGE_RESPONSES, **problem_responses(NotFound)},
 )
-async def person_badge_as_png(
-    event_id: uuid.UUID,
-    participant_id: uuid.UUID,
-    person_id: uuid.UUID,
-    principal: AnyKey,
-    session: SessionDep,
-) -> Response:
-    _, person = await _badge_person(session, principal, event_id, participant_id, person_id)
-    return Response(badge_png(person.badge_code), media_type="image/png")
+async def person_badge_as_png(badge: BadgePerson) -> Response:
+    _, person = badge
+    return _png(person.badge_code)

@@ -158,6 +158,7 @@ class ParticipantOut(BaseModel):
     created_at: datetime
 
 
+# Apart from the directory's ImportResult: the contract words a roster's counts its own way.
 class ParticipantImportResult(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"created": 57, "updated": 0, "unchanged": 0}]}

@@ -458,13 +458,7 @@ async def import_participants(
             )
         except SlotOutOfRange as exc:
             errors.append(RowError(row=number, field="unavailable_slots", message=exc.detail))
-    if errors:
-        bad = sorted({e.row for e in errors})
-        raise InvalidRegistrationRows(
-            f"{len(bad)} of {len(rows)} rows are invalid "
-            f"(rows {', '.join(map(str, bad[:20]))}); nothing was imported.",
-            errors=[e.model_dump() for e in errors],
-        )
+    directory.refuse_rows(errors, total=len(rows), refusal=InvalidRegistrationRows)
     existing = {
         (
             ("committee", p.committee_id) if p.committee_id else ("organization", p.organization_id)

@@ -2,6 +2,7 @@
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -30,6 +31,19 @@ MISSED_PAIRS = 10
 
 def _kinds(counter: Counter[str]) -> dict[str, int]:
     return {**{k: counter[k] for k in KINDS}, "total": sum(counter[k] for k in KINDS)}
+
+
+async def _agreements(
+    session: AsyncSession, records: Sequence[Any], link: Any, owner: Any, *, forest: Forest
+) -> dict[str, Any]:
+    """Intents' or memoranda's figures: how many, by state and by domain."""
+    return {
+        "total": len(records),
+        "by_state": dict(sorted(Counter(r.state for r in records).items())),
+        "by_domain": await _by_domain(
+            session, link, owner, [r.id for r in records], taxonomy=forest
+        ),
+    }
 
 
 async def _by_domain(
@@ -115,28 +129,12 @@ async def figures(
                 for s in range(1, slots + 1)
             ],
         },
-        "intents": {
-            "total": len(intents),
-            "by_state": dict(sorted(Counter(i.state for i in intents).items())),
-            "by_domain": await _by_domain(
-                session,
-                IntentDomain,
-                IntentDomain.intent_id,
-                [i.id for i in intents],
-                taxonomy=forest,
-            ),
-        },
-        "memoranda": {
-            "total": len(memoranda),
-            "by_state": dict(sorted(Counter(m.state for m in memoranda).items())),
-            "by_domain": await _by_domain(
-                session,
-                MemorandumDomain,
-                MemorandumDomain.memorandum_id,
-                [m.id for m in memoranda],
-                taxonomy=forest,
-            ),
-        },
+        "intents": await _agreements(
+            session, intents, IntentDomain, IntentDomain.intent_id, forest=forest
+        ),
+        "memoranda": await _agreements(
+            session, memoranda, MemorandumDomain, MemorandumDomain.memorandum_id, forest=forest
+        ),
     }
 
 

@@ -153,8 +153,7 @@ async def build_schedule(
                 response.headers["ETag"] = etag(schedule.id)
                 return await schedule_out(session, schedule)
     response.headers["Location"] = builds.build_url(build)
-    if build.state not in builds.FINISHED:
-        response.headers["Retry-After"] = "1"
+    response.headers.update(builds.poll_headers(build))
     return builds.build_out(build)
 
 

@@ -9,7 +9,7 @@ from service.db import SessionDep
 from service.errors import NotFound, PreconditionFailed, PreconditionRequired, problem_responses
 from service.idempotency import SecretShownOnce, answer_holds_secret
 from service.models import WebhookDelivery, WebhookSubscription
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
 from service.webhooks import service
@@ -76,15 +76,10 @@ async def list_webhooks(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[WebhookOut]:
-    items, next_cursor = await fetch_page(
-        session,
-        service.list_subscriptions(principal),
-        created_at=WebhookSubscription.created_at,
-        record_id=WebhookSubscription.id,
-        limit=limit,
-        cursor=cursor,
+    stmt = service.list_subscriptions(principal)
+    return await page_of(
+        session, stmt, WebhookSubscription, webhook_out, limit=limit, cursor=cursor
     )
-    return Page(items=[webhook_out(s) for s in items], next_cursor=next_cursor)
 
 
 @router.post(
@@ -184,12 +179,4 @@ async def list_webhook_deliveries(
     cursor: str | None = None,
 ) -> Page[DeliveryOut]:
     stmt = await service.list_deliveries(session, principal=principal, subscription_id=webhook_id)
-    items, next_cursor = await fetch_page(
-        session,
-        stmt,
-        created_at=WebhookDelivery.created_at,
-        record_id=WebhookDelivery.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return Page(items=[delivery_out(d) for d in items], next_cursor=next_cursor)
+    return await page_of(session, stmt, WebhookDelivery, delivery_out, limit=limit, cursor=cursor)

@@ -6,16 +6,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from service.models.webhooks import WebhookEventType
 from service.schemas import Absent, PatchModel, ShortText, StrictModel, examples
 
-EventType = Literal[
-    "intent.created",
-    "intent.state_changed",
-    "memorandum.signed",
-    "checkin.created",
-    "schedule.built",
-    "schedule.published",
-]
 Url = Annotated[str, Field(min_length=1, max_length=2000, description="An http or https URL.")]
 Secret = Annotated[
     str,
@@ -26,7 +19,7 @@ Secret = Annotated[
         description="At least 16 printable ASCII characters, no spaces; generated when omitted.",
     ),
 ]
-EventTypes = Annotated[list[EventType], Field(min_length=1, max_length=6)]
+EventTypes = Annotated[list[WebhookEventType], Field(min_length=1, max_length=6)]
 
 WEBHOOK_EXAMPLE: dict[str, Any] = {
     "url": "https://partner.example.com/hooks/standards",
