@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.agreements import service
 from service.agreements.schemas import (
@@ -29,7 +28,8 @@ from service.auth.dependencies import PartnerKey
 from service.auth.service import Principal
 from service.db import SessionDep
 from service.directory.schemas import Contact
-from service.directory.service import UnknownDomain, domain_codes
+from service.directory.service import UnknownDomain
+from service.directory.taxonomy import Taxonomy, TaxonomyDep
 from service.errors import (
     NotFound,
     PreconditionFailed,
@@ -158,20 +158,20 @@ def transition_out(row: IntentTransition | MemorandumTransition) -> TransitionOu
     )
 
 
-async def _intent_answer(
-    session: AsyncSession, response: Response, intent: Intent, principal: Principal
+def _intent_answer(
+    taxonomy: Taxonomy, response: Response, intent: Intent, principal: Principal
 ) -> IntentOut:
     """One intent as the answer to a request: its ETag set, rendered for this caller."""
     response.headers["ETag"] = etag(intent.version)
-    return intent_out(intent, await domain_codes(session), principal)
+    return intent_out(intent, taxonomy.codes, principal)
 
 
-async def _memorandum_answer(
-    session: AsyncSession, response: Response, memorandum: Memorandum
+def _memorandum_answer(
+    taxonomy: Taxonomy, response: Response, memorandum: Memorandum
 ) -> MemorandumOut:
     """One memorandum as the answer to a request: its ETag set."""
     response.headers["ETag"] = etag(memorandum.version)
-    return memorandum_out(memorandum, await domain_codes(session))
+    return memorandum_out(memorandum, taxonomy.codes)
 
 
 # --- intents ------------------------------------------------------------------------------------
@@ -186,6 +186,7 @@ async def _memorandum_answer(
 async def list_intents(
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     event_id: EventFilter = None,
     committee_id: CommitteeFilter = None,
     organization_id: OrganizationFilter = None,
@@ -195,8 +196,10 @@ async def list_intents(
     cursor: str | None = None,
 ) -> Page[IntentOut]:
     filters = service.ListFilters(event_id, committee_id, organization_id, domain)
-    stmt = await service.list_intents(session, principal=principal, filters=filters, state=state)
-    codes = await domain_codes(session)
+    stmt = service.list_intents(
+        principal=principal, filters=filters, state=state, taxonomy=taxonomy
+    )
+    codes = taxonomy.codes
     return await page_of(
         session, stmt, Intent, lambda i: intent_out(i, codes, principal), limit=limit, cursor=cursor
     )
@@ -210,11 +213,15 @@ async def list_intents(
     responses=problem_responses(service.NotAParty, UnknownParty, UnknownDomain),
 )
 async def create_intent(
-    body: IntentIn, principal: PartnerKey, session: SessionDep, response: Response
+    body: IntentIn,
+    principal: PartnerKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> IntentOut:
-    intent = await service.create_intent(session, principal=principal, data=body)
+    intent = await service.create_intent(session, principal=principal, data=body, taxonomy=taxonomy)
     response.headers["Location"] = f"/v1/intents/{intent.id}"
-    return await _intent_answer(session, response, intent, principal)
+    return _intent_answer(taxonomy, response, intent, principal)
 
 
 @router.get(
@@ -224,10 +231,14 @@ async def create_intent(
     responses=problem_responses(NotFound),
 )
 async def get_intent(
-    intent_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
+    intent_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> IntentOut:
     intent = await service.get_intent(session, principal=principal, intent_id=intent_id)
-    return await _intent_answer(session, response, intent, principal)
+    return _intent_answer(taxonomy, response, intent, principal)
 
 
 @router.patch(
@@ -241,13 +252,19 @@ async def update_intent(
     body: IntentPatch,
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> IntentOut:
     intent = await service.update_intent(
-        session, principal=principal, intent_id=intent_id, patch=body, if_match=if_match
+        session,
+        principal=principal,
+        intent_id=intent_id,
+        patch=body,
+        if_match=if_match,
+        taxonomy=taxonomy,
     )
-    return await _intent_answer(session, response, intent, principal)
+    return _intent_answer(taxonomy, response, intent, principal)
 
 
 @router.post(
@@ -263,6 +280,7 @@ async def transition_intent(
     body: IntentTransitionIn,
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> IntentOut:
@@ -273,8 +291,9 @@ async def transition_intent(
         to=body.to,
         note=body.note,
         if_match=if_match,
+        taxonomy=taxonomy,
     )
-    return await _intent_answer(session, response, intent, principal)
+    return _intent_answer(taxonomy, response, intent, principal)
 
 
 @router.get(
@@ -308,6 +327,7 @@ async def list_intent_history(
 async def list_memoranda(
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     event_id: EventFilter = None,
     committee_id: CommitteeFilter = None,
     organization_id: OrganizationFilter = None,
@@ -317,8 +337,10 @@ async def list_memoranda(
     cursor: str | None = None,
 ) -> Page[MemorandumOut]:
     filters = service.ListFilters(event_id, committee_id, organization_id, domain)
-    stmt = await service.list_memoranda(session, principal=principal, filters=filters, state=state)
-    codes = await domain_codes(session)
+    stmt = service.list_memoranda(
+        principal=principal, filters=filters, state=state, taxonomy=taxonomy
+    )
+    codes = taxonomy.codes
     return await page_of(
         session, stmt, Memorandum, lambda m: memorandum_out(m, codes), limit=limit, cursor=cursor
     )
@@ -332,11 +354,17 @@ async def list_memoranda(
     responses=problem_responses(service.NotAParty, UnknownParty, UnknownDomain),
 )
 async def create_memorandum(
-    body: MemorandumIn, principal: PartnerKey, session: SessionDep, response: Response
+    body: MemorandumIn,
+    principal: PartnerKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> MemorandumOut:
-    memorandum = await service.create_memorandum(session, principal=principal, data=body)
+    memorandum = await service.create_memorandum(
+        session, principal=principal, data=body, taxonomy=taxonomy
+    )
     response.headers["Location"] = f"/v1/memoranda/{memorandum.id}"
-    return await _memorandum_answer(session, response, memorandum)
+    return _memorandum_answer(taxonomy, response, memorandum)
 
 
 @router.get(
@@ -346,12 +374,16 @@ async def create_memorandum(
     responses=problem_responses(NotFound),
 )
 async def get_memorandum(
-    memorandum_id: uuid.UUID, principal: PartnerKey, session: SessionDep, response: Response
+    memorandum_id: uuid.UUID,
+    principal: PartnerKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    response: Response,
 ) -> MemorandumOut:
     memorandum = await service.get_memorandum(
         session, principal=principal, memorandum_id=memorandum_id
     )
-    return await _memorandum_answer(session, response, memorandum)
+    return _memorandum_answer(taxonomy, response, memorandum)
 
 
 @router.patch(
@@ -365,13 +397,14 @@ async def update_memorandum(
     body: MemorandumPatch,
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> MemorandumOut:
     memorandum = await service.update_memorandum(
         session, principal=principal, memorandum_id=memorandum_id, patch=body, if_match=if_match
     )
-    return await _memorandum_answer(session, response, memorandum)
+    return _memorandum_answer(taxonomy, response, memorandum)
 
 
 @router.post(
@@ -395,6 +428,7 @@ async def transition_memorandum(
     body: MemorandumTransitionIn,
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> MemorandumOut:
@@ -408,7 +442,7 @@ async def transition_memorandum(
     )
     if not moved:
         response.status_code = status.HTTP_202_ACCEPTED
-    return await _memorandum_answer(session, response, memorandum)
+    return _memorandum_answer(taxonomy, response, memorandum)
 
 
 @router.post(
@@ -430,6 +464,7 @@ async def sign_memorandum(
     body: SignatureIn,
     principal: PartnerKey,
     session: SessionDep,
+    taxonomy: TaxonomyDep,
     response: Response,
 ) -> MemorandumOut:
     memorandum = await service.sign_memorandum(
@@ -438,8 +473,9 @@ async def sign_memorandum(
         memorandum_id=memorandum_id,
         party_id=body.party_id,
         note=body.note,
+        taxonomy=taxonomy,
     )
-    return await _memorandum_answer(session, response, memorandum)
+    return _memorandum_answer(taxonomy, response, memorandum)
 
 
 @router.get(

@@ -28,7 +28,8 @@ from service.agreements.schemas import (
 )
 from service.auth.service import Principal
 from service.directory.schemas import Contact
-from service.directory.service import UnknownDomain, domain_codes, load_taxonomy
+from service.directory.service import UnknownDomain
+from service.directory.taxonomy import Taxonomy
 from service.errors import Conflict, Forbidden, NotFound, UnknownParty, Unprocessable
 from service.models import (
     ApiKey,
@@ -132,8 +133,7 @@ _LINK_OWNER: dict[type[IntentDomain] | type[MemorandumDomain], Any] = {
 }
 
 
-async def _domain_ids(session: AsyncSession, codes: Sequence[str]) -> list[uuid.UUID]:
-    taxonomy = await load_taxonomy(session)
+def _domain_ids(taxonomy: Taxonomy, codes: Sequence[str]) -> list[uuid.UUID]:
     unknown = [(i, c) for i, c in enumerate(codes) if c not in taxonomy.by_code]
     if unknown:
         raise UnknownDomain(
@@ -159,8 +159,7 @@ def _link_domains(
     return links
 
 
-async def _subtree(session: AsyncSession, code: str) -> set[uuid.UUID]:
-    taxonomy = await load_taxonomy(session)
+def _subtree(taxonomy: Taxonomy, code: str) -> set[uuid.UUID]:
     if code not in taxonomy.by_code:
         raise UnknownDomain(
             f"Unknown domain {code!r}; see GET /v1/domains.",
@@ -284,14 +283,14 @@ class ListFilters:
     domain: str | None
 
 
-async def _filtered(
-    session: AsyncSession,
+def _filtered(
     stmt: Select[Any],
     record: type[Intent] | type[Memorandum],
     links: type[IntentDomain] | type[MemorandumDomain],
     *,
     filters: ListFilters,
     state: str | None,
+    taxonomy: Taxonomy,
 ) -> Select[Any]:
     """The event, state and domain filters, which are the same for intents and memoranda (the
     parties are not: an intent names its two, a memorandum lists its signatories)."""
@@ -300,7 +299,7 @@ async def _filtered(
     if state is not None:
         stmt = stmt.where(record.state == state)
     if filters.domain:
-        subtree = await _subtree(session, filters.domain)
+        subtree = _subtree(taxonomy, filters.domain)
         stmt = stmt.where(
             exists().where(_LINK_OWNER[links] == record.id, links.domain_id.in_(subtree))
         )
@@ -371,6 +370,7 @@ async def create_intent(
     *,
     principal: Principal | None,
     data: IntentIn,
+    taxonomy: Taxonomy,
     state: str = "proposed",
     intent_id: uuid.UUID | None = None,
 ) -> Intent:
@@ -383,7 +383,7 @@ async def create_intent(
         session, committee_ids=[data.committee_id], organization_ids=[data.organization_id]
     )
     await _check_event_refs(session, event_id=data.event_id, meeting_id=data.meeting_id)
-    domain_ids = await _domain_ids(session, data.domains)
+    domain_ids = _domain_ids(taxonomy, data.domains)
     intent = Intent(
         id=intent_id or new_id(),
         committee_id=data.committee_id,
@@ -413,7 +413,7 @@ async def create_intent(
         await emit(
             session,
             type="intent.created",
-            data=intent_payload(intent, await domain_codes(session)),
+            data=intent_payload(intent, taxonomy.codes),
             parties=[intent.committee_id, intent.organization_id],
         )
     return intent
@@ -426,6 +426,7 @@ async def update_intent(
     intent_id: uuid.UUID,
     patch: IntentPatch,
     if_match: str | None,
+    taxonomy: Taxonomy,
 ) -> Intent:
     """Apply the fields sent, against the version the client read; sending what is there
     already changes nothing, the version included."""
@@ -435,7 +436,7 @@ async def update_intent(
     # Resolved before anything changes: the query would flush a half-made change, a version early.
     domain_ids = None
     if "domains" in sent and patch.domains is not None:
-        domain_ids = await _domain_ids(session, patch.domains)
+        domain_ids = _domain_ids(taxonomy, patch.domains)
     if "summary" in sent and patch.summary is not None:
         intent.summary = patch.summary
     if "target_date" in sent:
@@ -476,6 +477,7 @@ async def transition_intent(
     to: str,
     note: str,
     if_match: str | None,
+    taxonomy: Taxonomy,
 ) -> Intent:
     """Move an intent along its states, keep the step, and tell subscribers."""
     intent = await get_intent(session, principal=principal, intent_id=intent_id, lock=True)
@@ -489,7 +491,7 @@ async def transition_intent(
         session,
         type="intent.state_changed",
         data={
-            "intent": intent_payload(intent, await domain_codes(session)),
+            "intent": intent_payload(intent, taxonomy.codes),
             "from_state": from_state,
             "to_state": to,
             "note": note,
@@ -508,8 +510,8 @@ async def intent_history(
     return _history_of(IntentTransition, intent_id)
 
 
-async def list_intents(
-    session: AsyncSession, *, principal: Principal, filters: ListFilters, state: str | None
+def list_intents(
+    *, principal: Principal, filters: ListFilters, state: str | None, taxonomy: Taxonomy
 ) -> Select[Intent]:
     """The filtered statement a page is read from, limited to what the caller may see."""
     stmt = select(Intent).where(*_intent_scope(principal)).options(selectinload(Intent.domains))
@@ -517,7 +519,7 @@ async def list_intents(
         stmt = stmt.where(Intent.committee_id == filters.committee_id)
     if filters.organization_id is not None:
         stmt = stmt.where(Intent.organization_id == filters.organization_id)
-    return await _filtered(session, stmt, Intent, IntentDomain, filters=filters, state=state)
+    return _filtered(stmt, Intent, IntentDomain, filters=filters, state=state, taxonomy=taxonomy)
 
 
 # --- memoranda ----------------------------------------------------------------------------------
@@ -595,14 +597,14 @@ async def get_memorandum(
 
 
 async def _announce_signed(
-    session: AsyncSession, memorandum: Memorandum, principal: Principal | None
+    session: AsyncSession, memorandum: Memorandum, principal: Principal | None, taxonomy: Taxonomy
 ) -> None:
     if principal is not None:
         committees, organizations = memorandum_parties(memorandum)
         await emit(
             session,
             type="memorandum.signed",
-            data=memorandum_payload(memorandum, await domain_codes(session)),
+            data=memorandum_payload(memorandum, taxonomy.codes),
             parties=[*committees, *organizations],
         )
 
@@ -612,6 +614,7 @@ async def create_memorandum(
     *,
     principal: Principal | None,
     data: MemorandumIn,
+    taxonomy: Taxonomy,
     memorandum_id: uuid.UUID | None = None,
 ) -> Memorandum:
     """Record a memorandum. An admin (or the demo data) records one signed on paper, with every
@@ -624,7 +627,7 @@ async def create_memorandum(
     await _check_parties(
         session, committee_ids=data.committee_ids, organization_ids=data.organization_ids
     )
-    domain_ids = await _domain_ids(session, data.domains)
+    domain_ids = _domain_ids(taxonomy, data.domains)
     signatories = [MemorandumSignatory(committee_id=c) for c in data.committee_ids] + [
         MemorandumSignatory(organization_id=o) for o in data.organization_ids
     ]
@@ -665,7 +668,7 @@ async def create_memorandum(
     except IntegrityError as exc:  # a party deleted since it was checked
         raise UnknownParty("A signatory no longer exists.") from exc
     if state == "signed":
-        await _announce_signed(session, memorandum, principal)
+        await _announce_signed(session, memorandum, principal, taxonomy)
     return memorandum
 
 
@@ -747,6 +750,7 @@ async def sign_memorandum(
     memorandum_id: uuid.UUID,
     party_id: uuid.UUID | None,
     note: str,
+    taxonomy: Taxonomy,
 ) -> Memorandum:
     """One signatory's signature (a partner signs for its own party, an admin for the party it
     names); the last one makes the memorandum signed and tells subscribers."""
@@ -767,7 +771,7 @@ async def sign_memorandum(
         await _record_step(
             session, memorandum, MemorandumTransition, to="signed", note=note, actor=actor
         )
-        await _announce_signed(session, memorandum, principal)
+        await _announce_signed(session, memorandum, principal, taxonomy)
     return memorandum
 
 
@@ -819,8 +823,8 @@ async def memorandum_history(
     return _history_of(MemorandumTransition, memorandum_id)
 
 
-async def list_memoranda(
-    session: AsyncSession, *, principal: Principal, filters: ListFilters, state: str | None
+def list_memoranda(
+    *, principal: Principal, filters: ListFilters, state: str | None, taxonomy: Taxonomy
 ) -> Select[Memorandum]:
     """The filtered statement a page is read from, limited to what the caller may see."""
     stmt = select(Memorandum).where(*_memorandum_scope(principal)).options(*_memorandum_loads())
@@ -834,8 +838,8 @@ async def list_memoranda(
                     MemorandumSignatory.memorandum_id == Memorandum.id, column == party_id
                 )
             )
-    return await _filtered(
-        session, stmt, Memorandum, MemorandumDomain, filters=filters, state=state
+    return _filtered(
+        stmt, Memorandum, MemorandumDomain, filters=filters, state=state, taxonomy=taxonomy
     )
 
 
@@ -845,7 +849,11 @@ DEMO_NAMESPACE = uuid.UUID("5d1c7a3e-2b4f-4e8a-9c6d-0a1b2c3d4e5f")
 
 
 async def load_demo_agreements(
-    session: AsyncSession, *, data: dict[str, Any], event_id: uuid.UUID | None = None
+    session: AsyncSession,
+    *,
+    data: dict[str, Any],
+    taxonomy: Taxonomy,
+    event_id: uuid.UUID | None = None,
 ) -> dict[str, int]:
     """The demo's intents and memoranda under stable ids; records already there are left alone."""
     committees = dict((await session.execute(select(Committee.designation, Committee.id))).all())
@@ -870,7 +878,12 @@ async def load_demo_agreements(
                 target_date=date.fromisoformat(item["target_date"]),
             )
             await create_intent(
-                session, principal=None, data=body, state=item["state"], intent_id=intent_id
+                session,
+                principal=None,
+                data=body,
+                taxonomy=taxonomy,
+                state=item["state"],
+                intent_id=intent_id,
             )
     for item in data["memoranda"]:
         memorandum_id = uuid.uuid5(DEMO_NAMESPACE, f"memorandum:{item['document']['sha256']}")
@@ -885,6 +898,10 @@ async def load_demo_agreements(
                 }
             )
             await create_memorandum(
-                session, principal=None, data=memorandum, memorandum_id=memorandum_id
+                session,
+                principal=None,
+                data=memorandum,
+                taxonomy=taxonomy,
+                memorandum_id=memorandum_id,
             )
     return {"intents": len(data["intents"]), "memoranda": len(data["memoranda"])}

@@ -37,7 +37,7 @@ async def load_demo(session: AsyncSession) -> dict[str, int]:
     await directory.upsert_organizations(session, items=organizations, taxonomy=taxonomy)
     event, participants = await load_event(session)
     agreements = await load_demo_agreements(
-        session, data=demo_file("agreements.json"), event_id=event.id
+        session, data=demo_file("agreements.json"), taxonomy=taxonomy, event_id=event.id
     )
     return {
         "committees": len(committees),

@@ -24,7 +24,6 @@ from service.directory.schemas import (
 # taxonomy through this module.
 from service.directory.taxonomy import Taxonomy as Taxonomy
 from service.directory.taxonomy import UnknownDomain as UnknownDomain
-from service.directory.taxonomy import domain_codes as domain_codes
 from service.directory.taxonomy import load_taxonomy as load_taxonomy
 from service.directory.taxonomy import sync_taxonomy as sync_taxonomy
 from service.errors import Conflict, InUse, NotFound, Unprocessable

@@ -80,6 +80,11 @@ class Taxonomy:
             for d in self.by_code.values()
         }
 
+    @property
+    def codes(self) -> dict[uuid.UUID, str]:
+        """Each domain id's code, to show domain links as codes."""
+        return {id_: d.code for id_, d in self.by_id.items()}
+
     def code_of(self, id_: uuid.UUID) -> str:
         return self.by_id[id_].code
 
@@ -135,12 +140,6 @@ def lexicon(domains: Sequence[DomainEntry]) -> Lexicon:
         for d in domains
         if d.parent_id is not None
     )
-
-
-async def domain_codes(session: AsyncSession) -> dict[uuid.UUID, str]:
-    """Every domain id's code, to show a profile's domain links as codes."""
-    rows = await session.execute(select(Domain.id, Domain.code))
-    return {id_: code for id_, code in rows.all()}
 
 
 def taxonomy_source() -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from service.app import create_app
 from service.auth.service import Principal
 from service.config import Settings
 from service.db import Base
+from service.directory.taxonomy import load_taxonomy
 from service.models import ApiKey, OutboxEvent, WebhookDelivery
 from service.models.columns import utcnow
 from service.webhooks.delivery import backoff, deliver_due, is_public_address
@@ -216,6 +217,7 @@ async def test_no_delivery_for_a_change_that_was_rolled_back(
             await create_intent(
                 session,
                 principal=admin_principal,
+                taxonomy=await load_taxonomy(session),
                 data=IntentIn(
                     committee_id=intent["committee_id"],
                     organization_id=intent["organization_id"],
