@@ -396,7 +396,9 @@ async def test_a_walk_in_is_registered_badged_and_checked_in_at_the_door(
     await page.evaluate(
         "() => { window.print = () => { window.printed = (window.printed || 0) + 1; }; }"
     )
-    await page.click("#walkin-open")
+    # From the keyboard: Space presses the focused button (it is not sent to the scan field).
+    await page.focus("#walkin-open")
+    await page.keyboard.press("Space")
     await expect(page.locator("#walkin-org")).to_be_focused()
     organization = f"温州门前检测研究院{uuid.uuid4().hex[:6]}"
     await page.fill("#walkin-org", organization)
@@ -455,3 +457,11 @@ async def test_a_walk_in_is_registered_badged_and_checked_in_at_the_door(
     await expect(page.locator(f"{ANSWER}[data-outcome='ok']")).to_contain_text("麦晓岚")
     assert checked_in_at(server, participant) is not None
     assert [s["outcome"] for s in scans_of(server, {code})] == ["checked_in"]
+
+    # The next person at the desk does not see who was registered before.
+    await page.click("#signout")
+    await page.fill("#signin-key", door_key)
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#walkin-open")).to_be_visible()
+    await expect(page.locator("#walkin-done")).to_be_hidden()
+    assert await page.locator("#walkin-done li").count() == 0

@@ -132,6 +132,7 @@ register({
 });
 
 const EVENT_ITEM = "smk.kiosk.event";
+const MAY_REGISTER_ITEM = "smk.kiosk.may_register"; // for a reload while the service is away
 // Show the roster's answer when the service has not answered within this long.
 const PROVISIONAL_AFTER_MS = 1500;
 const ROSTER_EVERY_MS = 120_000;
@@ -203,6 +204,7 @@ async function chooseEvent() {
     return;
   }
   state.mayRegister = me.role === "admin" || (me.permissions || []).includes("walk_in");
+  sessionStorage.setItem(MAY_REGISTER_ITEM, String(state.mayRegister));
   if (me.event) {
     await openDesk(me.event);
     return;
@@ -240,6 +242,7 @@ async function chooseEvent() {
 
 /** The service no longer takes the key (revoked): stop and ask for another. */
 function keyRefused() {
+  resetWalkIn();
   clearInterval(state.rosterTimer);
   clearTimeout(state.retryTimer);
   stopCamera();
@@ -250,12 +253,14 @@ function keyRefused() {
 function signOut() {
   clearKey();
   sessionStorage.removeItem(EVENT_ITEM);
+  sessionStorage.removeItem(MAY_REGISTER_ITEM);
   clearInterval(state.rosterTimer);
   clearTimeout(state.retryTimer);
   stopCamera();
   // The queue stays in this browser and uploads at the next sign-in to this event.
   state.event = null;
   state.mayRegister = false;
+  resetWalkIn();
   $("signin-key").value = "";
   $("event-choice").hidden = true;
   showSignin();
@@ -292,7 +297,7 @@ async function openDesk(event) {
   renderRoster();
   showIdle();
   $("walkin").hidden = !state.mayRegister;
-  closeWalkIn();
+  resetWalkIn();
   $("scan-input").focus();
   performance.mark("kiosk:desk-ready");
   clearInterval(state.rosterTimer);
@@ -830,6 +835,7 @@ function openWalkIn() {
     return;
   }
   $("walkin-done").hidden = true;
+  clearWalkInErrors();
   form.hidden = false;
   const toggle = $("walkin-open");
   toggle.setAttribute("aria-expanded", "true");
@@ -846,6 +852,14 @@ function closeWalkIn() {
   const toggle = $("walkin-open");
   toggle.setAttribute("aria-expanded", "false");
   bilingual(toggle, "kiosk.walkin.open");
+}
+
+/** No form open, no earlier walk-in shown: what the desk shows its next user. */
+function resetWalkIn() {
+  closeWalkIn();
+  const done = $("walkin-done");
+  done.hidden = true;
+  done.replaceChildren();
 }
 
 function clearWalkInErrors() {
@@ -896,20 +910,26 @@ async function submitWalkIn(event) {
   if (state.walkInAttempt?.body !== text) {
     state.walkInAttempt = { body: text, key: newNonce("walkin") };
   }
+  const attempt = state.walkInAttempt;
   const submit = $("walkin-form").querySelector("button[type=submit]");
   submit.disabled = true;
   try {
     const { data } = await api("POST", "/v1/events/{event_id}/walk-ins", {
       params: { event_id: state.event.id },
       body,
-      headers: { "Idempotency-Key": state.walkInAttempt.key },
+      headers: { "Idempotency-Key": attempt.key },
     });
+    // Shown even if the form was cancelled meanwhile: the registration did happen.
     closeWalkIn();
     showWalkInDone(data);
     refreshRoster(); // so the new badges scan offline too
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
-    showWalkInProblem(error);
+    const current = state.walkInAttempt === attempt; // not cancelled while on its way
+    // Only a request that got no answer is retried with its key; an answer (a refusal) is
+    // final for that key, so the next try is a new request.
+    if (!error.unreachable) state.walkInAttempt = null;
+    if (current) showWalkInProblem(error);
   } finally {
     submit.disabled = false;
   }
@@ -968,11 +988,14 @@ function showWalkInDone(answer) {
     });
     const print = el("button", "kiosk.badge.print", {}, "print");
     print.type = "button";
-    print.addEventListener("click", () => printBadge(participant, person, done));
+    const failed = document.createElement("p");
+    failed.className = "note";
+    failed.setAttribute("role", "alert");
+    print.addEventListener("click", () => printBadge(participant, person, failed));
     const actions = document.createElement("div");
     actions.className = "walkin-actions";
     actions.append(checkIn, print);
-    li.append(who, partyBlock(participant), actions);
+    li.append(who, partyBlock(participant), actions, failed);
     list.append(li);
   }
   const another = el("button", "kiosk.walkin.another", {}, "walkin-another");
@@ -1088,8 +1111,10 @@ function wire() {
     }
     // Focus on a button counts as nothing typed into: a scan there must not end with its
     // Enter pressing the button (a walk-in's "Check in", a search result).
+    // Space stays with a focused button, which it presses (no badge code has a space).
     const field = document.activeElement?.closest("input, select, textarea");
-    if (!field && event.key.length === 1 && !event.ctrlKey && !event.metaKey && !event.altKey) {
+    const printable = event.key.length === 1 && event.key !== " ";
+    if (!field && printable && !event.ctrlKey && !event.metaKey && !event.altKey) {
       input.focus();
     }
   });
@@ -1111,6 +1136,7 @@ async function start() {
       if (error.unreachable && saved) {
         // The service is away but this tab was signed in: keep the door working.
         state.online = false;
+        state.mayRegister = sessionStorage.getItem(MAY_REGISTER_ITEM) === "true";
         await openDesk(saved);
         return;
       }
