@@ -148,8 +148,10 @@ _AT_DOOR = (
         joinedload(Participant.organization),
     )
     .where(Event.id == bindparam("event_id"))
-    # Shared with every other scan, exclusive with deleting the event (which locks it first).
-    .with_for_update(of=Event, key_share=True)
+    # Shared with every other scan, exclusive with deleting the event (which locks it first):
+    # FOR KEY SHARE (key_share alone would be FOR NO KEY UPDATE, which queued every scan and
+    # undo of the event behind each other).
+    .with_for_update(of=Event, read=True, key_share=True)
 )
 _EARLIER_SCAN = select(_SCANS.c.badge_code, _SCANS.c.outcome, _SCANS.c.scanned_at).where(
     _SCANS.c.kiosk_key_id == bindparam("kiosk_key_id"), _SCANS.c.nonce == bindparam("nonce")
