@@ -34,10 +34,11 @@ CEILINGS = {
     "check-in": (2, 8),
     "committee": (1, 2),
     "directory page": (2, 3),
-    # 5: how much of the directory each domain covers (committees, organizations: credit by
-    # specificity needs it), the committee, the candidates' profiles, the top organizations.
-    # The coverage could be kept per process and refreshed on directory writes.
-    "recommendations": (5, 7),
+    # 4: how much of the directory each domain covers (committees' and organizations' links,
+    # one statement: credit by specificity needs it), the committee, the candidates'
+    # profiles, the top organizations. The coverage could be kept per process and refreshed
+    # on directory writes.
+    "recommendations": (4, 6),
     "participant search": (4, 5),
 }
 
