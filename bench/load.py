@@ -428,6 +428,7 @@ async def publish_demo_schedule(database_url: str) -> int:
 
     from service.config import Settings
     from service.db import create_engine, create_sessionmaker
+    from service.directory.taxonomy import load_taxonomy
     from service.models import Event, Meeting
     from service.schedules import service as schedules
 
@@ -437,7 +438,13 @@ async def publish_demo_schedule(database_url: str) -> int:
         async with create_sessionmaker(engine).begin() as session:
             event = (await session.scalars(select(Event).where(Event.name_zh == WENZHOU))).one()
             built = await schedules.build(
-                session, event=event, mode="rebuild", fairness=None, time_limit=5, settings=settings
+                session,
+                event=event,
+                mode="rebuild",
+                fairness=None,
+                time_limit=5,
+                settings=settings,
+                forest=await load_taxonomy(session),
             )
             await schedules.publish(session, event=event)
             count = await session.scalar(
