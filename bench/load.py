@@ -428,6 +428,7 @@ async def publish_demo_schedule(database_url: str) -> int:
 
     from service.config import Settings
     from service.db import create_engine, create_sessionmaker
+    from service.directory.taxonomy import load_taxonomy
     from service.models import Event, Meeting
     from service.schedules import service as schedules
 
@@ -437,7 +438,13 @@ async def publish_demo_schedule(database_url: str) -> int:
         async with create_sessionmaker(engine).begin() as session:
             event = (await session.scalars(select(Event).where(Event.name_zh == WENZHOU))).one()
             built = await schedules.build(
-                session, event=event, mode="rebuild", fairness=None, time_limit=5, settings=settings
+                session,
+                event=event,
+                mode="rebuild",
+                fairness=None,
+                time_limit=5,
+                settings=settings,
+                forest=await load_taxonomy(session),
             )
             await schedules.publish(session, event=event)
             count = await session.scalar(
@@ -534,6 +541,12 @@ async def copy_demo_event(database_url: str, copies: int) -> list[tuple[str, str
                     for p in parties
                 ]
                 await connection.execute(insert(participants), rows)
+                # Every person has a badge of their own, unique across events; the party's is
+                # its first person's.
+                party_badge = {row["id"]: row["badge_code"] for row in rows}
+                first_person: dict[Any, Any] = {}
+                for person in sorted(persons, key=lambda q: q["position"]):
+                    first_person.setdefault(person["participant_id"], person["id"])
                 await connection.execute(
                     insert(people),
                     [
@@ -541,6 +554,9 @@ async def copy_demo_event(database_url: str, copies: int) -> list[tuple[str, str
                             **person,
                             "id": uuid.uuid4(),
                             "participant_id": new_ids[person["participant_id"]],
+                            "badge_code": party_badge[new_ids[person["participant_id"]]]
+                            if first_person[person["participant_id"]] == person["id"]
+                            else new_badge_code(),
                         }
                         for person in persons
                     ],

@@ -328,7 +328,8 @@ async def _until_waiting_on_lock(dsn: str) -> None:
         for _ in range(200):
             if await watcher.fetchval(
                 "SELECT count(*) FROM pg_stat_activity "
-                "WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO scans%'"
+                # On PostgreSQL the scan is written within the check-in's one statement.
+                "WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO scans%'"
             ):
                 return
             await asyncio.sleep(0.05)

@@ -78,10 +78,11 @@ async def check_in(
             skew=timedelta(seconds=settings.checkin_clock_skew_seconds),
             grace=timedelta(hours=settings.checkin_grace_hours),
         ),
+        taxonomy=taxonomy,
     )
     # Refusals are answered, not raised: the failed scan commits with the request.
     if scan.outcome == "event_not_open":
-        state = "was not open" if scan.replayed else f"is {scan.event.state}"
+        state = "was not open" if scan.replayed else f"is {scan.event_state}"
         return render_problem(
             request,
             service.EventNotOpen(
@@ -98,7 +99,15 @@ async def check_in(
                 errors=[{"field": "scanned_at", "message": "in the future or outside the event"}],
             ),
         )
-    if scan.participant is None or scan.person is None or scan.checked_in_at is None:
+    first = scan.outcome == "checked_in"
+    if scan.answer is not None:  # PostgreSQL: rendered from the scan's own statements
+        return JSONResponse(scan.answer.model_dump(mode="json"), status_code=201 if first else 200)
+    if (
+        scan.event is None
+        or scan.participant is None
+        or scan.person is None
+        or scan.checked_in_at is None
+    ):
         return render_problem(
             request,
             service.UnknownBadge(
@@ -106,7 +115,6 @@ async def check_in(
                 reason="unknown_badge",
             ),
         )
-    first = scan.outcome == "checked_in"
     arrived, present = await service.arrivals(session, participant_ids=[scan.participant.id])
     participant = participant_out(
         scan.participant, principal, arrived.get(scan.participant.id), present

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +34,11 @@ async def get_event(
     return visible_event(await session.get(Event, event_id), event_id=event_id, principal=principal)
 
 
-def visible_event(
-    event: Event | None, *, event_id: uuid.UUID, principal: Principal | None
-) -> Event:
+# An event as the ORM loads it, or as the door's PostgreSQL statement reads it.
+E = TypeVar("E")
+
+
+def visible_event(event: E | None, *, event_id: uuid.UUID, principal: Principal | None) -> E:
     """The event as this key may see it: 404 when there is none, 403 for a key bound to
     another event."""
     if event is None:
@@ -106,7 +108,14 @@ async def delete_event(session: AsyncSession, *, event_id: uuid.UUID, if_match: 
     )
 
 
-def slot_times(event: Event) -> list[tuple[datetime, datetime]]:
+class Slotted(Protocol):
+    """Anything with an event's slots, as stored: the event, or the door's reading of it."""
+
+    @property
+    def slots(self) -> list[Any]: ...
+
+
+def slot_times(event: Slotted) -> list[tuple[datetime, datetime]]:
     """The event's slots as aware datetimes, slot n at index n-1."""
     return [
         (datetime.fromisoformat(s["start"]), datetime.fromisoformat(s["end"])) for s in event.slots

@@ -47,7 +47,8 @@ SECRET_PREFIX = "whsec_"
 
 _PARTIES: BindParameter[list[uuid.UUID]] = bindparam("parties", expanding=True)
 # Built once, on the tables rather than the mapped classes (no objects are loaded): every change
-# partners hear of runs them, check-ins at the door among them.
+# partners hear of runs them. The door's PostgreSQL write (checkins/service.py, _DOOR_CHECK_IN)
+# applies the same audience in SQL, within its one statement: change both together.
 _SUBSCRIPTIONS = table_of(WebhookSubscription)
 _AUDIENCE = select(_SUBSCRIPTIONS.c.id, _SUBSCRIPTIONS.c.event_types).where(
     or_(
