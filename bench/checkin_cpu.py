@@ -52,7 +52,13 @@ async def run(database_url: str, copies: int) -> None:
 
     await publish_demo_schedule(database_url)
     badges = await copy_demo_event(database_url, copies + 1)
-    settings = Settings(database_url=database_url, webhook_worker_enabled=False)
+    # The demo event is a day of 2025, scanned live here: the door's grace is widened past it.
+    settings = Settings(
+        database_url=database_url,
+        webhook_worker_enabled=False,
+        checkin_grace_hours=1_000_000,
+        log_level="WARNING",  # an access log line per request would be measured too
+    )
     app = create_app(settings)
     counted: list[int] = []
     async with app.router.lifespan_context(app):
@@ -103,7 +109,9 @@ async def run(database_url: str, copies: int) -> None:
     cpu = [c * 1000 for c, _ in checkins]
     statements = [s for _, s in checkins]
     print(machine())
-    print(f"first check-ins measured: {len(checkins)} (of {len(events) - 1} events of 57)")
+    print(
+        f"first check-ins measured: {len(checkins)}, in {len(events) - 1} copies of the demo event"
+    )
     print(
         f"check-in CPU: median {statistics.median(cpu):.2f} ms, p10 {percentile(cpu, 0.1):.2f}, "
         f"p90 {percentile(cpu, 0.9):.2f}; statements {min(statements)}-{max(statements)}, "
