@@ -2,10 +2,11 @@
 
 Whoever runs builds (the local pool of a web worker, `python -m service worker` on the queue,
 `python -m service schedule`) calls `run_build`. It claims the build, reads the event, starts the
-engine in a child process and, about every half second, records the engine's progress with a
-heartbeat and reads whether the build was cancelled: then it kills the child's process group
-(the engine's forked SAT processes with it), so a cancel takes effect within a second. The
-event loop never runs the engine, so the process keeps answering while a build runs.
+engine in a child process (at niceness BUILD_NICE) and, about every half second, records the
+engine's progress with a heartbeat and reads whether the build was cancelled: then it kills the
+child's process group (the engine's forked SAT processes with it), so a cancel takes effect
+within a second. The event loop never runs the engine, so the process keeps answering while a
+build runs.
 """
 
 import asyncio
@@ -82,11 +83,12 @@ def _engine_process(
     fairness: int | None,
     time_limit: float,
 ) -> None:
-    os.setsid()  # its own process group: killing it kills what the engine forked
+    # Its own process group, so killing it kills what the engine forked; not a session of its
+    # own: with autogroup scheduling (Linux's default) a session is a scheduling group that gets
+    # an equal share of the CPU against the web workers' whatever its niceness.
+    os.setpgid(0, 0)
     _die_with_parent()
-    # Where it shares cores with web workers, the API's requests come first.
-    with contextlib.suppress(OSError):
-        os.nice(settings.build_nice)
+    lower_priority(settings.build_nice)
     try:
         if given is None:
             # Scoring every pair is CPU work too: here, not on the loop that watches.
@@ -104,6 +106,20 @@ def _engine_process(
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
     finally:
         conn.close()
+
+
+def lower_priority(nice: int) -> None:
+    """Run this process at niceness `nice` (never higher priority than it had), so that where
+    it shares cores with web workers the API's requests come first.
+
+    Called before the process starts a thread: on Linux niceness is per thread, and the
+    engine's threads (CP-SAT's workers, the at-floor search) and forked SAT processes inherit
+    it from here.
+    """
+    with contextlib.suppress(OSError):
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if nice > current:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 def warm_up() -> None:
