@@ -145,9 +145,7 @@ def serving(command: list[str], *, env: dict[str, str], port: int, log: Path) ->
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
-            # A process group to kill, in the bench's session: a session of its own would be a
-            # scheduling group of its own (Linux's autogroups), beyond the reach of niceness.
-            process_group=0,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:

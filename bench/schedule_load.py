@@ -13,11 +13,6 @@ followed through its Location. Printed: each phase's p50/p99/max and errors, how
 submission took, how the build's progress moved, and its result beside a synchronous run of
 the engine on the same input with the same time limit.
 
-The server and the worker run in the bench's session (a process group each, not a session):
-with autogroup scheduling, Linux's default, each session is a scheduling group of its own with
-an equal share of the CPU, and the build's niceness (BUILD_NICE) would count only inside its
-own group.
-
 The comparison (exit status 1 when something that must be equal differs). The engine does not
 give equal inputs equal schedules: it stops on the clock and breaks ties by races (its CP-SAT
 solves run two workers, the first placement found wins; the breaks search stops at a time when
@@ -415,7 +410,6 @@ def main() -> None:
                 env=env,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                process_group=0,  # the bench's session: the server's scheduling group
             )
         try:
             port = free_port()
