@@ -12,10 +12,27 @@ phase before the build and a phase while it runs; the build is submitted through
 followed through its Location. Printed: each phase's p50/p99/max and errors, how long the
 submission took, how the build's progress moved, and its result beside a synchronous run of
 the engine on the same input with the same time limit.
+
+The comparison (exit status 1 when something that must be equal differs). The engine does not
+give equal inputs equal schedules: it stops on the clock and breaks ties by races (its CP-SAT
+solves run two workers, the first placement found wins; the breaks search stops at a time when
+its move budget is more than the time allows; the at-floor model races the search in a thread;
+each step's budget is what the clock leaves). Two runs on the same input therefore agree on
+what is proven and may differ in the rest, more so when one of them shares its cores:
+- always: each schedule obeys the hard rules, and its stored meetings give the weight and the
+  breaks it reports (the job's draft as written in the database);
+- the same pairs, hence the same count and weight, when both runs placed the pairs of the
+  selection flow (`placed` among their stages): the flow is exact and deterministic;
+- the levels above breaks (required pairs, shortfall, weight) and the weight bound, when both
+  proved them (weight = bound);
+- the breaks, when both proved them (breaks = breaks bound);
+- slots and tables only by chance: ties between optimal schedules are many. IDENTICAL is
+  printed when even they agree, else which of them differ and why that is allowed.
 """
 
 import argparse
 import asyncio
+import dataclasses
 import datetime
 import os
 import statistics
@@ -24,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +51,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bench.load import machine, prepare, scratch_database, serve_service
 from bench.schedule import make_event
 from service.badges import new_badge_code
-from service.models import Committee, Event, Organization, Participant, Preference
+from service.models import Committee, Event, Meeting, Organization, Participant, Preference
+from service.solver.problem import Placement
+from service.solver.rules import breaks_of, check_event
 
 REPO = Path(__file__).resolve().parents[1]
 PORTS = range(8250, 8300)  # the ports this machine lets benchmarks listen on
@@ -119,10 +139,14 @@ async def _load_event(database_url: str, size: tuple[int, int, int]) -> uuid.UUI
         await engine.dispose()
 
 
-async def _engine_alone(database_url: str, event_id: uuid.UUID, time_limit: float) -> Any:
-    """The synchronous engine on the same input, in this process."""
+async def _engine_alone(
+    database_url: str, event_id: uuid.UUID, time_limit: float
+) -> tuple[Any, Any, float, set[str]]:
+    """The synchronous engine on the same input, in this process: its input, its answer, its
+    seconds and the stages it went through."""
     from service.config import Settings
     from service.db import create_engine, create_sessionmaker
+    from service.directory.taxonomy import load_taxonomy
     from service.schedules import service as schedules
 
     settings = Settings(database_url=database_url)
@@ -131,13 +155,139 @@ async def _engine_alone(database_url: str, event_id: uuid.UUID, time_limit: floa
         async with create_sessionmaker(engine)() as session:
             event = await session.get(Event, event_id)
             assert event is not None
-            given = await schedules.engine_input(session, event=event, settings=settings)
+            given = await schedules.engine_input(
+                session, event=event, settings=settings, forest=await load_taxonomy(session)
+            )
             await session.rollback()
     finally:
         await engine.dispose()
+    stages: set[str] = set()
     started = time.monotonic()
-    result = schedules.run_engine(given, mode="rebuild", fairness=None, time_limit=time_limit)
-    return result, time.monotonic() - started
+    result = schedules.run_engine(
+        given,
+        mode="rebuild",
+        fairness=None,
+        time_limit=time_limit,
+        progress=lambda p: stages.add(p.stage),
+    )
+    return given, result, time.monotonic() - started, stages
+
+
+async def _draft_meetings(database_url: str, schedule_id: str) -> list[Placement]:
+    """The job's draft as written in the database."""
+    from sqlalchemy import select
+
+    from service.config import Settings
+    from service.db import create_engine, create_sessionmaker
+
+    engine = create_engine(Settings(database_url=database_url))
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = (
+                await session.scalars(
+                    select(Meeting).where(Meeting.schedule_id == uuid.UUID(schedule_id))
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    return [
+        Placement(
+            slot=m.slot,
+            table=m.table_number,
+            a=str(m.committee_participant_id),
+            b=str(m.organization_participant_id),
+        )
+        for m in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run's answer, as far as the comparison reads it."""
+
+    name: str
+    meetings: list[Placement]
+    levels: dict[str, int]  # required_missing, shortfall, weight, breaks as reported
+    weight_bound: int | None
+    breaks_bound: int | None
+    stages: set[str]
+
+    @property
+    def weight_proven(self) -> bool:
+        return self.weight_bound is not None and self.levels["weight"] == self.weight_bound
+
+    @property
+    def breaks_proven(self) -> bool:
+        return self.breaks_bound is not None and self.levels["breaks"] == self.breaks_bound
+
+    @property
+    def placed_flow(self) -> bool | None:
+        """Whether its pairs are the selection flow's: None when its stages do not say (a
+        build's are read every half second and may have been missed)."""
+        if self.stages & {"placed", "searched", "proved"}:
+            return True
+        if "selected" in self.stages:
+            return False
+        return None
+
+
+def compare(given: Any, job: Run, alone: Run) -> tuple[list[str], list[str]]:
+    """What differs between the job's schedule and the synchronous run's: (differences that
+    must not be, allowed differences with why)."""
+    wrong: list[str] = []
+    allowed: list[str] = []
+    for run in (job, alone):
+        for broken in check_event(event=given.problem, meetings=run.meetings)[:3]:
+            wrong.append(f"{run.name}: breaks a hard rule: {broken}")
+        weight = sum(given.weights.get((m.a, m.b), 0) for m in run.meetings)
+        busy: dict[str, list[int]] = {}
+        for m in run.meetings:
+            busy.setdefault(m.a, []).append(m.slot)
+            busy.setdefault(m.b, []).append(m.slot)
+        breaks = sum(breaks_of(slots) for slots in busy.values())
+        if (weight, breaks) != (run.levels["weight"], run.levels["breaks"]):
+            wrong.append(
+                f"{run.name}: its meetings weigh {weight} with {breaks} breaks, it reports "
+                f"{run.levels['weight']} and {run.levels['breaks']}"
+            )
+    pairs = [{(m.a, m.b) for m in run.meetings} for run in (job, alone)]
+    if job.placed_flow and alone.placed_flow:
+        if pairs[0] != pairs[1]:
+            wrong.append(
+                f"pairs: {len(pairs[0] - pairs[1])} only in the job's, "
+                f"{len(pairs[1] - pairs[0])} only in the synchronous run's, both from the flow"
+            )
+    elif pairs[0] != pairs[1]:
+        allowed.append(
+            f"pairs: {len(pairs[0] ^ pairs[1])} in one only (a run did not place the flow's "
+            f"pairs, or its stages were missed: job {job.placed_flow}, alone {alone.placed_flow})"
+        )
+    head = ("required_missing", "shortfall", "weight")
+    figures = [(*(run.levels[k] for k in head), run.weight_bound) for run in (job, alone)]
+    if figures[0] != figures[1]:
+        line = f"levels 1-3 and the weight bound: job {figures[0]}, alone {figures[1]}"
+        if job.weight_proven and alone.weight_proven:
+            wrong.append(line + ", both proven")
+        else:
+            allowed.append(line + " (not both proven: each is the best its time found)")
+    if job.levels["breaks"] != alone.levels["breaks"]:
+        line = (
+            f"breaks: job {job.levels['breaks']} ≥ {job.breaks_bound}, alone "
+            f"{alone.levels['breaks']} ≥ {alone.breaks_bound}"
+        )
+        if job.breaks_proven and alone.breaks_proven:
+            wrong.append(line + ", both proven")
+        else:
+            allowed.append(line + " (not both proven: the search stops on the clock)")
+    placed = [{(m.a, m.b): (m.slot, m.table) for m in run.meetings} for run in (job, alone)]
+    moved = sum(1 for pair, at in placed[0].items() if pair in placed[1] and placed[1][pair] != at)
+    if moved:
+        allowed.append(
+            f"slots and tables: {moved} of {len(placed[0])} meetings elsewhere (schedules "
+            "equal on every level are many; which one comes is which CP-SAT worker finds one "
+            "first and where the clock stops the search)"
+        )
+    return wrong, allowed
 
 
 def free_port() -> int:
@@ -268,7 +418,11 @@ def main() -> None:
         finally:
             worker.terminate()
             worker.wait(60)
-        alone, alone_s = asyncio.run(_engine_alone(database_url, event_id, args.time_limit))
+        draft = out["draft"] or {}
+        drafted = asyncio.run(_draft_meetings(database_url, draft["id"])) if draft else []
+        given, alone, alone_s, alone_stages = asyncio.run(
+            _engine_alone(database_url, event_id, args.time_limit)
+        )
     before, before_errors = out["before"]
     during, during_errors = out["during"]
     print(f"before the build: {figures(before)}, {before_errors} errors")
@@ -284,18 +438,51 @@ def main() -> None:
             f"weight {p['weight']} ≤ {p['weight_bound']} (gap {p['gap']}), "
             f"breaks {p['breaks']} ≥ {p['breaks_bound']}"
         )
-    draft = out["draft"] or {}
+    final = out["build"]["progress"]
     print(
         f"build: {out['build']['state']}, {draft.get('status')}, {draft.get('meetings')} meetings, "
-        f"weight {draft.get('total_weight')} ≤ {draft.get('weight_bound')}, engine "
-        f"{draft.get('seconds')} s"
+        f"weight {draft.get('total_weight')} ≤ {draft.get('weight_bound')}, breaks "
+        f"{final['breaks']} ≥ {final['breaks_bound']}, engine {draft.get('seconds')} s"
     )
     objective = alone.objective
     print(
         f"engine alone, same input: {alone.status}, {len(alone.meetings)} meetings, weight "
-        f"{objective.weight if objective else None} ≤ {alone.weight_bound}, {alone_s:.1f} s"
+        f"{objective.weight if objective else None} ≤ {alone.weight_bound}, breaks "
+        f"{objective.breaks if objective else None} ≥ {alone.breaks_bound}, {alone_s:.1f} s"
     )
     print(f"server log: {log}")
+    if not draft or objective is None:
+        print(f"DIFFERENT: a schedule from the job {bool(draft)}, alone {objective is not None}")
+        raise SystemExit(1)
+    job = Run(
+        name="job",
+        meetings=drafted,
+        levels={**draft["objective"], "weight": draft["total_weight"]},
+        weight_bound=draft["weight_bound"],
+        breaks_bound=final["breaks_bound"],
+        stages={b["progress"]["stage"] for b in out["trace"]},
+    )
+    engine_alone = Run(
+        name="alone",
+        meetings=list(alone.meetings),
+        levels=dataclasses.asdict(objective),
+        weight_bound=alone.weight_bound,
+        breaks_bound=alone.breaks_bound,
+        stages=alone_stages,
+    )
+    wrong, allowed = compare(given, job, engine_alone)
+    if wrong:
+        print("DIFFERENT where the two must agree:")
+        for line in wrong + allowed:
+            print(f"  {line}")
+        raise SystemExit(1)
+    if not allowed:
+        print("IDENTICAL: the same meetings (pair, slot, table), weight and breaks")
+        return
+    print("EQUAL where the two must agree (hard rules, reported figures, flow pairs, proven")
+    print("levels); allowed differences:")
+    for line in allowed:
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

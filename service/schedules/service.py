@@ -80,10 +80,16 @@ async def committee_tables(session: AsyncSession, *, event: Event) -> dict[uuid.
 async def participants_with_domains(
     session: AsyncSession, *, event_id: uuid.UUID
 ) -> list[Participant]:
-    """The event's participants with their parties' domains loaded, for scoring."""
-    stmt = participants_query(event_id).options(
-        joinedload(Participant.committee).selectinload(Committee.domains),
-        joinedload(Participant.organization).selectinload(Organization.domains),
+    """The event's participants with their parties' domains loaded, for scoring; in a stable
+    order, the engine's input order (where the engine breaks ties by it, two reads of the same
+    event must give it the same input)."""
+    stmt = (
+        participants_query(event_id)
+        .options(
+            joinedload(Participant.committee).selectinload(Committee.domains),
+            joinedload(Participant.organization).selectinload(Organization.domains),
+        )
+        .order_by(Participant.id)
     )
     return list((await session.scalars(stmt)).all())
 
@@ -254,9 +260,9 @@ async def engine_input(
         list(
             (
                 await session.scalars(
-                    select(Meeting).where(
-                        Meeting.schedule_id == published.id, Meeting.status != "cancelled"
-                    )
+                    select(Meeting)
+                    .where(Meeting.schedule_id == published.id, Meeting.status != "cancelled")
+                    .order_by(Meeting.slot, Meeting.table_number)
                 )
             ).all()
         )

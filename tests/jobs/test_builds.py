@@ -2,6 +2,7 @@
 draft and its webhook, and a worker killed in the middle of a build."""
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import re
@@ -255,6 +256,106 @@ async def test_a_worker_killed_in_the_middle_of_a_build_loses_nothing(
     # Taken up again within the lease and a sweep (a third of it), and a worker's start.
     assert requeued_after is not None and requeued_after < lease * 4 / 3 + 15, requeued_after
     print(f"killed worker's build taken up again after {requeued_after:.1f} s")
+
+
+def proc_stat(pid: int | str, thread: str | None = None) -> list[str]:
+    """/proc/PID/stat (or a thread's) from its third field on: [0] state, [1] ppid, [3] session,
+    [16] nice."""
+    path = f"/proc/{pid}/task/{thread}/stat" if thread else f"/proc/{pid}/stat"
+    return Path(path).read_text().rsplit(")", 1)[1].split()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int(proc_stat(entry.name)[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+def engine_and_forks(worker: int) -> list[int]:
+    """The worker's engine processes (children of its fork server) and what they forked."""
+    servers = [
+        p for p in children(worker) if b"forkserver" in Path(f"/proc/{p}/cmdline").read_bytes()
+    ]
+    assert len(servers) == 1, servers
+    found = children(servers[0])
+    assert len(found) <= 1, found
+    for pid in found:
+        found += children(pid)
+    return found
+
+
+def scheduling(pid: int) -> tuple[int, str | None, list[int]]:
+    """A process's session, its autogroup with its niceness ("/autogroup-7 nice 10", where the
+    kernel has them) and each of its threads' niceness."""
+    try:
+        group: str | None = Path(f"/proc/{pid}/autogroup").read_text().strip()
+    except OSError:
+        group = None
+    nices = []
+    for thread in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+            nices.append(int(proc_stat(pid, thread)[16]))
+    return int(proc_stat(pid)[3]), group, nices
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
+async def test_a_build_worker_runs_the_engine_niced_in_a_scheduling_group_of_its_own(
+    settings: Settings, engine: AsyncEngine, rows_removed: None, tmp_path: Path
+) -> None:
+    """The engine, each of its threads and whatever it forks run at BUILD_NICE, and so does
+    their scheduling group (with autogroups, a session's), which is not the worker's."""
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker.begin() as session:
+        # Large enough not to be proven optimal before it has been looked at.
+        event_id = await insert_bench_event(session, committees=100, orgs=300, slots=12)
+    async with sessionmaker.begin() as session:
+        from service.models import Event
+
+        event = await session.get(Event, event_id)
+        assert event is not None
+        build = await builds.submit(
+            session, event=event, mode="rebuild", fairness=None, time_limit=60
+        )
+        if queue.uses_queue(settings):
+            await queue.enqueue(session, build)
+    worker = start_worker(settings, tmp_path / "worker.log", BUILD_NICE="7")
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            row = await build_row(engine, build.id)
+            if row.state == "running" and row.progress.get("weight") is not None:
+                break
+            assert time.monotonic() < deadline and worker.poll() is None, row.state
+            await asyncio.sleep(0.1)
+        expected = max(7, os.getpriority(os.PRIO_PROCESS, 0))
+        # The worker itself is not niced: it answers heartbeats and cancels at once.
+        assert int(proc_stat(worker.pid)[16]) == os.getpriority(os.PRIO_PROCESS, 0)
+        worker_group = scheduling(worker.pid)[1]
+        # Looked at until the engine runs more than its main thread (a CP-SAT solve's workers;
+        # between solves it searches alone).
+        most = 0
+        while most < 2 and time.monotonic() < deadline:
+            threads = 0
+            found = engine_and_forks(worker.pid)
+            for pid in found:
+                sid, group, nices = scheduling(pid)
+                assert set(nices) == {expected}, (pid, nices)
+                # The engine's session, and with autogroups its group, niced as a whole.
+                assert sid == found[0], (pid, sid)
+                if group is not None:
+                    assert group.endswith(f" nice {expected}"), (pid, group)
+                    assert worker_group is None or group.split()[0] != worker_group.split()[0]
+                threads += len(nices)
+            most = max(most, threads)
+            await asyncio.sleep(0.05)
+        assert most >= 2, "the engine never ran a thread or process besides its main thread"
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
 
 
 async def test_the_command_line_builds_with_a_progress_bar(
