@@ -134,6 +134,30 @@ async def parties(
     return event_id, committees, organizations
 
 
+async def published_small_event(
+    client: httpx.AsyncClient, admin: Headers
+) -> tuple[str, list[dict[str, Any]]]:
+    """An open event of two committees and six organizations whose schedule is published, the
+    first committee with meetings (must-meet with three organizations, whatever they score)."""
+    _, committees, organizations = await parties(client, admin)
+    event_id, registered = await small_event(client, admin, committees[:2], organizations[:6])
+    for organization in registered[2:5]:
+        marked = await client.post(
+            f"/v1/events/{event_id}/preferences",
+            json={
+                "participant_id": registered[0]["id"],
+                "counterpart_id": organization["id"],
+                "kind": "must_meet",
+            },
+            headers=admin,
+        )
+        assert marked.status_code in (200, 201), marked.text
+    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers={**admin, **WAIT})
+    published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
+    assert published.status_code == 200, published.text
+    return event_id, registered
+
+
 # A simple client's build: wait for the draft (201) instead of following the build (202).
 WAIT = {"Prefer": "wait=60"}
 

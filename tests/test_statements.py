@@ -19,15 +19,13 @@ from service.app import create_app
 from service.config import Settings
 from service.models.columns import utcnow
 from tests.support import (
-    WAIT,
     Headers,
     KeyFactory,
     StatementLog,
     delete_rows_since,
     key_in,
-    parties,
+    published_small_event,
     read_demo_event,
-    small_event,
 )
 
 # Route: (PostgreSQL, SQLite). The check-in is a first one, on an event with no published
@@ -148,23 +146,8 @@ async def test_a_check_in_reads_each_counterparts_domains_once(
 ) -> None:
     # The agenda names the domains each meeting's two parties share; reading them once per
     # meeting and per domain of the participant made a long agenda dozens of statements.
-    _, committees, organizations = await parties(client, admin)
-    event_id, registered = await small_event(client, admin, committees[:2], organizations[:6])
     # Must-meet: whatever these pairs score, the committee has meetings on its agenda.
-    for organization in registered[2:5]:
-        marked = await client.post(
-            f"/v1/events/{event_id}/preferences",
-            json={
-                "participant_id": registered[0]["id"],
-                "counterpart_id": organization["id"],
-                "kind": "must_meet",
-            },
-            headers=admin,
-        )
-        assert marked.status_code in (200, 201), marked.text
-    await client.post(f"/v1/events/{event_id}/schedule", json={}, headers={**admin, **WAIT})
-    published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
-    assert published.status_code == 200, published.text
+    event_id, registered = await published_small_event(client, admin)
     committee = registered[0]
     kiosk = await make_key("kiosk")
     await client.get("/v1/domains", headers=admin)  # the taxonomy, read once per process

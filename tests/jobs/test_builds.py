@@ -25,7 +25,7 @@ from service.builds import service as builds
 from service.config import Settings
 from service.db import Base, create_sessionmaker
 from service.jobs import queue
-from service.models import OutboxEvent, ScheduleBuild
+from service.models import Event, OutboxEvent, ScheduleBuild
 from service.models.columns import utcnow
 from tests.support import WAIT, KeyFactory, parties, small_event
 
@@ -191,24 +191,33 @@ async def rows_removed(engine: AsyncEngine) -> Any:
                 await connection.execute(delete(table).where(table.c.created_at >= started))
 
 
+async def submit_for_a_worker(
+    settings: Settings, engine: AsyncEngine, *, time_limit: int, **shape: int
+) -> ScheduleBuild:
+    """A build of a generated event (bench/schedule_load's shape) queued for a worker process,
+    as the API would queue it."""
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker.begin() as session:
+        event_id = await insert_bench_event(session, **shape)
+    async with sessionmaker.begin() as session:
+        event = await session.get(Event, event_id)
+        assert event is not None
+        build = await builds.submit(
+            session, event=event, mode="rebuild", fairness=None, time_limit=time_limit
+        )
+        if queue.uses_queue(settings):
+            await queue.enqueue(session, build)
+    return build
+
+
 async def test_a_worker_killed_in_the_middle_of_a_build_loses_nothing(
     settings: Settings, engine: AsyncEngine, rows_removed: None, tmp_path: Path
 ) -> None:
     lease = 3.0
     env = {"BUILD_LEASE_SECONDS": str(lease), "BUILD_MAX_ATTEMPTS": "2"}
-    sessionmaker = create_sessionmaker(engine)
-    async with sessionmaker.begin() as session:
-        event_id = await insert_bench_event(session, committees=30, orgs=120, slots=10, seed=2)
-    async with sessionmaker.begin() as session:
-        from service.models import Event
-
-        event = await session.get(Event, event_id)
-        assert event is not None
-        build = await builds.submit(
-            session, event=event, mode="rebuild", fairness=None, time_limit=6
-        )
-        if queue.uses_queue(settings):
-            await queue.enqueue(session, build)
+    build = await submit_for_a_worker(
+        settings, engine, time_limit=6, committees=30, orgs=120, slots=10, seed=2
+    )
 
     first = start_worker(settings, tmp_path / "first.log", **env)
     try:
@@ -308,20 +317,10 @@ async def test_a_build_worker_runs_the_engine_niced_in_a_scheduling_group_of_its
 ) -> None:
     """The engine, each of its threads and whatever it forks run at BUILD_NICE, and so does
     their scheduling group (with autogroups, a session's), which is not the worker's."""
-    sessionmaker = create_sessionmaker(engine)
-    async with sessionmaker.begin() as session:
-        # Large enough not to be proven optimal before it has been looked at.
-        event_id = await insert_bench_event(session, committees=100, orgs=300, slots=12)
-    async with sessionmaker.begin() as session:
-        from service.models import Event
-
-        event = await session.get(Event, event_id)
-        assert event is not None
-        build = await builds.submit(
-            session, event=event, mode="rebuild", fairness=None, time_limit=60
-        )
-        if queue.uses_queue(settings):
-            await queue.enqueue(session, build)
+    # Large enough not to be proven optimal before it has been looked at.
+    build = await submit_for_a_worker(
+        settings, engine, time_limit=60, committees=100, orgs=300, slots=12
+    )
     worker = start_worker(settings, tmp_path / "worker.log", BUILD_NICE="7")
     try:
         deadline = time.monotonic() + 90
