@@ -185,8 +185,9 @@ def serve_factory(factory: str, *, workers: int, port: int, log: Path, env: dict
     return serving(command, env=env, port=port, log=log)
 
 
-def ceiling_app() -> Any:
-    """One endpoint, one INSERT through an asyncpg pool: what a check-in cannot beat."""
+def minimal_pool_app() -> tuple[Any, dict[str, Any]]:
+    """A bare FastAPI app with an asyncpg pool on the bench database (`state["pool"]`) and a
+    `/readyz`: what the ceiling and the bare committee route are built on."""
     from collections.abc import AsyncIterator
     from contextlib import asynccontextmanager
 
@@ -208,6 +209,13 @@ def ceiling_app() -> Any:
     @app.get("/readyz")
     async def readyz() -> dict[str, str]:
         return {"status": "ok"}
+
+    return app, state
+
+
+def ceiling_app() -> Any:
+    """One endpoint, one INSERT through an asyncpg pool: what a check-in cannot beat."""
+    app, state = minimal_pool_app()
 
     @app.post("/checkins", status_code=201)
     async def insert(body: dict[str, str]) -> dict[str, Any]:
@@ -371,28 +379,9 @@ GROUP BY c.id
 def bare_committee_app() -> Any:
     """A minimal FastAPI app answering GET /v1/committees/{id} with the service's JSON, read
     with asyncpg in one statement, without a key: what the service's read is held to."""
-    from collections.abc import AsyncIterator
-    from contextlib import asynccontextmanager
-
-    import asyncpg
-    from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
-    state: dict[str, Any] = {}
-
-    @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        state["pool"] = await asyncpg.create_pool(
-            os.environ["CEILING_DSN"], min_size=2, max_size=10
-        )
-        yield
-        await state["pool"].close()
-
-    app = FastAPI(lifespan=lifespan)
-
-    @app.get("/readyz")
-    async def readyz() -> dict[str, str]:
-        return {"status": "ok"}
+    app, state = minimal_pool_app()
 
     def moment(value: datetime.datetime) -> str:
         return value.isoformat().replace("+00:00", "Z")

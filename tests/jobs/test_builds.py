@@ -180,6 +180,19 @@ async def build_row(engine: AsyncEngine, build_id: Any) -> ScheduleBuild:
     return build
 
 
+async def running_with_a_figure(
+    engine: AsyncEngine, build_id: Any, worker: subprocess.Popen[bytes]
+) -> None:
+    """Wait (90 s at most) until the build runs and has its first weight, the worker alive."""
+    deadline = time.monotonic() + 90
+    while True:
+        row = await build_row(engine, build_id)
+        if row.state == "running" and row.progress.get("weight") is not None:
+            return
+        assert time.monotonic() < deadline and worker.poll() is None, row.state
+        await asyncio.sleep(0.1)  # polling the worker's progress row
+
+
 @pytest.fixture
 async def rows_removed(engine: AsyncEngine) -> Any:
     """What the test wrote outside any app, deleted afterwards (rows created since it began)."""
@@ -221,13 +234,7 @@ async def test_a_worker_killed_in_the_middle_of_a_build_loses_nothing(
 
     first = start_worker(settings, tmp_path / "first.log", **env)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            row = await build_row(engine, build.id)
-            if row.state == "running" and row.progress.get("weight") is not None:
-                break
-            assert time.monotonic() < deadline and first.poll() is None, row.state
-            await asyncio.sleep(0.1)
+        await running_with_a_figure(engine, build.id, first)
         os.killpg(first.pid, signal.SIGKILL)  # the worker, its forkserver and the engine
         killed = time.monotonic()
         first.wait()
@@ -323,13 +330,8 @@ async def test_a_build_worker_runs_the_engine_niced_in_a_scheduling_group_of_its
     )
     worker = start_worker(settings, tmp_path / "worker.log", BUILD_NICE="7")
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            row = await build_row(engine, build.id)
-            if row.state == "running" and row.progress.get("weight") is not None:
-                break
-            assert time.monotonic() < deadline and worker.poll() is None, row.state
-            await asyncio.sleep(0.1)
+        deadline = time.monotonic() + 90  # for the engine's threads too, below
+        await running_with_a_figure(engine, build.id, worker)
         expected = max(7, os.getpriority(os.PRIO_PROCESS, 0))
         # The worker itself is not niced: it answers heartbeats and cancels at once.
         assert int(proc_stat(worker.pid)[16]) == os.getpriority(os.PRIO_PROCESS, 0)
