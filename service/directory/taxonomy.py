@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from typing import Annotated, Any
 
@@ -80,9 +81,9 @@ class Taxonomy:
             for d in self.by_code.values()
         }
 
-    @property
+    @cached_property
     def codes(self) -> dict[uuid.UUID, str]:
-        """Each domain id's code, to show domain links as codes."""
+        """Each domain id's code, to show domain links as codes (made once per taxonomy)."""
         return {id_: d.code for id_, d in self.by_id.items()}
 
     def code_of(self, id_: uuid.UUID) -> str:
