@@ -711,9 +711,9 @@ def main() -> None:
         help="where the service's workers count rate limits ('' for each process's memory)",
     )
     parser.add_argument("--seconds", type=int, default=20, help="length of each phase")
-    # Enough fresh badges for a phase at 1,500 check-ins a second (write set) and 400 (the
+    # Enough fresh badges for a phase at 1,500 check-ins a second (write set) and 900 (the
     # service) for 20 s; past them kiosks scan repeats, reported as "check-in (repeat)".
-    parser.add_argument("--copies", type=int, default=150, help="copies of the demo event")
+    parser.add_argument("--copies", type=int, default=330, help="copies of the demo event")
     parser.add_argument(
         "--write-set-copies",
         type=int,

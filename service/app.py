@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,7 +19,12 @@ from service.auth.routes import router as api_keys_router
 from service.builds.routes import router as builds_router
 from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
-from service.db import create_engine, create_sessionmaker, statement_connections
+from service.db import (
+    create_engine,
+    create_sessionmaker,
+    statement_connections,
+    transaction_connections,
+)
 from service.directory.routes import router as directory_router
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
@@ -58,6 +64,24 @@ problem documents with a stable `code`. Every POST takes an optional `Idempotenc
 """
 
 
+# The routers in the order the contract (openapi.yaml) lists their paths: a tour of the service,
+# from keys and the directory to the event day and its reports.
+DOCUMENTED = (
+    api_keys_router,
+    directory_router,
+    agreements_router,
+    webhooks_router,
+    matching_router,
+    events_router,
+    participants_router,
+    checkins_router,
+    meetings_router,
+    schedules_router,
+    builds_router,
+    reports_router,
+)
+
+
 def create_app(
     settings: Settings | None = None, *, engine: AsyncEngine | None = None, bind: Any = None
 ) -> FastAPI:
@@ -78,6 +102,7 @@ def create_app(
             app.state.engine = own_engine
             app.state.sessionmaker = create_sessionmaker(own_engine)
         app.state.statement_connections = statement_connections(app.state.sessionmaker)
+        app.state.transaction_connections = transaction_connections(app.state.sessionmaker)
         app.state.rate_limiter = create_rate_limiter(settings.redis_url)
         # Other processes revoke keys too; on a test's connection this process is the only one.
         listener = None
@@ -118,18 +143,14 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.include_router(api_keys_router)
-    app.include_router(directory_router)
-    app.include_router(agreements_router)
-    app.include_router(webhooks_router)
-    app.include_router(matching_router)
-    app.include_router(events_router)
-    app.include_router(participants_router)
-    app.include_router(checkins_router)
-    app.include_router(meetings_router)
-    app.include_router(schedules_router)
-    app.include_router(builds_router)
-    app.include_router(reports_router)
+    # A request is matched against the routes in turn, a regular expression each (about 1.5 µs
+    # a route, some 60 of them): the busiest come first, the door's check-in, then partners'
+    # reads. The contract keeps its own order, DOCUMENTED.
+    for router in (checkins_router, directory_router, matching_router):
+        app.include_router(router)
+    for router in DOCUMENTED:
+        if router not in (checkins_router, directory_router, matching_router):
+            app.include_router(router)
     _add_health_routes(app)
     add_metrics_route(app)
     add_pages(app)
@@ -149,7 +170,8 @@ def create_app(
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
     app.add_middleware(RequestContext)
-    document_openapi(app)
+    documented = [route for router in DOCUMENTED for route in router.routes]
+    document_openapi(app, order=[route.path for route in documented if isinstance(route, APIRoute)])
     return app
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -89,13 +90,27 @@ def statement_connections(
     bind = sessionmaker.kw.get("bind")
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
         return bind.execution_options(isolation_level="AUTOCOMMIT").connect
+    return partial(_in_a_session, sessionmaker)
 
-    @asynccontextmanager
-    async def in_a_session() -> AsyncIterator[AsyncConnection]:
-        async with sessionmaker.begin() as session:
-            yield await session.connection()
 
-    return in_a_session
+def transaction_connections(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[[], AbstractAsyncContextManager[AsyncConnection]]:
+    """Connections in a transaction, committed when the block ends, for work that reads and
+    writes through Core alone (the door's check-in on PostgreSQL): no session's work, which
+    costs about 0.2 ms of CPU a request. On a test's connection, an ordinary session's."""
+    bind = sessionmaker.kw.get("bind")
+    if isinstance(bind, AsyncEngine):
+        return bind.begin
+    return partial(_in_a_session, sessionmaker)
+
+
+@asynccontextmanager
+async def _in_a_session(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncConnection]:
+    async with sessionmaker.begin() as session:
+        yield await session.connection()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -106,3 +121,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_reader(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A connection for a route that only reads, one statement standing alone: no session,
+    and on PostgreSQL no transaction (no BEGIN and COMMIT round trips)."""
+    async with request.app.state.statement_connections() as connection:
+        yield connection
+
+
+ReaderDep = Annotated[AsyncConnection, Depends(get_reader, scope="function")]

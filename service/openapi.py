@@ -2,6 +2,7 @@
 middleware and the database may answer on any operation, the Problem schema and the response
 headers, and written as stable YAML."""
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -154,15 +155,20 @@ def openapi_yaml(app: FastAPI) -> str:
     )
 
 
-def document_openapi(app: FastAPI) -> None:
+def document_openapi(app: FastAPI, *, order: Sequence[str] = ()) -> None:
     """Make the app's OpenAPI document the contract: the Problem schema, every problem and
-    response header an operation may answer."""
+    response header an operation may answer. Its paths come in `order` (the app's routes may be
+    in another, the order requests are matched in), then any others in the app's order."""
     original = app.openapi
+    rank = {path: index for index, path in reversed(list(enumerate(order)))}
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         document = original()
+        paths = document.get("paths", {})
+        ordered = sorted(paths, key=lambda path: rank.get(path, len(order)))
+        document["paths"] = {path: paths[path] for path in ordered}
         schemas = document.setdefault("components", {}).setdefault("schemas", {})
         problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(problem.pop("$defs", {}))

@@ -1,15 +1,17 @@
 """The kiosk over HTTP: check-in, scans, and who is still expected."""
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.dependencies import AdminKey, KioskKey
+from service.auth.service import Principal
 from service.checkins import service
 from service.checkins.schemas import (
     CheckInIn,
@@ -22,7 +24,7 @@ from service.checkins.schemas import (
 )
 from service.config import Settings
 from service.db import SessionDep
-from service.directory.taxonomy import TaxonomyDep
+from service.directory.taxonomy import Taxonomy, TaxonomyDep
 from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, render_problem
 from service.events import service as events
 from service.meetings import service as meetings
@@ -62,13 +64,12 @@ async def check_in(
     event_id: uuid.UUID,
     body: CheckInIn,
     principal: KioskKey,
-    session: SessionDep,
     request: Request,
     taxonomy: TaxonomyDep,
-) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    scan = await service.check_in(
-        session,
+) -> Response:
+    state = request.app.state
+    settings: Settings = state.settings
+    scan: dict[str, Any] = dict(
         event_id=event_id,
         badge_code=body.badge_code,
         nonce=body.nonce,
@@ -78,9 +79,44 @@ async def check_in(
             skew=timedelta(seconds=settings.checkin_clock_skew_seconds),
             grace=timedelta(hours=settings.checkin_grace_hours),
         ),
-        taxonomy=taxonomy,
     )
+    # The route opens its own transaction, committed before the answer is sent: on PostgreSQL
+    # a connection's, without a session (the door's path is Core alone), else a session's.
     # Refusals are answered, not raised: the failed scan commits with the request.
+    if state.engine.dialect.name == "postgresql":
+        async with state.transaction_connections() as connection:
+            found = await service.check_in_at_door(connection, **scan, taxonomy=taxonomy)
+        return _answer(request, found)
+    async with state.sessionmaker.begin() as session:
+        found = await service.check_in(session, **scan)
+        if found.outcome in service.SUCCESSFUL:
+            answer = await _answer_from_orm(session, found, principal, taxonomy)
+            found = replace(found, answer=answer)
+    return _answer(request, found)
+
+
+async def _answer_from_orm(
+    session: AsyncSession, scan: service.ScanResult, principal: Principal, taxonomy: Taxonomy
+) -> CheckInOut:
+    """The answer to a successful scan of the ORM's path: the participant and their agenda."""
+    assert scan.event is not None and scan.participant is not None and scan.person is not None
+    arrived, present = await service.arrivals(session, participant_ids=[scan.participant.id])
+    participant = participant_out(
+        scan.participant, principal, arrived.get(scan.participant.id), present
+    )
+    return CheckInOut(
+        reason=None if scan.outcome == "checked_in" else "already_checked_in",
+        checked_in_at=scan.checked_in_at,
+        participant=participant,
+        agenda=await meetings.agenda(
+            session, event=scan.event, participant=scan.participant, taxonomy=taxonomy
+        ),
+        person=next(p for p in participant.people if p.id == scan.person.id),
+    )
+
+
+def _answer(request: Request, scan: service.ScanResult) -> Response:
+    """A scan's answer: the checked-in participant (201 the first time), or the refusal."""
     if scan.outcome == "event_not_open":
         state = "was not open" if scan.replayed else f"is {scan.event_state}"
         return render_problem(
@@ -99,15 +135,7 @@ async def check_in(
                 errors=[{"field": "scanned_at", "message": "in the future or outside the event"}],
             ),
         )
-    first = scan.outcome == "checked_in"
-    if scan.answer is not None:  # PostgreSQL: rendered from the scan's own statements
-        return JSONResponse(scan.answer.model_dump(mode="json"), status_code=201 if first else 200)
-    if (
-        scan.event is None
-        or scan.participant is None
-        or scan.person is None
-        or scan.checked_in_at is None
-    ):
+    if scan.answer is None:
         return render_problem(
             request,
             service.UnknownBadge(
@@ -115,20 +143,12 @@ async def check_in(
                 reason="unknown_badge",
             ),
         )
-    arrived, present = await service.arrivals(session, participant_ids=[scan.participant.id])
-    participant = participant_out(
-        scan.participant, principal, arrived.get(scan.participant.id), present
+    # Serialized by pydantic straight to JSON: no dict of the answer is built on the way.
+    return Response(
+        scan.answer.model_dump_json(),
+        status_code=201 if scan.outcome == "checked_in" else 200,
+        media_type="application/json",
     )
-    answer = CheckInOut(
-        reason=None if first else "already_checked_in",
-        checked_in_at=scan.checked_in_at,
-        participant=participant,
-        agenda=await meetings.agenda(
-            session, event=scan.event, participant=scan.participant, taxonomy=taxonomy
-        ),
-        person=next(p for p in participant.people if p.id == scan.person.id),
-    )
-    return JSONResponse(answer.model_dump(mode="json"), status_code=201 if first else 200)
 
 
 @router.post(

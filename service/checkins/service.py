@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 
 from service.auth.service import Principal
@@ -205,7 +205,6 @@ async def check_in(
     scanned_at: datetime | None,
     principal: Principal,
     clock: DoorClock,
-    taxonomy: Taxonomy,
 ) -> ScanResult:
     """Check a badge in; the scan is kept whatever it comes to.
 
@@ -214,23 +213,6 @@ async def check_in(
     not serve (403) is raised before any scan is kept.
     """
     code = normalize_badge_code(badge_code)
-    # PostgreSQL, where the door runs in production, has its own path of two statements: one
-    # reads all a scan needs, one writes all it changes, and the answer is rendered from plain
-    # rows (round trips to a database server and the ORM's per-object work were most of a
-    # check-in's time). It needs what SQLite lacks: INSERTs within a WITH (one write for the
-    # check-in, the scan and the outbox) and FOR KEY SHARE. SQLite runs in the process, where a
-    # statement costs no round trip, so it keeps the ORM path below.
-    if session.get_bind().dialect.name == "postgresql":
-        return await _check_in_at_door(
-            session,
-            event_id=event_id,
-            code=code,
-            nonce=nonce,
-            scanned_at=scanned_at,
-            principal=principal,
-            clock=clock,
-            taxonomy=taxonomy,
-        )
     event, participant, person = await event_at_door(
         session, event_id=event_id, badge_code=code, principal=principal
     )
@@ -573,20 +555,32 @@ def _at_door(
     return event, participant, next(p for p in participant["people"] if p["badge_code"] == code)
 
 
-async def _check_in_at_door(
-    session: AsyncSession,
+async def check_in_at_door(
+    connection: AsyncConnection,
     *,
     event_id: uuid.UUID,
-    code: str,
+    badge_code: str,
     nonce: str | None,
     scanned_at: datetime | None,
     principal: Principal,
     clock: DoorClock,
     taxonomy: Taxonomy,
 ) -> ScanResult:
-    """`check_in` on PostgreSQL: one statement reads, one writes (none for a replay)."""
+    """`check_in` on PostgreSQL, where the door runs in production: one statement reads all a
+    scan needs, one writes all it changes (none for a replay), through Core on a connection in
+    a transaction, and the answer is rendered from plain rows. Round trips to a database
+    server, and the ORM's per-object and the session's work, were most of a check-in's time.
+    It needs what SQLite lacks: INSERTs within a WITH (one write for the check-in, the scan and
+    the outbox) and FOR KEY SHARE. SQLite runs in the process, where a statement costs no round
+    trip, and keeps `check_in`'s ORM path.
+
+    The transaction stays, although each statement is atomic alone: a claim that loses its
+    nonce to a concurrent scan of another badge is rolled back with that scan's 422, and the
+    event stays locked against deletion from the read to the write.
+    """
+    code = normalize_badge_code(badge_code)
     read = {"event_id": event_id, "badge_code": code, "kiosk_key_id": principal.key_id}
-    row = (await session.execute(_DOOR_READ, {**read, "nonce": nonce})).one_or_none()
+    row = (await connection.execute(_DOOR_READ, {**read, "nonce": nonce})).one_or_none()
     found = visible_event(row, event_id=event_id, principal=principal)
     event, participant, person = _at_door(found, event_id=event_id, code=code)
     if nonce is not None and found.earlier is not None:
@@ -624,7 +618,7 @@ async def _check_in_at_door(
     }
     checked_in_at: datetime | None = None
     if outcome is not None:
-        recorded = await session.scalar(_DOOR_REFUSAL, {**scan, "outcome": outcome})
+        recorded = await connection.scalar(_DOOR_REFUSAL, {**scan, "outcome": outcome})
     else:
         assert participant is not None and person is not None
         party = participant["party"]
@@ -636,7 +630,7 @@ async def _check_in_at_door(
             "checked_in_at": at,
         }
         claimed = (
-            await session.execute(
+            await connection.execute(
                 _DOOR_CHECK_IN,
                 {
                     **scan,
@@ -655,7 +649,7 @@ async def _check_in_at_door(
         # The same kiosk sent this nonce twice at once and the other request won: answer as it
         # did, from what it committed (a claim of this request's is rolled back with the 422
         # of a nonce used for another badge, and changed nothing otherwise).
-        found = (await session.execute(_DOOR_READ, {**read, "nonce": nonce})).one()
+        found = (await connection.execute(_DOOR_READ, {**read, "nonce": nonce})).one()
         if found.earlier is None:
             raise RuntimeError("a scan's nonce was taken but its scan is missing")
         event, participant, person = _at_door(found, event_id=event_id, code=code)

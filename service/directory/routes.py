@@ -1,16 +1,17 @@
 """The directory over HTTP: domains, committees, organizations, imports and exports."""
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.dependencies import AdminKey, PartnerKey
 from service.auth.service import Principal
-from service.db import SessionDep
+from service.db import ReaderDep, SessionDep
 from service.directory import service
 from service.directory.schemas import (
     CommitteeIn,
@@ -102,7 +103,11 @@ async def list_domains(_: PartnerKey, taxonomy: TaxonomyDep) -> list[DomainOut]:
     ]
 
 
-def _chosen(links: list[CommitteeDomain] | list[OrganizationDomain], taxonomy: Taxonomy) -> Any:
+# A profile's domain link: an ORM link object, or a row of `service.read_profile`.
+Link = CommitteeDomain | OrganizationDomain | Row[Any]
+
+
+def _chosen(links: Sequence[Link], taxonomy: Taxonomy) -> Any:
     return [
         DomainWeight(domain=taxonomy.code_of(d.domain_id), weight=d.weight)
         for d in links
@@ -110,9 +115,7 @@ def _chosen(links: list[CommitteeDomain] | list[OrganizationDomain], taxonomy: T
     ]
 
 
-def _inferred(
-    links: list[CommitteeDomain] | list[OrganizationDomain], taxonomy: Taxonomy
-) -> list[InferredDomain]:
+def _inferred(links: Sequence[Link], taxonomy: Taxonomy) -> list[InferredDomain]:
     return [
         InferredDomain(domain=taxonomy.code_of(d.domain_id), confidence=d.weight)
         for d in links
@@ -144,8 +147,18 @@ async def _export(
 # --- committees ---------------------------------------------------------------------------------
 
 
-def committee_out(committee: Committee, taxonomy: Taxonomy, principal: Principal) -> CommitteeOut:
-    """A committee as a given caller may see it: contact details only for admins and itself."""
+def committee_out(
+    committee: Committee | Row[Any],
+    taxonomy: Taxonomy,
+    principal: Principal,
+    *,
+    links: Sequence[Link] | None = None,
+) -> CommitteeOut:
+    """A committee as a given caller may see it: contact details only for admins and itself.
+
+    From the ORM's object, or from `service.read_profile`'s row and `links`.
+    """
+    links = committee.domains if links is None else links
     private = principal.is_admin or principal.is_party(committee_id=committee.id)
     contact = None
     if committee.contact_name or committee.contact_email or committee.contact_phone:
@@ -163,8 +176,8 @@ def committee_out(committee: Committee, taxonomy: Taxonomy, principal: Principal
         scope=committee.scope,
         secretariat=committee.secretariat,
         contact=contact,
-        domains=_chosen(committee.domains, taxonomy),
-        inferred_domains=_inferred(committee.domains, taxonomy),
+        domains=_chosen(links, taxonomy),
+        inferred_domains=_inferred(links, taxonomy),
         version=committee.version,
         created_at=committee.created_at,
         updated_at=committee.updated_at,
@@ -221,13 +234,13 @@ async def create_committee(
 async def get_committee(
     committee_id: uuid.UUID,
     principal: PartnerKey,
-    session: SessionDep,
+    reader: ReaderDep,
     taxonomy: TaxonomyDep,
     response: Response,
 ) -> CommitteeOut:
-    committee = await service.get_committee(session, committee_id=committee_id)
+    committee, links = await service.read_profile(reader, "committee", committee_id)
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, taxonomy, principal)
+    return committee_out(committee, taxonomy, principal, links=links)
 
 
 @router.patch(
@@ -315,8 +328,15 @@ async def export_committees(
 # --- organizations ------------------------------------------------------------------------------
 
 
-def organization_out(organization: Organization, taxonomy: Taxonomy) -> OrganizationOut:
-    """An organization as the API shows it."""
+def organization_out(
+    organization: Organization | Row[Any],
+    taxonomy: Taxonomy,
+    *,
+    links: Sequence[Link] | None = None,
+) -> OrganizationOut:
+    """An organization as the API shows it, from the ORM's object or from
+    `service.read_profile`'s row and `links`."""
+    links = organization.domains if links is None else links
     return OrganizationOut(
         id=organization.id,
         kind=organization.kind,
@@ -324,8 +344,8 @@ def organization_out(organization: Organization, taxonomy: Taxonomy) -> Organiza
         name_en=organization.name_en,
         credit_code=organization.credit_code,
         region=organization.region,
-        domains=_chosen(organization.domains, taxonomy),
-        inferred_domains=_inferred(organization.domains, taxonomy),
+        domains=_chosen(links, taxonomy),
+        inferred_domains=_inferred(links, taxonomy),
         needs=organization.needs,
         business_scope=organization.business_scope,
         track_record=TrackRecord(
@@ -392,13 +412,13 @@ async def create_organization(
 async def get_organization(
     organization_id: uuid.UUID,
     _: PartnerKey,
-    session: SessionDep,
+    reader: ReaderDep,
     taxonomy: TaxonomyDep,
     response: Response,
 ) -> OrganizationOut:
-    organization = await service.get_organization(session, organization_id=organization_id)
+    organization, links = await service.read_profile(reader, "organization", organization_id)
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, taxonomy)
+    return organization_out(organization, taxonomy, links=links)
 
 
 @router.patch(

@@ -16,7 +16,6 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import SessionDep
 from service.directory.schemas import DomainWeight
 from service.errors import Unprocessable
 from service.models import Domain
@@ -183,13 +182,18 @@ async def sync_taxonomy(session: AsyncSession) -> int:
 _generation = 0
 
 
-async def current_taxonomy(request: Request, session: SessionDep) -> Taxonomy:
-    """The app's copy of the taxonomy, read on first use and again after a sync."""
+async def current_taxonomy(request: Request) -> Taxonomy:
+    """The app's copy of the taxonomy, read on first use and again after a sync.
+
+    Read in a session of its own, not the request's: a route that needs only the taxonomy then
+    opens no session at all (a session costs about 0.3 ms of CPU even without a statement).
+    """
     kept: tuple[int, Taxonomy] | None = getattr(request.app.state, "taxonomy", None)
     if kept is not None and kept[0] == _generation:
         return kept[1]
     generation = _generation
-    taxonomy = await load_taxonomy(session)
+    async with request.app.state.sessionmaker() as session:
+        taxonomy = await load_taxonomy(session)
     request.app.state.taxonomy = (generation, taxonomy)
     return taxonomy
 
