@@ -23,7 +23,6 @@ from service.db import (
     create_engine,
     create_sessionmaker,
     statement_connections,
-    transaction_connections,
 )
 from service.directory.routes import router as directory_router
 from service.errors import (
@@ -102,7 +101,6 @@ def create_app(
             app.state.engine = own_engine
             app.state.sessionmaker = create_sessionmaker(own_engine)
         app.state.statement_connections = statement_connections(app.state.sessionmaker)
-        app.state.transaction_connections = transaction_connections(app.state.sessionmaker)
         app.state.rate_limiter = create_rate_limiter(settings.redis_url)
         # Other processes revoke keys too; on a test's connection this process is the only one.
         listener = None

@@ -6,7 +6,8 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, TextClause, event
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -93,16 +94,34 @@ def statement_connections(
     return partial(_in_a_session, sessionmaker)
 
 
-def transaction_connections(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> Callable[[], AbstractAsyncContextManager[AsyncConnection]]:
-    """Connections in a transaction, committed when the block ends, for work that reads and
-    writes through Core alone (the door's check-in on PostgreSQL): no session's work, which
-    costs about 0.2 ms of CPU a request. On a test's connection, an ordinary session's."""
-    bind = sessionmaker.kw.get("bind")
-    if isinstance(bind, AsyncEngine):
-        return bind.begin
-    return partial(_in_a_session, sessionmaker)
+class DriverStatement:
+    """A textual statement for PostgreSQL sent to the driver (asyncpg) itself, not through
+    SQLAlchemy's execution (its cursor, result and parameter work cost about 0.17 ms of CPU a
+    statement, measured on the door's). Compiled once, to asyncpg's `$n` parameters; rows come
+    back as asyncpg's records, read by column name (`row["state"]`)."""
+
+    def __init__(self, statement: TextClause) -> None:
+        compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
+        self.sql = str(compiled)
+        self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+
+    async def fetchrow(self, driver: Any, parameters: dict[str, Any]) -> Any:
+        """The statement's first row, or None; `driver` from `driver_transaction`."""
+        return await driver.fetchrow(self.sql, *(parameters[name] for name in self.names))
+
+
+@asynccontextmanager
+async def driver_transaction(
+    connections: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+) -> AsyncIterator[Any]:
+    """asyncpg's connection of a pooled connection from `connections` (the app's
+    `statement_connections`), in a transaction of the driver's own, committed when the block
+    ends and rolled back if it raises; for `DriverStatement`s. On a test's connection, already
+    in a transaction, the driver's is a savepoint."""
+    async with connections() as connection:
+        driver: Any = (await connection.get_raw_connection()).driver_connection
+        async with driver.transaction():
+            yield driver
 
 
 @asynccontextmanager

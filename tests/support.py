@@ -222,7 +222,13 @@ async def new_postgres_database(server_url: str, prefix: str) -> AsyncIterator[s
 
 
 class StatementLog:
-    """The SQL statements an engine executed while `counting` was open."""
+    """The SQL statements an engine executed while `counting` was open: those SQLAlchemy
+    executes, and on PostgreSQL those sent to asyncpg itself (`service.db.DriverStatement`),
+    heard through a query logger on each connection checked out of the engine's pool (a
+    connection checked out before counting began is not heard). Transaction control (BEGIN,
+    COMMIT, savepoints) is not counted, as SQLAlchemy's own PostgreSQL BEGIN is not."""
+
+    CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -231,16 +237,33 @@ class StatementLog:
     def _note(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         self.statements.append(statement)
 
+    def _note_driver(self, logged: Any) -> None:
+        if not logged.query.lstrip().upper().startswith(self.CONTROL):
+            self.statements.append(logged.query)
+
+    def _hear(self, dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(self._note_driver)
+
+    def _stop_hearing(self, dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is not None:  # None for a connection invalidated on its way back
+            dbapi_connection.driver_connection.remove_query_logger(self._note_driver)
+
     def counting(self) -> "StatementLog":
         self.statements = []
         return self
 
     def __enter__(self) -> "StatementLog":
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._note)
+        if self.engine.dialect.name == "postgresql":
+            event.listen(self.engine.sync_engine, "checkout", self._hear)
+            event.listen(self.engine.sync_engine, "checkin", self._stop_hearing)
         return self
 
     def __exit__(self, *_: Any) -> None:
         event.remove(self.engine.sync_engine, "before_cursor_execute", self._note)
+        if self.engine.dialect.name == "postgresql":
+            event.remove(self.engine.sync_engine, "checkout", self._hear)
+            event.remove(self.engine.sync_engine, "checkin", self._stop_hearing)
 
 
 async def delete_rows_since(engine: AsyncEngine, started: datetime) -> None:

@@ -1,10 +1,11 @@
 """The database statements each hot route costs per request, as ceilings.
 
-Counted with a `before_cursor_execute` listener on the real engine (no test transaction, so no
-savepoints), on a warm process: the key already known, the taxonomy loaded. A change that adds a
-round trip to one of these routes fails here; one that saves a round trip lowers its ceiling.
-SQLite's counts include the `BEGIN IMMEDIATE` each transaction opens with (PostgreSQL's BEGIN
-goes past the listener), and SQLite alone needs none for the key.
+Counted by `StatementLog` on the real engine (no test transaction, so no savepoints): what
+SQLAlchemy executes and, on PostgreSQL, what goes to asyncpg directly; on a warm process, the
+key already known and the taxonomy loaded. A change that adds a round trip to one of these
+routes fails here; one that saves a round trip lowers its ceiling. SQLite's counts include the
+`BEGIN IMMEDIATE` each transaction opens with (PostgreSQL's BEGIN and COMMIT are not counted),
+and SQLite alone needs none for the key.
 """
 
 from collections.abc import AsyncIterator

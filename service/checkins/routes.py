@@ -23,7 +23,7 @@ from service.checkins.schemas import (
     StatusCounts,
 )
 from service.config import Settings
-from service.db import SessionDep
+from service.db import SessionDep, driver_transaction
 from service.directory.taxonomy import Taxonomy, TaxonomyDep
 from service.errors import PROBLEM_MEDIA_TYPE, NotFound, problem_responses, render_problem
 from service.events import service as events
@@ -81,11 +81,11 @@ async def check_in(
         ),
     )
     # The route opens its own transaction, committed before the answer is sent: on PostgreSQL
-    # a connection's, without a session (the door's path is Core alone), else a session's.
+    # the driver's, without a session (the door's statements go to asyncpg), else a session's.
     # Refusals are answered, not raised: the failed scan commits with the request.
     if state.engine.dialect.name == "postgresql":
-        async with state.transaction_connections() as connection:
-            found = await service.check_in_at_door(connection, **scan, taxonomy=taxonomy)
+        async with driver_transaction(state.statement_connections) as driver:
+            found = await service.check_in_at_door(driver, **scan, taxonomy=taxonomy)
         return _answer(request, found)
     async with state.sessionmaker.begin() as session:
         found = await service.check_in(session, **scan)

@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from service.auth.service import Principal
 from service.badges import normalize_badge_code
 from service.checkins.schemas import CheckInOut
+from service.db import DriverStatement
 from service.directory.taxonomy import Taxonomy
 from service.errors import Conflict, Forbidden, NotFound, Unprocessable
 from service.events.service import slot_times, visible_event
@@ -407,8 +408,9 @@ _DOMAINS_JSON = """COALESCE(
 # other scan, exclusive with deleting the event, which locks it FOR UPDATE first), the badge's
 # participant with party, people, their check-ins, domains and published agenda with each
 # counterpart, and this key's earlier scan with this nonce.
-_DOOR_READ = text(
-    """\
+_DOOR_READ = DriverStatement(
+    text(
+        """\
 SELECT e.state, e.timezone, e.date, e.slots,
   (SELECT json_build_object(
       'id', pa.id, 'event_id', pa.event_id, 'committee_id', pa.committee_id,
@@ -449,10 +451,11 @@ FROM events e
 WHERE e.id = CAST(:event_id AS uuid)
 FOR KEY SHARE OF e
 """.format(
-        party_pa=_PARTY_JSON.format(p="pa"),
-        domains_pa=_DOMAINS_JSON.format(p="pa"),
-        party_ot=_PARTY_JSON.format(p="ot"),
-        domains_ot=_DOMAINS_JSON.format(p="ot"),
+            party_pa=_PARTY_JSON.format(p="pa"),
+            domains_pa=_DOMAINS_JSON.format(p="pa"),
+            party_ot=_PARTY_JSON.format(p="ot"),
+            domains_ot=_DOMAINS_JSON.format(p="ot"),
+        )
     )
 )
 _SCAN_VALUES = """CAST(:scan_id AS uuid), CAST(:event_id AS uuid), CAST(:nonce AS varchar),
@@ -462,21 +465,24 @@ _SCAN_COLUMNS = """id, event_id, nonce, badge_code, participant_id, person_id, k
     kiosk_name, scanned_at, outcome, created_at"""
 # A scan that checks nobody in (refused, unknown badge, event not open) writes only itself. A
 # nonce a concurrent request of the same key has just taken inserts nothing.
-_DOOR_REFUSAL = text(
-    f"""\
+_DOOR_REFUSAL = DriverStatement(
+    text(
+        f"""\
 INSERT INTO scans ({_SCAN_COLUMNS})
 VALUES ({_SCAN_VALUES}, CAST(:outcome AS varchar), CAST(:now AS timestamptz))
 ON CONFLICT (kiosk_key_id, nonce) DO NOTHING
 RETURNING true AS recorded
 """
+    )
 )
 # A scan of a known badge at an open event writes, in one statement: the person's check-in,
 # claimed against its unique person (a second claim, even one racing this one, updates the
 # first instead: only to an offline kiosk's earlier time), the scan with what the claim came
 # to, and for a first check-in whose scan was recorded the outbox event with a delivery owed
 # to every subscription that may hear it (admins' hear every party, a partner's its own).
-_DOOR_CHECK_IN = text(
-    f"""\
+_DOOR_CHECK_IN = DriverStatement(
+    text(
+        f"""\
 WITH claim AS (
   INSERT INTO checkins (id, event_id, participant_id, person_id, checked_in_at, kiosk_key_id,
                         created_at)
@@ -514,6 +520,7 @@ WITH claim AS (
 )
 SELECT claim.checked_in_at, claim.created, EXISTS (SELECT FROM scan) AS recorded FROM claim
 """
+    )
 )
 
 
@@ -548,15 +555,17 @@ def _at_door(
     found: Any, *, event_id: uuid.UUID, code: str
 ) -> tuple[_DoorEvent, dict[str, Any] | None, dict[str, Any] | None]:
     """The event, the badge's participant (as JSON) and its person, from the door's read."""
-    event = _DoorEvent(event_id, found.state, found.timezone, found.date, _json(found.slots))
-    participant: dict[str, Any] | None = _json(found.participant)
+    event = _DoorEvent(
+        event_id, found["state"], found["timezone"], found["date"], _json(found["slots"])
+    )
+    participant: dict[str, Any] | None = _json(found["participant"])
     if participant is None:
         return event, None, None
     return event, participant, next(p for p in participant["people"] if p["badge_code"] == code)
 
 
 async def check_in_at_door(
-    connection: AsyncConnection,
+    driver: Any,
     *,
     event_id: uuid.UUID,
     badge_code: str,
@@ -580,16 +589,16 @@ async def check_in_at_door(
     """
     code = normalize_badge_code(badge_code)
     read = {"event_id": event_id, "badge_code": code, "kiosk_key_id": principal.key_id}
-    row = (await connection.execute(_DOOR_READ, {**read, "nonce": nonce})).one_or_none()
+    row = await _DOOR_READ.fetchrow(driver, {**read, "nonce": nonce})
     found = visible_event(row, event_id=event_id, principal=principal)
     event, participant, person = _at_door(found, event_id=event_id, code=code)
-    if nonce is not None and found.earlier is not None:
+    if nonce is not None and found["earlier"] is not None:
         return _replay_at_door(
             event,
             participant,
             person,
             code,
-            _json(found.earlier),
+            _json(found["earlier"]),
             nonce=nonce,
             principal=principal,
             taxonomy=taxonomy,
@@ -618,7 +627,8 @@ async def check_in_at_door(
     }
     checked_in_at: datetime | None = None
     if outcome is not None:
-        recorded = await connection.scalar(_DOOR_REFUSAL, {**scan, "outcome": outcome})
+        refused = await _DOOR_REFUSAL.fetchrow(driver, {**scan, "outcome": outcome})
+        recorded = refused is not None
     else:
         assert participant is not None and person is not None
         party = participant["party"]
@@ -629,28 +639,26 @@ async def check_in_at_door(
             "party": {"kind": party["kind"], "id": party["id"], "name_zh": _party_name_zh(party)},
             "checked_in_at": at,
         }
-        claimed = (
-            await connection.execute(
-                _DOOR_CHECK_IN,
-                {
-                    **scan,
-                    "checkin_id": new_id(),
-                    "offline": scanned_at is not None,
-                    "outbox_id": new_id(),
-                    "payload": json.dumps(to_jsonable_python(payload)),
-                    "party_id": party["id"],
-                },
-            )
-        ).one()
-        recorded = claimed.recorded
-        outcome = "checked_in" if claimed.created else "already_checked_in"
-        checked_in_at = claimed.checked_in_at.astimezone(UTC)
+        claimed = await _DOOR_CHECK_IN.fetchrow(
+            driver,
+            {
+                **scan,
+                "checkin_id": new_id(),
+                "offline": scanned_at is not None,
+                "outbox_id": new_id(),
+                "payload": json.dumps(to_jsonable_python(payload)),
+                "party_id": party["id"],
+            },
+        )
+        recorded = claimed["recorded"]
+        outcome = "checked_in" if claimed["created"] else "already_checked_in"
+        checked_in_at = claimed["checked_in_at"].astimezone(UTC)
     if not recorded:
         # The same kiosk sent this nonce twice at once and the other request won: answer as it
         # did, from what it committed (a claim of this request's is rolled back with the 422
         # of a nonce used for another badge, and changed nothing otherwise).
-        found = (await connection.execute(_DOOR_READ, {**read, "nonce": nonce})).one()
-        if found.earlier is None:
+        found = await _DOOR_READ.fetchrow(driver, {**read, "nonce": nonce})
+        if found is None or found["earlier"] is None:
             raise RuntimeError("a scan's nonce was taken but its scan is missing")
         event, participant, person = _at_door(found, event_id=event_id, code=code)
         return _replay_at_door(
@@ -658,7 +666,7 @@ async def check_in_at_door(
             participant,
             person,
             code,
-            _json(found.earlier),
+            _json(found["earlier"]),
             nonce=nonce or "",
             principal=principal,
             taxonomy=taxonomy,
