@@ -6,7 +6,6 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.dependencies import AdminKey, PartnerKey
@@ -104,7 +103,7 @@ async def list_domains(_: PartnerKey, taxonomy: TaxonomyDep) -> list[DomainOut]:
 
 
 # A profile's domain link: an ORM link object, or a row of `service.read_profile`.
-Link = CommitteeDomain | OrganizationDomain | Row[Any]
+Link = CommitteeDomain | OrganizationDomain | Any
 
 
 def _chosen(links: Sequence[Link], taxonomy: Taxonomy) -> Any:
@@ -148,7 +147,7 @@ async def _export(
 
 
 def committee_out(
-    committee: Committee | Row[Any],
+    committee: Committee | Any,
     taxonomy: Taxonomy,
     principal: Principal,
     *,
@@ -329,7 +328,7 @@ async def export_committees(
 
 
 def organization_out(
-    organization: Organization | Row[Any],
+    organization: Organization | Any,
     taxonomy: Taxonomy,
     *,
     links: Sequence[Link] | None = None,

@@ -1,17 +1,18 @@
 """The directory's rules: the domain taxonomy, committees and organizations, imports."""
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Row, Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from service.chinese import fold, like_pattern, search_key
+from service.db import DriverStatement, driver_of
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
@@ -172,15 +173,23 @@ _READ = {
     "committee": _read_statement(Committee, CommitteeDomain),
     "organization": _read_statement(Organization, OrganizationDomain),
 }
+# On PostgreSQL, the same statements sent to the driver: a GET of one profile is a partner's
+# hottest read, and SQLAlchemy's execution was a fifth of its CPU.
+_READ_ON_DRIVER = {side: DriverStatement(statement) for side, statement in _READ.items()}
 
 
 async def read_profile(
     connection: AsyncConnection, side: Side, id_: uuid.UUID
-) -> tuple[Row[Any], list[Row[Any]]]:
+) -> tuple[Any, list[Any]]:
     """A profile to answer with, read in one statement without the ORM or a session (a GET's
     answer needs no objects to track): its row, and its domain links in their order (rows with
-    `domain_id`, `weight` and `inferred`); 404 when there is none."""
-    rows = (await connection.execute(_READ[side], {"id": id_})).all()
+    `domain_id`, `weight` and `inferred`), columns read as attributes; 404 when there is
+    none."""
+    rows: Sequence[Any]
+    if connection.dialect.name == "postgresql":
+        rows = await _READ_ON_DRIVER[side].fetch(await driver_of(connection), {"id": id_})
+    else:
+        rows = (await connection.execute(_READ[side], {"id": id_})).all()
     if not rows:
         raise NotFound(f"No {side} has id {id_}.")
     return rows[0], [row for row in rows if row.domain_id is not None]
