@@ -171,13 +171,3 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-
-
-async def get_reader(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A connection for a route that only reads, one statement standing alone: no session,
-    and on PostgreSQL no transaction (no BEGIN and COMMIT round trips)."""
-    async with request.app.state.statement_connections() as connection:
-        yield connection
-
-
-ReaderDep = Annotated[AsyncConnection, Depends(get_reader, scope="function")]

@@ -32,7 +32,7 @@ from service.models import Scan
 from service.models.checkins import ScanOutcome
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.participants.schemas import participant_out
-from service.schemas import Limit, Page
+from service.schemas import Limit, Page, model_response
 
 router = APIRouter(prefix="/v1/events/{event_id}", tags=["check-in"])
 
@@ -143,12 +143,7 @@ def _answer(request: Request, scan: service.ScanResult) -> Response:
                 reason="unknown_badge",
             ),
         )
-    # Serialized by pydantic straight to JSON: no dict of the answer is built on the way.
-    return Response(
-        scan.answer.model_dump_json(),
-        status_code=201 if scan.outcome == "checked_in" else 200,
-        media_type="application/json",
-    )
+    return model_response(scan.answer, status_code=201 if scan.outcome == "checked_in" else 200)
 
 
 @router.post(
