@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import asyncpg  # type: ignore[import-untyped]
 from fastapi import Depends, Request
@@ -84,11 +84,13 @@ def create_sessionmaker(bind: Any, **kwargs: Any) -> async_sessionmaker[AsyncSes
 def statement_connections(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> Callable[[], AbstractAsyncContextManager[AsyncConnection]]:
-    """Connections for work whose statements each stand alone, such as counting a request.
+    """Connections without a session, for work whose statements each stand alone (reading an
+    API key, reading one profile) or that keeps its own transaction (the door's, through
+    `driver_transaction`).
 
-    On PostgreSQL they run in autocommit, without a session: that saves the BEGIN and COMMIT
-    round trips and the session's own work (about 0.25 ms of CPU a request). On SQLite, and on
-    a test's connection, they are the connection of an ordinary session's transaction.
+    On PostgreSQL they run in autocommit: that saves the BEGIN and COMMIT round trips and the
+    session's own work (about 0.25 ms of CPU a request). On SQLite, and on a test's connection,
+    they are the connection of an ordinary session's transaction.
     """
     bind = sessionmaker.kw.get("bind")
     if isinstance(bind, AsyncEngine) and bind.dialect.name == "postgresql":
@@ -113,17 +115,24 @@ class DriverStatement:
     back as `DriverRecord`s, as asyncpg decodes them (no SQLAlchemy type's result processing:
     keep to columns whose Python values are the driver's, such as UTC timestamps)."""
 
+    # The SQL of every such statement, so that a count of statements (tests/support.py's
+    # StatementLog) can hear these at the driver without hearing SQLAlchemy's twice.
+    sent: ClassVar[set[str]] = set()
+
     def __init__(self, statement: ClauseElement) -> None:
         compiled = statement.compile(dialect=asyncpg_dialect())  # type: ignore[no-untyped-call]
         assert isinstance(compiled, SQLCompiler)
+        # Parameters rendered at execution (an expanding IN) would need SQLAlchemy's execution.
+        assert not compiled.post_compile_params and not compiled.literal_execute_params
         self.sql = str(compiled)
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
+        DriverStatement.sent.add(self.sql)
 
     def _arguments(self, parameters: dict[str, Any]) -> list[Any]:
         return [parameters[name] for name in self.names]
 
     async def fetchrow(self, driver: Any, parameters: dict[str, Any]) -> Any:
-        """The statement's first row, or None; `driver` as `driver_of` gives it."""
+        """The statement's first row, or None; `driver` as `on_driver` gives it."""
         return await driver.fetchrow(
             self.sql, *self._arguments(parameters), record_class=DriverRecord
         )
@@ -136,9 +145,26 @@ class DriverStatement:
         return rows
 
 
-async def driver_of(connection: AsyncConnection) -> Any:
-    """asyncpg's connection under a SQLAlchemy one, in whatever transaction that one is."""
-    return (await connection.get_raw_connection()).driver_connection
+@asynccontextmanager
+async def on_driver(connection: AsyncConnection) -> AsyncIterator[Any]:
+    """asyncpg's connection under a SQLAlchemy one, in whatever transaction that one is.
+
+    SQLAlchemy's disconnect handling sees only the statements it executes itself, so this does
+    its part for the driver's: a connection the server has closed (the database restarted) is
+    replaced before use (SQLAlchemy would replace every pooled one at the first error instead),
+    and one that closes under a statement is invalidated, never to go back to the pool.
+    """
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    # Each closed one is discarded; the next may be another from the pool, or a new one.
+    while driver.is_closed():
+        await connection.invalidate()
+        driver = (await connection.get_raw_connection()).driver_connection
+    try:
+        yield driver
+    except Exception as exc:
+        if driver.is_closed():
+            await connection.invalidate(exc)
+        raise
 
 
 @asynccontextmanager
@@ -149,10 +175,12 @@ async def driver_transaction(
     `statement_connections`), in a transaction of the driver's own, committed when the block
     ends and rolled back if it raises; for `DriverStatement`s. On a test's connection, already
     in a transaction, the driver's is a savepoint."""
-    async with connections() as connection:
-        driver = await driver_of(connection)
-        async with driver.transaction():
-            yield driver
+    async with (
+        connections() as connection,
+        on_driver(connection) as driver,
+        driver.transaction(),
+    ):
+        yield driver
 
 
 @asynccontextmanager

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from service import __main__ as cli
 from service.auth.service import create_api_key
 from service.config import Settings, get_settings
-from service.db import Base, create_engine
+from service.db import Base, DriverStatement, create_engine
 
 Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
@@ -223,12 +223,11 @@ async def new_postgres_database(server_url: str, prefix: str) -> AsyncIterator[s
 
 class StatementLog:
     """The SQL statements an engine executed while `counting` was open: those SQLAlchemy
-    executes, and on PostgreSQL those sent to asyncpg itself (`service.db.DriverStatement`),
-    heard through a query logger on each connection checked out of the engine's pool (a
-    connection checked out before counting began is not heard). Transaction control (BEGIN,
-    COMMIT, savepoints) is not counted, as SQLAlchemy's own PostgreSQL BEGIN is not."""
-
-    CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+    executes, and on PostgreSQL those the service sends to asyncpg itself
+    (`service.db.DriverStatement`), heard through a query logger on each connection checked
+    out of the engine's pool (a connection checked out before counting began is not heard).
+    asyncpg hands a logged query over on the event loop's next turn: `await settled()` before
+    reading `statements`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -238,8 +237,16 @@ class StatementLog:
         self.statements.append(statement)
 
     def _note_driver(self, logged: Any) -> None:
-        if not logged.query.lstrip().upper().startswith(self.CONTROL):
+        # Only the service's own driver statements: SQLAlchemy's are heard above (its
+        # executemany would be heard at the driver too), the driver's BEGIN and COMMIT are not
+        # statements of a route.
+        if logged.query in DriverStatement.sent:
             self.statements.append(logged.query)
+
+    @staticmethod
+    async def settled() -> None:
+        """Let the loop deliver the driver's logged queries."""
+        await asyncio.sleep(0)
 
     def _hear(self, dbapi_connection: Any, *_: Any) -> None:
         dbapi_connection.driver_connection.add_query_logger(self._note_driver)

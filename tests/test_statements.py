@@ -101,6 +101,7 @@ async def _count(
 ) -> tuple[httpx.Response, list[str]]:
     with statements.counting():
         answer = await client.request(method, url, **kwargs)
+        await statements.settled()
     return answer, list(statements.statements)
 
 

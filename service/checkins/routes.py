@@ -4,7 +4,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
@@ -69,27 +69,29 @@ async def check_in(
 ) -> Response:
     state = request.app.state
     settings: Settings = state.settings
-    scan: dict[str, Any] = dict(
-        event_id=event_id,
-        badge_code=body.badge_code,
-        nonce=body.nonce,
-        scanned_at=body.scanned_at,
-        principal=principal,
-        clock=service.DoorClock(
-            skew=timedelta(seconds=settings.checkin_clock_skew_seconds),
-            grace=timedelta(hours=settings.checkin_grace_hours),
-        ),
+    clock = service.DoorClock(
+        skew=timedelta(seconds=settings.checkin_clock_skew_seconds),
+        grace=timedelta(hours=settings.checkin_grace_hours),
     )
     # The route opens its own transaction, committed before the answer is sent: on PostgreSQL
     # the driver's, without a session (the door's statements go to asyncpg), else a session's.
     # Refusals are answered, not raised: the failed scan commits with the request.
+    scan: service.ScanAtDoor = {
+        "event_id": event_id,
+        "badge_code": body.badge_code,
+        "nonce": body.nonce,
+        "scanned_at": body.scanned_at,
+        "principal": principal,
+        "clock": clock,
+    }
     if state.engine.dialect.name == "postgresql":
         async with driver_transaction(state.statement_connections) as driver:
             found = await service.check_in_at_door(driver, **scan, taxonomy=taxonomy)
         return _answer(request, found)
     async with state.sessionmaker.begin() as session:
         found = await service.check_in(session, **scan)
-        if found.outcome in service.SUCCESSFUL:
+        # A replayed check-in of a person removed since finds nobody: an unknown badge.
+        if found.outcome in service.SUCCESSFUL and found.person is not None:
             answer = await _answer_from_orm(session, found, principal, taxonomy)
             found = replace(found, answer=answer)
     return _answer(request, found)

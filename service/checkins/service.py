@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 from zoneinfo import ZoneInfo
 
 from pydantic_core import to_jsonable_python
@@ -79,8 +79,8 @@ class ScanResult:
     detail: str = ""
     # The ORM's event (SQLite), for the route to read the agenda with.
     event: Event | None = None
-    # The answer to a scan that found its person checked in, already rendered from the scan's
-    # own statements (PostgreSQL); None there for a refusal, and always on SQLite.
+    # The answer to a scan that found its person checked in: rendered from the scan's own
+    # statements (PostgreSQL), or by the route from the ORM (SQLite); None for a refusal.
     answer: CheckInOut | None = None
 
 
@@ -91,6 +91,17 @@ class DoorClock:
 
     skew: timedelta
     grace: timedelta
+
+
+class ScanAtDoor(TypedDict):
+    """A scan as both check-in paths take it (`check_in`, `check_in_at_door`)."""
+
+    event_id: uuid.UUID
+    badge_code: str
+    nonce: str | None
+    scanned_at: datetime | None
+    principal: Principal
+    clock: DoorClock
 
 
 class EventDay(Protocol):
@@ -576,9 +587,10 @@ async def check_in_at_door(
     taxonomy: Taxonomy,
 ) -> ScanResult:
     """`check_in` on PostgreSQL, where the door runs in production: one statement reads all a
-    scan needs, one writes all it changes (none for a replay), through Core on a connection in
-    a transaction, and the answer is rendered from plain rows. Round trips to a database
-    server, and the ORM's per-object and the session's work, were most of a check-in's time.
+    scan needs, one writes all it changes (none for a replay), sent to asyncpg (`driver`, in
+    the transaction of `db.driver_transaction`), and the answer is rendered from plain rows.
+    Round trips to a database server, and the ORM's, the session's and SQLAlchemy's execution
+    work, were most of a check-in's time.
     It needs what SQLite lacks: INSERTs within a WITH (one write for the check-in, the scan and
     the outbox) and FOR KEY SHARE. SQLite runs in the process, where a statement costs no round
     trip, and keeps `check_in`'s ORM path.

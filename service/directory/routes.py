@@ -2,15 +2,15 @@
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.dependencies import AdminKey, PartnerKey
 from service.auth.service import Principal
-from service.db import SessionDep
+from service.db import DriverRecord, SessionDep
 from service.directory import service
 from service.directory.schemas import (
     CommitteeIn,
@@ -37,7 +37,7 @@ from service.errors import (
     PreconditionRequired,
     problem_responses,
 )
-from service.models import Committee, CommitteeDomain, Organization, OrganizationDomain
+from service.models import Committee, Organization
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
 from service.schemas import Limit, Page, model_response
 from service.spreadsheets import (
@@ -102,8 +102,21 @@ async def list_domains(_: PartnerKey, taxonomy: TaxonomyDep) -> list[DomainOut]:
     ]
 
 
-# A profile's domain link: an ORM link object, or a row of `service.read_profile`.
-Link = CommitteeDomain | OrganizationDomain | Any
+class Link(Protocol):
+    """A profile's link to a domain: an ORM link, or a row of `service.read_profile`."""
+
+    @property
+    def domain_id(self) -> uuid.UUID: ...
+    @property
+    def weight(self) -> float: ...
+    @property
+    def inferred(self) -> bool: ...
+
+
+# A profile to answer with: the ORM's object, or `service.read_profile`'s row (SQLAlchemy's on
+# SQLite, asyncpg's on PostgreSQL); its links are passed beside it.
+CommitteeRow = Committee | Row[Any] | DriverRecord
+OrganizationRow = Organization | Row[Any] | DriverRecord
 
 
 def _chosen(links: Sequence[Link], taxonomy: Taxonomy) -> Any:
@@ -147,17 +160,9 @@ async def _export(
 
 
 def committee_out(
-    committee: Committee | Any,
-    taxonomy: Taxonomy,
-    principal: Principal,
-    *,
-    links: Sequence[Link] | None = None,
+    committee: CommitteeRow, taxonomy: Taxonomy, principal: Principal, *, links: Sequence[Link]
 ) -> CommitteeOut:
-    """A committee as a given caller may see it: contact details only for admins and itself.
-
-    From the ORM's object, or from `service.read_profile`'s row and `links`.
-    """
-    links = committee.domains if links is None else links
+    """A committee as a given caller may see it: contact details only for admins and itself."""
     private = principal.is_admin or principal.is_party(committee_id=committee.id)
     contact = None
     if committee.contact_name or committee.contact_email or committee.contact_phone:
@@ -200,7 +205,10 @@ async def list_committees(
     cursor: str | None = None,
 ) -> Page[CommitteeOut]:
     stmt = service.list_committees(taxonomy=taxonomy, domain=domain, level=level, q=q)
-    render = partial(committee_out, taxonomy=taxonomy, principal=principal)
+
+    def render(row: Committee) -> CommitteeOut:
+        return committee_out(row, taxonomy, principal, links=row.domains)
+
     return await page_of(session, stmt, Committee, render, limit=limit, cursor=cursor)
 
 
@@ -221,7 +229,7 @@ async def create_committee(
     committee = await service.create_committee(session, data=body, taxonomy=taxonomy)
     response.headers["Location"] = f"/v1/committees/{committee.id}"
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, taxonomy, principal)
+    return committee_out(committee, taxonomy, principal, links=committee.domains)
 
 
 @router.get(
@@ -269,7 +277,7 @@ async def update_committee(
         session, "committee", committee_id, patch=body, if_match=if_match, taxonomy=taxonomy
     )
     response.headers["ETag"] = etag(committee.version)
-    return committee_out(committee, taxonomy, principal)
+    return committee_out(committee, taxonomy, principal, links=committee.domains)
 
 
 @router.delete(
@@ -328,14 +336,9 @@ async def export_committees(
 
 
 def organization_out(
-    organization: Organization | Any,
-    taxonomy: Taxonomy,
-    *,
-    links: Sequence[Link] | None = None,
+    organization: OrganizationRow, taxonomy: Taxonomy, *, links: Sequence[Link]
 ) -> OrganizationOut:
-    """An organization as the API shows it, from the ORM's object or from
-    `service.read_profile`'s row and `links`."""
-    links = organization.domains if links is None else links
+    """An organization as the API shows it."""
     return OrganizationOut(
         id=organization.id,
         kind=organization.kind,
@@ -378,7 +381,10 @@ async def list_organizations(
     stmt = service.list_organizations(
         taxonomy=taxonomy, domain=domain, kind=kind, region=region, q=q
     )
-    render = partial(organization_out, taxonomy=taxonomy)
+
+    def render(row: Organization) -> OrganizationOut:
+        return organization_out(row, taxonomy, links=row.domains)
+
     return await page_of(session, stmt, Organization, render, limit=limit, cursor=cursor)
 
 
@@ -399,7 +405,7 @@ async def create_organization(
     organization = await service.create_organization(session, data=body, taxonomy=taxonomy)
     response.headers["Location"] = f"/v1/organizations/{organization.id}"
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, taxonomy)
+    return organization_out(organization, taxonomy, links=organization.domains)
 
 
 @router.get(
@@ -448,7 +454,7 @@ async def update_organization(
         session, "organization", organization_id, patch=body, if_match=if_match, taxonomy=taxonomy
     )
     response.headers["ETag"] = etag(organization.version)
-    return organization_out(organization, taxonomy)
+    return organization_out(organization, taxonomy, links=organization.domains)
 
 
 @router.delete(

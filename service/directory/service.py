@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from service.chinese import fold, like_pattern, search_key
-from service.db import DriverStatement, driver_of
+from service.db import DriverStatement, on_driver
 from service.directory.schemas import (
     CommitteeIn,
     CommitteePatch,
@@ -187,7 +187,8 @@ async def read_profile(
     none."""
     rows: Sequence[Any]
     if connection.dialect.name == "postgresql":
-        rows = await _READ_ON_DRIVER[side].fetch(await driver_of(connection), {"id": id_})
+        async with on_driver(connection) as driver:
+            rows = await _READ_ON_DRIVER[side].fetch(driver, {"id": id_})
     else:
         rows = (await connection.execute(_READ[side], {"id": id_})).all()
     if not rows:

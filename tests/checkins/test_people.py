@@ -159,9 +159,8 @@ async def test_a_checked_in_person_taken_off_the_list_leaves_the_party_arrived(
     event_id, party = await _party_of_two(client, admin, 4)
     url = f"/v1/events/{event_id}"
     first, second = party["people"][0], party["people"][1]
-    scan = await client.post(
-        f"{url}/checkins", json={"badge_code": second["badge_code"]}, headers=kiosk
-    )
+    first_scan = {"badge_code": second["badge_code"], "nonce": "before-the-list-changed"}
+    scan = await client.post(f"{url}/checkins", json=first_scan, headers=kiosk)
     assert scan.status_code == 201
     before = (await client.get(f"{url}/checkins/status", headers=admin)).json()
     changed = await client.patch(
@@ -180,3 +179,6 @@ async def test_a_checked_in_person_taken_off_the_list_leaves_the_party_arrived(
         f"{url}/checkins", json={"badge_code": second["badge_code"]}, headers=kiosk
     )
     assert gone.status_code == 404 and gone.json()["code"] == "unknown_badge"
+    # The kiosk resending its first scan (same nonce) finds nobody either, on either database.
+    resent = await client.post(f"{url}/checkins", json=first_scan, headers=kiosk)
+    assert resent.status_code == 404 and resent.json()["code"] == "unknown_badge", resent.text
