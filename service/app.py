@@ -19,11 +19,7 @@ from service.auth.routes import router as api_keys_router
 from service.builds.routes import router as builds_router
 from service.checkins.routes import router as checkins_router
 from service.config import Settings, get_settings
-from service.db import (
-    create_engine,
-    create_sessionmaker,
-    statement_connections,
-)
+from service.db import create_engine, create_sessionmaker, statement_connections
 from service.directory.routes import router as directory_router
 from service.errors import (
     PROBLEM_MEDIA_TYPE,
