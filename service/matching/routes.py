@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.auth.dependencies import PartnerKey
@@ -97,11 +98,11 @@ def _summary(summary: service.Summary) -> Summary:
     return Summary(zh=summary.zh, en=summary.en)
 
 
-def _committee(committee: Committee) -> CommitteeSummary:
+def _committee(committee: Committee | Row[Any]) -> CommitteeSummary:
     return CommitteeSummary.model_validate(committee, from_attributes=True)
 
 
-def _organization(organization: Organization) -> OrganizationSummary:
+def _organization(organization: Organization | Row[Any]) -> OrganizationSummary:
     return OrganizationSummary.model_validate(organization, from_attributes=True)
 
 

@@ -42,17 +42,24 @@ class _Columns:
     link: Any
     owner: Any
     texts: tuple[Any, ...]
+    # What a recommendation shows of a counterpart (matching/schemas.py's summaries).
+    shown: tuple[Any, ...]
 
 
 _SIDES: dict[Side, _Columns] = {
     "committee": _Columns(
-        Committee, CommitteeDomain, CommitteeDomain.committee_id, (Committee.scope,)
+        Committee,
+        CommitteeDomain,
+        CommitteeDomain.committee_id,
+        (Committee.scope,),
+        (Committee.designation, Committee.level, Committee.name_zh, Committee.name_en),
     ),
     "organization": _Columns(
         Organization,
         OrganizationDomain,
         OrganizationDomain.organization_id,
         (Organization.needs, Organization.business_scope),
+        (Organization.kind, Organization.name_zh, Organization.name_en),
     ),
 }
 
@@ -140,32 +147,41 @@ def party_of(row: Committee | Organization, *, domains: Domains) -> Party:
     return Party(row.id, links, _text(*texts), inferred)
 
 
-async def _all_parties(session: AsyncSession, *, side: Side, domains: Domains) -> list[Party]:
-    """Every committee or organization, from one query of just the columns scoring needs."""
+async def _all_parties(
+    session: AsyncSession, *, side: Side, domains: Domains
+) -> tuple[list[Party], dict[uuid.UUID, Any]]:
+    """Every committee or organization, from one query of just the columns scoring needs and
+    what a recommendation shows of each (a row of each, with `id` and the `shown` columns)."""
     columns = _SIDES[side]
+    texts_at = slice(1, 1 + len(columns.texts))
     stmt = select(
         columns.model.id,
         *columns.texts,
+        *columns.shown,
         columns.link.domain_id,
         columns.link.weight,
         columns.link.inferred,
     ).outerjoin(columns.link, columns.owner == columns.model.id)
     texts: dict[uuid.UUID, str] = {}
+    shown: dict[uuid.UUID, Any] = {}
     links: dict[uuid.UUID, list[tuple[str, float]]] = {}
     inferred: dict[uuid.UUID, set[str]] = {}
-    for id_, *row in await session.execute(stmt):
-        *text_parts, domain_id, weight, is_inferred = row
-        texts[id_] = _text(*text_parts)
+    for row in await session.execute(stmt):
+        id_ = row.id
+        if id_ not in texts:
+            texts[id_] = _text(*row[texts_at])
+            shown[id_] = row
         party_links = links.setdefault(id_, [])
         party_inferred = inferred.setdefault(id_, set())
-        if domain_id is not None:
-            code = domains.code_of[domain_id]
-            party_links.append((code, weight))
-            if is_inferred:
+        if row.domain_id is not None:
+            code = domains.code_of[row.domain_id]
+            party_links.append((code, row.weight))
+            if row.inferred:
                 party_inferred.add(code)
-    return [
+    parties = [
         Party(id_, tuple(links[id_]), text, frozenset(inferred[id_])) for id_, text in texts.items()
     ]
+    return parties, shown
 
 
 def check_domain(domains: Domains, *, code: str | None) -> None:
@@ -390,7 +406,7 @@ async def recommend(
         row = await directory.get_organization(session, organization_id=party_id)
     party = party_of(row, domains=domains)
     other: Side = "organization" if side == "committee" else "committee"
-    among = await _all_parties(session, side=other, domains=domains)
+    among, shown = await _all_parties(session, side=other, domains=domains)
     # Cutting text into words and ranking hold the CPU: off the event loop, so one large
     # directory does not stall every other request of the worker.
     ranked = await run_in_threadpool(
@@ -405,10 +421,7 @@ async def recommend(
             domain=domain,
         )
     )
-    model = _SIDES[other].model
-    ids = [uuid.UUID(m.counterpart_id) for m, _, _ in ranked]
-    rows = {r.id: r for r in await session.scalars(select(model).where(model.id.in_(ids)))}
     items = [
-        Scored(rows[i], m.score_hundredths, e, s) for i, (m, e, s) in zip(ids, ranked, strict=True)
+        Scored(shown[uuid.UUID(m.counterpart_id)], m.score_hundredths, e, s) for m, e, s in ranked
     ]
     return Ranking(items, domains)
