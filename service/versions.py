@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Header
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import PreconditionFailed, PreconditionRequired
@@ -42,6 +43,10 @@ def stamp_if_changed(session: AsyncSession, record: Any, *, children_changed: bo
     record's own columns and collections as the session sees them, or `children_changed` for
     edits inside child rows it cannot see. A write of the same values leaves it as it was.
     Whether it changed."""
+    if inspect(record).pending:
+        # A new record: its insert stamps created_at and then updated_at. Stamped here, before
+        # the flush, it would read as updated before it was created.
+        return True
     if children_changed or session.is_modified(record):
         record.updated_at = utcnow()
         return True

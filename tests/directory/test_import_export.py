@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import datetime
 
 import httpx
 from openpyxl import Workbook, load_workbook
@@ -54,6 +55,9 @@ async def test_xlsx_import_creates_then_updates_by_designation(
         {"domain": "iot", "weight": 0.8},
         {"domain": "artificial_intelligence", "weight": 0.5},
     ]
+    # A new profile is stamped once, as it is inserted: never updated before it was created.
+    stamped = [datetime.fromisoformat(found[0][key]) for key in ("created_at", "updated_at")]
+    assert stamped[0] <= stamped[1], found[0]
     rows[1][3] = "Renamed test TC"
     again = await client.post("/v1/committees:import", content=xlsx(rows), headers=headers)
     assert again.json() == {"created": 0, "updated": 1, "unchanged": 1}
