@@ -30,7 +30,6 @@ from functools import partial
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from bench.load import copy_demo_event, machine, prepare, publish_demo_schedule, scratch_database
 
@@ -94,29 +93,6 @@ async def measure(
     return cpu, len(counted) - before, status, body
 
 
-def count_statements(engine: Any, counted: list[int]) -> None:
-    """Note each statement the engine runs: through SQLAlchemy, and those the service sends to
-    asyncpg itself (heard by a query logger on each connection checked out)."""
-    from service.db import DriverStatement
-
-    sync = engine.sync_engine
-    event.listen(sync, "before_cursor_execute", lambda *args: counted.append(1))
-
-    def note(logged: Any) -> None:
-        if logged.query in DriverStatement.sent:  # SQLAlchemy's are counted above
-            counted.append(1)
-
-    def hear(dbapi_connection: Any, *_: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(note)
-
-    def stop_hearing(dbapi_connection: Any, *_: Any) -> None:
-        if dbapi_connection is not None:
-            dbapi_connection.driver_connection.remove_query_logger(note)
-
-    event.listen(sync, "checkout", hear)
-    event.listen(sync, "checkin", stop_hearing)
-
-
 class Figures:
     """CPU per request (ms) and statements, by what was asked and how."""
 
@@ -141,6 +117,7 @@ async def run(database_url: str, copies: int) -> None:
     from service.app import create_app
     from service.auth.service import create_api_key
     from service.config import Settings
+    from service.db import hear_statements
 
     await publish_demo_schedule(database_url)
     badges = await copy_demo_event(database_url, copies + 1)
@@ -155,7 +132,7 @@ async def run(database_url: str, copies: int) -> None:
     counted: list[int] = []
     figures = Figures()
     async with app.router.lifespan_context(app):
-        count_statements(app.state.engine, counted)
+        hear_statements(app.state.engine, lambda _: counted.append(1))
         async with app.state.sessionmaker.begin() as session:
             _, kiosk = await create_api_key(session, name="bench cpu", role="kiosk")
             _, admin = await create_api_key(session, name="bench cpu reader", role="admin")

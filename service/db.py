@@ -115,8 +115,8 @@ class DriverStatement:
     back as `DriverRecord`s, as asyncpg decodes them (no SQLAlchemy type's result processing:
     keep to columns whose Python values are the driver's, such as UTC timestamps)."""
 
-    # The SQL of every such statement, so that a count of statements (tests/support.py's
-    # StatementLog) can hear these at the driver without hearing SQLAlchemy's twice.
+    # The SQL of every such statement, so that `hear_statements` can hear these at the driver
+    # without hearing SQLAlchemy's twice.
     sent: ClassVar[set[str]] = set()
 
     def __init__(self, statement: ClauseElement) -> None:
@@ -143,6 +143,40 @@ class DriverStatement:
             self.sql, *self._arguments(parameters), record_class=DriverRecord
         )
         return rows
+
+
+def hear_statements(engine: AsyncEngine, note: Callable[[str], None]) -> Callable[[], None]:
+    """Call `note` with the SQL of each statement the engine runs: those SQLAlchemy executes,
+    and on PostgreSQL the `DriverStatement`s, which its events never see (heard through an
+    asyncpg query logger on each connection checked out from then on, delivered on the event
+    loop's next turn). Returns what stops it. For counting statements in tests and benches."""
+    sync = engine.sync_engine
+
+    def executed(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        note(statement)
+
+    def logged(query: Any) -> None:
+        if query.query in DriverStatement.sent:  # SQLAlchemy's own are heard above
+            note(query.query)
+
+    def hear(dbapi_connection: Any, *_: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(logged)
+
+    def stop_hearing(dbapi_connection: Any, *_: Any) -> None:
+        if dbapi_connection is not None:  # None for a connection invalidated on its way back
+            dbapi_connection.driver_connection.remove_query_logger(logged)
+
+    listeners: list[tuple[str, Callable[..., None]]] = [("before_cursor_execute", executed)]
+    if engine.dialect.name == "postgresql":
+        listeners += [("checkout", hear), ("checkin", stop_hearing)]
+    for name, listener in listeners:
+        event.listen(sync, name, listener)
+
+    def stop() -> None:
+        for name, listener in listeners:
+            event.remove(sync, name, listener)
+
+    return stop
 
 
 @asynccontextmanager

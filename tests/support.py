@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, event, text
+from sqlalchemy import delete, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service import __main__ as cli
 from service.auth.service import create_api_key
 from service.config import Settings, get_settings
-from service.db import Base, DriverStatement, create_engine
+from service.db import Base, create_engine, hear_statements
 
 Headers = dict[str, str]
 KeyFactory = Callable[..., Awaitable[Headers]]
@@ -222,55 +222,31 @@ async def new_postgres_database(server_url: str, prefix: str) -> AsyncIterator[s
 
 
 class StatementLog:
-    """The SQL statements an engine executed while `counting` was open: those SQLAlchemy
-    executes, and on PostgreSQL those the service sends to asyncpg itself
-    (`service.db.DriverStatement`), heard through a query logger on each connection checked
-    out of the engine's pool (a connection checked out before counting began is not heard).
-    asyncpg hands a logged query over on the event loop's next turn: `await settled()` before
-    reading `statements`."""
+    """The SQL statements an engine executed while `counting` was open (`hear_statements`:
+    SQLAlchemy's, and the service's own sent to asyncpg, heard on connections checked out
+    after counting began). asyncpg hands a logged query over on the event loop's next turn:
+    `await settled()` before reading `statements`."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.statements: list[str] = []
+        self._stop: Callable[[], None] = lambda: None
 
-    def _note(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        self.statements.append(statement)
-
-    def _note_driver(self, logged: Any) -> None:
-        # Only the service's own driver statements: SQLAlchemy's are heard above (its
-        # executemany would be heard at the driver too), the driver's BEGIN and COMMIT are not
-        # statements of a route.
-        if logged.query in DriverStatement.sent:
-            self.statements.append(logged.query)
+    def counting(self) -> "StatementLog":
+        self.statements = []
+        return self
 
     @staticmethod
     async def settled() -> None:
         """Let the loop deliver the driver's logged queries."""
         await asyncio.sleep(0)
 
-    def _hear(self, dbapi_connection: Any, *_: Any) -> None:
-        dbapi_connection.driver_connection.add_query_logger(self._note_driver)
-
-    def _stop_hearing(self, dbapi_connection: Any, *_: Any) -> None:
-        if dbapi_connection is not None:  # None for a connection invalidated on its way back
-            dbapi_connection.driver_connection.remove_query_logger(self._note_driver)
-
-    def counting(self) -> "StatementLog":
-        self.statements = []
-        return self
-
     def __enter__(self) -> "StatementLog":
-        event.listen(self.engine.sync_engine, "before_cursor_execute", self._note)
-        if self.engine.dialect.name == "postgresql":
-            event.listen(self.engine.sync_engine, "checkout", self._hear)
-            event.listen(self.engine.sync_engine, "checkin", self._stop_hearing)
+        self._stop = hear_statements(self.engine, lambda sql: self.statements.append(sql))
         return self
 
     def __exit__(self, *_: Any) -> None:
-        event.remove(self.engine.sync_engine, "before_cursor_execute", self._note)
-        if self.engine.dialect.name == "postgresql":
-            event.remove(self.engine.sync_engine, "checkout", self._hear)
-            event.remove(self.engine.sync_engine, "checkin", self._stop_hearing)
+        self._stop()
 
 
 async def delete_rows_since(engine: AsyncEngine, started: datetime) -> None:
