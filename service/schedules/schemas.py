@@ -28,7 +28,13 @@ class ScheduleRequest(StrictModel):
     )
     # A request holds a worker while the solver runs: two minutes at most.
     time_limit_seconds: Annotated[float, Field(gt=0, le=120)] | None = Field(
-        None, description="Solver time limit; the answer comes as soon as it is proven optimal."
+        None,
+        description=(
+            "Solver time limit, spent as work (seconds on the reference machine) so that the "
+            "same input gives the same schedule; on a busier or slower machine the build takes "
+            "longer, at most twice the limit and 5 s. The answer comes as soon as it is proven "
+            "optimal."
+        ),
     )
 
 

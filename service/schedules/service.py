@@ -1,6 +1,7 @@
 """The event's schedule: pair weights, the engine's run, drafts, publishing and the grid."""
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from service.solver.problem import (
 )
 from service.versions import etag, matches
 from service.webhooks import service as webhooks
+
+log = logging.getLogger(__name__)
 
 
 class NotEnoughTables(Conflict):
@@ -302,7 +305,7 @@ def run_engine(
     progress: Callable[[Progress], None] | None = None,
 ) -> Solution:
     """One run of the engine on what `engine_input` read (CPU-bound: call it off the loop)."""
-    return engine.schedule_event(
+    result = engine.schedule_event(
         event=given.problem,
         mode=mode,  # type: ignore[arg-type]
         previous=given.previous,
@@ -310,6 +313,14 @@ def run_engine(
         time_limit=time_limit,
         progress=progress,
     )
+    if not result.repeatable:
+        log.warning(
+            "the build ran %.0f s on a limit of %.0f s of work: the wall-clock guard cut it, so "
+            "another build of the same input may give another schedule",
+            result.seconds,
+            time_limit,
+        )
+    return result
 
 
 async def save_draft(

@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections.abc import Callable, Sequence
 
 from ortools.sat.python import cp_model
 
+from service.solver.clock import WorkClock, cp_sat_work
 from service.solver.floors import MATCH_SETS_LIMIT, busy_sets, seats
 from service.solver.prepared import Prepared, add_seating
 from service.solver.selection import sides_of
@@ -74,7 +74,11 @@ def at_floor_model(
 class FloorSearch:
     """The at-floor model solving in a thread (CP-SAT releases the GIL) while the caller searches.
 
-    `found` is set when a schedule at the floor is there to take; `stop` ends the solve early.
+    It runs on its own `budget` of work, never on what the caller does, so its answer depends on
+    its input only: `wait` waits for its end, `stop` ends it when the caller no longer needs it
+    (found the floor itself). `found` is set when a schedule at the floor is there to take;
+    `work` is what the solve spent, for the caller to charge: the run's clock moves only in
+    the run's thread.
     """
 
     def __init__(
@@ -84,16 +88,18 @@ class FloorSearch:
         floors: Sequence[int],
         *,
         hint: dict[int, int],
-        deadline: float,
+        budget: float,
+        clock: WorkClock,
         seed: int,
     ) -> None:
         self.found = threading.Event()
         self.slot_of: dict[int, int] | None = None
+        self.work = 0.0
         self._solver: cp_model.CpSolver | None = None
         self._cancelled = False
         self._lock = threading.Lock()
         solve = functools.partial(
-            self._solve, prep, list(keep), list(floors), dict(hint), deadline, seed
+            self._solve, prep, list(keep), list(floors), dict(hint), budget, clock, seed
         )
         self._thread = threading.Thread(
             target=self._run, args=(solve,), name="at-floor", daemon=True
@@ -114,7 +120,8 @@ class FloorSearch:
         keep: list[int],
         floors: list[int],
         hint: dict[int, int],
-        deadline: float,
+        budget: float,
+        clock: WorkClock,
         seed: int,
     ) -> None:
         built = at_floor_model(prep, keep, floors, hint=hint)
@@ -122,16 +129,13 @@ class FloorSearch:
             return
         m, x = built
         # One worker: the search holds the other core.
-        solver = solver_for(
-            time_limit=deadline - time.monotonic(),
-            seed=seed,
-            workers=1,
-        )
+        solver = solver_for(time_limit=budget, seed=seed, workers=1, clock=clock)
         with self._lock:
             if self._cancelled:
                 return
             self._solver = solver
         code = solver.solve(m)
+        self.work = cp_sat_work(solver)
         if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             self.slot_of = {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
             self.found.set()
@@ -149,8 +153,7 @@ class FloorSearch:
                     self._solver.stop_search()
             self._thread.join(0.05)
 
-    def wait(self, deadline: float) -> dict[int, int] | None:
-        """The schedule at the floor, waiting for the solve up to `deadline` at most."""
-        self._thread.join(max(0.0, deadline - time.monotonic()))
-        self.stop()
+    def wait(self) -> dict[int, int] | None:
+        """The schedule at the floor, or None, once the solve has ended on its own budget."""
+        self._thread.join()
         return self.slot_of

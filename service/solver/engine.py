@@ -6,11 +6,14 @@ total breaks. A min-cost flow over the pairs (a relaxation) bounds levels 1-3 in
 when its pairs all fit in slots those levels are proven and breaks get a small time budget. Else
 a CP-SAT selection model, then the time-indexed model: over every candidate on small events
 ("exact"), over the selected pairs on large ones ("decomposed").
+
+The time limit is spent on a work clock (`clock.py`), not the wall clock: every step's budget
+is what that clock leaves, so one input gives one schedule, in a build worker beside a busy API
+as on a quiet machine.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -20,8 +23,9 @@ from typing import Literal
 from ortools.sat.python import cp_model
 
 from service.solver.at_floor import FloorSearch
+from service.solver.clock import MOVE_SECONDS, WorkClock
 from service.solver.floors import person_floors
-from service.solver.kempe import improve_breaks
+from service.solver.kempe import Stats, improve_breaks
 from service.solver.prepared import (
     Prepared,
     add_rules,
@@ -56,8 +60,8 @@ EXACT_LIMIT = 40_000
 # model over them runs after the search to prove a bound (100x300, 12,000: it found nothing in
 # 3 s, so the search keeps that time).
 BOUND_LIMIT = 6_000
-# Kempe-chain search budget in tried moves (about 1.6 us each): repeatable when it, not the
-# time share, is what stops the search. Where the decision model follows (small events) the
+# Kempe-chain search budget in tried moves (`clock.MOVE_SECONDS` each), or fewer when the
+# tail's share of the work buys fewer. Where the decision model follows (small events) the
 # search only needs a good start for it; elsewhere it is all there is, and a longer cooling
 # finds more (100x300 from one placement, two seeds each: 4 million moves 35 and 38, 8 million
 # 34 and 35, 16 million 33 and 33, its floor, reached after 5.6-7.7 million).
@@ -115,6 +119,7 @@ def _solve_placement(
     fairness: int | None,
     rebuild: bool,
     time_limit: float,
+    clock: WorkClock,
     seed: int,
     workers: int,
     hint: dict[int, int],
@@ -178,13 +183,14 @@ def _solve_placement(
         seed=seed,
         workers=workers,
         hint={j: hint[i] for j, i in enumerate(keep) if i in hint},
+        clock=clock,
     )
     slot_of = {keep[j]: s for j, s in outcome.slot_of.items()}
     return outcome.levels, slot_of, outcome.status
 
 
 def _select(
-    prep: Prepared, *, rebuild: bool, time_limit: float, seed: int, workers: int
+    prep: Prepared, *, rebuild: bool, time_limit: float, clock: WorkClock, seed: int, workers: int
 ) -> tuple[list[int], list[LevelResult], str]:
     """Choose pairs without slots, under every count the slots imply; a relaxation of the day."""
     m = cp_model.CpModel()
@@ -219,13 +225,16 @@ def _select(
     levels = _levels(exprs, rebuild=rebuild, breaks=None)
     results: list[LevelResult] = []
     status = "unknown"
-    deadline = time.monotonic() + time_limit
+    deadline = clock.now() + time_limit
     chosen: list[int] = []
     for level in levels:
         started = time.monotonic()
         m.minimize(level.sense * level.expr)
-        solver = solver_for(time_limit=deadline - started, seed=seed, workers=workers)
+        solver = solver_for(
+            time_limit=deadline - clock.now(), seed=seed, workers=workers, clock=clock
+        )
         code = solver.solve(m)
+        clock.solved(solver)
         if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             status = "infeasible" if code == cp_model.INFEASIBLE else status
             break
@@ -250,6 +259,7 @@ def _place_all(
     keep: Sequence[int],
     *,
     time_limit: float,
+    clock: WorkClock,
     seed: int,
     workers: int,
     hint: dict[int, int],
@@ -261,8 +271,13 @@ def _place_all(
     """
     m = cp_model.CpModel()
     x = add_seating(m, prep, keep, hint=hint).x
-    solver = solver_for(time_limit=time_limit, seed=seed, workers=workers)
+    solver = solver_for(time_limit=time_limit, seed=seed, workers=workers, clock=clock)
+    # No LP for a model with nothing to optimise: on one worker, the bench's 50x90 (seed 2)
+    # placed in 0.06 units of work instead of 0.74 (0.08 s against 1.4 s); 300x2000 and 100x300
+    # the same either way (1.54 and 0.3).
+    solver.parameters.linearization_level = 0
     code = solver.solve(m)
+    clock.solved(solver)
     if code not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return {i: s for (i, s), v in x.items() if solver.boolean_value(v)}
@@ -392,9 +407,9 @@ def tail_seconds(time_limit: float, size: int) -> float:
     with the model, three quarters of the limit at most (100x300 at 60 s: 26 s; 300x2000 at
     60 s: 45 s; both 15 s at 20 s).
 
-    The call returns as soon as the breaks are proven (the search stops at the bound), so the
-    whole budget is spent only on events it cannot close; on large events the at-floor model
-    beside the search may go on to the time limit (`_flow_path`).
+    Seconds of work (`clock.py`). The call returns as soon as the breaks are proven (the search
+    stops at the bound), so the whole budget is spent only on events it cannot close; on large
+    events the at-floor model beside the search may go on to the time limit (`_flow_path`).
 
     Measured with the bench at 60 s: with half the limit, model size / 2,000 and 4,000 moves a
     pair, 100x300 never reached its floor of 33 (34-38) and 300x2000 reached its 109 in one run
@@ -411,6 +426,7 @@ def _flow_path(
     *,
     exact: bool,
     rebuild: bool,
+    clock: WorkClock,
     deadline: float,
     tail_span: float,
     seed: int,
@@ -439,7 +455,8 @@ def _flow_path(
     placed = _place_all(
         prep,
         chosen,
-        time_limit=(deadline - time.monotonic()) * 0.5,
+        time_limit=(deadline - clock.now()) * 0.5,
+        clock=clock,
         seed=seed,
         workers=workers,
         hint=start_hint,
@@ -448,7 +465,7 @@ def _flow_path(
         return None
     # The breaks budget starts once the pairs are placed: on 300x2000 the placement alone took
     # 7-10 s of a 15 s budget on the busy machine, leaving the search a quarter of it.
-    tail_deadline = min(deadline, time.monotonic() + tail_span)
+    tail_deadline = min(deadline, clock.now() + tail_span)
     freedom = freedom_of(prep)
     floors = person_floors(prep, freedom) if freedom is not None else []
     floor = sum(floors)
@@ -462,25 +479,26 @@ def _flow_path(
     )
 
     def search(
-        slot_of: dict[int, int],
-        share: float,
-        per_pair: int,
-        attempt: int = 0,
-        stop: threading.Event | None = None,
+        slot_of: dict[int, int], share: float, per_pair: int, attempt: int = 0
     ) -> dict[int, int]:
-        """Kempe-chain local search; a move budget keeps the answer repeatable."""
-        return improve_breaks(
+        """Kempe-chain local search on its move budget, or on the share of the tail's work
+        left when that buys fewer moves; charged the moves it tried."""
+        budget = max(0.05, (tail_deadline - clock.now()) * share)
+        stats = Stats()
+        out = improve_breaks(
             prep.tasks,
             n_people=n_people,
             capacity=prep.capacity,
             slot_of=slot_of,
             previous=prep.previous_slot if rebuild else None,
             seed=seed + attempt,
-            moves=max(SEARCH_MOVES_MIN, per_pair * len(slot_of)),
-            seconds=max(0.05, (tail_deadline - time.monotonic()) * share),
+            moves=min(max(SEARCH_MOVES_MIN, per_pair * len(slot_of)), int(budget / MOVE_SECONDS)),
+            seconds=clock.wall_left(),
             floor=floor,
-            stop=stop,
+            stats=stats,
         )
+        clock.charge(stats.tried * MOVE_SECONDS)
+        return out
 
     maybe = freedom.maybe if freedom is not None else list(range(len(prep.tasks)))
     sure = freedom.sure if freedom is not None else frozenset()
@@ -505,13 +523,19 @@ def _flow_path(
     ):
         # Beside the search, on the other core, the at-floor model (`at_floor.py`): 100x300
         # reaches its floor of 33 there in 11-34 s where the search alone ends at 34-36 after
-        # 24 s; whichever reaches the floor first ends the other. The model may use the whole
-        # time limit: the tail's span is what the search's cooling needs.
-        race = FloorSearch(prep, chosen, floors, hint=placed, deadline=deadline, seed=seed)
+        # 24 s. The model may use the whole time limit: the tail's span is what the search's
+        # cooling needs. Each runs on its own budget, so which answers is no race: the search's
+        # schedule when it reaches the floor (the model is then stopped), else the model's at
+        # the end of its budget. They ran side by side: the clock is charged the longer.
+        race = FloorSearch(
+            prep, chosen, floors, hint=placed, budget=deadline - clock.now(), clock=clock, seed=seed
+        )
         try:
-            placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR, stop=race.found)
+            before = clock.now()
+            placed = search(placed, 0.9, SEARCH_MOVES_PER_PAIR)
             if objective_of(prep, placed).breaks > floor:
-                at_floor = race.wait(deadline)
+                at_floor = race.wait()
+                clock.charge(max(0.0, race.work - (clock.now() - before)))
                 if at_floor is not None:
                     placed = at_floor
         finally:
@@ -531,7 +555,8 @@ def _flow_path(
             chosen,
             fairness=None,
             rebuild=rebuild,
-            time_limit=(tail_deadline - time.monotonic()) * 0.7,
+            time_limit=(tail_deadline - clock.now()) * 0.7,
+            clock=clock,
             seed=seed,
             workers=workers,
             hint=placed,
@@ -544,13 +569,14 @@ def _flow_path(
     got = objective_of(prep, slot_of)
     report("searched", breaks=got.breaks)
     if bounded and freedom is not None and got.breaks > bound and got.changes <= forced:
-        now = time.monotonic()
+        now = clock.now()
         proof = prove_breaks(
             prep,
             freedom,
             values,
             best=slot_of,
             bound=bound,
+            clock=clock,
             # Within the budget the break model below keeps a share, for when the decision
             # model runs out of time or stops at a schedule no better than the best.
             deadline=min(
@@ -564,7 +590,7 @@ def _flow_path(
         report("proved", breaks=got.breaks, breaks_bound=bound)
     full: list[LevelResult] = []
     open_tail = got.breaks > bound or (rebuild and got.changes > forced)
-    if bounded and open_tail and time.monotonic() < tail_deadline:
+    if bounded and open_tail and clock.now() < tail_deadline:
         # The tail over every pair some schedule optimal on levels 1-3 can take, those all
         # take required, levels 1-3 pinned: its bounds hold over all those schedules, and it is
         # far smaller (demo: 162 of 304 pairs) and far stronger (bound 6 in 0.7 s where the
@@ -574,7 +600,8 @@ def _flow_path(
             maybe,
             fairness=None,
             rebuild=rebuild,
-            time_limit=tail_deadline - time.monotonic(),
+            time_limit=tail_deadline - clock.now(),
+            clock=clock,
             seed=seed,
             workers=workers,
             hint=slot_of,
@@ -623,6 +650,7 @@ def _model_path(
     fairness: int | None,
     rebuild: bool,
     time_limit: float,
+    clock: WorkClock,
     deadline: float,
     seed: int,
     workers: int,
@@ -632,7 +660,7 @@ def _model_path(
     """Selection by CP-SAT, then placement: when the flow does not apply or its pairs do not fit."""
     everything = list(range(len(prep.tasks)))
     chosen, sel_levels, sel_status = _select(
-        prep, rebuild=rebuild, time_limit=time_limit * 0.25, seed=seed, workers=workers
+        prep, rebuild=rebuild, time_limit=time_limit * 0.25, clock=clock, seed=seed, workers=workers
     )
     sel = {lv.name: lv for lv in sel_levels}
     weight_bound = sel["weight"].bound if "weight" in sel else None
@@ -659,7 +687,8 @@ def _model_path(
                 keep,
                 fairness=fairness,
                 rebuild=rebuild,
-                time_limit=(deadline - time.monotonic()) * (0.4 if method == "exact" else 1.0),
+                time_limit=(deadline - clock.now()) * (0.4 if method == "exact" else 1.0),
+                clock=clock,
                 seed=seed,
                 workers=workers,
                 hint={i: s for i, s in greedy.items() if i in selected},
@@ -700,7 +729,8 @@ def _model_path(
                 everything,
                 fairness=fairness,
                 rebuild=rebuild,
-                time_limit=deadline - time.monotonic(),
+                time_limit=deadline - clock.now(),
+                clock=clock,
                 seed=seed,
                 workers=workers,
                 hint=slot_of,
@@ -736,7 +766,9 @@ def schedule_event(
     """Schedule an event day; `previous` is kept exactly in fill mode, changed little in rebuild.
 
     `progress`, when given, is called with the best weight and breaks and their bounds each time
-    a step of the run improves them.
+    a step of the run improves them. `time_limit` is work (`clock.py`): the same input gives the
+    same answer. With `workers` above 1 the at-floor model runs beside the search on a second
+    core; each CP-SAT solve runs on one worker, which keeps it repeatable.
     """
     started = time.monotonic()
     report = _Reporter(progress)
@@ -750,7 +782,9 @@ def schedule_event(
     greedy = _greedy(prep)
     if greedy:
         report("greedy", weight=objective_of(prep, greedy).weight)
-    deadline = started + time_limit
+    # The limit is spent as work, so the run repeats on the same input (`clock.py`).
+    clock = WorkClock(time_limit)
+    deadline = clock.now() + time_limit
     flow = select_flow(prep, rebuild=rebuild) if fairness is None else None
     quick = None
     if flow is not None:
@@ -759,6 +793,7 @@ def schedule_event(
             flow,
             exact=method == "exact",
             rebuild=rebuild,
+            clock=clock,
             deadline=deadline,
             tail_span=tail_seconds(time_limit, size),
             seed=seed,
@@ -777,6 +812,7 @@ def schedule_event(
             fairness=fairness,
             rebuild=rebuild,
             time_limit=time_limit,
+            clock=clock,
             deadline=deadline,
             seed=seed,
             workers=workers,
@@ -806,6 +842,7 @@ def schedule_event(
             method=method,
             seconds=time.monotonic() - started,
             breaks_bound=None,
+            repeatable=clock.repeatable,
         )
     meetings = _assign_tables(prep, slot_of)
     objective = objective_of(prep, slot_of)
@@ -831,6 +868,7 @@ def schedule_event(
         method=method,
         seconds=time.monotonic() - started,
         breaks_bound=breaks_bound,
+        repeatable=clock.repeatable,
     )
 
 

@@ -106,6 +106,8 @@ class Solution:
     method: "exact" (one time-indexed model) or "decomposed" (selection, then placement).
     breaks_bound: a proven lower bound on the breaks of any schedule equal on the levels above
     (None when those are not proven); breaks - breaks_bound is the breaks gap.
+    repeatable: the run spent its limit as work (`clock.py`), so another run on the same input
+    gives this same answer; False when the wall-clock guard cut a step short.
     """
 
     status: Status
@@ -117,6 +119,7 @@ class Solution:
     method: str
     seconds: float
     breaks_bound: int | None = None
+    repeatable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

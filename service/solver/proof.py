@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import itertools
-import time
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -12,6 +12,7 @@ from pysat.card import CardEnc, EncType, ITotalizer  # type: ignore[import-untyp
 from pysat.solvers import Solver  # type: ignore[import-untyped]
 
 from service.solver.breaks import CHUNK, BreakCnf, gap_ends
+from service.solver.clock import CONFLICT_SECONDS, PROPAGATION_SECONDS, WorkClock
 from service.solver.prepared import Prepared, objective_of, rank
 from service.solver.selection import Freedom, most_meetings, sides_of
 from service.solver.slotting import Seats
@@ -188,11 +189,15 @@ def _same_count(cnf: BreakCnf, left: Sequence[int], right: Sequence[int]) -> Non
     cnf.hard.extend(enc.clauses)
 
 
-def _decide(sat: Solver, assumptions: list[int], deadline: float) -> bool | None:
-    """One SAT call in slices of `CHUNK` conflicts, the clock read between (None: time's up)."""
-    while time.monotonic() < deadline:
-        sat.conf_budget(CHUNK)
+def _decide(sat: Solver, assumptions: list[int], clock: WorkClock, deadline: float) -> bool | None:
+    """One SAT call in slices of at most `CHUNK` conflicts, each slice's propagations charged
+    to the clock (None: the budget is spent, or the wall-clock guard ended it)."""
+    while clock.now() < deadline and clock.wall_left() > 0:
+        left = math.ceil((deadline - clock.now()) / CONFLICT_SECONDS)
+        before = sat.accum_stats()["propagations"]
+        sat.conf_budget(min(CHUNK, max(left, 1)))
         result: bool | None = sat.solve_limited(assumptions=assumptions)
+        clock.charge((sat.accum_stats()["propagations"] - before) * PROPAGATION_SECONDS)
         if result is not None:
             return result
     return None
@@ -205,6 +210,7 @@ def prove_breaks(
     *,
     best: dict[int, int],
     bound: int,
+    clock: WorkClock,
     deadline: float,
 ) -> Proof:
     """Raise the breaks bound over every schedule optimal on levels 1-3, or find one at it.
@@ -221,7 +227,7 @@ def prove_breaks(
     """
     cur = dict(best)
     cur_breaks = objective_of(prep, cur).breaks
-    if bound >= cur_breaks or time.monotonic() >= deadline:
+    if bound >= cur_breaks or clock.now() >= deadline:
         return Proof(bound=bound, slot_of=None)
     model = _encode(prep, freedom, values, cur_breaks)
     found: dict[int, int] | None = None
@@ -229,7 +235,7 @@ def prove_breaks(
         while bound < cur_breaks:
             target = cur_breaks - 1 if cur_breaks - bound <= DESCEND_GAP else bound
             at_most = [-model.more[target]] if target < len(model.more) else []
-            answer = _decide(sat, at_most, deadline)
+            answer = _decide(sat, at_most, clock, deadline)
             if answer is None:
                 break
             if not answer:

@@ -13,6 +13,7 @@ from ortools.sat.python import cp_model
 
 from service.solver import at_floor, engine
 from service.solver.at_floor import FloorSearch, at_floor_model
+from service.solver.clock import WorkClock
 from service.solver.engine import schedule_event
 from service.solver.floors import MATCH_SETS_LIMIT, person_floors
 from service.solver.prepared import Prepared, objective_of, prepare
@@ -110,7 +111,7 @@ def test_stop_ends_a_solve_that_starts_after_it_was_asked(
     monkeypatch.setattr(at_floor, "at_floor_model", _hard)
     monkeypatch.setattr(at_floor, "solver_for", lambda **_: made)
     prep = prepare(committee_day(1, 2, 3, 4), mode="rebuild", previous=())
-    race = FloorSearch(prep, [], [], hint={}, deadline=time.monotonic() + 20, seed=0)
+    race = FloorSearch(prep, [], [], hint={}, budget=20, clock=WorkClock(20), seed=0)
     assert made.entered.wait(20)
     started = time.monotonic()
     race.stop()
@@ -140,15 +141,15 @@ def test_stop_during_the_build_keeps_the_solve_from_starting(
 
     monkeypatch.setattr(at_floor, "at_floor_model", built_after_the_stop)
     races.append(
-        FloorSearch(prep, flow[0], floors, hint={}, deadline=time.monotonic() + 60, seed=0)
+        FloorSearch(prep, flow[0], floors, hint={}, budget=60, clock=WorkClock(60), seed=0)
     )
     race = races[0]
     race.stop()
     monkeypatch.undo()
     # This event's model is solved in a tenth of a second: a solve would have found it.
     assert not race.found.is_set() and race.slot_of is None
-    again = FloorSearch(prep, flow[0], floors, hint={}, deadline=time.monotonic() + 60, seed=0)
-    assert again.wait(time.monotonic() + 30) is not None
+    again = FloorSearch(prep, flow[0], floors, hint={}, budget=60, clock=WorkClock(60), seed=0)
+    assert again.wait() is not None
 
 
 def test_a_failing_model_is_logged_and_the_search_answer_kept(
@@ -159,7 +160,7 @@ def test_a_failing_model_is_logged_and_the_search_answer_kept(
 
     monkeypatch.setattr(at_floor, "at_floor_model", broken)
     prep = prepare(committee_day(1, 2, 3, 4), mode="rebuild", previous=())
-    race = FloorSearch(prep, [], [], hint={}, deadline=time.monotonic() + 10, seed=0)
-    assert race.wait(time.monotonic() + 10) is None
+    race = FloorSearch(prep, [], [], hint={}, budget=10, clock=WorkClock(10), seed=0)
+    assert race.wait() is None
     assert "the at-floor model failed" in caplog.text
     assert "no floor for this person" in caplog.text

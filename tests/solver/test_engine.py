@@ -1,14 +1,19 @@
 """The event-day engine: hard rules, optimality on tiny events, required pairs, modes."""
 
+import contextlib
 import itertools
-import time
+import subprocess
+import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from service.solver import engine
+from bench.schedule import make_event
+from service.solver import clock, engine
+from service.solver.clock import WorkClock
 from service.solver.engine import _select, greedy_schedule, schedule_event
 from service.solver.prepared import prepare
 from service.solver.problem import Attendee, Candidate, Placement, Problem
@@ -279,7 +284,9 @@ def test_flow_selection_bounds_the_selection_model_and_the_schedule(
     prep = prepare(event, mode="rebuild", previous=())
     flow = select_flow(prep, rebuild=False)
     assert flow is not None
-    _, exact, status = _select(prep, rebuild=False, time_limit=10, seed=0, workers=1)
+    _, exact, status = _select(
+        prep, rebuild=False, time_limit=10, clock=WorkClock(10), seed=0, workers=1
+    )
     assert status == "optimal"
     # The flow drops some of the model's counts: a relaxation of it, never worse.
     relaxed, tighter = ({lv.name: lv.value for lv in levels} for levels in (flow[1], exact))
@@ -331,7 +338,7 @@ def test_the_decision_model_may_run_past_the_breaks_budget_but_not_past_the_limi
     real = engine.prove_breaks
 
     def spy(*args: Any, **kw: Any) -> Any:
-        budgets.append(kw["deadline"] - time.monotonic())
+        budgets.append(kw["deadline"] - kw["clock"].now())
         return real(*args, **kw)
 
     monkeypatch.setattr(engine, "prove_breaks", spy)
@@ -362,3 +369,41 @@ def test_rebuild_after_a_pair_left_is_proven_with_its_meeting_as_a_forced_change
     assert check_event(event=event, meetings=rebuilt.meetings) == []
     assert rebuilt.status == "optimal"
     assert rebuilt.breaks_bound == rebuilt.objective.breaks
+
+
+@contextlib.contextmanager
+def _busy_cores(n: int) -> Iterator[None]:
+    """`n` processes spinning on the CPU while the block runs."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
+def test_one_input_gives_one_schedule_however_busy_the_machine() -> None:
+    # Here the limit, not a proof, ends the run (feasible: the breaks are not proven), so a run
+    # stopping on the wall clock would answer otherwise on busy cores; on the work clock it
+    # takes the same steps with the same budgets.
+    event = make_event(committees=50, orgs=90, slots=10, seed=2)
+    quiet = schedule_event(event=event, time_limit=2)
+    assert quiet.status == "feasible" and quiet.repeatable
+    with _busy_cores(2):
+        busy = schedule_event(event=event, time_limit=2)
+    assert busy.repeatable
+    assert busy.meetings == quiet.meetings
+    assert (busy.objective, busy.breaks_bound) == (quiet.objective, quiet.breaks_bound)
+
+
+def test_a_run_the_wall_clock_guard_cut_says_it_may_not_repeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(clock, "WALL_FACTOR", 0.0)
+    monkeypatch.setattr(clock, "WALL_SLACK", 0.0)
+    event = make_event(committees=50, orgs=90, slots=10, seed=2)
+    result = schedule_event(event=event, time_limit=2)
+    assert not result.repeatable
+    assert result.status in ("feasible", "optimal")
+    assert check_event(event=event, meetings=result.meetings) == []

@@ -2,13 +2,13 @@
 
 import itertools
 import random
-import time
 from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 
 from service.solver import proof as proof_module
+from service.solver.clock import WorkClock
 from service.solver.engine import _place_all, schedule_event
 from service.solver.floors import _matched_floor, busy_sets, person_floors
 from service.solver.prepared import Prepared, objective_of, prepare, rank
@@ -27,7 +27,7 @@ def _decision_case(
     path (the decision model is not used there) the example is rejected: Hypothesis counts it,
     and fails if it rejects too many."""
     event, prep, chosen, levels, freedom = small_flow(seed)
-    placed = _place_all(prep, chosen, time_limit=5, seed=0, workers=1, hint={})
+    placed = _place_all(prep, chosen, time_limit=5, clock=WorkClock(5), seed=0, workers=1, hint={})
     if placed is None:
         reject()
     truth = min(
@@ -45,7 +45,7 @@ def test_proof_bound_is_the_fewest_breaks_of_every_optimal_schedule(seed: int) -
     event, prep, freedom, values, placed, truth = _decision_case(seed)
     # From 0, not the floor, so that decisions run also where the placement sits at the floor.
     proof = prove_breaks(
-        prep, freedom, values, best=placed, bound=0, deadline=time.monotonic() + 10
+        prep, freedom, values, best=placed, bound=0, clock=WorkClock(10), deadline=10
     )
     # Honest: never above the fewest breaks; complete on a small event: it reaches them.
     assert proof.bound <= truth
@@ -76,7 +76,7 @@ def test_proof_over_the_superset_of_selections_reaches_the_fewest_breaks(seed: i
     _, prep, freedom, values, placed, truth = _decision_case(seed)
     with patch.object(proof_module, "FREE_LIMIT", -1):
         proof = prove_breaks(
-            prep, freedom, values, best=placed, bound=0, deadline=time.monotonic() + 10
+            prep, freedom, values, best=placed, bound=0, clock=WorkClock(10), deadline=10
         )
     final = proof.slot_of if proof.slot_of is not None else placed
     assert rank(prep, final)[:3] == rank(prep, placed)[:3]
