@@ -18,9 +18,10 @@ import time
 from ortools.sat.python import cp_model
 
 # Work seconds per unit of each solver's own count, measured on the reference machine (the
-# 2-core Xeon VM, 2026-12-07; docs/scheduling.md "Determinism"): a Kempe move tried (2.2-2.3 us
-# on 300x2000), a CaDiCaL propagation (0.10-0.19 us on the bench's 20x40 and 50x90 events,
-# where a conflict took 44-156 us), a unit of CP-SAT's deterministic time (1.7-2.9 s).
+# 2-core AMD EPYC VM, 2026-12-07; docs/scheduling.md "Determinism"): a Kempe move tried
+# (2.2-2.3 us on 300x2000), a CaDiCaL propagation (0.10-0.19 us on the bench's 20x40 and
+# 50x90 events, where a conflict took 44-156 us), a unit of CP-SAT's deterministic time
+# (1.7-2.9 s).
 MOVE_SECONDS = 2.2e-6
 PROPAGATION_SECONDS = 1.4e-7
 DTIME_SECONDS = 2.0

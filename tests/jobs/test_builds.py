@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,12 @@ from bench.schedule_load import insert_bench_event
 from service.builds import service as builds
 from service.config import Settings
 from service.db import Base, create_sessionmaker
+from service.directory.taxonomy import load_taxonomy
 from service.jobs import queue
-from service.models import Event, OutboxEvent, ScheduleBuild
+from service.models import Event, Meeting, OutboxEvent, ScheduleBuild
 from service.models.columns import utcnow
+from service.schedules import service as schedules
+from service.solver.problem import Placement
 from tests.support import WAIT, KeyFactory, parties, small_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +112,56 @@ async def test_a_build_answers_at_once_then_shows_its_progress_and_gives_the_dra
     assert waited.json()["state"] == "draft" and waited.json()["id"] != draft["id"]
     assert waited.headers["etag"] == f'"{waited.json()["id"]}"'
     await client.delete(f"/v1/events/{event_id}", headers={**admin, "If-Match": '"1"'})
+
+
+async def test_a_build_gives_the_schedule_the_engine_gives_alone_on_the_same_input(
+    committed_client: httpx.AsyncClient,
+    committed_app: FastAPI,
+    committed_key: KeyFactory,
+    settings: Settings,
+    build_worker: None,
+) -> None:
+    # An event whose 2 s limit, not a proof, ends the run (status feasible): on the wall clock
+    # the job beside this test's loop and the engine alone would stop at different schedules.
+    admin = await committed_key("admin")
+    async with committed_app.state.sessionmaker.begin() as session:
+        event_id = await insert_bench_event(session, committees=50, orgs=90, slots=10, seed=2)
+    url = f"/v1/events/{event_id}/schedule"
+    accepted = await committed_client.post(url, json={"time_limit_seconds": 2}, headers=admin)
+    assert accepted.status_code == 202, accepted.text
+    seen = await follow(
+        committed_client, accepted.headers["location"], admin, until=builds.FINISHED
+    )
+    assert seen[-1]["state"] == "succeeded", seen[-1]
+    draft = (await committed_client.get(url, headers=admin)).json()["draft"]
+    async with committed_app.state.sessionmaker() as session:
+        event = await session.get(Event, event_id)
+        assert event is not None
+        given = await schedules.engine_input(
+            session, event=event, settings=settings, forest=await load_taxonomy(session)
+        )
+        draft_id = uuid.UUID(draft["id"])
+        rows = await session.scalars(select(Meeting).where(Meeting.schedule_id == draft_id))
+        built = {
+            Placement(
+                slot=m.slot,
+                table=m.table_number,
+                a=str(m.committee_participant_id),
+                b=str(m.organization_participant_id),
+            )
+            for m in rows
+        }
+    alone = await asyncio.to_thread(
+        schedules.run_engine, given, mode="rebuild", fairness=None, time_limit=2
+    )
+    assert alone.status == draft["status"] == "feasible" and alone.repeatable
+    assert alone.objective is not None
+    assert built == set(alone.meetings)
+    assert (draft["total_weight"], draft["weight_bound"]) == (
+        alone.objective.weight,
+        alone.weight_bound,
+    )
+    assert draft["objective"]["breaks"] == alone.objective.breaks
 
 
 async def test_one_build_of_an_event_at_a_time_and_a_cancel_stops_it_within_a_second(
