@@ -65,7 +65,9 @@ BOUND_LIMIT = 6_000
 # search only needs a good start for it; elsewhere it is all there is, and a longer cooling
 # finds more (100x300 from one placement, two seeds each: 4 million moves 35 and 38, 8 million
 # 34 and 35, 16 million 33 and 33, its floor, reached after 5.6-7.7 million).
-SEARCH_MOVES_MIN = 150_000
+# At least 200,000 (bench demo generator, seeds 1-4, one run each on the work clock: 0.53-0.64 s
+# each; with 150,000 the first search of seed 1 stopped at 8 and two restarts followed, 1.02 s).
+SEARCH_MOVES_MIN = 200_000
 SEARCH_MOVES_PER_PAIR = 16_000
 SEARCH_MOVES_PER_PAIR_BEFORE_PROOF = 1_000
 # Further seeded searches before the decision model while the best is more than DESCEND_GAP
