@@ -76,6 +76,10 @@ class InvalidJson(Unprocessable):
     code, title = "invalid_json", "Request body is not acceptable JSON"
 
 
+class MalformedBody(Unprocessable):
+    code, title = "malformed_body", "Request body cannot be parsed"
+
+
 class NulCharacter(Unprocessable):
     code, title = "nul_character", "Text contains a NUL character"
 
@@ -279,6 +283,11 @@ _HTTP_CODES = {413: PayloadTooLarge.code, 405: "method_not_allowed", 404: "not_f
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # The framework's only 400s are bodies it cannot parse (multipart that is not, a body
+        # FastAPI cannot read): 422 like a body that is not JSON, as the contract documents.
+        reason = exc.detail if isinstance(exc.detail, str) else "The body cannot be parsed."
+        return render_problem(request, MalformedBody(reason))
     phrase = HTTPStatus(exc.status_code).phrase
     code = _HTTP_CODES.get(exc.status_code) or phrase.lower().replace(" ", "_").replace(
         "-", "_"

@@ -216,3 +216,12 @@ async def test_import_takes_a_multipart_form_with_a_file_field(
     assert no_file.status_code == 422, no_file.text
     assert no_file.json()["code"] == "unreadable_file"
     assert "`file`" in no_file.json()["detail"]
+    # A form that is not multipart at all (the fuzzer's): refused as documented, not with a 400.
+    boundary = "3162b0a20b55cbec5934f2cb153a02b9"
+    malformed = await client.post(
+        "/v1/committees:import",
+        content=f"--{boundary}\r\n-7636--{boundary}--\r\n".encode(),
+        headers={**admin, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert malformed.status_code == 422, malformed.text
+    assert malformed.json()["code"] == "malformed_body"
