@@ -384,14 +384,14 @@ def _busy_cores(n: int) -> Iterator[None]:
 
 
 def test_one_input_gives_one_schedule_however_busy_the_machine() -> None:
-    # Here the limit, not a proof, ends the run (feasible: the breaks are not proven), so a run
+    # Here the 1 s limit, not a proof, ends the run (feasible: the breaks are not proven), so a run
     # stopping on the wall clock would answer otherwise on busy cores; on the work clock it
     # takes the same steps with the same budgets.
     event = make_event(committees=50, orgs=90, slots=10, seed=2)
-    quiet = schedule_event(event=event, time_limit=2)
+    quiet = schedule_event(event=event, time_limit=1)
     assert quiet.status == "feasible" and quiet.repeatable
     with _busy_cores(2):
-        busy = schedule_event(event=event, time_limit=2)
+        busy = schedule_event(event=event, time_limit=1)
     assert busy.repeatable
     assert busy.meetings == quiet.meetings
     assert (busy.objective, busy.breaks_bound) == (quiet.objective, quiet.breaks_bound)
@@ -403,7 +403,7 @@ def test_a_run_the_wall_clock_guard_cut_says_it_may_not_repeat(
     monkeypatch.setattr(clock, "WALL_FACTOR", 0.0)
     monkeypatch.setattr(clock, "WALL_SLACK", 0.0)
     event = make_event(committees=50, orgs=90, slots=10, seed=2)
-    result = schedule_event(event=event, time_limit=2)
+    result = schedule_event(event=event, time_limit=1)
     assert not result.repeatable
     assert result.status in ("feasible", "optimal")
     assert check_event(event=event, meetings=result.meetings) == []
