@@ -172,6 +172,7 @@ async def _draft_meetings(database_url: str, schedule_id: str) -> list[Placement
 
     from service.config import Settings
     from service.db import create_engine, create_sessionmaker
+    from service.schedules.service import placement_of
 
     engine = create_engine(Settings(database_url=database_url))
     try:
@@ -183,15 +184,7 @@ async def _draft_meetings(database_url: str, schedule_id: str) -> list[Placement
             ).all()
     finally:
         await engine.dispose()
-    return [
-        Placement(
-            slot=m.slot,
-            table=m.table_number,
-            a=str(m.committee_participant_id),
-            b=str(m.organization_participant_id),
-        )
-        for m in rows
-    ]
+    return [placement_of(m) for m in rows]
 
 
 @dataclass(frozen=True)

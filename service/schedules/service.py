@@ -275,15 +275,7 @@ async def engine_input(
     keep = [m for m in previous if m.locked or m.status in ("held", "no_show")]
     return EngineInput(
         problem=_engine_event(event, participants, pairs, tables, keep),
-        previous=tuple(
-            Placement(
-                slot=m.slot,
-                table=m.table_number,
-                a=str(m.committee_participant_id),
-                b=str(m.organization_participant_id),
-            )
-            for m in previous
-        ),
+        previous=tuple(placement_of(m) for m in previous),
         weights={(str(p.committee), str(p.organization)): p.weight for p in pairs},
         carried={
             (str(m.committee_participant_id), str(m.organization_participant_id)): (
@@ -293,6 +285,16 @@ async def engine_input(
             )
             for m in previous
         },
+    )
+
+
+def placement_of(meeting: Meeting) -> Placement:
+    """A stored meeting as the engine states it (participants by id)."""
+    return Placement(
+        slot=meeting.slot,
+        table=meeting.table_number,
+        a=str(meeting.committee_participant_id),
+        b=str(meeting.organization_participant_id),
     )
 
 

@@ -30,7 +30,6 @@ from service.jobs import queue
 from service.models import Event, Meeting, OutboxEvent, ScheduleBuild
 from service.models.columns import utcnow
 from service.schedules import service as schedules
-from service.solver.problem import Placement
 from tests.support import WAIT, KeyFactory, parties, small_event
 
 REPO = Path(__file__).resolve().parents[2]
@@ -142,15 +141,7 @@ async def test_a_build_gives_the_schedule_the_engine_gives_alone_on_the_same_inp
         )
         draft_id = uuid.UUID(draft["id"])
         rows = await session.scalars(select(Meeting).where(Meeting.schedule_id == draft_id))
-        built = {
-            Placement(
-                slot=m.slot,
-                table=m.table_number,
-                a=str(m.committee_participant_id),
-                b=str(m.organization_participant_id),
-            )
-            for m in rows
-        }
+        built = {schedules.placement_of(m) for m in rows}
     alone = await asyncio.to_thread(
         schedules.run_engine, given, mode="rebuild", fairness=None, time_limit=2
     )
