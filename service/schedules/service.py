@@ -158,7 +158,14 @@ async def pair_weights(
             )
         )
     ).all()
-    asked = {frozenset((r.from_participant_id, r.to_participant_id)): r.state for r in requests}
+    asked = {frozenset((r.from_participant_id, r.to_participant_id)) for r in requests}
+    # Both parties may have asked each other, one request accepted and one pending: the pair
+    # is required when any is accepted, whatever order the rows come in.
+    accepted = {
+        frozenset((r.from_participant_id, r.to_participant_id))
+        for r in requests
+        if r.state == "accepted"
+    }
     bonus = {
         "must_meet": settings.schedule_bonus_must_meet,
         "would_like": settings.schedule_bonus_would_like,
@@ -184,7 +191,7 @@ async def pair_weights(
                 + (settings.schedule_bonus_request if key in asked else 0)
             )
             if weight > 0:
-                pairs.append(Pair(c.id, o.id, weight, asked.get(key) == "accepted"))
+                pairs.append(Pair(c.id, o.id, weight, key in accepted))
     return participants, pairs
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.config import Settings
 from service.directory.taxonomy import load_taxonomy
-from service.models import Event
+from service.models import Event, MeetingRequest
 from service.schedules.service import build, match_scores, pair_weights
 from service.solver import engine
 from service.solver.problem import Attendee
@@ -111,3 +111,33 @@ async def test_demo_is_optimal_on_every_level_whatever_order_its_participants_co
         assert result.objective is not None
         assert (k, result.status) == (k, "optimal")
         assert result.breaks_bound == result.objective.breaks
+
+
+async def test_a_pair_asked_both_ways_is_required_when_either_request_is_accepted(
+    session: AsyncSession, settings: Settings
+) -> None:
+    # The demo's accepted request of 温州瓯海机器人 and ISO/TC 299, and one the other way still
+    # pending: the pair stays required whichever row the database returns last.
+    event = (await session.scalars(select(Event))).one()
+    forest = await load_taxonomy(session)
+    accepted = (
+        await session.scalars(
+            select(MeetingRequest).where(
+                MeetingRequest.event_id == event.id, MeetingRequest.state == "accepted"
+            )
+        )
+    ).first()
+    assert accepted is not None
+    session.add(
+        MeetingRequest(
+            event_id=event.id,
+            from_participant_id=accepted.to_participant_id,
+            to_participant_id=accepted.from_participant_id,
+            state="pending",
+        )
+    )
+    await session.flush()
+    _, pairs = await pair_weights(session, event=event, settings=settings, forest=forest)
+    asked = frozenset((accepted.from_participant_id, accepted.to_participant_id))
+    (pair,) = [p for p in pairs if frozenset((p.committee, p.organization)) == asked]
+    assert pair.required
