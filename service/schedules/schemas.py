@@ -32,8 +32,8 @@ class ScheduleRequest(StrictModel):
         description=(
             "Solver time limit, spent as work (seconds on the reference machine) so that the "
             "same input gives the same schedule; on a busier or slower machine the build takes "
-            "longer, at most twice the limit and 5 s. The answer comes as soon as it is proven "
-            "optimal."
+            "longer; past twice the limit plus 5 s it stops where it is (within a second or "
+            "two). The answer comes as soon as it is proven optimal."
         ),
     )
 

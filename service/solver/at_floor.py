@@ -76,9 +76,9 @@ class FloorSearch:
 
     It runs on its own `budget` of work, never on what the caller does, so its answer depends on
     its input only: `wait` waits for its end, `stop` ends it when the caller no longer needs it
-    (found the floor itself). `found` is set when a schedule at the floor is there to take;
-    `work` is what the solve spent, for the caller to charge: the run's clock moves only in
-    the run's thread.
+    (found the floor itself). `slot_of` is its schedule at the floor, if it found one (`found`
+    is set then); `work` is what the solve spent, for the caller to charge: the run's clock
+    moves only in the run's thread.
     """
 
     def __init__(

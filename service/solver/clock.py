@@ -48,6 +48,14 @@ class WorkClock:
         """Wall seconds before the guard stops every step."""
         return max(0.0, self.wall_deadline - time.monotonic())
 
+    def within_guard(self) -> bool:
+        """Whether the wall-clock guard still lets steps run; once it does not, the run is
+        marked not `repeatable`."""
+        if time.monotonic() < self.wall_deadline:
+            return True
+        self.repeatable = False
+        return False
+
     def charge(self, seconds: float) -> None:
         """Count a finished step's work; a step that ran into the wall guard marks the run."""
         self.spent += seconds

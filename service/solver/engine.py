@@ -65,8 +65,9 @@ BOUND_LIMIT = 6_000
 # search only needs a good start for it; elsewhere it is all there is, and a longer cooling
 # finds more (100x300 from one placement, two seeds each: 4 million moves 35 and 38, 8 million
 # 34 and 35, 16 million 33 and 33, its floor, reached after 5.6-7.7 million).
-# At least 200,000 (bench demo generator, seeds 1-4, one run each on the work clock: 0.53-0.64 s
-# each; with 150,000 the first search of seed 1 stopped at 8 and two restarts followed, 1.02 s).
+# At least 200,000 unless the share of work buys fewer (bench demo generator, seeds 1-4, on the
+# work clock: 0.53-0.64 s each; with 150,000 the first search of seed 1 stopped at 8 and two
+# restarts followed, 1.02 s).
 SEARCH_MOVES_MIN = 200_000
 SEARCH_MOVES_PER_PAIR = 16_000
 SEARCH_MOVES_PER_PAIR_BEFORE_PROOF = 1_000
@@ -416,8 +417,8 @@ def tail_seconds(time_limit: float, size: int) -> float:
     Measured with the bench at 60 s: with half the limit, model size / 2,000 and 4,000 moves a
     pair, 100x300 never reached its floor of 33 (34-38) and 300x2000 reached its 109 in one run
     of four; with this budget and 16,000 moves a pair, 100x300 in three of five (10-13 s; 34
-    and 36 after 22-23 s) and 300x2000 in three of three (24-43 s). The placement's CP-SAT runs
-    on two workers, so the search's start, and its end, vary from run to run.
+    and 36 after 22-23 s) and 300x2000 in three of three (24-43 s); those were wall-clock runs,
+    before the work clock.
     """
     return max(3.0, min(0.75 * time_limit, size / 1000))
 
@@ -465,8 +466,8 @@ def _flow_path(
     )
     if placed is None:
         return None
-    # The breaks budget starts once the pairs are placed: on 300x2000 the placement alone took
-    # 7-10 s of a 15 s budget on the busy machine, leaving the search a quarter of it.
+    # The breaks budget starts once the pairs are placed: on 300x2000 the placement could take
+    # half of a 15 s budget, leaving the search a quarter of it.
     tail_deadline = min(deadline, clock.now() + tail_span)
     freedom = freedom_of(prep)
     floors = person_floors(prep, freedom) if freedom is not None else []
@@ -500,6 +501,8 @@ def _flow_path(
             stats=stats,
         )
         clock.charge(stats.tried * MOVE_SECONDS)
+        if stats.cut:
+            clock.repeatable = False
         return out
 
     maybe = freedom.maybe if freedom is not None else list(range(len(prep.tasks)))

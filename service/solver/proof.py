@@ -189,13 +189,19 @@ def _same_count(cnf: BreakCnf, left: Sequence[int], right: Sequence[int]) -> Non
     cnf.hard.extend(enc.clauses)
 
 
+# The fewest conflicts a slice of a SAT call is given.
+MIN_SLICE = 100
+
+
 def _decide(sat: Solver, assumptions: list[int], clock: WorkClock, deadline: float) -> bool | None:
     """One SAT call in slices of at most `CHUNK` conflicts, each slice's propagations charged
-    to the clock (None: the budget is spent, or the wall-clock guard ended it)."""
-    while clock.now() < deadline and clock.wall_left() > 0:
+    to the clock (None: the budget is spent, or the wall-clock guard ended it). The last slices
+    are sized to the work left at the dearest conflict measured, `MIN_SLICE` at least, so the
+    call ends near its deadline in a few calls."""
+    while clock.now() < deadline and clock.within_guard():
         left = math.ceil((deadline - clock.now()) / CONFLICT_SECONDS)
         before = sat.accum_stats()["propagations"]
-        sat.conf_budget(min(CHUNK, max(left, 1)))
+        sat.conf_budget(min(CHUNK, max(left, MIN_SLICE)))
         result: bool | None = sat.solve_limited(assumptions=assumptions)
         clock.charge((sat.accum_stats()["propagations"] - before) * PROPAGATION_SECONDS)
         if result is not None:
