@@ -18,6 +18,11 @@ one statement through asyncpg, reading only the key and the participant's id and
 nothing, on badges of its own: what no check-in can beat whatever its code, as long as it keeps
 what the door must keep.
 
+The committee GET and the bare route it is held to are both served at once and driven in turn,
+in `--rounds` rounds of a phase's length between them: the machine is shared and its load
+drifts, and one phase after the other laid the drift on one side of the ratio (37% and 51%
+minutes apart on 2026-12-07).
+
 Every phase is closed-loop: each simulated client sends its next request as soon as it has the
 answer to the last one, so throughput is the most the server gives to that many clients and the
 latencies are those at that rate. The load generator shares the machine's cores with the server
@@ -39,6 +44,7 @@ import platform
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -690,6 +696,38 @@ def factory_phase(
     return figures
 
 
+def alternate(
+    hosts: dict[str, str], user_class: str, *, rounds: int, seconds: int, **common: Any
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Drive each host in turn for `seconds / rounds`, `rounds` times over, and report each.
+
+    Phases run one after another, so a drift in the shared machine's load would fall on one side
+    of a ratio; alternating in short rounds lays it on both alike. Per host and request name:
+    counts and errors summed, req/s the mean over the rounds (of equal length), the worst round's
+    p99, the median round's median.
+    """
+    share = max(1, seconds // rounds)
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {title: [] for title in hosts}
+    for _ in range(rounds):
+        for title, host in hosts.items():
+            runs[title].append(run_locust(user_class, host=host, seconds=share, **common))
+    merged: dict[str, dict[str, dict[str, float]]] = {}
+    for title, figures_of_rounds in runs.items():
+        names = {name for figures in figures_of_rounds for name in figures}
+        merged[title] = {}
+        for name in sorted(names):
+            rows = [figures[name] for figures in figures_of_rounds if name in figures]
+            merged[title][name] = {
+                "count": sum(r["count"] for r in rows),
+                "failures": sum(r["failures"] for r in rows),
+                "rps": sum(r["rps"] for r in rows) / rounds,
+                "median": statistics.median(r["median"] for r in rows),
+                "p99": max(r["p99"] for r in rows),
+            }
+        report(f"{title} ({rounds} rounds of {share} s, alternating)", merged[title])
+    return merged
+
+
 def report(title: str, figures: dict[str, dict[str, float]]) -> None:
     print(f"\n{title}")
     print(f"  {'request':32} {'count':>8} {'req/s':>8} {'median':>8} {'p99':>8} {'errors':>7}")
@@ -711,6 +749,12 @@ def main() -> None:
         help="where the service's workers count rate limits ('' for each process's memory)",
     )
     parser.add_argument("--seconds", type=int, default=20, help="length of each phase")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="the committee and the bare route alternate in this many rounds of a phase's length",
+    )
     # Enough fresh badges for a phase at 1,500 check-ins a second (write set) and 900 (the
     # service) for 20 s; past them kiosks scan repeats, reported as "check-in (repeat)".
     parser.add_argument("--copies", type=int, default=330, help="copies of the demo event")
@@ -791,8 +835,6 @@ def main() -> None:
                 "PartnerRecommendations", host=base, data=data, **common
             )
             report("recommendations", recommendation_figures)
-            committee_figures = run_locust("CommitteeReader", host=base, data=data, **common)
-            report("one committee, authenticated GET", committee_figures)
             import httpx
 
             some = data["committees"][-1]
@@ -800,23 +842,30 @@ def main() -> None:
                 f"{base}/v1/committees/{some}",
                 headers={"Authorization": f"Bearer {data['partner_keys'][0]}"},
             ).json()
-        bare_json: dict[str, Any] = {}
-
-        def bare_data(host: str) -> dict[str, Any]:
-            bare_json.update(httpx.get(f"{host}/v1/committees/{some}").json())
-            return data
-
-        bare_figures = factory_phase(
-            "bare_committee_app",
-            "CommitteeReader",
-            "bare: the same committee JSON from asyncpg, minimal FastAPI app, no key",
-            env={"CEILING_DSN": plain_dsn(url)},
-            data_for=bare_data,
-            workers=args.workers,
-            **common,
-        )
-        if bare_json != served_json:
-            print(f"warning: the bare app's JSON differs: {bare_json} != {served_json}")
+            # The committee and the bare route it is held to, both served, driven in turn.
+            with serve_factory(
+                "bare_committee_app",
+                workers=args.workers,
+                port=free_port(),
+                log=workdir / "bare_committee_app.log",
+                env={"CEILING_DSN": plain_dsn(url)},
+            ) as bare_host:
+                bare_json = httpx.get(f"{bare_host}/v1/committees/{some}").json()
+                if bare_json != served_json:
+                    print(f"warning: the bare app's JSON differs: {bare_json} != {served_json}")
+                compared = alternate(
+                    {
+                        "one committee, authenticated GET": base,
+                        "bare: the same committee JSON from asyncpg, minimal FastAPI app, no key": (
+                            bare_host
+                        ),
+                    },
+                    "CommitteeReader",
+                    rounds=args.rounds,
+                    data=data,
+                    **common,
+                )
+            committee_figures, bare_figures = compared.values()
         # Last: its tens of thousands of rows are not in the tables while the service is measured.
         write_set_figures = factory_phase(
             "write_set_app",
