@@ -1,11 +1,11 @@
 """The engine's clock: a run's time limit spent as work, so one input gives one schedule.
 
 Each step of a run is given a budget of what the clock leaves and is charged what it did:
-CP-SAT its deterministic time, the breaks search its tried moves, the SAT solver its propagations,
-each at a rate measured on the reference machine (docs/benchmarks.md) to come to about a second
-of wall time per second of work. None of it reads the wall clock, so two runs on one input take
-the same steps with the same budgets and give the same schedule however busy the machine is,
-in the web worker or in a build worker beside the API.
+CP-SAT its deterministic time, the breaks search its tried moves, the SAT solver its
+propagations, each at a rate measured on the reference machine (below; docs/scheduling.md) to
+come to about a second of wall time per second of work. None of it reads the wall clock, so
+two runs on one input take the same steps with the same budgets and give the same schedule
+however busy the machine is, in the web worker or in a build worker beside the API.
 
 The wall clock only guards: every step also stops at WALL_FACTOR times the limit (plus
 WALL_SLACK), and a run cut there is marked not `repeatable`.

@@ -230,6 +230,7 @@ def prove_breaks(
     kept only when it ranks better than the best; otherwise the decisions end there (over the
     superset a schedule worse on levels 1-3 could come up: never seen on 1,412 small random
     events and 16 demo-size ones).
+    `deadline` is on the run's work `clock`, which the SAT calls are charged to.
     """
     cur = dict(best)
     cur_breaks = objective_of(prep, cur).breaks
