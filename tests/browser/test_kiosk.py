@@ -4,6 +4,7 @@ Every test takes participants no other test has used, so they share the server's
 without meeting.
 """
 
+import asyncio
 import contextlib
 import itertools
 import time
@@ -329,6 +330,41 @@ async def test_a_revoked_key_asks_for_another_and_the_scan_waits_for_it(
     await expect(answer).to_contain_text(person["people"][0]["name"])
     assert checked_in_at(server, person) is not None
     assert [s["outcome"] for s in scans_of(server, {person["badge_code"]})] == ["checked_in"]
+
+
+async def test_signing_out_while_the_roster_loads_leaves_the_next_key_signed_in(
+    new_context: ContextFactory, server: Server, kiosk_key: str
+) -> None:
+    """The roster goes on asking for agendas after a sign-out, with no key now, and is answered
+    401. That answer is about no key: the next person's key, signed in meanwhile, stays."""
+    page = await (await new_context()).new_page()
+    signed_out, keyless_sent, signed_in_again = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def in_that_order(route: "Route") -> None:
+        if "authorization" in route.request.headers:
+            await signed_out.wait()  # the roster is still loading when the desk signs out
+        else:
+            keyless_sent.set()
+            await signed_in_again.wait()  # and its keyless requests are answered after
+        await route.continue_()
+
+    await page.route("**/agenda", in_that_order)
+    await page.goto("/kiosk")
+    await page.fill("#signin-key", kiosk_key)
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#scan-input")).to_be_focused()
+    await page.click("#signout")
+    signed_out.set()
+    await asyncio.wait_for(keyless_sent.wait(), 10)
+    await page.fill("#signin-key", kiosk_key)
+    await page.press("#signin-key", "Enter")
+    await expect(page.locator("#scan-input")).to_be_focused()
+    async with page.expect_response(lambda response: response.status == 401) as refused:
+        signed_in_again.set()
+    assert "authorization" not in (await refused.value).request.headers
+    await expect(page.locator("#roster-note")).to_contain_text("更新于", timeout=60_000)
+    assert await page.locator("#signin").is_hidden()
+    await expect(page.locator("#scan-input")).to_be_focused()
 
 
 async def test_a_scan_at_an_event_not_open_is_red_with_the_reason(

@@ -14,7 +14,7 @@ const KEY_ITEM = "smk.api_key";
 const TIMEOUT_MS = 8000;
 
 export class ApiError extends Error {
-  constructor({ status, code, title, detail, problem = null }) {
+  constructor({ status, code, title, detail, problem = null, sentKey = null }) {
     super(detail || title || code);
     this.name = "ApiError";
     this.status = status;
@@ -22,6 +22,7 @@ export class ApiError extends Error {
     this.title = title;
     this.detail = detail;
     this.problem = problem;
+    this.sentKey = sentKey; // the key the request carried: a 401 is about that key only
   }
 
   /** True when the service could not be reached or is away: worth retrying later. */
@@ -108,6 +109,7 @@ export async function api(method, path, { params, body, headers, query, key, tim
       code: "network_error",
       title: "Network error",
       detail: String(error && error.message ? error.message : error),
+      sentKey: secret || null,
     });
   } finally {
     clearTimeout(timer);
@@ -129,6 +131,7 @@ export async function api(method, path, { params, body, headers, query, key, tim
       title: problem?.title || response.statusText,
       detail: problem?.detail || "",
       problem,
+      sentKey: secret || null,
     });
   }
   return { status: response.status, data, headers: response.headers };

@@ -240,8 +240,11 @@ async function chooseEvent() {
   select.focus();
 }
 
-/** The service no longer takes the key (revoked): stop and ask for another. */
-function keyRefused() {
+/** The service no longer takes the key (revoked): stop and ask for another. A 401 answered
+ * to a request sent with a key this tab no longer uses (signed out while the roster was still
+ * loading, say) is not about the key signed in now, and is left alone. */
+function keyRefused(error) {
+  if (!error.sentKey || error.sentKey !== getKey()) return;
   resetWalkIn();
   clearInterval(state.rosterTimer);
   clearTimeout(state.retryTimer);
@@ -323,7 +326,7 @@ async function refreshRoster() {
   } catch (error) {
     if (!(error instanceof ApiError)) throw error;
     if (error.unreachable) setOnline(false);
-    if (error.status === 401) keyRefused();
+    if (error.status === 401) keyRefused(error);
   }
   renderRoster();
 }
@@ -454,7 +457,7 @@ async function flush() {
           return;
         }
         if (error.status === 401) {
-          keyRefused(); // the queue stays for the next key
+          keyRefused(error); // the queue stays for the next key
           return;
         }
         outcome = {
@@ -943,7 +946,7 @@ function showWalkInProblem(error) {
     return;
   }
   if (error.status === 401) {
-    keyRefused();
+    keyRefused(error);
     return;
   }
   let placed = 0;
