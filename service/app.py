@@ -141,13 +141,8 @@ def create_app(
     # a route, some 60 of them): the busiest come first, the door's check-in, then partners'
     # reads. The contract keeps its own order, DOCUMENTED.
     busiest = (checkins_router, directory_router, matching_router)
-    # The routers' own route objects, shared by every app of the process rather than included
-    # (copied) into each: FastAPI 0.165 builds an included router's routes (their dependencies
-    # and body models) again for each app on its first requests, some 70 ms of CPU an app, and
-    # the tests make an app a test. The routers set only a prefix and tags, which their routes
-    # already carry.
     for router in busiest + tuple(r for r in DOCUMENTED if r not in busiest):
-        app.router.routes.extend(router.routes)
+        app.include_router(router)
     _add_health_routes(app)
     add_metrics_route(app)
     add_pages(app)
