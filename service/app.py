@@ -80,12 +80,18 @@ DOCUMENTED = (
 def create_app(
     settings: Settings | None = None, *, engine: AsyncEngine | None = None, bind: Any = None
 ) -> FastAPI:
-    """The application; tests may hand in an engine, or a connection to bind sessions to."""
+    """The application; tests may hand in an engine, or a connection to bind sessions to.
+
+    The connection is kept as `app.state.bind` and read at each start, so a test's app can be
+    started again on the next test's connection."""
     settings = settings or get_settings()
     configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bind = app.state.bind
+        # Read afresh in each life: the taxonomy kept from an earlier one may be another's.
+        app.state.taxonomy = None
         own_engine = None
         if bind is not None:
             app.state.sessionmaker = create_sessionmaker(
@@ -136,6 +142,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.bind = bind
     install_error_handlers(app)
     # A request is matched against the routes in turn, a regular expression each (about 1.5 µs
     # a route, some 60 of them): the busiest come first, the door's check-in, then partners'
