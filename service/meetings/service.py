@@ -525,12 +525,13 @@ async def agenda(
             )
         ).all()
     }
-    own_domains = await _domain_codes(session, participant)
+    codes = await _domain_codes(session, [participant, *others.values()])
+    own_domains = codes[participant.id]
     times = events.slot_times(event)
     entries = []
     for meeting, other_id in zip(meetings, counterpart_ids, strict=True):
         other = others[other_id]
-        theirs = set(await _domain_codes(session, other))  # once per meeting, not per domain
+        theirs = set(codes[other.id])
         shared = [code for code in own_domains if code in theirs]
         start, end = times[meeting.slot - 1]
         entries.append(
@@ -554,19 +555,31 @@ async def agenda(
     return entries
 
 
-async def _domain_codes(session: AsyncSession, participant: Participant) -> list[str]:
-    if participant.committee_id is not None:
-        link_rows = await session.execute(
-            select(Domain.code)
-            .join(CommitteeDomain, CommitteeDomain.domain_id == Domain.id)
-            .where(CommitteeDomain.committee_id == participant.committee_id)
-            .order_by(CommitteeDomain.position)
+async def _domain_codes(
+    session: AsyncSession, participants: list[Participant]
+) -> dict[uuid.UUID, list[str]]:
+    """Each participant's domain codes in their party's order: a statement for each side, not
+    one for each participant."""
+    codes: dict[uuid.UUID, list[str]] = {p.id: [] for p in participants}
+    sides = (
+        (CommitteeDomain, CommitteeDomain.committee_id, "committee_id"),
+        (OrganizationDomain, OrganizationDomain.organization_id, "organization_id"),
+    )
+    for link, party_column, attribute in sides:
+        by_party: dict[uuid.UUID, list[uuid.UUID]] = {}
+        for p in participants:
+            party_id = getattr(p, attribute)
+            if party_id is not None:
+                by_party.setdefault(party_id, []).append(p.id)
+        if not by_party:
+            continue
+        rows = await session.execute(
+            select(party_column, Domain.code)
+            .join(Domain, link.domain_id == Domain.id)
+            .where(party_column.in_(by_party))
+            .order_by(party_column, link.position)
         )
-    else:
-        link_rows = await session.execute(
-            select(Domain.code)
-            .join(OrganizationDomain, OrganizationDomain.domain_id == Domain.id)
-            .where(OrganizationDomain.organization_id == participant.organization_id)
-            .order_by(OrganizationDomain.position)
-        )
-    return [code for (code,) in link_rows.all()]
+        for party_id, code in rows.all():
+            for participant_id in by_party[party_id]:
+                codes[participant_id].append(code)
+    return codes
