@@ -244,13 +244,14 @@ async function chooseEvent() {
  * to a request sent with a key this tab no longer uses (signed out while the roster was still
  * loading, say) is not about the key signed in now, and is left alone. */
 function keyRefused(error) {
-  if (!error.sentKey || error.sentKey !== getKey()) return;
+  if (!error.sentKey || error.sentKey !== getKey()) return false;
   resetWalkIn();
   clearInterval(state.rosterTimer);
   clearTimeout(state.retryTimer);
   stopCamera();
   clearKey();
   showSignin("kiosk.signin.bad");
+  return true;
 }
 
 function signOut() {
@@ -457,7 +458,9 @@ async function flush() {
           return;
         }
         if (error.status === 401) {
-          keyRefused(error); // the queue stays for the next key
+          // The queue stays for the next key; a 401 about a key signed out meanwhile leaves
+          // it to the key signed in now, whose own upload may have found this one running.
+          if (!keyRefused(error) && getKey()) scheduleRetry();
           return;
         }
         outcome = {
