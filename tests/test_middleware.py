@@ -5,9 +5,8 @@ import logging
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.app import create_app
 from service.config import Settings
@@ -55,14 +54,22 @@ async def test_cors_is_off_until_origins_are_configured(
         assert ok.headers["access-control-allow-origin"] == "https://partner.example"
 
 
-async def test_unexpected_errors_are_problems_without_stack_traces(app: FastAPI) -> None:
+async def test_unexpected_errors_are_problems_without_stack_traces(
+    settings: Settings, connection: AsyncConnection
+) -> None:
+    # An app of its own: the `app` fixture's is every test's, and /boom has no role gate.
+    app = create_app(settings, bind=connection)
+
     @app.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret internals")
 
     # Starlette re-raises after answering so servers can log it; the client still gets the answer.
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
         response = await client.get("/boom")
     assert response.status_code == 500
     problem = response.json()
