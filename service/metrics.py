@@ -66,13 +66,15 @@ def count_request(method: str, route: str, status: int, seconds: float) -> None:
 
 def route_templates(routes: Iterable[object]) -> list[tuple[re.Pattern[str], str]]:
     """What `route_template` matches a path against: the documented routes' templates, literal
-    paths before those with parameters (/v1/committees:import is not an id). Read from the route
-    objects when the app is made; the OpenAPI document would cost a third of a second of CPU
-    the first time a worker refused a request before routing."""
+    paths before those with parameters (/v1/committees:import is not an id), and of those with
+    as many, the longer first (/v1/intents/{intent_id}:transition is not an intent's own
+    route, though its {intent_id} would match "x:transition"). Read from the route objects when
+    the app is made; the OpenAPI document would cost a third of a second of CPU the first time
+    a worker refused a request before routing."""
     paths = {
         route.path for route in routes if isinstance(route, APIRoute) and route.include_in_schema
     }
-    ordered = sorted(paths, key=lambda path: (path.count("{"), path))
+    ordered = sorted(paths, key=lambda path: (path.count("{"), -len(path), path))
     return [(compile_path(path)[0], path) for path in ordered]
 
 

@@ -82,6 +82,10 @@ async def test_requests_refused_before_routing_count_under_their_route(
     assert (await client.post("/v1/committees", content=b"{}", headers=admin)).status_code == 415
     csv_as_json = await client.post("/v1/organizations:import", content=b"{}", headers=json_headers)
     assert csv_as_json.status_code == 415
+    # An action on a record: not the record's own route, whose {intent_id} would take
+    # "x:transition" whole.
+    action = "/v1/intents/00000000-0000-4000-8000-000000000000:transition"
+    assert (await client.post(action, content=b"{", headers=json_headers)).status_code == 422
     after = await scrape(client)
 
     def grew(route: str, status: str) -> float:
@@ -94,6 +98,7 @@ async def test_requests_refused_before_routing_count_under_their_route(
     assert grew("/v1/committees", "422") == 1
     assert grew("/v1/committees", "415") == 1
     assert grew("/v1/organizations:import", "415") == 1
+    assert grew("/v1/intents/{intent_id}:transition", "422") == 1
     for status in ("413", "415", "422"):
         assert grew("unmatched", status) == 0
 
