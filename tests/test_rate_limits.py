@@ -4,13 +4,20 @@ The same cases run on the in-process limiter and on the Redis one (Redis at TEST
 by default the local server), each with a clock the test moves.
 """
 
+import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
 
-from service.rate_limits import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from service.rate_limits import (
+    ANSWER_WITHIN_S,
+    MemoryRateLimiter,
+    RateLimiter,
+    RedisRateLimiter,
+)
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
@@ -96,3 +103,23 @@ async def test_a_redis_that_does_not_answer_lets_requests_through() -> None:
         assert await limiter.hit("k", limit=1) is None
     finally:
         await limiter.close()
+
+
+async def test_a_redis_that_hangs_lets_requests_through_within_half_a_second() -> None:
+    # A server that takes the connection and never answers (a partition, a stuck failover).
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{port}/0")
+    try:
+        started = time.monotonic()
+        assert await limiter.hit("k", limit=1) is None
+        assert time.monotonic() - started < ANSWER_WITHIN_S + 0.5
+    finally:
+        await limiter.close()
+        server.close()
+        await server.wait_closed()
