@@ -332,35 +332,54 @@ async def test_a_revoked_key_asks_for_another_and_the_scan_waits_for_it(
     assert [s["outcome"] for s in scans_of(server, {person["badge_code"]})] == ["checked_in"]
 
 
+class AcrossASignOut:
+    """Holds a kiosk's requests so that they are answered in this order: those sent with the
+    key once the desk has signed out, then those sent after, with no key, once the next key is
+    signed in."""
+
+    def __init__(self) -> None:
+        self.signed_out, self.keyless_sent, self.signed_in_again = (
+            asyncio.Event(),
+            asyncio.Event(),
+            asyncio.Event(),
+        )
+
+    async def hold(self, page: "Page", pattern: str, *, method: str | None = None) -> None:
+        async def in_that_order(route: "Route") -> None:
+            if method is None or route.request.method == method:
+                if "authorization" in route.request.headers:
+                    await self.signed_out.wait()
+                else:
+                    self.keyless_sent.set()
+                    await self.signed_in_again.wait()
+            await route.continue_()
+
+        await page.route(pattern, in_that_order)
+
+    async def sign_out_and_in(self, page: "Page", key: str) -> None:
+        await page.click("#signout")
+        self.signed_out.set()
+        await asyncio.wait_for(self.keyless_sent.wait(), 10)
+        await page.fill("#signin-key", key)
+        await page.press("#signin-key", "Enter")
+        await expect(page.locator("#scan-input")).to_be_focused()
+
+
 async def test_signing_out_while_the_roster_loads_leaves_the_next_key_signed_in(
     new_context: ContextFactory, server: Server, kiosk_key: str
 ) -> None:
     """The roster goes on asking for agendas after a sign-out, with no key now, and is answered
     401. That answer is about no key: the next person's key, signed in meanwhile, stays."""
     page = await (await new_context()).new_page()
-    signed_out, keyless_sent, signed_in_again = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    async def in_that_order(route: "Route") -> None:
-        if "authorization" in route.request.headers:
-            await signed_out.wait()  # the roster is still loading when the desk signs out
-        else:
-            keyless_sent.set()
-            await signed_in_again.wait()  # and its keyless requests are answered after
-        await route.continue_()
-
-    await page.route("**/agenda", in_that_order)
+    race = AcrossASignOut()
+    await race.hold(page, "**/agenda")
     await page.goto("/kiosk")
     await page.fill("#signin-key", kiosk_key)
     await page.press("#signin-key", "Enter")
     await expect(page.locator("#scan-input")).to_be_focused()
-    await page.click("#signout")
-    signed_out.set()
-    await asyncio.wait_for(keyless_sent.wait(), 10)
-    await page.fill("#signin-key", kiosk_key)
-    await page.press("#signin-key", "Enter")
-    await expect(page.locator("#scan-input")).to_be_focused()
+    await race.sign_out_and_in(page, kiosk_key)
     async with page.expect_response(lambda response: response.status == 401) as refused:
-        signed_in_again.set()
+        race.signed_in_again.set()
     keyless = await refused.value
     assert "authorization" not in keyless.request.headers
     await keyless.finished()
@@ -382,28 +401,13 @@ async def test_scans_queued_across_a_sign_out_upload_with_the_next_key(
     that refusal is about no key, and the scan waiting is uploaded with the key signed in."""
     first, second = next(unused), next(unused)
     page = await open_kiosk(await new_context(), kiosk_key)
-    signed_out, keyless_sent, signed_in_again = asyncio.Event(), asyncio.Event(), asyncio.Event()
-
-    async def in_that_order(route: "Route") -> None:
-        if route.request.method == "POST":
-            if "authorization" in route.request.headers:
-                await signed_out.wait()
-            else:
-                keyless_sent.set()
-                await signed_in_again.wait()
-        await route.continue_()
-
-    await page.route("**/checkins", in_that_order)
+    race = AcrossASignOut()
+    await race.hold(page, "**/checkins", method="POST")
     for person in (first, second):
         await page.fill("#scan-input", person["badge_code"])
         await page.press("#scan-input", "Enter")
-    await page.click("#signout")
-    signed_out.set()
-    await asyncio.wait_for(keyless_sent.wait(), 10)
-    await page.fill("#signin-key", kiosk_key)
-    await page.press("#signin-key", "Enter")
-    await expect(page.locator("#scan-input")).to_be_focused()
-    signed_in_again.set()
+    await race.sign_out_and_in(page, kiosk_key)
+    race.signed_in_again.set()
     await expect(page.locator("#waiting")).to_have_attribute("data-count", "0", timeout=15_000)
     assert await page.locator("#signin").is_hidden()
     assert checked_in_at(server, first) is not None
