@@ -17,6 +17,18 @@ from tests.support import (
 )
 
 
+async def domain_codes(
+    client: httpx.AsyncClient, admin: Headers, event_id: str, participant_id: str
+) -> list[str]:
+    """A participant's party's domains, in the party's order, as the directory shows them."""
+    participant = (
+        await client.get(f"/v1/events/{event_id}/participants/{participant_id}", headers=admin)
+    ).json()
+    kind = "committees" if participant["party"]["kind"] == "committee" else "organizations"
+    party = (await client.get(f"/v1/{kind}/{participant['party']['id']}", headers=admin)).json()
+    return [link["domain"] for link in party["domains"]]
+
+
 async def test_request_accept_decline_withdraw_by_the_right_side(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:
@@ -344,7 +356,15 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
     assert {m["table"] for m in agenda["meetings"]} == {
         agenda["meetings"][0]["table"]
     }  # own table all day
-    assert all(m["shared_domains"] or m["counterpart"] for m in agenda["meetings"])
+    # Each meeting names the domains its two parties share, in the committee's own order.
+    own = await domain_codes(client, admin, event_id, committee["id"])
+    for meeting in agenda["meetings"]:
+        theirs = await domain_codes(
+            client, admin, event_id, meeting["counterpart"]["participant_id"]
+        )
+        shared = [d["code"] for d in meeting["shared_domains"]]
+        assert shared == [code for code in own if code in theirs], meeting
+    assert any(m["shared_domains"] for m in agenda["meetings"]), "no meeting shares a domain"
     kiosk = await make_key("kiosk")
     assert (await client.get(url, headers=kiosk)).status_code == 200
     html = await client.get(url, headers={**admin, "Accept": "text/html"})
