@@ -115,6 +115,10 @@ async def session(session_factory: Callable[[], AsyncSession]) -> AsyncIterator[
         yield session
 
 
+# What the shared app is bound to between tests: nothing a test may use.
+_NOT_YET_BOUND = object()
+
+
 @pytest.fixture(scope="session")
 def bound_app(settings: Settings) -> FastAPI:
     """One app for the worker's tests, started on each test's connection in turn: FastAPI
@@ -122,9 +126,6 @@ def bound_app(settings: Settings) -> FastAPI:
     app made for every test paid that again, about 70 ms a test. A test that adds a route
     makes an app of its own."""
     return create_app(settings, bind=_NOT_YET_BOUND)
-
-
-_NOT_YET_BOUND = object()
 
 
 @pytest.fixture
