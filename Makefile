@@ -31,8 +31,11 @@ run: install
 		$(BIN)/python -m service serve --host $(HOST) --port $(PORT)
 
 # Two worker processes (xdist), one per core of the machines this runs on; each has its own database.
+# The suite starts dozens of Python processes (servers, workers, the command line): with
+# bytecode cached (Python's default, git-ignored) each imports the service without compiling it
+# again, where an environment setting PYTHONDONTWRITEBYTECODE would have every one recompile.
 test: install
-	$(BIN)/python -m pytest -n 2
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check service migrations tests bench
