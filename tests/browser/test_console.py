@@ -20,13 +20,24 @@ if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Page
 
 TABLET = {"width": 820, "height": 1180}
+# How often the Today screen asks again (static/console/today.js POLL_MS).
+POLL_MS = 5000
 DESKTOP = {"width": 1280, "height": 800}
 
 
 async def signed_in(
-    new_context: ContextFactory, server: Server, screen: str = "today", **options: Any
+    new_context: ContextFactory,
+    server: Server,
+    screen: str = "today",
+    *,
+    clock: bool = False,
+    **options: Any,
 ) -> tuple["BrowserContext", "Page"]:
+    """The console signed in with the admin key, on a screen; with `clock`, the page's timers
+    are Playwright's (time runs as usual, and a test may jump it forward)."""
     context = await new_context(**options)
+    if clock:
+        await context.clock.install()
     page = await context.new_page()
     await page.goto("/console")
     await page.fill("#key", server.admin_key)
@@ -106,7 +117,7 @@ async def test_today_shows_progress_by_kind_the_arrivals_chart_and_failed_scans_
         ]
         status = client.get(f"/v1/events/{server.event_id}/checkins/status").json()
 
-    _, page = await signed_in(new_context, server)
+    _, page = await signed_in(new_context, server, clock=True)
     total = page.locator("table.status tfoot td.num")
     await total.first.wait_for()
     assert [await c.inner_text() for c in await total.all()] == [
@@ -145,8 +156,10 @@ async def test_today_shows_progress_by_kind_the_arrivals_chart_and_failed_scans_
         )
         assert answer.status_code == 201
     expected = str(status["total"]["checked_in"] + 1)
-    # Polled every 5 s: within three polls, without a reload. (A locator, not wait_for_function,
-    # whose polling evaluates strings, which the page's CSP refuses.)
+    # Polled every 5 s: the next poll shows it, without a reload. The clock jumps to it rather
+    # than waiting. (A locator, not wait_for_function, whose polling evaluates strings, which
+    # the page's CSP refuses.)
+    await page.clock.fast_forward(POLL_MS)
     await expect(total.nth(1)).to_have_text(expected, timeout=15000)
     await late.wait_for(state="detached", timeout=15000)
     await screenshot(page, "console-today-1280")
