@@ -31,13 +31,12 @@ run: install
 		$(BIN)/python -m service serve --host $(HOST) --port $(PORT)
 
 # Two worker processes (xdist), one per core of the machines this runs on; each has its own database.
-# Tests marked xdist_group (the browser's, the faults') run on one worker, which starts their
-# server or cluster once.
+# Tests that share a server or a cluster run on one of them (tests/conftest.py, ONE_WORKER).
 # The suite starts dozens of Python processes (servers, workers, the command line): with
 # bytecode cached (Python's default, git-ignored) each imports the service without compiling it
 # again, where an environment setting PYTHONDONTWRITEBYTECODE would have every one recompile.
 test: install
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 --dist loadgroup
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check service migrations tests bench

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from xdist.scheduler import LoadScopeScheduling
 
 from service import schema_migrations
 from service.app import create_app
@@ -239,6 +240,31 @@ async def build_worker(settings: Settings, committed_app: FastAPI) -> AsyncItera
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+# Tests that share an expensive set-up run on one xdist worker, which makes it once a run: the
+# browser's server with its published schedule, the faults' throw-away cluster, the several
+# workers' server (4 processes and 2 build workers). By path, not by pytest-xdist's xdist_group
+# mark, which pytest 9.2's node ids silently ignore (pytest-dev/pytest-xdist#1386).
+ONE_WORKER = {
+    "tests/browser/": "browser",
+    "tests/test_faults.py": "faults",
+    "tests/test_workers.py": "several_workers",
+}
+
+
+class SharedSetUpOnOneWorker(LoadScopeScheduling):
+    """xdist's `load`, except that each group of ONE_WORKER goes to one worker as a whole (the
+    largest first: xdist orders its units by size)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return next((g for prefix, g in ONE_WORKER.items() if nodeid.startswith(prefix)), nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+    if config.getoption("dist") != "load":  # another distribution asked for by name
+        return None
+    return SharedSetUpOnOneWorker(config, log)
 
 
 # Tests that touch no database (the solver's, the scoring's) give the same verdict on either:

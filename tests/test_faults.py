@@ -27,9 +27,6 @@ import pytest
 
 from tests.support import WENZHOU, ServerProcess, free_port, run_cli, service_env
 
-# One xdist worker runs them (`--dist loadgroup`): one throw-away cluster for the run.
-pytestmark = pytest.mark.xdist_group("faults")
-
 # A scan keeps its outcome (migration 0009), from which its answer's status follows.
 STATUS_OF_OUTCOME = {"checked_in": 201, "already_checked_in": 200}
 
