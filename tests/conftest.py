@@ -253,12 +253,17 @@ ONE_WORKER = {
 }
 
 
+def unit_of_work(nodeid: str) -> str:
+    """The test's group in ONE_WORKER, or the test itself."""
+    return next((g for prefix, g in ONE_WORKER.items() if nodeid.startswith(prefix)), nodeid)
+
+
 class SharedSetUpOnOneWorker(LoadScopeScheduling):
     """xdist's `load`, except that each group of ONE_WORKER goes to one worker as a whole (the
     largest first: xdist orders its units by size)."""
 
     def _split_scope(self, nodeid: str) -> str:
-        return next((g for prefix, g in ONE_WORKER.items() if nodeid.startswith(prefix)), nodeid)
+        return unit_of_work(nodeid)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
