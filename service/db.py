@@ -54,6 +54,8 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(
         url,
         connect_args=connect_args,
+        pool_size=settings.pool_size,
+        max_overflow=0,
         pool_timeout=settings.pool_timeout_s,
         **kwargs,
     )
