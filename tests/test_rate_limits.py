@@ -9,6 +9,7 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -123,3 +124,30 @@ async def test_a_redis_that_hangs_lets_requests_through_within_half_a_second() -
         await limiter.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_hit_on_redis_starts_no_task_of_its_own() -> None:
+    # Every authenticated request makes a hit. redis-py's socket timeout (5 s by default since
+    # redis-py 8) wraps each command's send in asyncio.wait_for, a task a request; the wait is
+    # bounded around the call instead (the test above).
+    limiter = RedisRateLimiter(REDIS_URL, prefix=f"test:{uuid.uuid4().hex}:")
+    loop = asyncio.get_running_loop()
+    started: list[object] = []
+    factory = loop.get_task_factory()
+
+    def counting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        started.append(coro)
+        if factory is not None:
+            return factory(loop, coro, **kwargs)  # type: ignore[no-any-return]
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    try:
+        await limiter.hit("k", limit=10)  # connects, loads the script
+        loop.set_task_factory(counting)
+        try:
+            assert [await limiter.hit("k", limit=10) for _ in range(3)] == [None, None, None]
+        finally:
+            loop.set_task_factory(factory)
+        assert started == []
+    finally:
+        await limiter.close()
