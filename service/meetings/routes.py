@@ -246,7 +246,11 @@ async def delete_preference(
 
 
 def meeting_out(
-    meeting: Meeting, event: Event, names: dict[uuid.UUID, dict[str, Any]]
+    meeting: Meeting,
+    event: Event,
+    names: dict[uuid.UUID, dict[str, Any]],
+    *,
+    with_notes: bool = True,
 ) -> MeetingOut:
     start, end = events.slot_times(event)[meeting.slot - 1]
     return MeetingOut(
@@ -261,7 +265,7 @@ def meeting_out(
         table=meeting.table_number,
         status=meeting.status,
         locked=meeting.locked,
-        notes=meeting.notes,
+        notes=meeting.notes if with_notes else "",
         weight=meeting.weight,
         version=meeting.version,
     )
@@ -273,8 +277,8 @@ def meeting_out(
     summary="Meetings of the published schedule (or the draft), by party, slot and status",
     description=(
         "Admins see every meeting, partners their own parties' meetings, and a kiosk key every "
-        "published meeting of its event: the agendas its roster copy keeps for the door, read "
-        "in one list instead of one agenda a participant."
+        "published meeting of its event without its notes: the agendas its roster copy keeps "
+        "for the door, read in one list instead of one agenda a participant."
     ),
     responses=problem_responses(NotFound, events.EventNotAllowed, InvalidCursor),
 )
@@ -296,10 +300,12 @@ async def list_meetings(
     if current is None or (schedule == "draft" and not principal.is_admin):
         return Page(items=[], next_cursor=None)
     stmt = select(Meeting).where(Meeting.schedule_id == current.id)
-    # A kiosk reads every participant's agenda at the door; this is the same, in one list.
+    # A kiosk reads every participant's agenda at the door; this is the same, in one list, and
+    # as the agendas do, without what the parties and organizers noted of the meeting.
+    kiosk = principal.role == "kiosk"
     own = (
         None
-        if principal.role == "kiosk"
+        if kiosk
         else await service.visible_participant_ids(session, event_id=event_id, principal=principal)
     )
     if own is not None:
@@ -321,7 +327,7 @@ async def list_meetings(
     if status_ is not None:
         stmt = stmt.where(Meeting.status == status_)
     names = await service.names_by_participant(session, event_id=event_id)
-    render = partial(meeting_out, event=event, names=names)
+    render = partial(meeting_out, event=event, names=names, with_notes=not kiosk)
     return await page_of(session, stmt, Meeting, render, limit=limit, cursor=cursor)
 
 
