@@ -246,11 +246,7 @@ async def delete_preference(
 
 
 def meeting_out(
-    meeting: Meeting,
-    event: Event,
-    names: dict[uuid.UUID, dict[str, Any]],
-    *,
-    with_notes: bool = True,
+    meeting: Meeting, event: Event, names: dict[uuid.UUID, dict[str, Any]]
 ) -> MeetingOut:
     start, end = events.slot_times(event)[meeting.slot - 1]
     return MeetingOut(
@@ -265,7 +261,7 @@ def meeting_out(
         table=meeting.table_number,
         status=meeting.status,
         locked=meeting.locked,
-        notes=meeting.notes if with_notes else "",
+        notes=meeting.notes,
         weight=meeting.weight,
         version=meeting.version,
     )
@@ -277,8 +273,8 @@ def meeting_out(
     summary="Meetings of the published schedule (or the draft), by party, slot and status",
     description=(
         "Admins see every meeting, partners their own parties' meetings, and a kiosk key every "
-        "published meeting of its event without its notes: the agendas its roster copy keeps "
-        "for the door, read in one list instead of one agenda a participant."
+        "published meeting of its event: the agendas its roster copy keeps for the door, read "
+        "in one list instead of one agenda a participant."
     ),
     responses=problem_responses(NotFound, events.EventNotAllowed, InvalidCursor),
 )
@@ -300,12 +296,10 @@ async def list_meetings(
     if current is None or (schedule == "draft" and not principal.is_admin):
         return Page(items=[], next_cursor=None)
     stmt = select(Meeting).where(Meeting.schedule_id == current.id)
-    # A kiosk reads every participant's agenda at the door; this is the same, in one list, and
-    # as the agendas do, without what the parties and organizers noted of the meeting.
-    kiosk = principal.role == "kiosk"
+    # A kiosk reads every participant's agenda at the door; this is the same, in one list.
     own = (
         None
-        if kiosk
+        if principal.role == "kiosk"
         else await service.visible_participant_ids(session, event_id=event_id, principal=principal)
     )
     if own is not None:
@@ -327,7 +321,7 @@ async def list_meetings(
     if status_ is not None:
         stmt = stmt.where(Meeting.status == status_)
     names = await service.names_by_participant(session, event_id=event_id)
-    render = partial(meeting_out, event=event, names=names, with_notes=not kiosk)
+    render = partial(meeting_out, event=event, names=names)
     return await page_of(session, stmt, Meeting, render, limit=limit, cursor=cursor)
 
 
