@@ -253,7 +253,7 @@ def main() -> None:
     )
     print(
         f"roster copy after sign-in: {api_bytes / 1024:.1f} KB in {api_n} API requests "
-        f"(participants and the meetings of {len(codes)} badges)"
+        f"(participants and {len(codes)} agendas)"
     )
     print(f"time to interactive: {result['interactive_ms']:.0f} ms (sign-in field focused)")
     print(

@@ -271,16 +271,11 @@ def meeting_out(
     "/meetings",
     operation_id="listMeetings",
     summary="Meetings of the published schedule (or the draft), by party, slot and status",
-    description=(
-        "Admins see every meeting, partners their own parties' meetings, and a kiosk key every "
-        "published meeting of its event: the agendas its roster copy keeps for the door, read "
-        "in one list instead of one agenda a participant."
-    ),
-    responses=problem_responses(NotFound, events.EventNotAllowed, InvalidCursor),
+    responses=problem_responses(NotFound, InvalidCursor),
 )
 async def list_meetings(
     event_id: uuid.UUID,
-    principal: AnyKey,
+    principal: PartnerKey,
     session: SessionDep,
     schedule: Annotated[str, Query(pattern="^(published|draft)$")] = "published",
     participant_id: Annotated[
@@ -291,17 +286,12 @@ async def list_meetings(
     limit: Limit = DEFAULT_LIMIT,
     cursor: str | None = None,
 ) -> Page[MeetingOut]:
-    event = await events.get_event(session, event_id=event_id, principal=principal)
+    event = await events.get_event(session, event_id=event_id)
     current = await service.current_schedule(session, event_id=event_id, state=schedule)
     if current is None or (schedule == "draft" and not principal.is_admin):
         return Page(items=[], next_cursor=None)
     stmt = select(Meeting).where(Meeting.schedule_id == current.id)
-    # A kiosk reads every participant's agenda at the door; this is the same, in one list.
-    own = (
-        None
-        if principal.role == "kiosk"
-        else await service.visible_participant_ids(session, event_id=event_id, principal=principal)
-    )
+    own = await service.visible_participant_ids(session, event_id=event_id, principal=principal)
     if own is not None:
         stmt = stmt.where(
             or_(

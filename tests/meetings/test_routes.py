@@ -383,44 +383,6 @@ async def test_agenda_only_after_publishing_and_as_bilingual_html(
     assert own.status_code == 200, own.text
 
 
-async def test_a_kiosk_lists_its_events_published_meetings_as_the_agendas_give_them(
-    client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
-) -> None:
-    # The kiosk's roster copy reads this list instead of one agenda a participant.
-    event_id, committees, organizations = await parties(client, admin)
-    kiosk = await make_key("kiosk", event_id=event_id)
-    url = f"/v1/events/{event_id}/meetings"
-    assert (await client.get(url, headers=kiosk)).json()["items"] == []  # nothing published
-    await build_and_publish(client, admin, event_id)
-    listed = (await client.get(url, params={"limit": 500}, headers=kiosk)).json()
-    assert listed["next_cursor"] is None
-    assert listed == (await client.get(url, params={"limit": 500}, headers=admin)).json()
-    draft = await client.get(url, params={"schedule": "draft"}, headers=kiosk)
-    assert draft.status_code == 200 and draft.json()["items"] == []
-    for participant in (committees[0], organizations[0]):
-        side = "committee" if participant in committees else "organization"
-        other = "organization" if side == "committee" else "committee"
-        agenda = (
-            await client.get(
-                f"/v1/events/{event_id}/participants/{participant['id']}/agenda", headers=kiosk
-            )
-        ).json()["meetings"]
-        assert agenda, participant
-        from_list = sorted(
-            (m["slot"], m["start"], m["end"], m["table"], m[other]["participant_id"])
-            for m in listed["items"]
-            if m[side]["participant_id"] == participant["id"] and m["status"] != "cancelled"
-        )
-        assert from_list == [
-            (m["slot"], m["start"], m["end"], m["table"], m["counterpart"]["participant_id"])
-            for m in agenda
-        ]
-    other_event = (await client.post("/v1/events", json=EVENT, headers=admin)).json()
-    elsewhere = await make_key("kiosk", event_id=other_event["id"])
-    refused = await client.get(url, headers=elsewhere)
-    assert refused.status_code == 403 and refused.json()["code"] == "event_not_allowed"
-
-
 async def test_a_preference_created_by_a_concurrent_request_is_set_not_a_500(
     client: httpx.AsyncClient, admin: Headers, make_key: KeyFactory
 ) -> None:

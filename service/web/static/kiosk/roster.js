@@ -3,7 +3,9 @@
 // names, titles, organizations and agendas: never phones or emails (they are dropped here even
 // when the key may read them).
 
-import { apiAll } from "/static/common/api.js";
+import { api, apiAll } from "/static/common/api.js";
+
+const AGENDA_CONCURRENCY = 4;
 
 /** What a scanner or a person typed, in the stored form (as service/badges.py does). */
 export function normalizeCode(text) {
@@ -52,21 +54,17 @@ function keep(participant, agenda) {
   };
 }
 
-/** Each participant's meetings as its agenda gives them (by slot, the other party as the
- * counterpart), from the event's published meetings. */
-function agendasOf(meetings) {
-  const agendas = new Map();
-  const add = (own, other, meeting) => {
-    if (!agendas.has(own.participant_id)) agendas.set(own.participant_id, []);
-    agendas.get(own.participant_id).push({ ...meeting, counterpart: other });
-  };
-  for (const meeting of meetings) {
-    if (meeting.status === "cancelled") continue; // as the agenda leaves them out
-    add(meeting.committee, meeting.organization, meeting);
-    add(meeting.organization, meeting.committee, meeting);
+async function inBatches(items, size, work) {
+  const results = new Array(items.length);
+  let next = 0;
+  async function worker() {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
   }
-  for (const agenda of agendas.values()) agenda.sort((a, b) => a.slot - b.slot);
-  return agendas;
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  return results;
 }
 
 export class Roster {
@@ -118,15 +116,17 @@ export class Roster {
     return this.participants.length;
   }
 
-  /** Fetch the roster and the published meetings again; throws ApiError when the service is
-   * away. Two lists, whatever the number of participants: every kiosk does this every two
-   * minutes, so one request an agenda would grow with the event. */
+  /** Fetch the roster and every agenda again; throws ApiError when the service is away. */
   async refresh() {
     const params = { event_id: this.eventId };
     const participants = await apiAll("/v1/events/{event_id}/participants", { params });
-    const meetings = await apiAll("/v1/events/{event_id}/meetings", { params });
-    const agendas = agendasOf(meetings);
-    this.participants = participants.map((p) => keep(p, agendas.get(p.id)));
+    const agendas = await inBatches(participants, AGENDA_CONCURRENCY, async (p) => {
+      const { data } = await api("GET", "/v1/events/{event_id}/participants/{participant_id}/agenda", {
+        params: { event_id: this.eventId, participant_id: p.id },
+      });
+      return data.meetings;
+    });
+    this.participants = participants.map((p, i) => keep(p, agendas[i]));
     this.fetchedAt = new Date().toISOString();
     // A local mark the server now knows about is no longer needed.
     for (const p of this.participants) {
