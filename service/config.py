@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     # Connections a process keeps to PostgreSQL, opened as requests need them and kept open:
     # none beyond them. (SQLAlchemy's default, 5 kept and 10 more closed as soon as they are
     # returned, opened and closed a connection every 160 requests at 8 requests in flight.)
-    pool_size: int = 15
+    pool_size: int = Field(15, ge=1)  # 0 would be SQLAlchemy's "no limit"
 
     max_body_bytes: int = 1 << 20
     import_max_body_bytes: int = 20 << 20

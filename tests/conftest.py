@@ -266,6 +266,7 @@ class SharedSetUpOnOneWorker(LoadScopeScheduling):
         return unit_of_work(nodeid)
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: the suite also runs without it
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
     if config.getoption("dist") != "load":  # another distribution asked for by name
         return None
@@ -300,6 +301,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.config.workeroutput["test_counts"] = counts
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: Any) -> None:
     counts = getattr(node, "workeroutput", {}).get("test_counts")
     if counts is not None:

@@ -58,6 +58,18 @@ def agenda_of(server: Server, participant: dict[str, Any]) -> list[dict[str, Any
         return list(client.get(path).json()["meetings"])
 
 
+async def expect_agenda(answer: Any, agenda: list[dict[str, Any]]) -> None:
+    """The answer shows these meetings, one row each: the time and the counterpart."""
+    rows = answer.locator(".agenda tbody tr")
+    await expect(rows).to_have_count(len(agenda))
+    for at, meeting in enumerate(agenda):
+        row = rows.nth(at)
+        await expect(row).to_contain_text(
+            f"{local_hhmm(meeting['start'])}–{local_hhmm(meeting['end'])}"
+        )
+        await expect(row).to_contain_text(meeting["counterpart"]["name_zh"])
+
+
 def scans_of(server: Server, codes: set[str]) -> list[dict[str, Any]]:
     with server.client() as client:
         items = client.get(f"/v1/events/{server.event_id}/scans", params={"limit": 500}).json()[
@@ -82,13 +94,8 @@ async def test_first_scan_green_repeat_amber_unknown_red(
     await expect(answer).to_contain_text(person["people"][0]["name"])
     await expect(answer).to_contain_text(person["party"]["name_zh"])
     agenda = agenda_of(server, person)
-    rows = answer.locator(".agenda tbody tr")
-    await expect(rows).to_have_count(len(agenda))
+    await expect_agenda(answer, agenda)
     first = agenda[0]
-    await expect(rows.first).to_contain_text(
-        f"{local_hhmm(first['start'])}–{local_hhmm(first['end'])}"
-    )
-    await expect(rows.first).to_contain_text(first["counterpart"]["name_zh"])
     await expect(answer.locator(".first")).to_contain_text(f"{first['table']} 号桌")
     assert await answer.get_attribute("data-sound") == "ok"
     arrived = checked_in_at(server, person)
@@ -139,7 +146,7 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
     kiosk_key: str,
     unused: Iterator[dict[str, Any]],
 ) -> None:
-    people = list(itertools.islice(unused, 3))
+    people = list(itertools.islice((p for p in unused if agenda_of(server, p)), 3))
     codes = {p["badge_code"] for p in people}
     context = await new_context()
     page = await open_kiosk(context, kiosk_key)
@@ -155,6 +162,8 @@ async def test_offline_scans_queue_survive_a_reload_and_upload_once(
         await scan(page, person["badge_code"], "pending-ok")
         await expect(answer).to_contain_text("尚未经服务器确认")
         await expect(answer).to_contain_text(person["people"][0]["name"])
+        # Their agenda, from the roster copy.
+        await expect_agenda(answer, agenda_of(server, person))
     await expect(waiting).to_have_attribute("data-count", "3")
     await expect(waiting).to_contain_text("待上传 3")
     # A repeat is caught from the roster copy, and is no check-in either.
