@@ -111,7 +111,11 @@ async def _answer_from_orm(
         checked_in_at=scan.checked_in_at,
         participant=participant,
         agenda=await meetings.agenda(
-            session, event=scan.event, participant=scan.participant, taxonomy=taxonomy
+            session,
+            event=scan.event,
+            participant=scan.participant,
+            taxonomy=taxonomy,
+            schedule_id=await meetings.published_schedule_id(session, event_id=scan.event.id),
         ),
         person=next(p for p in participant.people if p.id == scan.person.id),
     )

@@ -485,7 +485,7 @@ async def get_agenda(
             f"Participant {participant_id} is another party; a partner key reads only the agenda "
             "of its own party."
         )
-    published = await service.current_schedule(session, event_id=event_id, state="published")
+    published = await service.published_schedule_id(session, event_id=event_id)
     _, present = await checkins.arrivals(session, participant_ids=[participant.id])
     agenda = Agenda(
         participant=service.party_name(participant),
@@ -495,7 +495,7 @@ async def get_agenda(
         date=event.date,
         published=published is not None,
         meetings=await service.agenda(
-            session, event=event, participant=participant, taxonomy=taxonomy
+            session, event=event, participant=participant, taxonomy=taxonomy, schedule_id=published
         ),
         people=[
             AgendaPerson(name=p.name, title=p.title, checked_in_at=present.get(p.id))

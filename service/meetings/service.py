@@ -486,13 +486,24 @@ async def names_by_participant(
     return {p.id: party_name(p) for p in rows}
 
 
-async def agenda(
-    session: AsyncSession, *, event: Event, participant: Participant, taxonomy: Taxonomy
-) -> list[dict[str, Any]]:
-    """The participant's meetings in the published schedule, in slot order, with shared domains."""
-    schedule_id = await session.scalar(
-        _CURRENT_SCHEDULE_ID, {"event_id": event.id, "state": "published"}
+async def published_schedule_id(session: AsyncSession, *, event_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of the event's published schedule, if any (no object to load)."""
+    schedule_id: uuid.UUID | None = await session.scalar(
+        _CURRENT_SCHEDULE_ID, {"event_id": event_id, "state": "published"}
     )
+    return schedule_id
+
+
+async def agenda(
+    session: AsyncSession,
+    *,
+    event: Event,
+    participant: Participant,
+    taxonomy: Taxonomy,
+    schedule_id: uuid.UUID | None,
+) -> list[dict[str, Any]]:
+    """The participant's meetings in the published schedule (`published_schedule_id`), in slot
+    order, with shared domains."""
     if schedule_id is None:
         return []
     side = (
