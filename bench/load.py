@@ -6,22 +6,26 @@
 It makes a scratch database beside the one named (dropped afterwards), migrates it, loads the
 demo and copies the demo event until there are enough fresh badges for the burst, then serves
 it with `python -m service serve --workers N` and drives it with locust (headless, fixed run
-time) from a separate process on loopback. In the same run it serves a minimal FastAPI app
-whose one endpoint does a single INSERT through asyncpg into a scratch table of the same
-database, with the same worker count and the same load: the ceiling a check-in is held to.
-Between the two it serves the service's own app with one more route that does that INSERT
-behind the kiosk's key, the request's transaction and the service's middleware: the floor of
-any write of the service, which splits the check-in's distance from the ceiling into what every
-request pays and what the check-in adds. Last, the write set: the service's app again, with a
-route that writes a first check-in's rows (rate-limit count, scan, check-in, outbox event) in
-one statement through asyncpg, reading only the key and the participant's id and rendering
+time) from a separate process on loopback. Beside it, with the same worker count, it serves a
+minimal FastAPI app whose one endpoint does a single INSERT through asyncpg into a scratch table
+of the same database: the ceiling a check-in is held to. The two are driven in turn, in
+`--rounds` rounds of a phase's length between them, as are the committee GET and the bare route
+it is held to: the machine is shared and its load drifts, and one phase after the other laid
+the drift on one side of the ratio (a ceiling of 950/s in one run and 2,289/s in the next, and
+37% and 51% for the committee, minutes apart on 2026-12-07).
+
+Two references follow, each served alone: the service's own app with one more route that does
+the ceiling's INSERT behind the kiosk's key, the request's transaction and the service's
+middleware (the floor of any write of the service, which splits the check-in's distance from
+the ceiling into what every request pays and what the check-in adds); and the write set, the
+service's app with a route that writes a first check-in's rows (scan, check-in, outbox event)
+in one statement through asyncpg, reading only the key and the participant's id and rendering
 nothing, on badges of its own: what no check-in can beat whatever its code, as long as it keeps
 what the door must keep.
 
-The committee GET and the bare route it is held to are both served at once and driven in turn,
-in `--rounds` rounds of a phase's length between them: the machine is shared and its load
-drifts, and one phase after the other laid the drift on one side of the ratio (37% and 51%
-minutes apart on 2026-12-07).
+Each phase also says where the machine's CPU went, in ms per request answered: the server's
+processes, PostgreSQL's, Redis's and the load generator's. On a machine whose cores are all
+busy, a closed loop's throughput follows that sum.
 
 Every phase is closed-loop: each simulated client sends its next request as soon as it has the
 answer to the last one, so throughput is the most the server gives to that many clients and the
@@ -42,6 +46,7 @@ import json
 import os
 import platform
 import random
+import resource
 import signal
 import socket
 import statistics
@@ -139,6 +144,34 @@ def prepare(database_url: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret.strip().splitlines()[-1]}"}
 
 
+# The process serving each base URL, whose CPU (its workers' included) a phase accounts for.
+SERVER_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds (user and system) so far of the server's process tree, PostgreSQL's
+    processes and Redis's; the load generator's is read from this process's waited children."""
+    import psutil
+
+    def spent(process: Any) -> float:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:  # ended between listing and reading
+            return 0.0
+        return float(times.user + times.system)
+
+    server = psutil.Process(server_pid)
+    figures = {"server": spent(server) + sum(map(spent, server.children(recursive=True)))}
+    figures["PostgreSQL"] = figures["Redis"] = 0.0
+    for process in psutil.process_iter(["name"]):
+        name = process.info["name"] or ""
+        if name.startswith("postgres"):
+            figures["PostgreSQL"] += spent(process)
+        elif name.startswith("redis-server"):
+            figures["Redis"] += spent(process)
+    return figures
+
+
 @contextmanager
 def serving(command: list[str], *, env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     """A server process, awaited ready on /readyz (or /healthz), stopped with SIGTERM after."""
@@ -154,6 +187,7 @@ def serving(command: list[str], *, env: dict[str, str], port: int, log: Path) ->
             start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
+    SERVER_PIDS[base] = process.pid
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -265,6 +299,9 @@ def floor_app() -> Any:
         ).one()
         return {"id": row.id, "checked_in_at": row.checked_in_at.isoformat()}
 
+    # Tried first, as the check-in's router is in the service (routes are matched in turn, about
+    # 2 µs each): added last, it paid for matching every other route, which no check-in does.
+    app.router.routes.insert(0, app.router.routes.pop())
     return app
 
 
@@ -648,6 +685,8 @@ def run_locust(
     command += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "10"]
     command += ["--host", host, "--csv", str(prefix), user_class]
     env = {**os.environ, "BENCH_DATA": str(data_file), **(extra_env or {})}
+    before = cpu_seconds(SERVER_PIDS[host])
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         command,
         cwd=REPO,
@@ -656,6 +695,11 @@ def run_locust(
         stderr=(workdir / f"{user_class}.log").open("w"),
         check=False,
         timeout=seconds + 120,
+    )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    spent = {k: v - before[k] for k, v in cpu_seconds(SERVER_PIDS[host]).items()}
+    spent["locust"] = (
+        children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
     )
     figures: dict[str, dict[str, float]] = {}
     with open(f"{prefix}_stats.csv", newline="") as table:
@@ -667,6 +711,8 @@ def run_locust(
                 "median": float(row["50%"] or 0),
                 "p99": float(row["99%"] or 0),
             }
+    # The whole run's CPU, with the aggregate: the requests it was spent on.
+    figures["Aggregated"].update({f"cpu {group}": value for group, value in spent.items()})
     return figures
 
 
@@ -697,20 +743,37 @@ def factory_phase(
 
 
 def alternate(
-    hosts: dict[str, str], user_class: str, *, rounds: int, seconds: int, **common: Any
+    sides: dict[str, tuple[str, str]],
+    *,
+    rounds: int,
+    seconds: int,
+    data: dict[str, Any],
+    fresh_badges: dict[str, list[Any]] | None = None,
+    **common: Any,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """Drive each host in turn for `seconds / rounds`, `rounds` times over, and report each.
+    """Drive each side (title: host and locust user class) in turn for `seconds / rounds`,
+    `rounds` times over, and report each.
 
     Phases run one after another, so a drift in the shared machine's load would fall on one side
-    of a ratio; alternating in short rounds lays it on both alike. Per host and request name:
-    counts and errors summed, req/s the mean over the rounds (of equal length), the worst round's
-    p99, the median round's median.
+    of a ratio; alternating in short rounds lays it on both alike. Per side and request name:
+    counts, errors and CPU summed, req/s the mean over the rounds (of equal length), the worst
+    round's p99, the median round's median. A side named in `fresh_badges` scans that list on
+    from where its last round stopped, so that no badge is scanned twice.
     """
     share = max(1, seconds // rounds)
-    runs: dict[str, list[dict[str, dict[str, float]]]] = {title: [] for title in hosts}
-    for _ in range(rounds):
-        for title, host in hosts.items():
-            runs[title].append(run_locust(user_class, host=host, seconds=share, **common))
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {title: [] for title in sides}
+    scanned = dict.fromkeys(fresh_badges or {}, 0)
+    for number in range(rounds):
+        for title, (host, user_class) in sides.items():
+            # Nonces are unique per key: each round's kiosks number theirs afresh.
+            round_data = {**data, "round": number}
+            if title in scanned:
+                round_data["badges"] = (fresh_badges or {})[title][scanned[title] :]
+            figures = run_locust(user_class, host=host, seconds=share, data=round_data, **common)
+            if title in scanned:
+                # Every request took a badge; one more a client, for a request cut off at the end.
+                scanned[title] += int(figures["Aggregated"]["count"]) + common["users"]
+            runs[title].append(figures)
     merged: dict[str, dict[str, dict[str, float]]] = {}
     for title, figures_of_rounds in runs.items():
         names = {name for figures in figures_of_rounds for name in figures}
@@ -724,6 +787,8 @@ def alternate(
                 "median": statistics.median(r["median"] for r in rows),
                 "p99": max(r["p99"] for r in rows),
             }
+            for key in (k for k in rows[0] if k.startswith("cpu ")):
+                merged[title][name][key] = sum(r[key] for r in rows)
         report(f"{title} ({rounds} rounds of {share} s, alternating)", merged[title])
     return merged
 
@@ -736,6 +801,17 @@ def report(title: str, figures: dict[str, dict[str, float]]) -> None:
             f"  {name:32} {f['count']:8.0f} {f['rps']:8.1f} {f['median']:6.0f}ms "
             f"{f['p99']:6.0f}ms {f['failures']:7.0f}"
         )
+    print(f"  CPU per request: {cpu_per_request(figures)}")
+
+
+def cpu_per_request(figures: dict[str, dict[str, float]]) -> str:
+    """The phase's CPU by process, in ms per request answered: where the machine's two cores
+    went, which the throughput of a closed loop on a shared machine depends on."""
+    aggregated = figures["Aggregated"]
+    count = max(aggregated["count"], 1)
+    spent = {k.removeprefix("cpu "): v for k, v in aggregated.items() if k.startswith("cpu ")}
+    parts = [f"{group} {1000 * seconds / count:.2f} ms" for group, seconds in spent.items()]
+    return ", ".join(parts) + f"; in all {1000 * sum(spent.values()) / count:.2f} ms"
 
 
 def main() -> None:
@@ -791,15 +867,6 @@ def main() -> None:
         random.Random(8).shuffle(badges)
         random.Random(9).shuffle(write_set_badges)
         common = {"users": args.users, "seconds": args.seconds, "workdir": workdir}
-        ceiling_figures = factory_phase(
-            "ceiling_app",
-            "CeilingKiosk",
-            "ceiling: one INSERT through asyncpg, minimal FastAPI app",
-            env={"CEILING_DSN": plain_dsn(url)},
-            data_for=lambda _: {"badges": badges},
-            workers=args.workers,
-            **common,
-        )
         # Rate limits stay on (every request is counted, in Redis as in production with several
         # workers) but high enough never to refuse.
         limits = {
@@ -807,28 +874,38 @@ def main() -> None:
             "RATE_LIMIT_KIOSK": "10000000",
             "REDIS_URL": args.redis_url,
         }
-        # The keys, made on the first server of the service's app, serve every later phase.
-        data: dict[str, Any] = {}
-
-        def with_keys(host: str) -> dict[str, Any]:
-            data.update(make_keys(host, admin, kiosks=args.users), badges=badges)
-            return data
-
-        floor_figures = factory_phase(
-            "floor_app",
-            "FloorKiosk",
-            "service floor: the ceiling's INSERT behind the service's key and stack",
-            env={"DATABASE_URL": url, **limits},
-            data_for=with_keys,
-            workers=args.workers,
-            **common,
-        )
         port = free_port()
         with serve_service(
             url, workers=args.workers, port=port, log=workdir / "service.log", **limits
         ) as base:
-            checkin_figures = run_locust("Kiosk", host=base, data=data, **common)
-            report("check-in burst: kiosks scanning fresh badges", checkin_figures)
+            # The keys, made on the service, serve every later phase and server.
+            data: dict[str, Any] = {
+                **make_keys(base, admin, kiosks=args.users),
+                "badges": badges,
+            }
+            # The ceiling and the check-in, both served, driven in turn: the headline ratio.
+            with serve_factory(
+                "ceiling_app",
+                workers=args.workers,
+                port=free_port(),
+                log=workdir / "ceiling_app.log",
+                env={"CEILING_DSN": plain_dsn(url)},
+            ) as ceiling_host:
+                checkin_title = "check-in burst: kiosks scanning fresh badges"
+                compared = alternate(
+                    {
+                        "ceiling: one INSERT through asyncpg, minimal FastAPI app": (
+                            ceiling_host,
+                            "CeilingKiosk",
+                        ),
+                        checkin_title: (base, "Kiosk"),
+                    },
+                    rounds=args.rounds,
+                    data=data,
+                    fresh_badges={checkin_title: badges},
+                    **common,
+                )
+            ceiling_figures, checkin_figures = compared.values()
             directory_figures = run_locust("PartnerDirectory", host=base, data=data, **common)
             report("directory reads by partner systems", directory_figures)
             recommendation_figures = run_locust(
@@ -855,18 +932,30 @@ def main() -> None:
                     print(f"warning: the bare app's JSON differs: {bare_json} != {served_json}")
                 compared = alternate(
                     {
-                        "one committee, authenticated GET": base,
+                        "one committee, authenticated GET": (base, "CommitteeReader"),
                         "bare: the same committee JSON from asyncpg, minimal FastAPI app, no key": (
-                            bare_host
+                            bare_host,
+                            "CommitteeReader",
                         ),
                     },
-                    "CommitteeReader",
                     rounds=args.rounds,
                     data=data,
                     **common,
                 )
             committee_figures, bare_figures = compared.values()
-        # Last: its tens of thousands of rows are not in the tables while the service is measured.
+        # References, each served alone after the service: the stack with no check-in's work
+        # (it inserts into the ceiling's table, on the badges the check-in has scanned), and
+        # last the write set, whose tens of thousands of rows are not in the tables while the
+        # service is measured.
+        floor_figures = factory_phase(
+            "floor_app",
+            "FloorKiosk",
+            "service floor: the ceiling's INSERT behind the service's key and stack",
+            env={"DATABASE_URL": url, **limits},
+            data_for=lambda _: data,
+            workers=args.workers,
+            **common,
+        )
         write_set_figures = factory_phase(
             "write_set_app",
             "WriteSetKiosk",
@@ -957,6 +1046,7 @@ elif "locust" in sys.modules:
     DATA: dict[str, Any] = json.loads(Path(os.environ["BENCH_DATA"]).read_text())
     _BADGES = iter(DATA.get("badges", []))
     _USER_NUMBERS = itertools.count()
+    _ROUND = DATA.get("round", 0)  # of an alternation: nonces stay unique across its rounds
 
     class CeilingKiosk(FastHttpUser):
         """A kiosk against the ceiling app: the same request, one INSERT behind it."""
@@ -972,7 +1062,7 @@ elif "locust" in sys.modules:
             _, badge = next(_BADGES, ("", "REPEAT-00000"))
             self.client.post(
                 "/checkins",
-                json={"badge_code": badge, "nonce": f"k{self.number}-{next(self.scans)}"},
+                json={"badge_code": badge, "nonce": f"k{_ROUND}-{self.number}-{next(self.scans)}"},
                 name="check-in",
             )
 
@@ -996,7 +1086,7 @@ elif "locust" in sys.modules:
             fresh = next(_BADGES, None)
             event_id, badge = fresh or self.last or DATA["badges"][0]
             self.last = (event_id, badge)
-            nonce = f"{self.nonce_prefix}{self.number}-{next(self.scans)}"
+            nonce = f"{self.nonce_prefix}{_ROUND}-{self.number}-{next(self.scans)}"
             with self.client.post(
                 f"/v1/events/{event_id}/{self.route}",
                 json={"badge_code": badge, "nonce": nonce},
