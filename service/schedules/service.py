@@ -29,7 +29,6 @@ from service.models import (
 from service.models.columns import utcnow
 from service.participants.service import participants_query
 from service.scoring.reference import score_pair
-from service.solver import engine
 from service.solver.problem import (
     Attendee,
     Candidate,
@@ -314,6 +313,10 @@ def run_engine(
     progress: Callable[[Progress], None] | None = None,
 ) -> Solution:
     """One run of the engine on what `engine_input` read (CPU-bound: call it off the loop)."""
+    # The solvers (OR-Tools with pandas, PySAT: about 0.5 s of CPU to import) load where a
+    # build runs, not in every web worker and command that never builds.
+    from service.solver import engine
+
     result = engine.schedule_event(
         event=given.problem,
         mode=mode,  # type: ignore[arg-type]
