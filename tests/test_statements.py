@@ -40,11 +40,11 @@ CEILINGS = {
     "check-in": (2, 8),
     "committee": (1, 2),
     "directory page": (2, 3),
-    # 3: how much of the directory each domain covers (committees' and organizations' links,
-    # one statement: credit by specificity needs it), the committee, the candidates' profiles
-    # (with what the answer shows of each). The coverage could be kept per process and
-    # refreshed on directory writes, if every worker heard of those writes.
-    "recommendations": (3, 5),
+    # 2: the committee with how much of the directory each domain covers (committees' and
+    # organizations' links counted: credit by specificity needs it), then the candidates'
+    # profiles (with what the answer shows of each). The coverage could be kept per process
+    # and refreshed on directory writes, if every worker heard of those writes.
+    "recommendations": (2, 4),
     "participant search": (4, 5),
 }
 

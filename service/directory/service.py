@@ -154,8 +154,13 @@ async def _get(session: AsyncSession, side: Side, id_: uuid.UUID) -> Any:
     )
     row = found.unique().scalar_one_or_none()
     if row is None:
-        raise NotFound(f"No {rules.label} has id {id_}.")
+        raise not_found(side, id_)
     return row
+
+
+def not_found(side: Side, id_: uuid.UUID) -> NotFound:
+    """The 404 of a committee or organization that does not exist."""
+    return NotFound(f"No {_rules(side).label} has id {id_}.")
 
 
 def _read_statement(model: Any, link: Any) -> Select[Any]:
@@ -192,7 +197,7 @@ async def read_profile(
     else:
         rows = (await connection.execute(_READ[side], {"id": id_})).all()
     if not rows:
-        raise NotFound(f"No {side} has id {id_}.")
+        raise not_found(side, id_)
     return rows[0], [row for row in rows if row.domain_id is not None]
 
 

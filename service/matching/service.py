@@ -9,11 +9,11 @@ keyed by the text itself, which a change can only miss, never mislead.
 import functools
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import func, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -102,8 +102,13 @@ async def load_domains(session: AsyncSession, *, forest: Forest) -> Domains:
     The counts make a shared ancestor worth what it says (see docs/matching.md): both sides'
     links grouped in one statement, read on every call so that the credit follows the directory.
     """
+    return _with_counts(forest, (await session.execute(_LINK_COUNTS)).all())
+
+
+def _with_counts(forest: Forest, link_counts: Iterable[tuple[uuid.UUID, int]]) -> Domains:
+    """The forest with the directory's links counted per domain (rows of domain id, count)."""
     counts: Counter[str] = Counter()
-    for domain_id, n in (await session.execute(_LINK_COUNTS)).all():
+    for domain_id, n in link_counts:
         counts[forest.code_of(domain_id)] += n
     return Domains(
         Taxonomy(parents=forest.parents, counts=dict(counts)),
@@ -182,6 +187,60 @@ async def _all_parties(
         Party(id_, tuple(links[id_]), text, frozenset(inferred[id_])) for id_, text in texts.items()
     ]
     return parties, shown
+
+
+def _party_with_counts(side: Side, party_id: uuid.UUID) -> Any:
+    """One statement for `recommend`: the `side` party's rows (its id, words and each link, in
+    link order; one row of NULL links without domains), then `_LINK_COUNTS`'s rows. A row is
+    the party's where `id` is set, a count where it is NULL."""
+    columns = _SIDES[side]
+    party = (
+        select(
+            columns.model.id,
+            *columns.texts,
+            columns.link.domain_id,
+            columns.link.weight,
+            columns.link.inferred,
+            columns.link.position,
+            null().label("links"),
+        )
+        .outerjoin(columns.link, columns.owner == columns.model.id)
+        .where(columns.model.id == party_id)
+    )
+    counts = [
+        select(
+            null(),
+            *(null() for _ in columns.texts),
+            other.link.domain_id,
+            null(),
+            null(),
+            null(),
+            func.count(),
+        ).group_by(other.link.domain_id)
+        for other in _SIDES.values()
+    ]
+    return union_all(party, *counts)
+
+
+async def _party_and_domains(
+    session: AsyncSession, *, side: Side, party_id: uuid.UUID, forest: Forest
+) -> tuple[Party, Domains]:
+    """The party that asks for recommendations and the counted domains, in one round trip:
+    a recommendation list is a partner's hot read, held to two statements."""
+    rows = (await session.execute(_party_with_counts(side, party_id))).all()
+    mine = sorted((r for r in rows if r.id is not None), key=lambda r: r.position or 0)
+    if not mine:
+        raise directory.not_found(side, party_id)
+    domains = _with_counts(forest, ((r.domain_id, r.links) for r in rows if r.id is None))
+    texts = mine[0][1 : 1 + len(_SIDES[side].texts)]
+    linked = [r for r in mine if r.domain_id is not None]
+    party = Party(
+        party_id,
+        tuple((domains.code_of[r.domain_id], r.weight) for r in linked),
+        _text(*texts),
+        frozenset(domains.code_of[r.domain_id] for r in linked if r.inferred),
+    )
+    return party, domains
 
 
 def check_domain(domains: Domains, *, code: str | None) -> None:
@@ -397,14 +456,8 @@ async def recommend(
 ) -> Ranking[Any]:
     """The best counterparts of the `side` party `party_id`, best first, ties by id; 404 when
     it does not exist. Committees get organizations, organizations committees."""
-    domains = await load_domains(session, forest=forest)
+    party, domains = await _party_and_domains(session, side=side, party_id=party_id, forest=forest)
     check_domain(domains, code=domain)
-    row: Committee | Organization
-    if side == "committee":
-        row = await directory.get_committee(session, committee_id=party_id)
-    else:
-        row = await directory.get_organization(session, organization_id=party_id)
-    party = party_of(row, domains=domains)
     other: Side = "organization" if side == "committee" else "committee"
     among, shown = await _all_parties(session, side=other, domains=domains)
     # Cutting text into words and ranking hold the CPU: off the event loop, so one large
