@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import or_, select
 
-from service.auth.dependencies import AdminKey, AnyKey, PartnerKey, TableHostKey
+from service.auth.dependencies import AdminKey, AnyKey, KioskKey, PartnerKey, TableHostKey
 from service.auth.service import Principal
 from service.checkins import service as checkins
 from service.db import SessionDep
@@ -27,6 +27,7 @@ from service.events import service as events
 from service.meetings import service
 from service.meetings.schemas import (
     Agenda,
+    AgendaEntry,
     AgendaPerson,
     MeetingChangeOut,
     MeetingIn,
@@ -36,13 +37,14 @@ from service.meetings.schemas import (
     MeetingRequestIn,
     MeetingRequestOut,
     MeetingStatus,
+    ParticipantAgenda,
     PreferenceIn,
     PreferenceOut,
     RequestState,
 )
-from service.models import Event, Meeting, MeetingRequest, Preference
-from service.pagination import DEFAULT_LIMIT, InvalidCursor, page_of
-from service.participants.service import get_participant
+from service.models import Event, Meeting, MeetingRequest, Participant, Preference
+from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page, page_of
+from service.participants.service import get_participant, participants_query
 from service.schedules.service import committee_tables
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
@@ -459,6 +461,53 @@ async def meeting_history(
 
 
 # --- agendas ------------------------------------------------------------------------------------
+
+
+@router.get(
+    "/agendas",
+    operation_id="listAgendas",
+    summary="Every participant's published meetings, a page at a time, for the door's roster",
+    description="The agenda's meetings of each participant of the event, in the order of "
+    "`listParticipants`: what a kiosk keeps to answer offline, in a few requests rather than "
+    "one per participant. Admin and kiosk keys.",
+    responses=problem_responses(NotFound, events.EventNotAllowed, InvalidCursor),
+)
+async def list_agendas(
+    event_id: uuid.UUID,
+    principal: KioskKey,
+    session: SessionDep,
+    taxonomy: TaxonomyDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: str | None = None,
+) -> Page[ParticipantAgenda]:
+    event = await events.get_event(session, event_id=event_id, principal=principal)
+    participants, next_cursor = await fetch_page(
+        session,
+        participants_query(event_id),
+        created_at=Participant.created_at,
+        record_id=Participant.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    published = await service.published_schedule_id(session, event_id=event_id)
+    found = await service.agendas(
+        session,
+        event=event,
+        participants=participants,
+        taxonomy=taxonomy,
+        schedule_id=published,
+    )
+    return Page(
+        items=[
+            ParticipantAgenda(
+                participant_id=p.id,
+                schedule_id=published,
+                meetings=[AgendaEntry.model_validate(m) for m in found[p.id]],
+            )
+            for p in participants
+        ],
+        next_cursor=next_cursor,
+    )
 
 
 @router.get(

@@ -231,6 +231,51 @@ class AgendaEntry(BaseModel):
     shared_domains: list[SharedDomain]
 
 
+class ParticipantAgenda(BaseModel):
+    """One participant's published meetings, as the door's roster copy keeps them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "participant_id": COMMITTEE_PARTICIPANT,
+                    "schedule_id": "0e5c1f2a-7b7d-4c1e-9d3a-2f1b6c8e4a10",
+                    "meetings": [
+                        {
+                            "slot": 1,
+                            "start": "2025-09-23T09:00:00+08:00",
+                            "end": "2025-09-23T09:20:00+08:00",
+                            "table": 1,
+                            "status": "scheduled",
+                            "counterpart": {
+                                "participant_id": ORGANIZATION_PARTICIPANT,
+                                "name_zh": "杭州滨江感知物联技术有限公司",
+                                "name_en": "Hangzhou Binjiang Sensing IoT Technology Co., Ltd.",
+                                "designation": None,
+                            },
+                            "shared_domains": [
+                                {
+                                    "code": "iot",
+                                    "name_en": "Internet of Things",
+                                    "name_zh": "物联网",
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+    participant_id: uuid.UUID
+    schedule_id: uuid.UUID | None = Field(
+        description="The published schedule these meetings are from; null (and no meetings) "
+        "until one is published. Pages read while another schedule was being published differ "
+        "here: read the list again."
+    )
+    meetings: list[AgendaEntry] = Field(description="As the participant's agenda lists them.")
+
+
 class AgendaPerson(BaseModel):
     name: str
     title: str | None

@@ -1,6 +1,7 @@
 """Who asks to meet whom, who prefers what, and the meetings themselves."""
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, bindparam, or_, select
@@ -504,65 +505,81 @@ async def agenda(
 ) -> list[dict[str, Any]]:
     """The participant's meetings in the published schedule (`published_schedule_id`), in slot
     order, with shared domains."""
-    if schedule_id is None:
-        return []
-    side = (
-        Meeting.committee_participant_id
-        if participant.committee_id
-        else Meeting.organization_participant_id
+    found = await agendas(
+        session, event=event, participants=[participant], taxonomy=taxonomy, schedule_id=schedule_id
     )
+    return found[participant.id]
+
+
+async def agendas(
+    session: AsyncSession,
+    *,
+    event: Event,
+    participants: Sequence[Participant],
+    taxonomy: Taxonomy,
+    schedule_id: uuid.UUID | None,
+) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """`agenda` of each of these participants of the event, in a fixed number of statements
+    however many there are (the meetings, the counterparts not among them, the domains of
+    each side): what the door's roster copy reads a page at a time."""
+    entries: dict[uuid.UUID, list[dict[str, Any]]] = {p.id: [] for p in participants}
+    if schedule_id is None or not participants:
+        return entries
+    ids = list(entries)
     meetings = (
         await session.scalars(
             select(Meeting)
             .where(
                 Meeting.schedule_id == schedule_id,
-                side == participant.id,
+                or_(
+                    Meeting.committee_participant_id.in_(ids),
+                    Meeting.organization_participant_id.in_(ids),
+                ),
                 Meeting.status != "cancelled",
             )
-            .order_by(Meeting.slot)
+            .order_by(Meeting.slot, Meeting.id)
         )
     ).all()
     if not meetings:
-        return []
-    counterpart_ids = [
-        m.organization_participant_id if participant.committee_id else m.committee_participant_id
+        return entries
+    known = {p.id: p for p in participants}
+    missing = {
+        other
         for m in meetings
-    ]
-    others = {
-        p.id: p
-        for p in (
-            await session.scalars(
-                participants_query(event.id).where(Participant.id.in_(counterpart_ids))
-            )
-        ).all()
+        for other in (m.committee_participant_id, m.organization_participant_id)
+        if other not in known
     }
-    codes = await _domain_codes(session, [participant, *others.values()])
-    own_domains = codes[participant.id]
+    if missing:
+        query = participants_query(event.id).where(Participant.id.in_(missing))
+        known.update((p.id, p) for p in (await session.scalars(query)).all())
+    codes = await _domain_codes(session, list(known.values()))
     times = events.slot_times(event)
-    entries = []
-    for meeting, other_id in zip(meetings, counterpart_ids, strict=True):
-        other = others[other_id]
-        theirs = set(codes[other.id])
-        shared = [code for code in own_domains if code in theirs]
+    for meeting in meetings:
+        pair = (meeting.committee_participant_id, meeting.organization_participant_id)
         start, end = times[meeting.slot - 1]
-        entries.append(
-            {
-                "slot": meeting.slot,
-                "start": start,
-                "end": end,
-                "table": meeting.table_number,
-                "status": meeting.status,
-                "counterpart": party_name(other),
-                "shared_domains": [
-                    {
-                        "code": c,
-                        "name_en": taxonomy.by_code[c].name_en,
-                        "name_zh": taxonomy.by_code[c].name_zh_hans,
-                    }
-                    for c in shared
-                ],
-            }
-        )
+        for own_id, other_id in (pair, pair[::-1]):
+            if own_id not in entries:
+                continue
+            theirs = set(codes[other_id])
+            shared = [code for code in codes[own_id] if code in theirs]
+            entries[own_id].append(
+                {
+                    "slot": meeting.slot,
+                    "start": start,
+                    "end": end,
+                    "table": meeting.table_number,
+                    "status": meeting.status,
+                    "counterpart": party_name(known[other_id]),
+                    "shared_domains": [
+                        {
+                            "code": c,
+                            "name_en": taxonomy.by_code[c].name_en,
+                            "name_zh": taxonomy.by_code[c].name_zh_hans,
+                        }
+                        for c in shared
+                    ],
+                }
+            )
     return entries
 
 

@@ -125,7 +125,7 @@ def test_the_console_screens_are_among_the_calls_checked(method: str, path: str)
         ("GET", "/v1/me"),
         ("POST", "/v1/events/{event_id}/checkins"),
         ("GET", "/v1/events/{event_id}/participants"),
-        ("GET", "/v1/events/{event_id}/participants/{participant_id}/agenda"),
+        ("GET", "/v1/events/{event_id}/agendas"),
         ("POST", "/v1/events/{event_id}/walk-ins"),
         ("GET", "/v1/events/{event_id}/participants/{participant_id}/people/{person_id}/badge.svg"),
     ],

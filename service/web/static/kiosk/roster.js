@@ -3,9 +3,7 @@
 // names, titles, organizations and agendas: never phones or emails (they are dropped here even
 // when the key may read them).
 
-import { api, apiAll } from "/static/common/api.js";
-
-const AGENDA_CONCURRENCY = 4;
+import { apiAll } from "/static/common/api.js";
 
 /** What a scanner or a person typed, in the stored form (as service/badges.py does). */
 export function normalizeCode(text) {
@@ -54,17 +52,17 @@ function keep(participant, agenda) {
   };
 }
 
-async function inBatches(items, size, work) {
-  const results = new Array(items.length);
-  let next = 0;
-  async function worker() {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index]);
+/** Every participant's published meetings by participant id, all from one schedule: pages read
+ * while another schedule was being published are read again. */
+async function agendasOf(eventId) {
+  const params = { event_id: eventId };
+  for (let attempt = 1; ; attempt++) {
+    const items = await apiAll("/v1/events/{event_id}/agendas", { params });
+    const schedules = new Set(items.map((item) => item.schedule_id));
+    if (schedules.size <= 1 || attempt === 3) {
+      return new Map(items.map((item) => [item.participant_id, item.meetings]));
     }
   }
-  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
-  return results;
 }
 
 export class Roster {
@@ -120,13 +118,8 @@ export class Roster {
   async refresh() {
     const params = { event_id: this.eventId };
     const participants = await apiAll("/v1/events/{event_id}/participants", { params });
-    const agendas = await inBatches(participants, AGENDA_CONCURRENCY, async (p) => {
-      const { data } = await api("GET", "/v1/events/{event_id}/participants/{participant_id}/agenda", {
-        params: { event_id: this.eventId, participant_id: p.id },
-      });
-      return data.meetings;
-    });
-    this.participants = participants.map((p, i) => keep(p, agendas[i]));
+    const agendas = await agendasOf(this.eventId);
+    this.participants = participants.map((p) => keep(p, agendas.get(p.id)));
     this.fetchedAt = new Date().toISOString();
     // A local mark the server now knows about is no longer needed.
     for (const p of this.participants) {
