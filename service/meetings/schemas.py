@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from service.schemas import Absent, LongText, PatchModel, StrictModel
 
@@ -221,6 +222,23 @@ class SharedDomain(BaseModel):
     name_zh: str
 
 
+# One meeting of an agenda, as the examples of an agenda and of the door's agendas show it.
+AGENDA_MEETING_EXAMPLE: JsonDict = {
+    "slot": 1,
+    "start": "2025-09-23T09:00:00+08:00",
+    "end": "2025-09-23T09:20:00+08:00",
+    "table": 1,
+    "status": "scheduled",
+    "counterpart": {
+        "participant_id": ORGANIZATION_PARTICIPANT,
+        "name_zh": "杭州滨江感知物联技术有限公司",
+        "name_en": "Hangzhou Binjiang Sensing IoT Technology Co., Ltd.",
+        "designation": None,
+    },
+    "shared_domains": [{"code": "iot", "name_en": "Internet of Things", "name_zh": "物联网"}],
+}
+
+
 class AgendaEntry(BaseModel):
     slot: int
     start: datetime
@@ -240,28 +258,7 @@ class ParticipantAgenda(BaseModel):
                 {
                     "participant_id": COMMITTEE_PARTICIPANT,
                     "schedule_id": "0e5c1f2a-7b7d-4c1e-9d3a-2f1b6c8e4a10",
-                    "meetings": [
-                        {
-                            "slot": 1,
-                            "start": "2025-09-23T09:00:00+08:00",
-                            "end": "2025-09-23T09:20:00+08:00",
-                            "table": 1,
-                            "status": "scheduled",
-                            "counterpart": {
-                                "participant_id": ORGANIZATION_PARTICIPANT,
-                                "name_zh": "杭州滨江感知物联技术有限公司",
-                                "name_en": "Hangzhou Binjiang Sensing IoT Technology Co., Ltd.",
-                                "designation": None,
-                            },
-                            "shared_domains": [
-                                {
-                                    "code": "iot",
-                                    "name_en": "Internet of Things",
-                                    "name_zh": "物联网",
-                                }
-                            ],
-                        }
-                    ],
+                    "meetings": [AGENDA_MEETING_EXAMPLE],
                 }
             ]
         }
@@ -306,28 +303,7 @@ class Agenda(BaseModel):
                         },
                         {"name": "陈静", "title": "副秘书长", "checked_in_at": None},
                     ],
-                    "meetings": [
-                        {
-                            "slot": 1,
-                            "start": "2025-09-23T09:00:00+08:00",
-                            "end": "2025-09-23T09:20:00+08:00",
-                            "table": 1,
-                            "status": "scheduled",
-                            "counterpart": {
-                                "participant_id": ORGANIZATION_PARTICIPANT,
-                                "name_zh": "杭州滨江感知物联技术有限公司",
-                                "name_en": "Hangzhou Binjiang Sensing IoT Technology Co., Ltd.",
-                                "designation": None,
-                            },
-                            "shared_domains": [
-                                {
-                                    "code": "iot",
-                                    "name_en": "Internet of Things",
-                                    "name_zh": "物联网",
-                                }
-                            ],
-                        }
-                    ],
+                    "meetings": [AGENDA_MEETING_EXAMPLE],
                 }
             ]
         }
