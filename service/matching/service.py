@@ -223,15 +223,17 @@ def _party_with_counts(side: Side, party_id: uuid.UUID) -> Any:
 
 
 async def _party_and_domains(
-    session: AsyncSession, *, side: Side, party_id: uuid.UUID, forest: Forest
+    session: AsyncSession, *, side: Side, party_id: uuid.UUID, forest: Forest, domain: str | None
 ) -> tuple[Party, Domains]:
     """The party that asks for recommendations and the counted domains, in one round trip:
-    a recommendation list is a partner's hot read, held to two statements."""
+    a recommendation list is a partner's hot read, held to two statements. An unknown
+    `domain` is refused before a missing party, as when the two were read apart."""
     rows = (await session.execute(_party_with_counts(side, party_id))).all()
+    domains = _with_counts(forest, ((r.domain_id, r.links) for r in rows if r.id is None))
+    check_domain(domains, code=domain)
     mine = sorted((r for r in rows if r.id is not None), key=lambda r: r.position or 0)
     if not mine:
         raise directory.not_found(side, party_id)
-    domains = _with_counts(forest, ((r.domain_id, r.links) for r in rows if r.id is None))
     texts = mine[0][1 : 1 + len(_SIDES[side].texts)]
     linked = [r for r in mine if r.domain_id is not None]
     party = Party(
@@ -456,8 +458,9 @@ async def recommend(
 ) -> Ranking[Any]:
     """The best counterparts of the `side` party `party_id`, best first, ties by id; 404 when
     it does not exist. Committees get organizations, organizations committees."""
-    party, domains = await _party_and_domains(session, side=side, party_id=party_id, forest=forest)
-    check_domain(domains, code=domain)
+    party, domains = await _party_and_domains(
+        session, side=side, party_id=party_id, forest=forest, domain=domain
+    )
     other: Side = "organization" if side == "committee" else "committee"
     among, shown = await _all_parties(session, side=other, domains=domains)
     # Cutting text into words and ranking hold the CPU: off the event loop, so one large

@@ -192,6 +192,27 @@ async def test_every_recommendation_agrees_with_its_pair_explanation(
         assert item["organization"] == match["organization"]
 
 
+async def test_a_party_without_domains_or_words_gets_an_answer_its_pairs_agree_with(
+    client: httpx.AsyncClient, admin: Headers
+) -> None:
+    # Read with the directory's counts in one statement: a party with no link is one row of
+    # NULL links there, not a missing party.
+    body = {"kind": "enterprise", "name_zh": "温州空白测试有限公司"}
+    created = await client.post("/v1/organizations", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["domains"] == [] and created.json()["inferred_domains"] == []
+    organization = created.json()["id"]
+    answer = await committees_for(client, admin, organization, limit=100, min_score=0)
+    assert answer.status_code == 200, answer.text
+    for item in answer.json()["items"]:
+        match = await client.get(
+            "/v1/matches",
+            params={"committee_id": item["committee"]["id"], "organization_id": organization},
+            headers=admin,
+        )
+        assert match.json()["score"] == item["score"] == 0, item
+
+
 async def test_best_first_and_equal_scores_in_id_order(
     client: httpx.AsyncClient, admin: Headers
 ) -> None:
@@ -399,6 +420,8 @@ async def test_unknown_domain_filter_is_422_unknown_domain(
     for response in (
         await committees_for(client, admin, organization, domain="astrology"),
         await organizations_for(client, admin, committee, domain="astrology"),
+        # The filter is refused before the party is looked for, as it always was.
+        await committees_for(client, admin, random_id(), domain="astrology"),
     ):
         assert response.status_code == 422
         assert response.headers["content-type"] == PROBLEM

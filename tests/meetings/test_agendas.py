@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import WAIT, Headers, KeyFactory, StatementLog, key_for, parties
+from tests.support import EVENT, WAIT, Headers, KeyFactory, StatementLog, key_for, parties
 
 
 async def every_page(
@@ -36,6 +36,14 @@ async def test_every_agenda_of_the_event_in_pages_as_each_participant_reads_it(
     )
     published = await client.post(f"/v1/events/{event_id}/schedule:publish", headers=admin)
     assert published.status_code == 200, published.text
+    # One meeting cancelled: it is on neither party's agenda.
+    victim = (await every_page(client, f"/v1/events/{event_id}/meetings", admin, limit=1))[0]
+    cancelled = await client.patch(
+        f"/v1/events/{event_id}/meetings/{victim['id']}",
+        json={"status": "cancelled"},
+        headers={**admin, "If-Match": f'"{victim["version"]}"'},
+    )
+    assert cancelled.status_code == 200, cancelled.text
     # Pages of 7: a meeting's two parties are often on different pages.
     items = await every_page(client, url, kiosk, limit=7)
     roster = await every_page(client, f"/v1/events/{event_id}/participants", admin, limit=500)
@@ -50,33 +58,47 @@ async def test_every_agenda_of_the_event_in_pages_as_each_participant_reads_it(
         )
         assert item["meetings"] == agenda.json()["meetings"], item["participant_id"]
 
+    # What a door key reads of a meeting is the agenda's fields: not the meeting's weight (it
+    # tells who asked for whom), notes or version.
+    entries = [m for i in items for m in i["meetings"]]
+    assert entries and all(
+        set(m) == {"slot", "start", "end", "table", "status", "counterpart", "shared_domains"}
+        for m in entries
+    )
+    assert any(m["shared_domains"] for m in entries)
     # Every meeting of the published schedule twice, once on each party's agenda, and nothing
-    # else (a cancelled meeting is on neither).
+    # else: the cancelled one on neither.
     meetings = await every_page(client, f"/v1/events/{event_id}/meetings", admin, limit=500)
-    cancelled = [m for m in meetings if m["status"] == "cancelled"]
     held = [m for m in meetings if m["status"] != "cancelled"]
-    assert held, "the published schedule has no meeting"
+    assert [m["id"] for m in meetings if m["status"] == "cancelled"] == [victim["id"]]
+
+    def pair(slot: int, table: int, a: str, b: str) -> tuple[int, int, str, str]:
+        low, high = sorted((a, b))
+        return slot, table, low, high
+
     seen = sorted(
-        (m["slot"], m["table"], *sorted((i["participant_id"], m["counterpart"]["participant_id"])))
+        pair(m["slot"], m["table"], i["participant_id"], m["counterpart"]["participant_id"])
         for i in items
         for m in i["meetings"]
     )
     expected = sorted(
-        (
+        pair(
             m["slot"],
             m["table"],
-            *sorted((m["committee"]["participant_id"], m["organization"]["participant_id"])),
+            m["committee"]["participant_id"],
+            m["organization"]["participant_id"],
         )
         for m in held
         for _ in range(2)
     )
     assert seen == expected
-    assert not cancelled or all(
-        m["slot"] != c["slot"] or m["table"] != c["table"]
-        for c in cancelled
-        for i in items
-        for m in i["meetings"]
+    gone = pair(
+        victim["slot"],
+        victim["table"],
+        victim["committee"]["participant_id"],
+        victim["organization"]["participant_id"],
     )
+    assert gone not in seen
 
 
 async def test_agendas_are_for_the_door_and_the_organizers_not_partners(
@@ -92,6 +114,11 @@ async def test_agendas_are_for_the_door_and_the_organizers_not_partners(
         refused = await client.get(url, headers=key)
         assert refused.status_code == 403, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
+    elsewhere = await client.post("/v1/events", json=EVENT, headers=admin)
+    assert elsewhere.status_code == 201, elsewhere.text
+    other_door = await make_key("kiosk", event_id=elsewhere.json()["id"])
+    refused = await client.get(url, headers=other_door)
+    assert refused.status_code == 403 and refused.json()["code"] == "event_not_allowed"
     missing = await client.get(
         "/v1/events/00000000-0000-4000-8000-000000000000/agendas", headers=admin
     )
