@@ -8,24 +8,25 @@ demo and copies the demo event until there are enough fresh badges for the burst
 it with `python -m service serve --workers N` and drives it with locust (headless, fixed run
 time) from a separate process on loopback. Beside it, with the same worker count, it serves a
 minimal FastAPI app whose one endpoint does a single INSERT through asyncpg into a scratch table
-of the same database: the ceiling a check-in is held to. The two are driven in turn, in
-`--rounds` rounds of a phase's length between them, as are the committee GET and the bare route
-it is held to: the machine is shared and its load drifts, and one phase after the other laid
-the drift on one side of the ratio (a ceiling of 950/s in one run and 2,289/s in the next, and
-37% and 51% for the committee, minutes apart on 2026-12-07).
+of the same database: the ceiling a check-in is held to; and the service's own app with one
+more route that does that INSERT behind the kiosk's key, the request's transaction and the
+service's middleware: the floor of any write of the service, which splits the check-in's
+distance from the ceiling into what every request pays and what the check-in adds. The three
+are driven in turn, in `--rounds` rounds of a phase's length each, as are the committee GET and
+the bare route it is held to: the machine is shared and its load drifts, and one phase after
+the other laid the drift on one side of the ratio (a ceiling of 950/s in one run and 2,289/s in
+the next, and 37% and 51% for the committee, minutes apart on 2026-12-07).
 
-Two references follow, each served alone: the service's own app with one more route that does
-the ceiling's INSERT behind the kiosk's key, the request's transaction and the service's
-middleware (the floor of any write of the service, which splits the check-in's distance from
-the ceiling into what every request pays and what the check-in adds); and the write set, the
-service's app with a route that writes a first check-in's rows (scan, check-in, outbox event)
-in one statement through asyncpg, reading only the key and the participant's id and rendering
-nothing, on badges of its own: what no check-in can beat whatever its code, as long as it keeps
-what the door must keep.
+Last, served alone, the write set: the service's app with a route that writes a first
+check-in's rows (scan, check-in, outbox event) in one statement through asyncpg, reading only
+the key and the participant's id and rendering nothing, on badges of its own: what no check-in
+can beat whatever its code, as long as it keeps what the door must keep.
 
 Each phase also says where the machine's CPU went, in ms per request answered: the server's
-processes, PostgreSQL's, Redis's and the load generator's. On a machine whose cores are all
-busy, a closed loop's throughput follows that sum.
+processes, PostgreSQL's for the bench's database (its backends and the cluster's background
+processes), Redis's (the whole server) and the load generator's own while it drove the load (its
+start-up left out). On a machine whose cores are all busy, a closed loop's throughput follows
+that sum.
 
 Every phase is closed-loop: each simulated client sends its next request as soon as it has the
 answer to the last one, so throughput is the most the server gives to that many clients and the
@@ -55,7 +56,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -148,28 +149,46 @@ def prepare(database_url: str) -> dict[str, str]:
 SERVER_PIDS: dict[str, int] = {}
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds (user and system) so far of the server's process tree, PostgreSQL's
-    processes and Redis's; the load generator's is read from this process's waited children."""
+def cpu_seconds(server_pid: int, dsn: str) -> dict[str, dict[int, float]]:
+    """CPU seconds (user and system) so far, by process, of the server's process tree, the
+    PostgreSQL processes serving the bench's database (its backends and the cluster's own
+    background processes, not other databases' backends) and Redis (the whole server)."""
     import psutil
+    import psycopg
 
-    def spent(process: Any) -> float:
-        try:
-            times = process.cpu_times()
-        except psutil.Error:  # ended between listing and reading
-            return 0.0
-        return float(times.user + times.system)
+    def spent(pids: Iterable[int]) -> dict[int, float]:
+        figures = {}
+        for pid in pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:  # ended between listing and reading
+                continue
+            figures[pid] = float(times.user + times.system)
+        return figures
 
     server = psutil.Process(server_pid)
-    figures = {"server": spent(server) + sum(map(spent, server.children(recursive=True)))}
-    figures["PostgreSQL"] = figures["Redis"] = 0.0
-    for process in psutil.process_iter(["name"]):
-        name = process.info["name"] or ""
-        if name.startswith("postgres"):
-            figures["PostgreSQL"] += spent(process)
-        elif name.startswith("redis-server"):
-            figures["Redis"] += spent(process)
-    return figures
+    with psycopg.connect(dsn) as connection:
+        backends = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() OR datname IS "
+            "NULL) AND pid <> pg_backend_pid()"
+        ).fetchall()
+    redis = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"]
+    return {
+        "server": spent([server_pid, *(c.pid for c in server.children(recursive=True))]),
+        "PostgreSQL": spent(pid for (pid,) in backends),
+        "Redis": spent(redis),
+    }
+
+
+def cpu_between(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]
+) -> dict[str, float]:
+    """Each group's CPU between two readings: of the processes alive at the second, what they
+    spent since the first (all of it for a process started between them)."""
+    return {
+        group: sum(t - before[group].get(pid, 0.0) for pid, t in after[group].items())
+        for group in after
+    }
 
 
 @contextmanager
@@ -674,6 +693,7 @@ def run_locust(
     seconds: int,
     data: dict[str, Any],
     workdir: Path,
+    dsn: str,
     extra_env: dict[str, str] | None = None,
 ) -> dict[str, dict[str, float]]:
     """Drive host with `users` locust users for `seconds`; per request name: count, rps, ..."""
@@ -685,8 +705,10 @@ def run_locust(
     command += ["-u", str(users), "-r", str(users), "-t", f"{seconds}s", "--stop-timeout", "10"]
     command += ["--host", host, "--csv", str(prefix), user_class]
     env = {**os.environ, "BENCH_DATA": str(data_file), **(extra_env or {})}
-    before = cpu_seconds(SERVER_PIDS[host])
-    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_file = workdir / f"{user_class}.cpu"
+    cpu_file.unlink(missing_ok=True)
+    env["BENCH_CPU"] = str(cpu_file)
+    before = cpu_seconds(SERVER_PIDS[host], dsn)
     subprocess.run(
         command,
         cwd=REPO,
@@ -696,11 +718,9 @@ def run_locust(
         check=False,
         timeout=seconds + 120,
     )
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    spent = {k: v - before[k] for k, v in cpu_seconds(SERVER_PIDS[host]).items()}
-    spent["locust"] = (
-        children.ru_utime + children.ru_stime - children_before.ru_utime - children_before.ru_stime
-    )
+    spent = cpu_between(before, cpu_seconds(SERVER_PIDS[host], dsn))
+    # Written by the locustfile: the generator's CPU while it drove the load, not its start-up.
+    spent["locust"] = float(cpu_file.read_text())
     figures: dict[str, dict[str, float]] = {}
     with open(f"{prefix}_stats.csv", newline="") as table:
         for row in csv.DictReader(table):
@@ -801,7 +821,8 @@ def report(title: str, figures: dict[str, dict[str, float]]) -> None:
             f"  {name:32} {f['count']:8.0f} {f['rps']:8.1f} {f['median']:6.0f}ms "
             f"{f['p99']:6.0f}ms {f['failures']:7.0f}"
         )
-    print(f"  CPU per request: {cpu_per_request(figures)}")
+    if any(k.startswith("cpu ") for k in figures.get("Aggregated", {})):
+        print(f"  CPU per request: {cpu_per_request(figures)}")
 
 
 def cpu_per_request(figures: dict[str, dict[str, float]]) -> str:
@@ -866,7 +887,12 @@ def main() -> None:
         badges, write_set_badges = every_badge[:door_badges], every_badge[door_badges:]
         random.Random(8).shuffle(badges)
         random.Random(9).shuffle(write_set_badges)
-        common = {"users": args.users, "seconds": args.seconds, "workdir": workdir}
+        common = {
+            "users": args.users,
+            "seconds": args.seconds,
+            "workdir": workdir,
+            "dsn": plain_dsn(url),
+        }
         # Rate limits stay on (every request is counted, in Redis as in production with several
         # workers) but high enough never to refuse.
         limits = {
@@ -883,14 +909,24 @@ def main() -> None:
                 **make_keys(base, admin, kiosks=args.users),
                 "badges": badges,
             }
-            # The ceiling and the check-in, both served, driven in turn: the headline ratio.
-            with serve_factory(
-                "ceiling_app",
-                workers=args.workers,
-                port=free_port(),
-                log=workdir / "ceiling_app.log",
-                env={"CEILING_DSN": plain_dsn(url)},
-            ) as ceiling_host:
+            # The ceiling, the check-in and the floor, all served, driven in turn: the headline
+            # ratio, and the floor's share of the distance, on the same drift.
+            with (
+                serve_factory(
+                    "ceiling_app",
+                    workers=args.workers,
+                    port=free_port(),
+                    log=workdir / "ceiling_app.log",
+                    env={"CEILING_DSN": plain_dsn(url)},
+                ) as ceiling_host,
+                serve_factory(
+                    "floor_app",
+                    workers=args.workers,
+                    port=free_port(),
+                    log=workdir / "floor_app.log",
+                    env={"DATABASE_URL": url, **limits},
+                ) as floor_host,
+            ):
                 checkin_title = "check-in burst: kiosks scanning fresh badges"
                 compared = alternate(
                     {
@@ -899,13 +935,17 @@ def main() -> None:
                             "CeilingKiosk",
                         ),
                         checkin_title: (base, "Kiosk"),
+                        "service floor: the ceiling's INSERT behind the service's key and stack": (
+                            floor_host,
+                            "FloorKiosk",
+                        ),
                     },
                     rounds=args.rounds,
                     data=data,
                     fresh_badges={checkin_title: badges},
                     **common,
                 )
-            ceiling_figures, checkin_figures = compared.values()
+            ceiling_figures, checkin_figures, floor_figures = compared.values()
             directory_figures = run_locust("PartnerDirectory", host=base, data=data, **common)
             report("directory reads by partner systems", directory_figures)
             recommendation_figures = run_locust(
@@ -943,19 +983,8 @@ def main() -> None:
                     **common,
                 )
             committee_figures, bare_figures = compared.values()
-        # References, each served alone after the service: the stack with no check-in's work
-        # (it inserts into the ceiling's table, on the badges the check-in has scanned), and
-        # last the write set, whose tens of thousands of rows are not in the tables while the
-        # service is measured.
-        floor_figures = factory_phase(
-            "floor_app",
-            "FloorKiosk",
-            "service floor: the ceiling's INSERT behind the service's key and stack",
-            env={"DATABASE_URL": url, **limits},
-            data_for=lambda _: data,
-            workers=args.workers,
-            **common,
-        )
+        # Last, served alone: its tens of thousands of rows are not in the tables while the
+        # service is measured. Its ratio is to the alternated ceiling, a few minutes before.
         write_set_figures = factory_phase(
             "write_set_app",
             "WriteSetKiosk",
@@ -1004,8 +1033,9 @@ def main() -> None:
         f"the check-in makes {100 * checkin['rps'] / floor_rps:.0f}% of the floor"
     )
     print(
-        f"write set {write_set_rps:.0f}/s = {100 * write_set_rps / ceiling_rps:.0f}% of the "
-        f"ceiling; the check-in makes {100 * checkin['rps'] / write_set_rps:.0f}% of it"
+        f"write set (served alone, after) {write_set_rps:.0f}/s = "
+        f"{100 * write_set_rps / ceiling_rps:.0f}% of the ceiling; the check-in makes "
+        f"{100 * checkin['rps'] / write_set_rps:.0f}% of it"
     )
     print(
         "p99 at "
@@ -1041,12 +1071,26 @@ elif "locust" in sys.modules:
     import itertools
     from urllib.parse import quote
 
-    from locust import FastHttpUser, constant, task
+    from locust import FastHttpUser, constant, events, task
 
     DATA: dict[str, Any] = json.loads(Path(os.environ["BENCH_DATA"]).read_text())
     _BADGES = iter(DATA.get("badges", []))
     _USER_NUMBERS = itertools.count()
     _ROUND = DATA.get("round", 0)  # of an alternation: nonces stay unique across its rounds
+    _CPU_AT_START: list[float] = []
+
+    def _own_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    @events.test_start.add_listener
+    def _load_starts(**_: Any) -> None:
+        _CPU_AT_START.append(_own_cpu())
+
+    @events.test_stop.add_listener
+    def _load_stops(**_: Any) -> None:
+        # Its own CPU while it drove the load: its start-up (about 0.7 s) is no request's.
+        Path(os.environ["BENCH_CPU"]).write_text(repr(_own_cpu() - _CPU_AT_START[0]))
 
     class CeilingKiosk(FastHttpUser):
         """A kiosk against the ceiling app: the same request, one INSERT behind it."""
