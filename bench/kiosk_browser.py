@@ -253,7 +253,7 @@ def main() -> None:
     )
     print(
         f"roster copy after sign-in: {api_bytes / 1024:.1f} KB in {api_n} API requests "
-        f"(the event's list, then its participants and all their agendas, a page each: "
+        f"(the sign-in's, then the participants and all their agendas, a page each: "
         f"{len(codes)} participants)"
     )
     print(f"time to interactive: {result['interactive_ms']:.0f} ms (sign-in field focused)")

@@ -762,6 +762,9 @@ def factory_phase(
     return figures
 
 
+WARM_UP_SECONDS = 2
+
+
 def alternate(
     sides: dict[str, tuple[str, str]],
     *,
@@ -778,22 +781,27 @@ def alternate(
     of a ratio; alternating in short rounds lays it on both alike. Per side and request name:
     counts, errors and CPU summed, req/s the mean over the rounds (of equal length), the worst
     round's p99, the median round's median. A side named in `fresh_badges` scans that list on
-    from where its last round stopped, so that no badge is scanned twice.
+    from where its last round stopped, so that no badge is scanned twice. Each side first has
+    a warm-up round of `WARM_UP_SECONDS`, not reported.
     """
     share = max(1, seconds // rounds)
     runs: dict[str, list[dict[str, dict[str, float]]]] = {title: [] for title in sides}
     scanned = dict.fromkeys(fresh_badges or {}, 0)
-    for number in range(rounds):
+    # Round 0 warms each side up and is not reported: a server's first requests prepare each
+    # pooled connection's statements, and in a round of a few seconds they would be its p99.
+    for number in range(rounds + 1):
         for title, (host, user_class) in sides.items():
             # Nonces are unique per key: each round's kiosks number theirs afresh.
             round_data = {**data, "round": number}
             if title in scanned:
                 round_data["badges"] = (fresh_badges or {})[title][scanned[title] :]
-            figures = run_locust(user_class, host=host, seconds=share, data=round_data, **common)
+            length = share if number else WARM_UP_SECONDS
+            figures = run_locust(user_class, host=host, seconds=length, data=round_data, **common)
             if title in scanned:
                 # Every request took a badge; one more a client, for a request cut off at the end.
                 scanned[title] += int(figures["Aggregated"]["count"]) + common["users"]
-            runs[title].append(figures)
+            if number:
+                runs[title].append(figures)
     merged: dict[str, dict[str, dict[str, float]]] = {}
     for title, figures_of_rounds in runs.items():
         names = {name for figures in figures_of_rounds for name in figures}

@@ -44,7 +44,7 @@ from service.meetings.schemas import (
 )
 from service.models import Event, Meeting, MeetingRequest, Participant, Preference
 from service.pagination import DEFAULT_LIMIT, InvalidCursor, fetch_page, page_of
-from service.participants.service import get_participant, participants_query
+from service.participants.service import get_participant, parties_query
 from service.schedules.service import committee_tables
 from service.schemas import Limit, Page
 from service.versions import IfMatch, etag
@@ -483,7 +483,7 @@ async def list_agendas(
     event = await events.get_event(session, event_id=event_id, principal=principal)
     participants, next_cursor = await fetch_page(
         session,
-        participants_query(event_id),
+        parties_query(event_id),
         created_at=Participant.created_at,
         record_id=Participant.id,
         limit=limit,

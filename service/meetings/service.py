@@ -26,7 +26,7 @@ from service.models import (
     Schedule,
 )
 from service.models.columns import utcnow
-from service.participants.service import participants_query
+from service.participants.service import participants_query, parties_query
 from service.statements import table_of
 from service.versions import require_match, stamp_if_changed
 
@@ -550,7 +550,7 @@ async def agendas(
         if other not in known
     }
     if missing:
-        query = participants_query(event.id).where(Participant.id.in_(missing))
+        query = parties_query(event.id).where(Participant.id.in_(missing))
         known.update((p.id, p) for p in (await session.scalars(query)).all())
     codes = await _domain_codes(session, list(known.values()))
     times = events.slot_times(event)

@@ -223,6 +223,16 @@ def participants_query(event_id: uuid.UUID) -> Select[Participant]:
     return _with_party(select(Participant)).where(Participant.event_id == event_id)
 
 
+def parties_query(event_id: uuid.UUID) -> Select[Participant]:
+    """Every participant of the event with its party loaded, not its people: what an agenda
+    needs of a participant and its counterparts (one statement fewer than with the people)."""
+    return (
+        select(Participant)
+        .options(joinedload(Participant.committee), joinedload(Participant.organization))
+        .where(Participant.event_id == event_id)
+    )
+
+
 # --- walk-ins ----------------------------------------------------------------------------------
 
 
