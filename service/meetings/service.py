@@ -483,7 +483,7 @@ async def names_by_participant(
     session: AsyncSession, *, event_id: uuid.UUID
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """Every participant of the event as a bilingual name."""
-    rows = (await session.scalars(participants_query(event_id))).all()
+    rows = (await session.scalars(parties_query(event_id))).all()
     return {p.id: party_name(p) for p in rows}
 
 
